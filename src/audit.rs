@@ -1,0 +1,79 @@
+//! The audit log: every change writes who, what, when, before and after, in
+//! the same transaction as the change itself.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::error::Result;
+
+/// One change to record.
+pub struct Change<'a> {
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: Option<Uuid>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub async fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(actor.id().map(|i| i.as_uuid()))
+    .bind(actor.label())
+    .bind(change.action)
+    .bind(change.entity)
+    .bind(change.entity_id)
+    .bind(change.before)
+    .bind(change.after)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A row of `audit list`.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Entry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<Uuid>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub entity: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub action: Option<String>,
+    pub limit: i64,
+}
+
+/// Newest first. Admins only: the log holds everyone's data.
+pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<Entry>> {
+    actor.require_admin("read the audit log")?;
+    let rows = sqlx::query_as(
+        "SELECT id, at, actor_label AS actor, action, entity, entity_id, before, after
+         FROM audit_log
+         WHERE ($1::text IS NULL OR entity = $1)
+           AND ($2::uuid IS NULL OR entity_id = $2)
+           AND ($3::text IS NULL OR action = $3)
+         ORDER BY id DESC
+         LIMIT $4",
+    )
+    .bind(filter.entity.as_deref())
+    .bind(filter.entity_id)
+    .bind(filter.action.as_deref())
+    .bind(filter.limit.max(1))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}

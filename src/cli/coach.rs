@@ -1,0 +1,163 @@
+//! `coachctl coach ...`
+
+use clap::{Args, Subcommand};
+
+use super::{Ctx, output};
+use crate::coach::{self, CoachUpdate, Filter, NewCoach, ProfileUpdate};
+use crate::domain::{Email, MaxMembers, PersonName, ProfileText, TimeZone, UserRef};
+use crate::error::Result;
+
+#[derive(Debug, Args)]
+pub struct Cmd {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Create a coach (admin only)
+    Create {
+        /// The coach's email address (unique)
+        #[arg(long)]
+        email: Email,
+        /// The coach's display name
+        #[arg(long)]
+        name: PersonName,
+        /// The coach's IANA time zone; availability is read in it
+        #[arg(long, default_value = "UTC")]
+        timezone: TimeZone,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// List coaches
+    List {
+        /// Only coaches accepting members (the signup choice)
+        #[arg(long)]
+        accepting: bool,
+        /// Include deactivated coaches
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show a coach's profile with member count and free capacity
+    Show {
+        /// The coach's email or id
+        coach: UserRef,
+    },
+    /// Change a coach's profile (admin, or the coach themself)
+    Update {
+        /// The coach's email or id
+        coach: UserRef,
+        /// New display name
+        #[arg(long)]
+        name: Option<PersonName>,
+        /// New IANA time zone
+        #[arg(long)]
+        timezone: Option<TimeZone>,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// Make an existing member a coach (admin only)
+    Promote {
+        /// The member's email or id
+        member: UserRef,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// Deactivate a coach: they stop taking members and cannot act (admin only)
+    Deactivate {
+        /// The coach's email or id
+        coach: UserRef,
+    },
+}
+
+/// Coach profile fields; an empty text clears a field.
+#[derive(Debug, Args)]
+struct ProfileArgs {
+    /// Specialization, e.g. "strength training"
+    #[arg(long)]
+    specialization: Option<ProfileText>,
+    /// A short biography
+    #[arg(long)]
+    bio: Option<ProfileText>,
+    /// Certifications, free text
+    #[arg(long)]
+    certifications: Option<ProfileText>,
+    /// Most active members the coach takes (default 20)
+    #[arg(long, value_name = "N")]
+    max_members: Option<MaxMembers>,
+    /// Accept new members (the default for a new coach)
+    #[arg(long, overrides_with = "not_accepting")]
+    accepting: bool,
+    /// Stop accepting new members; hides the coach from signup
+    #[arg(long)]
+    not_accepting: bool,
+}
+
+impl ProfileArgs {
+    fn into_update(self) -> ProfileUpdate {
+        ProfileUpdate {
+            specialization: self.specialization,
+            bio: self.bio,
+            certifications: self.certifications,
+            max_members: self.max_members,
+            accepting_members: match (self.accepting, self.not_accepting) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let (pool, actor) = ctx.session().await?;
+        let tz = ctx.display_tz(Some(&actor));
+        match self.command {
+            Commands::Create {
+                email,
+                name,
+                timezone,
+                profile,
+            } => {
+                let new = NewCoach {
+                    email,
+                    name,
+                    timezone,
+                    profile: profile.into_update(),
+                };
+                let c = coach::create(&pool, &actor, new).await?;
+                output::one(ctx, tz, &c)
+            }
+            Commands::List { accepting, all } => {
+                let filter = Filter {
+                    accepting_only: accepting,
+                    include_inactive: all,
+                };
+                output::list(ctx, tz, &coach::list(&pool, &actor, filter).await?)
+            }
+            Commands::Show { coach: who } => output::one(ctx, tz, &coach::show(&pool, &actor, &who).await?),
+            Commands::Update {
+                coach: who,
+                name,
+                timezone,
+                profile,
+            } => {
+                let change = CoachUpdate {
+                    name,
+                    timezone,
+                    profile: profile.into_update(),
+                };
+                output::one(ctx, tz, &coach::update(&pool, &actor, &who, change).await?)
+            }
+            Commands::Promote { member, profile } => {
+                let c = coach::promote(&pool, &actor, &member, profile.into_update()).await?;
+                output::one(ctx, tz, &c)
+            }
+            Commands::Deactivate { coach: who } => {
+                ctx.confirm(&format!("Deactivate coach {who}?"))?;
+                output::one(ctx, tz, &coach::deactivate(&pool, &actor, &who).await?)
+            }
+        }
+    }
+}

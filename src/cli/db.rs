@@ -1,0 +1,96 @@
+//! `coachctl db ...`: the embedded database and the schema.
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::{Ctx, output};
+use crate::db::{self, Target};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Args)]
+pub struct Cmd {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Create and start the embedded database if needed, apply migrations (idempotent)
+    Up,
+    /// Stop the embedded database
+    Down,
+    /// Where the database lives, the server version and the schema version
+    Status,
+    /// Apply pending schema migrations
+    Migrate,
+    /// Drop all coachctl data and recreate the schema (asks first)
+    Reset,
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self.command {
+            Commands::Up => {
+                let pool = ctx.target().connect_raw().await?;
+                let schema = db::migrate(&pool).await?;
+                report(ctx, &pool, schema, "ready").await
+            }
+            Commands::Down => match ctx.target() {
+                Target::Embedded(c) => {
+                    let stopped = c.stop()?;
+                    let state = if stopped { "stopped" } else { "not running" };
+                    output::value(
+                        ctx,
+                        &json!({ "database": ctx.target().describe(), "state": state }),
+                    )
+                }
+                Target::Url(_) => Err(Error::rule(
+                    "db down stops only the embedded database; DATABASE_URL names a server coachctl does not manage",
+                )),
+            },
+            Commands::Status => {
+                let pool = ctx.target().connect_raw().await?;
+                let schema = db::schema_status(&pool).await?;
+                let state = if schema.applied == schema.latest {
+                    "up to date"
+                } else if schema.applied < schema.latest {
+                    "behind: run `coachctl db migrate`"
+                } else {
+                    "newer than this coachctl"
+                };
+                report(ctx, &pool, schema, state).await
+            }
+            Commands::Migrate => {
+                let pool = ctx.target().connect_raw().await?;
+                let schema = db::migrate(&pool).await?;
+                report(ctx, &pool, schema, "up to date").await
+            }
+            Commands::Reset => {
+                ctx.confirm(&format!(
+                    "Erase every coach, member and session in {}?",
+                    ctx.target().describe()
+                ))?;
+                let pool = ctx.target().connect_raw().await?;
+                let schema = db::reset(&pool).await?;
+                report(ctx, &pool, schema, "reset").await
+            }
+        }
+    }
+}
+
+async fn report(ctx: &Ctx, pool: &sqlx::PgPool, schema: db::SchemaStatus, state: &str) -> Result<()> {
+    let version = db::server_version(pool).await?;
+    let mut v = json!({
+        "database": ctx.target().describe(),
+        "server_version": version,
+        "schema_version": schema.applied,
+        "schema_latest": schema.latest,
+        "state": state,
+    });
+    if let Target::Embedded(c) = ctx.target() {
+        v["data_dir"] = json!(c.data_dir());
+        v["socket_dir"] = json!(c.socket_dir());
+        v["url"] = json!(c.url(crate::embedded::DB_NAME));
+    }
+    output::value(ctx, &v)
+}

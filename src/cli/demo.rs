@@ -1,0 +1,50 @@
+//! `coachctl demo`
+
+use clap::Args;
+
+use super::{Ctx, output};
+use crate::demo;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Args)]
+pub struct Cmd {}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let (pool, actor) = ctx.session().await?;
+        let views = demo::seed(&pool, &actor).await?;
+        let tz = ctx.display_tz(Some(&actor));
+        match ctx.global.output {
+            output::Format::Json => {
+                let v = serde_json::to_value(&views).map_err(|e| Error::Internal(e.to_string()))?;
+                output::value(ctx, &v)
+            }
+            output::Format::Ids | output::Format::Csv => {
+                let coaches: Vec<_> = views.into_iter().map(|v| v.coach).collect();
+                output::list(ctx, tz, &coaches)
+            }
+            output::Format::Table => {
+                output::note(ctx, &format!("Demo organisation ready in {}.", ctx.target().describe()));
+                for v in &views {
+                    let c = &v.coach;
+                    println!(
+                        "\n{} <{}> · {} · {} · {}/{} members, {} free",
+                        c.name,
+                        c.email,
+                        c.timezone,
+                        c.specialization.as_deref().unwrap_or("-"),
+                        c.member_count,
+                        c.max_members,
+                        c.free_capacity
+                    );
+                    output::list(ctx, tz, &v.members)?;
+                }
+                output::note(
+                    ctx,
+                    "\nTry: coachctl --as ana.berger@example.com member list   (what Ana sees)",
+                );
+                Ok(())
+            }
+        }
+    }
+}

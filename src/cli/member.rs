@@ -1,0 +1,174 @@
+//! `coachctl member ...`
+
+use clap::{Args, Subcommand};
+
+use super::{Ctx, output};
+use crate::domain::{
+    Email, MembershipStatus, OnboardingStatus, PersonName, Privacy, ProfileText, TimeZone, UserRef,
+};
+use crate::error::Result;
+use crate::member::{self, Filter, MemberUpdate, NewMember};
+
+#[derive(Debug, Args)]
+pub struct Cmd {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Create a member; with --coach this is signup with a coach choice
+    Create {
+        /// The member's email address (unique)
+        #[arg(long)]
+        email: Email,
+        /// The member's display name
+        #[arg(long)]
+        name: PersonName,
+        /// The member's IANA time zone
+        #[arg(long, default_value = "UTC")]
+        timezone: TimeZone,
+        /// Assign this coach (email or id); refused if full or not accepting
+        #[arg(long)]
+        coach: Option<UserRef>,
+        /// The member's goals
+        #[arg(long)]
+        goals: Option<ProfileText>,
+        /// Health information the coach should know
+        #[arg(long)]
+        health_info: Option<ProfileText>,
+    },
+    /// List members (a coach sees their own, a member only themself)
+    List {
+        /// Only members of this coach (email or id)
+        #[arg(long)]
+        coach: Option<UserRef>,
+        /// Only members with this membership status
+        #[arg(long)]
+        status: Option<MembershipStatus>,
+        /// Only members without a coach
+        #[arg(long, conflicts_with = "coach")]
+        unassigned: bool,
+    },
+    /// Show one member
+    Show {
+        /// The member's email or id
+        member: UserRef,
+    },
+    /// Change a member's profile; an empty text clears a field
+    Update {
+        /// The member's email or id
+        member: UserRef,
+        /// New display name
+        #[arg(long)]
+        name: Option<PersonName>,
+        /// New IANA time zone
+        #[arg(long)]
+        timezone: Option<TimeZone>,
+        /// Goals
+        #[arg(long)]
+        goals: Option<ProfileText>,
+        /// Health information
+        #[arg(long)]
+        health_info: Option<ProfileText>,
+        /// Coach-private notes (coach and admins only)
+        #[arg(long)]
+        coach_notes: Option<ProfileText>,
+        /// Membership status: active, inactive or paused
+        #[arg(long)]
+        status: Option<MembershipStatus>,
+    },
+    /// Assign a member to a coach (admin only)
+    Assign {
+        /// The member's email or id
+        member: UserRef,
+        /// The coach's email or id
+        #[arg(long)]
+        coach: UserRef,
+    },
+    /// Remove a member's coach (admin, or that coach)
+    Unassign {
+        /// The member's email or id
+        member: UserRef,
+    },
+    /// Set onboarding status: pending, in_progress or completed
+    Onboarding {
+        /// The member's email or id
+        member: UserRef,
+        /// The new status
+        status: OnboardingStatus,
+    },
+    /// Set who may find the member: public, connections or private
+    Privacy {
+        /// The member's email or id
+        member: UserRef,
+        /// The new privacy level
+        level: Privacy,
+    },
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let (pool, actor) = ctx.session().await?;
+        let tz = ctx.display_tz(Some(&actor));
+        let m = match self.command {
+            Commands::Create {
+                email,
+                name,
+                timezone,
+                coach,
+                goals,
+                health_info,
+            } => {
+                let new = NewMember {
+                    email,
+                    name,
+                    timezone,
+                    coach,
+                    goals,
+                    health_info,
+                };
+                member::create(&pool, &actor, new).await?
+            }
+            Commands::List {
+                coach,
+                status,
+                unassigned,
+            } => {
+                let filter = Filter {
+                    coach,
+                    status,
+                    unassigned,
+                };
+                return output::list(ctx, tz, &member::list(&pool, &actor, &filter).await?);
+            }
+            Commands::Show { member: who } => member::show(&pool, &actor, &who).await?,
+            Commands::Update {
+                member: who,
+                name,
+                timezone,
+                goals,
+                health_info,
+                coach_notes,
+                status,
+            } => {
+                let change = MemberUpdate {
+                    name,
+                    timezone,
+                    goals,
+                    health_info,
+                    coach_notes,
+                    membership_status: status,
+                };
+                member::update(&pool, &actor, &who, change).await?
+            }
+            Commands::Assign { member: who, coach } => member::assign(&pool, &actor, &who, &coach).await?,
+            Commands::Unassign { member: who } => member::unassign(&pool, &actor, &who).await?,
+            Commands::Onboarding { member: who, status } => {
+                member::set_onboarding(&pool, &actor, &who, status).await?
+            }
+            Commands::Privacy { member: who, level } => member::set_privacy(&pool, &actor, &who, level).await?,
+        };
+        output::one(ctx, tz, &m)
+    }
+}

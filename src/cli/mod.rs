@@ -1,0 +1,208 @@
+//! The clap tree: one module per top-level noun. Handlers parse, call one
+//! library function and render; no SQL lives here.
+
+use std::io::IsTerminal;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sqlx::PgPool;
+
+use crate::actor::Actor;
+use crate::db::Target;
+use crate::domain::{TimeZone, UserRef};
+use crate::error::{Error, Result};
+
+pub mod audit;
+pub mod coach;
+pub mod completions;
+pub mod db;
+pub mod demo;
+pub mod member;
+pub mod output;
+
+/// Command-line admin and coaching tool: coaches, members, availability and
+/// booking on one PostgreSQL database.
+///
+/// Without DATABASE_URL, coachctl runs its own PostgreSQL under COACHCTL_HOME.
+#[derive(Debug, Parser)]
+#[command(name = "coachctl", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that every command accepts.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// PostgreSQL URL to use instead of the embedded database
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Act as this user (email or id); without it, the operator acts as admin
+    #[arg(long = "as", env = "COACHCTL_AS", global = true, value_name = "EMAIL|ID")]
+    pub as_user: Option<UserRef>,
+
+    /// Output format: table for people, json/csv/ids for scripts
+    #[arg(short, long, env = "COACHCTL_OUTPUT", global = true, value_enum, default_value_t = output::Format::Table)]
+    pub output: output::Format,
+
+    /// Time zone to show times in (IANA name); default: the actor's, else the system's
+    #[arg(long, global = true, value_name = "IANA")]
+    pub tz: Option<TimeZone>,
+
+    /// Answer yes to every confirmation
+    #[arg(short, long, global = true)]
+    pub yes: bool,
+
+    /// Never prompt; fail instead when something is missing
+    #[arg(long, global = true)]
+    pub no_input: bool,
+
+    /// More detail on stderr (repeatable)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to use color (NO_COLOR is respected)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The database: start, stop, status, migrate, reset
+    Db(db::Cmd),
+    /// Coaches: create, list, show, update, promote, deactivate
+    Coach(coach::Cmd),
+    /// Members: create (signup), list, show, update, assign, onboarding, privacy
+    Member(member::Cmd),
+    /// The audit log: who changed what, when
+    Audit(audit::Cmd),
+    /// Print a shell completion script
+    Completions(completions::Cmd),
+    /// Seed a small realistic organisation and show it
+    Demo(demo::Cmd),
+}
+
+/// What every handler gets: the global options and a way to the database.
+pub struct Ctx {
+    pub global: Global,
+    target: Target,
+}
+
+impl Ctx {
+    /// A connection pool to a database whose schema matches this binary.
+    pub async fn pool(&self) -> Result<PgPool> {
+        if self.global.verbose > 0 {
+            eprintln!("coachctl: using {}", self.target.describe());
+        }
+        self.target.connect().await
+    }
+
+    /// The pool and the acting user.
+    pub async fn session(&self) -> Result<(PgPool, Actor)> {
+        let pool = self.pool().await?;
+        let actor = Actor::resolve(&pool, self.global.as_user.as_ref()).await?;
+        Ok((pool, actor))
+    }
+
+    /// Style output? `--color`, NO_COLOR, and whether stdout is a terminal.
+    pub fn color(&self) -> bool {
+        match self.global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The zone times are shown in: `--tz`, else the actor's, else the system's.
+    pub fn display_tz(&self, actor: Option<&Actor>) -> chrono_tz::Tz {
+        self.global
+            .tz
+            .or_else(|| actor.and_then(Actor::timezone))
+            .map(|t| t.tz())
+            .unwrap_or_else(system_tz)
+    }
+
+    /// May we ask the person at the keyboard?
+    pub fn can_prompt(&self) -> bool {
+        !self.global.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    /// Confirm a destructive step: `--yes`, else a prompt on a terminal,
+    /// else refuse (exit 3) so scripts never hang.
+    pub fn confirm(&self, question: &str) -> Result<()> {
+        if self.global.yes {
+            return Ok(());
+        }
+        if !self.can_prompt() {
+            return Err(Error::invalid(format!(
+                "{question} needs confirmation; pass --yes to confirm without a terminal"
+            )));
+        }
+        let ok = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()
+            .map_err(|e| Error::invalid(format!("no confirmation: {e}")))?;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::invalid("cancelled; nothing was changed"))
+        }
+    }
+}
+
+/// The system's zone: $TZ, /etc/timezone, the /etc/localtime link, else UTC.
+fn system_tz() -> chrono_tz::Tz {
+    let from_env = std::env::var("TZ").ok().map(|s| s.trim_start_matches(':').to_string());
+    let from_file = || std::fs::read_to_string("/etc/timezone").ok();
+    let from_link = || {
+        std::fs::read_link("/etc/localtime").ok().and_then(|p| {
+            let s = p.to_string_lossy().into_owned();
+            s.split_once("zoneinfo/").map(|(_, z)| z.to_string())
+        })
+    };
+    from_env
+        .or_else(from_file)
+        .or_else(from_link)
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(chrono_tz::UTC)
+}
+
+/// Run a parsed command line on a single-threaded runtime.
+pub fn run(cli: Cli) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    let target = Target::from_url_or_env(cli.global.database_url.clone())?;
+    let ctx = Ctx {
+        global: cli.global,
+        target,
+    };
+    rt.block_on(async move {
+        match cli.command {
+            Command::Db(c) => c.run(&ctx).await,
+            Command::Coach(c) => c.run(&ctx).await,
+            Command::Member(c) => c.run(&ctx).await,
+            Command::Audit(c) => c.run(&ctx).await,
+            Command::Completions(c) => c.run(),
+            Command::Demo(c) => c.run(&ctx).await,
+        }
+    })
+}

@@ -1,0 +1,254 @@
+//! Rendering records as a table, JSON, CSV or bare ids. Data goes to stdout;
+//! messages go to stderr.
+
+use std::io::{self, Write};
+
+use chrono::DateTime;
+use clap::ValueEnum;
+use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::Ctx;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table that fits the terminal
+    Table,
+    /// One JSON document: an object, or an array for lists
+    Json,
+    /// CSV with a header row
+    Csv,
+    /// One id per line, for `$(coachctl ... -o ids)`
+    Ids,
+}
+
+/// Something shown as a row: its JSON form, its id, and the columns a list
+/// table shows (a single record shows every field).
+pub trait Record: Serialize {
+    const COLUMNS: &'static [&'static str];
+    fn id(&self) -> Uuid;
+}
+
+impl Record for crate::coach::Coach {
+    const COLUMNS: &'static [&'static str] = &[
+        "email",
+        "name",
+        "timezone",
+        "specialization",
+        "member_count",
+        "max_members",
+        "accepting_members",
+        "active",
+    ];
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Record for crate::member::Member {
+    const COLUMNS: &'static [&'static str] = &[
+        "email",
+        "name",
+        "coach_email",
+        "membership_status",
+        "onboarding_status",
+        "privacy",
+    ];
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Record for crate::audit::Entry {
+    const COLUMNS: &'static [&'static str] = &["id", "at", "actor", "action", "entity", "entity_id"];
+    fn id(&self) -> Uuid {
+        self.entity_id.unwrap_or_default()
+    }
+}
+
+/// Serialize, then show every `*_at` timestamp in the display zone
+/// (RFC 3339 with that zone's offset).
+fn to_json<T: Serialize>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
+    let mut v = serde_json::to_value(item).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Value::Object(map) = &mut v {
+        localize(map, tz);
+    }
+    Ok(v)
+}
+
+fn localize(map: &mut Map<String, Value>, tz: chrono_tz::Tz) {
+    for (k, v) in map.iter_mut() {
+        let is_time = k == "at" || k.ends_with("_at") || k == "start" || k == "end";
+        if let (true, Value::String(s)) = (is_time, &*v)
+            && let Ok(t) = DateTime::parse_from_rfc3339(s)
+        {
+            *v = Value::String(
+                t.with_timezone(&tz)
+                    .format("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string(),
+            );
+        }
+    }
+}
+
+fn cell_text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn csv_text(v: Option<&Value>) -> String {
+    let s = match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn header(c: &str) -> String {
+    c.replace('_', " ")
+}
+
+fn new_table(ctx: &Ctx) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if ctx.color() {
+        // `--color always` styles even when stdout is not a terminal.
+        t.enforce_styling();
+    }
+    t
+}
+
+fn header_cells(ctx: &Ctx, cols: &[&str]) -> Vec<Cell> {
+    cols.iter()
+        .map(|c| {
+            let cell = Cell::new(header(c));
+            if ctx.color() {
+                cell.add_attribute(Attribute::Bold)
+            } else {
+                cell
+            }
+        })
+        .collect()
+}
+
+/// Print a list of records in the chosen format.
+pub fn list<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, items: &[T]) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match ctx.global.output {
+        Format::Ids => {
+            for i in items {
+                writeln!(out, "{}", i.id())?;
+            }
+        }
+        Format::Json => {
+            let arr = items
+                .iter()
+                .map(|i| to_json(i, tz))
+                .collect::<Result<Vec<_>>>()?;
+            writeln!(out, "{}", Value::Array(arr))?;
+        }
+        Format::Csv => {
+            let mut cols = vec!["id"];
+            cols.extend(T::COLUMNS.iter().filter(|c| **c != "id"));
+            writeln!(out, "{}", cols.join(","))?;
+            for i in items {
+                let v = to_json(i, tz)?;
+                let row: Vec<String> = cols.iter().map(|c| csv_text(v.get(*c))).collect();
+                writeln!(out, "{}", row.join(","))?;
+            }
+        }
+        Format::Table => {
+            if items.is_empty() {
+                drop(out);
+                eprintln!("(none)");
+                return Ok(());
+            }
+            let mut t = new_table(ctx);
+            t.set_header(header_cells(ctx, T::COLUMNS));
+            for i in items {
+                let v = to_json(i, tz)?;
+                t.add_row(T::COLUMNS.iter().map(|c| cell_text(v.get(*c))));
+            }
+            writeln!(out, "{t}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Print one record: every field, vertically, as a table.
+pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match ctx.global.output {
+        Format::Ids => writeln!(out, "{}", item.id())?,
+        Format::Json => writeln!(out, "{}", to_json(item, tz)?)?,
+        Format::Csv => {
+            let v = to_json(item, tz)?;
+            let Value::Object(map) = v else {
+                return Err(Error::Internal("a record is not a JSON object".into()));
+            };
+            let keys: Vec<&String> = map.keys().collect();
+            writeln!(out, "{}", keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","))?;
+            let row: Vec<String> = keys.iter().map(|k| csv_text(map.get(*k))).collect();
+            writeln!(out, "{}", row.join(","))?;
+        }
+        Format::Table => {
+            let v = to_json(item, tz)?;
+            let Value::Object(map) = v else {
+                return Err(Error::Internal("a record is not a JSON object".into()));
+            };
+            let mut t = new_table(ctx);
+            for (k, v) in &map {
+                let key = Cell::new(header(k));
+                let key = if ctx.color() { key.add_attribute(Attribute::Bold) } else { key };
+                t.add_row(vec![key, Cell::new(cell_text(Some(v)))]);
+            }
+            writeln!(out, "{t}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Print a free-form JSON value (status reports); tables show its fields.
+pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match (ctx.global.output, v) {
+        (Format::Json, _) => writeln!(out, "{v}")?,
+        (Format::Table, Value::Object(map)) => {
+            let mut t = new_table(ctx);
+            for (k, v) in map {
+                t.add_row(vec![Cell::new(header(k)), Cell::new(cell_text(Some(v)))]);
+            }
+            writeln!(out, "{t}")?;
+        }
+        (Format::Csv, Value::Object(map)) => {
+            writeln!(out, "{}", map.keys().cloned().collect::<Vec<_>>().join(","))?;
+            let row: Vec<String> = map.values().map(|v| csv_text(Some(v))).collect();
+            writeln!(out, "{}", row.join(","))?;
+        }
+        (_, other) => writeln!(out, "{}", cell_text(Some(other)))?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A message for the person, on stderr, unless output is for machines.
+pub fn note(ctx: &Ctx, msg: &str) {
+    if ctx.global.output == Format::Table {
+        eprintln!("{msg}");
+    }
+}

@@ -1,0 +1,345 @@
+//! Coaches: profile, capacity (`max_members`), whether they accept members.
+//! Seed 003 requirement 2; seed 002 properties 6-10.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::audit::{self, Change};
+use crate::domain::{Email, MaxMembers, PersonName, ProfileText, Role, TimeZone, UserId, UserRef};
+use crate::error::{Error, Result, ResultExt};
+use crate::users;
+
+/// A coach as shown by `coach show` and `coach list`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Coach {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub timezone: String,
+    pub active: bool,
+    pub specialization: Option<String>,
+    pub bio: Option<String>,
+    pub certifications: Option<String>,
+    pub max_members: i32,
+    pub accepting_members: bool,
+    /// Active members assigned to this coach.
+    pub member_count: i32,
+    /// Seats left: `max_members - member_count`.
+    pub free_capacity: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct CoachRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    timezone: String,
+    active: bool,
+    specialization: Option<String>,
+    bio: Option<String>,
+    certifications: Option<String>,
+    max_members: i32,
+    accepting_members: bool,
+    member_count: i32,
+    created_at: DateTime<Utc>,
+}
+
+impl From<CoachRow> for Coach {
+    fn from(r: CoachRow) -> Self {
+        Coach {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            timezone: r.timezone,
+            active: r.active,
+            specialization: r.specialization,
+            bio: r.bio,
+            certifications: r.certifications,
+            max_members: r.max_members,
+            accepting_members: r.accepting_members,
+            member_count: r.member_count,
+            free_capacity: (r.max_members - r.member_count).max(0),
+            created_at: r.created_at,
+        }
+    }
+}
+
+const SELECT: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, c.specialization, c.bio,
+        c.certifications, c.max_members, c.accepting_members, c.member_count, u.created_at
+    FROM users u JOIN coach_profiles c ON c.user_id = u.id";
+
+/// Input of `coach create`.
+#[derive(Debug, Clone)]
+pub struct NewCoach {
+    pub email: Email,
+    pub name: PersonName,
+    pub timezone: TimeZone,
+    pub profile: ProfileUpdate,
+}
+
+/// Profile fields to change; `None` leaves a field as it is, an empty
+/// [`ProfileText`] clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub specialization: Option<ProfileText>,
+    pub bio: Option<ProfileText>,
+    pub certifications: Option<ProfileText>,
+    pub max_members: Option<MaxMembers>,
+    pub accepting_members: Option<bool>,
+}
+
+/// Input of `coach update`.
+#[derive(Debug, Clone, Default)]
+pub struct CoachUpdate {
+    pub name: Option<PersonName>,
+    pub timezone: Option<TimeZone>,
+    pub profile: ProfileUpdate,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    /// Only coaches who accept members: the signup choice (property 9).
+    pub accepting_only: bool,
+    /// Deactivated coaches too.
+    pub include_inactive: bool,
+}
+
+pub(crate) async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Coach> {
+    let sql = format!("{SELECT} WHERE u.id = $1");
+    let row: CoachRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_uuid())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.into())
+}
+
+/// Resolve a coach by id or email.
+pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Coach> {
+    let user = users::find_with_role(conn, who, Role::Coach).await?;
+    fetch(conn, user.id).await
+}
+
+async fn apply_profile(conn: &mut PgConnection, id: UserId, p: &ProfileUpdate) -> Result<()> {
+    // A text option: None keeps the column, Some("") clears it.
+    let text = |t: &Option<ProfileText>| t.as_ref().map(|t| t.as_str().to_string());
+    sqlx::query(
+        "UPDATE coach_profiles SET
+            specialization = CASE WHEN $2::text IS NULL THEN specialization ELSE nullif($2, '') END,
+            bio = CASE WHEN $3::text IS NULL THEN bio ELSE nullif($3, '') END,
+            certifications = CASE WHEN $4::text IS NULL THEN certifications ELSE nullif($4, '') END,
+            max_members = coalesce($5, max_members),
+            accepting_members = coalesce($6, accepting_members),
+            updated_at = now()
+         WHERE user_id = $1",
+    )
+    .bind(id.as_uuid())
+    .bind(text(&p.specialization))
+    .bind(text(&p.bio))
+    .bind(text(&p.certifications))
+    .bind(p.max_members.map(|m| m.get()))
+    .bind(p.accepting_members)
+    .execute(&mut *conn)
+    .await
+    .on_constraint("coach_profiles_member_count_within_max", || {
+        Error::conflict(format!(
+            "max members cannot go below the number of active members the coach already has; unassign some first (asked for {})",
+            p.max_members.map(|m| m.get()).unwrap_or_default()
+        ))
+    })?;
+    Ok(())
+}
+
+/// `coach create`: a user with role coach and a profile with defaults
+/// (max 20 members, accepting). Admins only.
+pub async fn create(pool: &PgPool, actor: &Actor, new: NewCoach) -> Result<Coach> {
+    actor.require_admin("create coaches")?;
+    let mut tx = pool.begin().await?;
+    let id = users::insert(&mut tx, &new.email, &new.name, Role::Coach, new.timezone).await?;
+    sqlx::query("INSERT INTO coach_profiles (user_id) VALUES ($1)")
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    apply_profile(&mut tx, id, &new.profile).await?;
+    let coach = fetch(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "coach.create",
+            entity: "coach",
+            entity_id: Some(coach.id),
+            before: None,
+            after: Some(serde_json::to_value(&coach).map_err(internal)?),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(coach)
+}
+
+/// `coach list`: anyone may see coaches (members choose one at signup).
+pub async fn list(pool: &PgPool, _actor: &Actor, filter: Filter) -> Result<Vec<Coach>> {
+    let sql = format!(
+        "{SELECT} WHERE ($1 OR u.active) AND (NOT $2 OR (c.accepting_members AND u.active))
+         ORDER BY lower(u.email)"
+    );
+    let rows: Vec<CoachRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(filter.include_inactive)
+        .bind(filter.accepting_only)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(Coach::from).collect())
+}
+
+/// `coach show`: a coach's public profile with member count and free capacity.
+pub async fn show(pool: &PgPool, _actor: &Actor, who: &UserRef) -> Result<Coach> {
+    let mut conn = pool.acquire().await?;
+    find(&mut conn, who).await
+}
+
+/// `coach update`: admins, or the coach themself.
+pub async fn update(pool: &PgPool, actor: &Actor, who: &UserRef, change: CoachUpdate) -> Result<Coach> {
+    let mut tx = pool.begin().await?;
+    let before = find(&mut tx, who).await?;
+    let id = UserId::from_uuid(before.id);
+    if !actor.is_admin() && !actor.is(id) {
+        return Err(Error::forbidden(format!(
+            "{} may not change the profile of coach {}",
+            actor.label(),
+            before.email
+        )));
+    }
+    lock_coach(&mut tx, id).await?;
+    users::update_basics(&mut tx, id, change.name.as_ref(), change.timezone).await?;
+    apply_profile(&mut tx, id, &change.profile).await?;
+    let after = fetch(&mut tx, id).await?;
+    record_change(&mut tx, actor, "coach.update", &before, &after).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// `coach promote`: an existing member becomes a coach. Admins only. The
+/// member's own assignment ends, since a coach is nobody's member.
+pub async fn promote(pool: &PgPool, actor: &Actor, who: &UserRef, profile: ProfileUpdate) -> Result<Coach> {
+    actor.require_admin("promote members to coaches")?;
+    let mut tx = pool.begin().await?;
+    let user = match users::find(&mut tx, who).await? {
+        Some(u) => u,
+        None => return Err(Error::not_found(format!("no user {who}"))),
+    };
+    match user.role {
+        Role::Member => {}
+        Role::Coach => return Err(Error::conflict(format!("{} is already a coach", user.email))),
+        Role::Admin => {
+            return Err(Error::rule(format!(
+                "{} is an admin; only members can be promoted to coach",
+                user.email
+            )));
+        }
+    }
+    if !user.active {
+        return Err(Error::rule(format!(
+            "{} is deactivated and cannot be promoted",
+            user.email
+        )));
+    }
+    let member_before: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT to_jsonb(m) FROM member_profiles m WHERE user_id = $1",
+    )
+    .bind(user.id.as_uuid())
+    .fetch_optional(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE member_profiles SET coach_id = NULL, membership_status = 'inactive', updated_at = now()
+         WHERE user_id = $1",
+    )
+    .bind(user.id.as_uuid())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE users SET role = 'coach', updated_at = now() WHERE id = $1")
+        .bind(user.id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO coach_profiles (user_id) VALUES ($1)")
+        .bind(user.id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    apply_profile(&mut tx, user.id, &profile).await?;
+    let coach = fetch(&mut tx, user.id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "coach.promote",
+            entity: "coach",
+            entity_id: Some(coach.id),
+            before: member_before,
+            after: Some(serde_json::to_value(&coach).map_err(internal)?),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(coach)
+}
+
+/// `coach deactivate`: the coach can no longer act or take members; their
+/// members stay assigned until an admin reassigns them. Admins only.
+pub async fn deactivate(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Coach> {
+    actor.require_admin("deactivate coaches")?;
+    let mut tx = pool.begin().await?;
+    let before = find(&mut tx, who).await?;
+    let id = UserId::from_uuid(before.id);
+    if !before.active {
+        return Err(Error::conflict(format!("coach {} is already deactivated", before.email)));
+    }
+    lock_coach(&mut tx, id).await?;
+    sqlx::query("UPDATE users SET active = false, updated_at = now() WHERE id = $1")
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE coach_profiles SET accepting_members = false, updated_at = now() WHERE user_id = $1")
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    let after = fetch(&mut tx, id).await?;
+    record_change(&mut tx, actor, "coach.deactivate", &before, &after).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+async fn lock_coach(conn: &mut PgConnection, id: UserId) -> Result<()> {
+    sqlx::query("SELECT 1 FROM coach_profiles WHERE user_id = $1 FOR UPDATE")
+        .bind(id.as_uuid())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn record_change(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: &str,
+    before: &Coach,
+    after: &Coach,
+) -> Result<()> {
+    audit::record(
+        conn,
+        actor,
+        Change {
+            action,
+            entity: "coach",
+            entity_id: Some(after.id),
+            before: Some(serde_json::to_value(before).map_err(internal)?),
+            after: Some(serde_json::to_value(after).map_err(internal)?),
+        },
+    )
+    .await
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(e.to_string())
+}

@@ -1,0 +1,20 @@
+//! coachctl: coaches, members, availability and atomic booking on PostgreSQL.
+//!
+//! The library holds every rule; `src/cli` is a thin front end over it.
+//! Every entry point takes the acting [`actor::Actor`] and checks permission
+//! itself, so scripts using the library get the same guarantees as the CLI.
+#![forbid(unsafe_code)]
+
+pub mod actor;
+pub mod audit;
+pub mod cli;
+pub mod coach;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod embedded;
+pub mod error;
+pub mod member;
+pub mod users;
+
+pub use error::{Error, Result};

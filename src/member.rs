@@ -1,0 +1,494 @@
+//! Members: profile, membership and onboarding status, privacy, and the
+//! assignment to a coach. Seed 003 requirements 1, 6, 12 and 14.4; seed 002
+//! properties 1-5 and 30-35.
+//!
+//! Capacity is the database's job: the `member_profiles_coach_count` trigger
+//! keeps `coach_profiles.member_count` under `CHECK (member_count <=
+//! max_members)`, so no interleaving of assignments can overfill a coach.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::audit::{self, Change};
+use crate::coach::{self, internal};
+use crate::domain::{
+    Email, MembershipStatus, OnboardingStatus, PersonName, Privacy, ProfileText, Role, TimeZone,
+    UserId, UserRef,
+};
+use crate::error::{Error, Result, ResultExt};
+use crate::users;
+
+/// A member as shown by `member show` and `member list`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Member {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub timezone: String,
+    pub active: bool,
+    pub coach_id: Option<Uuid>,
+    pub coach_email: Option<String>,
+    pub membership_status: MembershipStatus,
+    pub onboarding_status: OnboardingStatus,
+    pub privacy: Privacy,
+    pub goals: Option<String>,
+    pub health_info: Option<String>,
+    /// Coach-private: present only for the member's coach and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coach_notes: Option<String>,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct MemberRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    timezone: String,
+    active: bool,
+    coach_id: Option<Uuid>,
+    coach_email: Option<String>,
+    membership_status: String,
+    onboarding_status: String,
+    privacy: String,
+    goals: Option<String>,
+    health_info: Option<String>,
+    coach_notes: Option<String>,
+    joined_at: DateTime<Utc>,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = Error;
+    fn try_from(r: MemberRow) -> Result<Self> {
+        Ok(Member {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            timezone: r.timezone,
+            active: r.active,
+            coach_id: r.coach_id,
+            coach_email: r.coach_email,
+            membership_status: MembershipStatus::from_db(&r.membership_status)?,
+            onboarding_status: OnboardingStatus::from_db(&r.onboarding_status)?,
+            privacy: Privacy::from_db(&r.privacy)?,
+            goals: r.goals,
+            health_info: r.health_info,
+            coach_notes: r.coach_notes,
+            joined_at: r.joined_at,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, m.coach_id,
+        cu.email AS coach_email, m.membership_status, m.onboarding_status, m.privacy,
+        m.goals, m.health_info, m.coach_notes, m.joined_at
+    FROM users u
+    JOIN member_profiles m ON m.user_id = u.id
+    LEFT JOIN users cu ON cu.id = m.coach_id";
+
+/// Input of `member create` (signup when `coach` is given).
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub email: Email,
+    pub name: PersonName,
+    pub timezone: TimeZone,
+    pub coach: Option<UserRef>,
+    pub goals: Option<ProfileText>,
+    pub health_info: Option<ProfileText>,
+}
+
+/// Input of `member update`; `None` keeps a field, empty text clears it.
+#[derive(Debug, Clone, Default)]
+pub struct MemberUpdate {
+    pub name: Option<PersonName>,
+    pub timezone: Option<TimeZone>,
+    pub goals: Option<ProfileText>,
+    pub health_info: Option<ProfileText>,
+    pub coach_notes: Option<ProfileText>,
+    pub membership_status: Option<MembershipStatus>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub coach: Option<UserRef>,
+    pub status: Option<MembershipStatus>,
+    pub unassigned: bool,
+}
+
+/// What the actor may do with one member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Admin: everything.
+    Admin,
+    /// The member's coach: read, notes, status, onboarding.
+    Coach,
+    /// The member themself: their own profile, never coach notes.
+    Own,
+}
+
+fn access(actor: &Actor, m: &Member) -> Result<Access> {
+    if actor.is_admin() {
+        return Ok(Access::Admin);
+    }
+    let id = UserId::from_uuid(m.id);
+    if actor.is(id) {
+        return Ok(Access::Own);
+    }
+    if let Some(coach) = actor.as_coach()
+        && m.coach_id == Some(coach.as_uuid())
+    {
+        return Ok(Access::Coach);
+    }
+    Err(Error::forbidden(format!(
+        "{} may not access member {}",
+        actor.label(),
+        m.email
+    )))
+}
+
+/// Remove what this reader may not see.
+fn redact_for(actor: &Actor, mut m: Member) -> Member {
+    if !actor.is_admin() && actor.as_coach().map(|c| c.as_uuid()) != m.coach_id {
+        m.coach_notes = None;
+    }
+    m
+}
+
+async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member> {
+    let sql = format!("{SELECT} WHERE u.id = $1");
+    let row: MemberRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_uuid())
+        .fetch_one(&mut *conn)
+        .await?;
+    row.try_into()
+}
+
+async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Member> {
+    let user = users::find_with_role(conn, who, Role::Member).await?;
+    fetch(conn, user.id).await
+}
+
+/// Set (or clear) a member's coach; the database enforces capacity and
+/// acceptance, this turns its refusal into a sentence.
+async fn set_coach(
+    conn: &mut PgConnection,
+    member: UserId,
+    coach: Option<&coach::Coach>,
+) -> Result<()> {
+    if let Some(c) = coach
+        && !c.active
+    {
+        return Err(Error::rule(format!(
+            "coach {} is deactivated and cannot take members",
+            c.email
+        )));
+    }
+    let name = coach.map(|c| c.email.clone()).unwrap_or_default();
+    let max = coach.map(|c| c.max_members).unwrap_or_default();
+    sqlx::query("UPDATE member_profiles SET coach_id = $2, updated_at = now() WHERE user_id = $1")
+        .bind(member.as_uuid())
+        .bind(coach.map(|c| c.id))
+        .execute(&mut *conn)
+        .await
+        .on_constraint("coach_profiles_member_count_within_max", || {
+            Error::conflict(format!(
+                "coach {name} is at capacity ({max} members); choose another coach or raise their max members"
+            ))
+        })
+        .on_constraint("coach_profiles_accepting_members", || {
+            Error::rule(format!("coach {name} is not accepting members"))
+        })?;
+    Ok(())
+}
+
+fn to_json(m: &Member) -> Result<serde_json::Value> {
+    serde_json::to_value(m).map_err(internal)
+}
+
+/// `member create`: a user with role member and a profile with defaults
+/// (active, onboarding pending, privacy connections). With a coach it is
+/// signup with a coach choice: refused when that coach is full or not
+/// accepting, and then nothing is created.
+///
+/// Admins create any member; a coach creates members assigned to themself.
+pub async fn create(pool: &PgPool, actor: &Actor, new: NewMember) -> Result<Member> {
+    let own_coach = match actor.role() {
+        Role::Admin => None,
+        Role::Coach => actor.as_coach(),
+        Role::Member => {
+            return Err(Error::forbidden(format!(
+                "{} may not create members",
+                actor.label()
+            )));
+        }
+    };
+    let mut tx = pool.begin().await?;
+    let coach = match (&new.coach, own_coach) {
+        (Some(c), _) => Some(coach::find(&mut tx, c).await?),
+        (None, Some(me)) => Some(coach::fetch(&mut tx, me).await?),
+        (None, None) => None,
+    };
+    if let (Some(me), Some(c)) = (own_coach, &coach)
+        && c.id != me.as_uuid()
+    {
+        return Err(Error::forbidden(format!(
+            "a coach may only create members for themself, not for {}",
+            c.email
+        )));
+    }
+    let id = users::insert(&mut tx, &new.email, &new.name, Role::Member, new.timezone).await?;
+    sqlx::query("INSERT INTO member_profiles (user_id, goals, health_info) VALUES ($1, $2, $3)")
+        .bind(id.as_uuid())
+        .bind(new.goals.and_then(ProfileText::into_option))
+        .bind(new.health_info.and_then(ProfileText::into_option))
+        .execute(&mut *tx)
+        .await?;
+    if coach.is_some() {
+        set_coach(&mut tx, id, coach.as_ref()).await?;
+    }
+    let member = fetch(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "member.create",
+            entity: "member",
+            entity_id: Some(member.id),
+            before: None,
+            after: Some(to_json(&member)?),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(redact_for(actor, member))
+}
+
+/// `member list`: admins see everyone, a coach their own members, a member
+/// only themself (properties 2 and 3).
+pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<Member>> {
+    let mut conn = pool.acquire().await?;
+    let coach_filter = match &filter.coach {
+        Some(c) => Some(coach::find(&mut conn, c).await?.id),
+        None => None,
+    };
+    // Scope by role first: a coach asking for another coach's members is refused.
+    let (scope_coach, scope_self) = match actor.role() {
+        Role::Admin => (coach_filter, None),
+        Role::Coach => {
+            let me = actor.as_coach().map(|c| c.as_uuid());
+            if coach_filter.is_some() && coach_filter != me {
+                return Err(Error::forbidden(format!(
+                    "{} may not list another coach's members",
+                    actor.label()
+                )));
+            }
+            (me, None)
+        }
+        Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
+    };
+    let sql = format!(
+        "{SELECT}
+         WHERE ($1::uuid IS NULL OR m.coach_id = $1)
+           AND ($2::uuid IS NULL OR u.id = $2)
+           AND ($3::text IS NULL OR m.membership_status = $3)
+           AND (NOT $4 OR m.coach_id IS NULL)
+         ORDER BY lower(u.email)"
+    );
+    let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(scope_coach)
+        .bind(scope_self)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.unassigned)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter()
+        .map(|r| Member::try_from(r).map(|m| redact_for(actor, m)))
+        .collect()
+}
+
+/// `member show`: admins, the member's coach, or the member.
+pub async fn show(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Member> {
+    let mut conn = pool.acquire().await?;
+    let m = find(&mut conn, who).await?;
+    access(actor, &m)?;
+    Ok(redact_for(actor, m))
+}
+
+/// `member update`. Admins change anything; the coach changes goals, health
+/// info, coach notes and status; the member their name, zone, goals and
+/// health info.
+pub async fn update(pool: &PgPool, actor: &Actor, who: &UserRef, change: MemberUpdate) -> Result<Member> {
+    let mut tx = pool.begin().await?;
+    let before = find_for_update(&mut tx, who).await?;
+    let level = access(actor, &before)?;
+    let refuse = |field: &str| {
+        Err(Error::forbidden(format!(
+            "{} may not change the {field} of member {}",
+            actor.label(),
+            before.email
+        )))
+    };
+    match level {
+        Access::Admin => {}
+        Access::Coach => {
+            if change.name.is_some() || change.timezone.is_some() {
+                return refuse("name or time zone");
+            }
+        }
+        Access::Own => {
+            if change.coach_notes.is_some() {
+                return refuse("coach notes");
+            }
+            if change.membership_status.is_some() {
+                return refuse("membership status");
+            }
+        }
+    }
+    let id = UserId::from_uuid(before.id);
+    users::update_basics(&mut tx, id, change.name.as_ref(), change.timezone).await?;
+    let text = |t: &Option<ProfileText>| t.as_ref().map(|t| t.as_str().to_string());
+    sqlx::query(
+        "UPDATE member_profiles SET
+            goals = CASE WHEN $2::text IS NULL THEN goals ELSE nullif($2, '') END,
+            health_info = CASE WHEN $3::text IS NULL THEN health_info ELSE nullif($3, '') END,
+            coach_notes = CASE WHEN $4::text IS NULL THEN coach_notes ELSE nullif($4, '') END,
+            membership_status = coalesce($5, membership_status),
+            updated_at = now()
+         WHERE user_id = $1",
+    )
+    .bind(id.as_uuid())
+    .bind(text(&change.goals))
+    .bind(text(&change.health_info))
+    .bind(text(&change.coach_notes))
+    .bind(change.membership_status.map(|s| s.as_str()))
+    .execute(&mut *tx)
+    .await
+    .on_constraint("coach_profiles_member_count_within_max", || {
+        Error::conflict(format!(
+            "member {} cannot become active: their coach {} is at capacity",
+            before.email,
+            before.coach_email.clone().unwrap_or_default()
+        ))
+    })?;
+    let after = fetch(&mut tx, id).await?;
+    record(&mut tx, actor, "member.update", &before, &after).await?;
+    tx.commit().await?;
+    Ok(redact_for(actor, after))
+}
+
+async fn find_for_update(conn: &mut PgConnection, who: &UserRef) -> Result<Member> {
+    let m = find(conn, who).await?;
+    sqlx::query("SELECT 1 FROM member_profiles WHERE user_id = $1 FOR UPDATE")
+        .bind(m.id)
+        .execute(&mut *conn)
+        .await?;
+    // Re-read under the lock: another change may have landed meanwhile.
+    fetch(conn, UserId::from_uuid(m.id)).await
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: &str,
+    before: &Member,
+    after: &Member,
+) -> Result<()> {
+    audit::record(
+        conn,
+        actor,
+        Change {
+            action,
+            entity: "member",
+            entity_id: Some(after.id),
+            before: Some(to_json(before)?),
+            after: Some(to_json(after)?),
+        },
+    )
+    .await
+}
+
+/// `member assign`: admins only. Refused when the coach is full (exit 6,
+/// even when two admins assign at once) or not accepting (exit 7).
+pub async fn assign(pool: &PgPool, actor: &Actor, who: &UserRef, coach_ref: &UserRef) -> Result<Member> {
+    actor.require_admin("assign members to coaches")?;
+    let mut tx = pool.begin().await?;
+    let before = find_for_update(&mut tx, who).await?;
+    let coach = coach::find(&mut tx, coach_ref).await?;
+    if before.coach_id == Some(coach.id) {
+        // Idempotent: assigning again changes nothing and records nothing.
+        return Ok(before);
+    }
+    set_coach(&mut tx, UserId::from_uuid(before.id), Some(&coach)).await?;
+    let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
+    record(&mut tx, actor, "member.assign", &before, &after).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// `member unassign`: admins, or the member's own coach.
+pub async fn unassign(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Member> {
+    let mut tx = pool.begin().await?;
+    let before = find_for_update(&mut tx, who).await?;
+    match access(actor, &before)? {
+        Access::Admin | Access::Coach => {}
+        Access::Own => {
+            return Err(Error::forbidden(format!(
+                "{} may not unassign themself; ask an admin",
+                actor.label()
+            )));
+        }
+    }
+    if before.coach_id.is_none() {
+        return Ok(redact_for(actor, before));
+    }
+    set_coach(&mut tx, UserId::from_uuid(before.id), None).await?;
+    let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
+    record(&mut tx, actor, "member.unassign", &before, &after).await?;
+    tx.commit().await?;
+    Ok(redact_for(actor, after))
+}
+
+/// `member onboarding`: admins, the member's coach, or the member.
+pub async fn set_onboarding(
+    pool: &PgPool,
+    actor: &Actor,
+    who: &UserRef,
+    status: OnboardingStatus,
+) -> Result<Member> {
+    let mut tx = pool.begin().await?;
+    let before = find_for_update(&mut tx, who).await?;
+    access(actor, &before)?;
+    sqlx::query("UPDATE member_profiles SET onboarding_status = $2, updated_at = now() WHERE user_id = $1")
+        .bind(before.id)
+        .bind(status.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
+    record(&mut tx, actor, "member.onboarding", &before, &after).await?;
+    tx.commit().await?;
+    Ok(redact_for(actor, after))
+}
+
+/// `member privacy`: admins or the member themself.
+pub async fn set_privacy(pool: &PgPool, actor: &Actor, who: &UserRef, privacy: Privacy) -> Result<Member> {
+    let mut tx = pool.begin().await?;
+    let before = find_for_update(&mut tx, who).await?;
+    if access(actor, &before)? == Access::Coach {
+        return Err(Error::forbidden(format!(
+            "only the member or an admin may change the privacy of {}",
+            before.email
+        )));
+    }
+    sqlx::query("UPDATE member_profiles SET privacy = $2, updated_at = now() WHERE user_id = $1")
+        .bind(before.id)
+        .bind(privacy.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
+    record(&mut tx, actor, "member.privacy", &before, &after).await?;
+    tx.commit().await?;
+    Ok(redact_for(actor, after))
+}
