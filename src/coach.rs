@@ -202,7 +202,12 @@ pub async fn show(pool: &PgPool, _actor: &Actor, who: &UserRef) -> Result<Coach>
 }
 
 /// `coach update`: admins, or the coach themself.
-pub async fn update(pool: &PgPool, actor: &Actor, who: &UserRef, change: CoachUpdate) -> Result<Coach> {
+pub async fn update(
+    pool: &PgPool,
+    actor: &Actor,
+    who: &UserRef,
+    change: CoachUpdate,
+) -> Result<Coach> {
     let mut tx = pool.begin().await?;
     let before = find(&mut tx, who).await?;
     let id = UserId::from_uuid(before.id);
@@ -224,7 +229,12 @@ pub async fn update(pool: &PgPool, actor: &Actor, who: &UserRef, change: CoachUp
 
 /// `coach promote`: an existing member becomes a coach. Admins only. The
 /// member's own assignment ends, since a coach is nobody's member.
-pub async fn promote(pool: &PgPool, actor: &Actor, who: &UserRef, profile: ProfileUpdate) -> Result<Coach> {
+pub async fn promote(
+    pool: &PgPool,
+    actor: &Actor,
+    who: &UserRef,
+    profile: ProfileUpdate,
+) -> Result<Coach> {
     actor.require_admin("promote members to coaches")?;
     let mut tx = pool.begin().await?;
     let user = match users::find(&mut tx, who).await? {
@@ -233,7 +243,12 @@ pub async fn promote(pool: &PgPool, actor: &Actor, who: &UserRef, profile: Profi
     };
     match user.role {
         Role::Member => {}
-        Role::Coach => return Err(Error::conflict(format!("{} is already a coach", user.email))),
+        Role::Coach => {
+            return Err(Error::conflict(format!(
+                "{} is already a coach",
+                user.email
+            )));
+        }
         Role::Admin => {
             return Err(Error::rule(format!(
                 "{} is an admin; only members can be promoted to coach",
@@ -247,12 +262,11 @@ pub async fn promote(pool: &PgPool, actor: &Actor, who: &UserRef, profile: Profi
             user.email
         )));
     }
-    let member_before: Option<serde_json::Value> = sqlx::query_scalar(
-        "SELECT to_jsonb(m) FROM member_profiles m WHERE user_id = $1",
-    )
-    .bind(user.id.as_uuid())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let member_before: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT to_jsonb(m) FROM member_profiles m WHERE user_id = $1")
+            .bind(user.id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
     sqlx::query(
         "UPDATE member_profiles SET coach_id = NULL, membership_status = 'inactive', updated_at = now()
          WHERE user_id = $1",
@@ -294,7 +308,10 @@ pub async fn deactivate(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<C
     let before = find(&mut tx, who).await?;
     let id = UserId::from_uuid(before.id);
     if !before.active {
-        return Err(Error::conflict(format!("coach {} is already deactivated", before.email)));
+        return Err(Error::conflict(format!(
+            "coach {} is already deactivated",
+            before.email
+        )));
     }
     lock_coach(&mut tx, id).await?;
     sqlx::query("UPDATE users SET active = false, updated_at = now() WHERE id = $1")

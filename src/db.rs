@@ -42,7 +42,9 @@ impl Target {
             Target::Url(u) => u
                 .parse::<PgConnectOptions>()
                 .map(|o| o.disable_statement_logging())
-                .map_err(|e| Error::Unavailable(format!("DATABASE_URL is not a usable PostgreSQL URL: {e}"))),
+                .map_err(|e| {
+                    Error::Unavailable(format!("DATABASE_URL is not a usable PostgreSQL URL: {e}"))
+                }),
             Target::Embedded(c) => Ok(c.connect_options(DB_NAME)),
         }
     }
@@ -107,10 +109,9 @@ pub struct SchemaStatus {
 /// One query: the newest successfully applied migration.
 pub async fn schema_status(pool: &PgPool) -> Result<SchemaStatus> {
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let has_table: bool =
-        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_one(pool)
-            .await?;
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
     let applied = if has_table {
         sqlx::query_scalar::<_, Option<i64>>(
             "SELECT max(version) FROM _sqlx_migrations WHERE success",
@@ -140,7 +141,9 @@ pub async fn reset(pool: &PgPool) -> Result<SchemaStatus> {
 
 /// The server's version string, e.g. "15.18".
 pub async fn server_version(pool: &PgPool) -> Result<String> {
-    Ok(sqlx::query_scalar("SHOW server_version").fetch_one(pool).await?)
+    Ok(sqlx::query_scalar("SHOW server_version")
+        .fetch_one(pool)
+        .await?)
 }
 
 fn short(e: &sqlx::Error) -> String {

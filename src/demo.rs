@@ -12,25 +12,115 @@ use crate::users;
 
 /// (email, name, zone, specialization, max members)
 const COACHES: &[(&str, &str, &str, &str, &str)] = &[
-    ("ana.berger@example.com", "Ana Berger", "Europe/Berlin", "Strength training", "8"),
-    ("marcus.hill@example.com", "Marcus Hill", "America/New_York", "Nutrition", "6"),
-    ("yuki.tanaka@example.com", "Yuki Tanaka", "Asia/Tokyo", "Mindfulness", "5"),
+    (
+        "ana.berger@example.com",
+        "Ana Berger",
+        "Europe/Berlin",
+        "Strength training",
+        "8",
+    ),
+    (
+        "marcus.hill@example.com",
+        "Marcus Hill",
+        "America/New_York",
+        "Nutrition",
+        "6",
+    ),
+    (
+        "yuki.tanaka@example.com",
+        "Yuki Tanaka",
+        "Asia/Tokyo",
+        "Mindfulness",
+        "5",
+    ),
 ];
 
 /// (email, name, zone, coach index or none, goals)
 const MEMBERS: &[(&str, &str, &str, Option<usize>, &str)] = &[
-    ("bo.lind@example.com", "Bo Lind", "Europe/Stockholm", Some(0), "Deadlift 150 kg"),
-    ("clara.vogt@example.com", "Clara Vogt", "Europe/Berlin", Some(0), "Run a half marathon"),
-    ("dev.patel@example.com", "Dev Patel", "Europe/London", Some(0), "Fix my posture"),
-    ("elif.kaya@example.com", "Elif Kaya", "Europe/Istanbul", Some(0), "First pull-up"),
-    ("frank.moss@example.com", "Frank Moss", "America/Chicago", Some(1), "Lose 8 kg"),
-    ("gina.russo@example.com", "Gina Russo", "America/New_York", Some(1), "Eat more vegetables"),
-    ("hank.otto@example.com", "Hank Otto", "America/Denver", Some(1), "Cook at home"),
-    ("iris.nakamura@example.com", "Iris Nakamura", "Asia/Tokyo", Some(2), "Sleep better"),
-    ("jun.sato@example.com", "Jun Sato", "Asia/Tokyo", Some(2), "Daily meditation"),
-    ("kai.weber@example.com", "Kai Weber", "Europe/Vienna", Some(2), "Less stress at work"),
-    ("lena.park@example.com", "Lena Park", "Asia/Seoul", Some(0), "Stronger back"),
-    ("milo.rossi@example.com", "Milo Rossi", "Europe/Rome", None, "Find a coach"),
+    (
+        "bo.lind@example.com",
+        "Bo Lind",
+        "Europe/Stockholm",
+        Some(0),
+        "Deadlift 150 kg",
+    ),
+    (
+        "clara.vogt@example.com",
+        "Clara Vogt",
+        "Europe/Berlin",
+        Some(0),
+        "Run a half marathon",
+    ),
+    (
+        "dev.patel@example.com",
+        "Dev Patel",
+        "Europe/London",
+        Some(0),
+        "Fix my posture",
+    ),
+    (
+        "elif.kaya@example.com",
+        "Elif Kaya",
+        "Europe/Istanbul",
+        Some(0),
+        "First pull-up",
+    ),
+    (
+        "frank.moss@example.com",
+        "Frank Moss",
+        "America/Chicago",
+        Some(1),
+        "Lose 8 kg",
+    ),
+    (
+        "gina.russo@example.com",
+        "Gina Russo",
+        "America/New_York",
+        Some(1),
+        "Eat more vegetables",
+    ),
+    (
+        "hank.otto@example.com",
+        "Hank Otto",
+        "America/Denver",
+        Some(1),
+        "Cook at home",
+    ),
+    (
+        "iris.nakamura@example.com",
+        "Iris Nakamura",
+        "Asia/Tokyo",
+        Some(2),
+        "Sleep better",
+    ),
+    (
+        "jun.sato@example.com",
+        "Jun Sato",
+        "Asia/Tokyo",
+        Some(2),
+        "Daily meditation",
+    ),
+    (
+        "kai.weber@example.com",
+        "Kai Weber",
+        "Europe/Vienna",
+        Some(2),
+        "Less stress at work",
+    ),
+    (
+        "lena.park@example.com",
+        "Lena Park",
+        "Asia/Seoul",
+        Some(0),
+        "Stronger back",
+    ),
+    (
+        "milo.rossi@example.com",
+        "Milo Rossi",
+        "Europe/Rome",
+        None,
+        "Find a coach",
+    ),
 ];
 
 /// What a coach looks at: their profile and their members.

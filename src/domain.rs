@@ -46,7 +46,9 @@ impl Email {
             return Err(bad("it has no '@'"));
         };
         if local.is_empty() || local.len() > 64 || local.contains('@') {
-            return Err(bad("the part before '@' is empty, too long or has another '@'"));
+            return Err(bad(
+                "the part before '@' is empty, too long or has another '@'",
+            ));
         }
         let labels: Vec<&str> = domain.split('.').collect();
         let label_ok = |l: &&str| {
@@ -57,7 +59,9 @@ impl Email {
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         };
         if labels.len() < 2 || !labels.iter().all(label_ok) {
-            return Err(bad("the domain after '@' is not a valid host name like example.com"));
+            return Err(bad(
+                "the domain after '@' is not a valid host name like example.com",
+            ));
         }
         Ok(Email(s.to_string()))
     }
@@ -251,8 +255,12 @@ impl ProfileText {
                 Self::MAX
             )));
         }
-        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-            return Err(Error::invalid("a text field may not contain control characters"));
+        if s.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        {
+            return Err(Error::invalid(
+                "a text field may not contain control characters",
+            ));
         }
         Ok(ProfileText(s.trim().to_string()))
     }
@@ -261,7 +269,11 @@ impl ProfileText {
     }
     /// Empty text clears the field.
     pub fn into_option(self) -> Option<String> {
-        if self.0.is_empty() { None } else { Some(self.0) }
+        if self.0.is_empty() {
+            None
+        } else {
+            Some(self.0)
+        }
     }
 }
 
@@ -335,12 +347,18 @@ mod tests {
 
     #[test]
     fn an_email_is_trimmed() {
-        assert_eq!(Email::parse("  bo@example.com ").unwrap().as_str(), "bo@example.com");
+        assert_eq!(
+            Email::parse("  bo@example.com ").unwrap().as_str(),
+            "bo@example.com"
+        );
     }
 
     #[test]
     fn a_user_ref_is_an_id_or_an_email() {
-        assert!(matches!(UserRef::parse("bo@example.com"), Ok(UserRef::Email(_))));
+        assert!(matches!(
+            UserRef::parse("bo@example.com"),
+            Ok(UserRef::Email(_))
+        ));
         assert!(matches!(
             UserRef::parse("67e55044-10b1-426f-9247-bb680e5fe0c8"),
             Ok(UserRef::Id(_))
@@ -350,7 +368,10 @@ mod tests {
 
     #[test]
     fn onboarding_accepts_dashes() {
-        assert_eq!(OnboardingStatus::parse("in-progress").unwrap(), OnboardingStatus::InProgress);
+        assert_eq!(
+            OnboardingStatus::parse("in-progress").unwrap(),
+            OnboardingStatus::InProgress
+        );
     }
 
     #[test]

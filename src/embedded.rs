@@ -62,7 +62,9 @@ impl Cluster {
             return Ok(Cluster::at(PathBuf::from(x).join("coachctl")));
         }
         match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-            Some(home) => Ok(Cluster::at(PathBuf::from(home).join(".local/share/coachctl"))),
+            Some(home) => Ok(Cluster::at(
+                PathBuf::from(home).join(".local/share/coachctl"),
+            )),
             None => Err(Error::invalid(
                 "cannot tell where to keep the embedded database: set COACHCTL_HOME or HOME",
             )),
@@ -119,6 +121,13 @@ impl Cluster {
     pub async fn ensure_running(&self) -> Result<()> {
         if self.socket_file().exists() && self.can_connect("postgres").await {
             return Ok(());
+        }
+        // sun_path holds 107 bytes; a longer socket path cannot be bound.
+        if self.socket_file().as_os_str().len() > 100 {
+            return Err(Error::invalid(format!(
+                "COACHCTL_HOME {} is too long a path for a PostgreSQL socket; choose a shorter one",
+                self.home.display()
+            )));
         }
         let bin = find_binaries()?;
         fs::create_dir_all(&self.home).map_err(|e| {
@@ -300,14 +309,26 @@ impl Cluster {
     }
 }
 
-/// The directory holding initdb, pg_ctl and postgres: PATH first, then the
-/// newest `/usr/lib/postgresql/*/bin`.
+/// The directory holding initdb, pg_ctl and postgres: `COACHCTL_PG_BINDIR`
+/// when set (the only place searched then), else PATH, else the newest
+/// `/usr/lib/postgresql/*/bin`.
 pub fn find_binaries() -> Result<PathBuf> {
     let has_all = |dir: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
             .all(|b| dir.join(b).is_file())
     };
+    if let Some(dir) = std::env::var_os("COACHCTL_PG_BINDIR").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return if has_all(&dir) {
+            Ok(dir)
+        } else {
+            Err(Error::Unavailable(format!(
+                "COACHCTL_PG_BINDIR ({}) does not hold initdb, pg_ctl and postgres. {INSTALL_HINT}",
+                dir.display()
+            )))
+        };
+    }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if dir.join("pg_ctl").is_file() {
@@ -350,7 +371,9 @@ struct ServerUser {
 
 impl ServerUser {
     fn for_current_process() -> Result<Self> {
-        let me = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+        let me = fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(u32::MAX);
         if me != 0 {
             return Ok(ServerUser { switch_to: None });
         }

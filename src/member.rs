@@ -320,7 +320,12 @@ pub async fn show(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Member>
 /// `member update`. Admins change anything; the coach changes goals, health
 /// info, coach notes and status; the member their name, zone, goals and
 /// health info.
-pub async fn update(pool: &PgPool, actor: &Actor, who: &UserRef, change: MemberUpdate) -> Result<Member> {
+pub async fn update(
+    pool: &PgPool,
+    actor: &Actor,
+    who: &UserRef,
+    change: MemberUpdate,
+) -> Result<Member> {
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, who).await?;
     let level = access(actor, &before)?;
@@ -412,7 +417,12 @@ async fn record(
 
 /// `member assign`: admins only. Refused when the coach is full (exit 6,
 /// even when two admins assign at once) or not accepting (exit 7).
-pub async fn assign(pool: &PgPool, actor: &Actor, who: &UserRef, coach_ref: &UserRef) -> Result<Member> {
+pub async fn assign(
+    pool: &PgPool,
+    actor: &Actor,
+    who: &UserRef,
+    coach_ref: &UserRef,
+) -> Result<Member> {
     actor.require_admin("assign members to coaches")?;
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, who).await?;
@@ -461,11 +471,13 @@ pub async fn set_onboarding(
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, who).await?;
     access(actor, &before)?;
-    sqlx::query("UPDATE member_profiles SET onboarding_status = $2, updated_at = now() WHERE user_id = $1")
-        .bind(before.id)
-        .bind(status.as_str())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE member_profiles SET onboarding_status = $2, updated_at = now() WHERE user_id = $1",
+    )
+    .bind(before.id)
+    .bind(status.as_str())
+    .execute(&mut *tx)
+    .await?;
     let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
     record(&mut tx, actor, "member.onboarding", &before, &after).await?;
     tx.commit().await?;
@@ -473,7 +485,12 @@ pub async fn set_onboarding(
 }
 
 /// `member privacy`: admins or the member themself.
-pub async fn set_privacy(pool: &PgPool, actor: &Actor, who: &UserRef, privacy: Privacy) -> Result<Member> {
+pub async fn set_privacy(
+    pool: &PgPool,
+    actor: &Actor,
+    who: &UserRef,
+    privacy: Privacy,
+) -> Result<Member> {
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, who).await?;
     if access(actor, &before)? == Access::Coach {

@@ -136,7 +136,9 @@ impl Cmd {
                 };
                 output::list(ctx, tz, &coach::list(&pool, &actor, filter).await?)
             }
-            Commands::Show { coach: who } => output::one(ctx, tz, &coach::show(&pool, &actor, &who).await?),
+            Commands::Show { coach: who } => {
+                output::one(ctx, tz, &coach::show(&pool, &actor, &who).await?)
+            }
             Commands::Update {
                 coach: who,
                 name,

@@ -78,7 +78,12 @@ impl Cmd {
     }
 }
 
-async fn report(ctx: &Ctx, pool: &sqlx::PgPool, schema: db::SchemaStatus, state: &str) -> Result<()> {
+async fn report(
+    ctx: &Ctx,
+    pool: &sqlx::PgPool,
+    schema: db::SchemaStatus,
+    state: &str,
+) -> Result<()> {
     let version = db::server_version(pool).await?;
     let mut v = json!({
         "database": ctx.target().describe(),

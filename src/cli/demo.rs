@@ -24,7 +24,10 @@ impl Cmd {
                 output::list(ctx, tz, &coaches)
             }
             output::Format::Table => {
-                output::note(ctx, &format!("Demo organisation ready in {}.", ctx.target().describe()));
+                output::note(
+                    ctx,
+                    &format!("Demo organisation ready in {}.", ctx.target().describe()),
+                );
                 for v in &views {
                     let c = &v.coach;
                     println!(

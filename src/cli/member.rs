@@ -162,12 +162,17 @@ impl Cmd {
                 };
                 member::update(&pool, &actor, &who, change).await?
             }
-            Commands::Assign { member: who, coach } => member::assign(&pool, &actor, &who, &coach).await?,
-            Commands::Unassign { member: who } => member::unassign(&pool, &actor, &who).await?,
-            Commands::Onboarding { member: who, status } => {
-                member::set_onboarding(&pool, &actor, &who, status).await?
+            Commands::Assign { member: who, coach } => {
+                member::assign(&pool, &actor, &who, &coach).await?
             }
-            Commands::Privacy { member: who, level } => member::set_privacy(&pool, &actor, &who, level).await?,
+            Commands::Unassign { member: who } => member::unassign(&pool, &actor, &who).await?,
+            Commands::Onboarding {
+                member: who,
+                status,
+            } => member::set_onboarding(&pool, &actor, &who, status).await?,
+            Commands::Privacy { member: who, level } => {
+                member::set_privacy(&pool, &actor, &who, level).await?
+            }
         };
         output::one(ctx, tz, &m)
     }

@@ -24,7 +24,12 @@ pub mod output;
 ///
 /// Without DATABASE_URL, coachctl runs its own PostgreSQL under COACHCTL_HOME.
 #[derive(Debug, Parser)]
-#[command(name = "coachctl", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "coachctl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -40,7 +45,12 @@ pub struct Global {
     pub database_url: Option<String>,
 
     /// Act as this user (email or id); without it, the operator acts as admin
-    #[arg(long = "as", env = "COACHCTL_AS", global = true, value_name = "EMAIL|ID")]
+    #[arg(
+        long = "as",
+        env = "COACHCTL_AS",
+        global = true,
+        value_name = "EMAIL|ID"
+    )]
     pub as_user: Option<UserRef>,
 
     /// Output format: table for people, json/csv/ids for scripts
@@ -169,7 +179,9 @@ impl Ctx {
 
 /// The system's zone: $TZ, /etc/timezone, the /etc/localtime link, else UTC.
 fn system_tz() -> chrono_tz::Tz {
-    let from_env = std::env::var("TZ").ok().map(|s| s.trim_start_matches(':').to_string());
+    let from_env = std::env::var("TZ")
+        .ok()
+        .map(|s| s.trim_start_matches(':').to_string());
     let from_file = || std::fs::read_to_string("/etc/timezone").ok();
     let from_link = || {
         std::fs::read_link("/etc/localtime").ok().and_then(|p| {

@@ -63,7 +63,8 @@ impl Record for crate::member::Member {
 }
 
 impl Record for crate::audit::Entry {
-    const COLUMNS: &'static [&'static str] = &["id", "at", "actor", "action", "entity", "entity_id"];
+    const COLUMNS: &'static [&'static str] =
+        &["id", "at", "actor", "action", "entity", "entity_id"];
     fn id(&self) -> Uuid {
         self.entity_id.unwrap_or_default()
     }
@@ -201,7 +202,14 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
                 return Err(Error::Internal("a record is not a JSON object".into()));
             };
             let keys: Vec<&String> = map.keys().collect();
-            writeln!(out, "{}", keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","))?;
+            writeln!(
+                out,
+                "{}",
+                keys.iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )?;
             let row: Vec<String> = keys.iter().map(|k| csv_text(map.get(*k))).collect();
             writeln!(out, "{}", row.join(","))?;
         }
@@ -213,7 +221,11 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
             let mut t = new_table(ctx);
             for (k, v) in &map {
                 let key = Cell::new(header(k));
-                let key = if ctx.color() { key.add_attribute(Attribute::Bold) } else { key };
+                let key = if ctx.color() {
+                    key.add_attribute(Attribute::Bold)
+                } else {
+                    key
+                };
                 t.add_row(vec![key, Cell::new(cell_text(Some(v)))]);
             }
             writeln!(out, "{t}")?;

@@ -1,0 +1,283 @@
+//! Test harness: one throwaway PostgreSQL cluster for the whole test run,
+//! started through the same code path as the embedded default, and a fresh
+//! database (cloned from a migrated template) for every test.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use coachctl::embedded::Cluster;
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+/// Where the shared test cluster lives: `COACHCTL_TEST_HOME`, else under
+/// cargo's per-target tmp dir.
+pub fn cluster() -> Cluster {
+    let home = std::env::var_os("COACHCTL_TEST_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg"));
+    Cluster::at(home)
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A fresh database of its own for one test; dropped afterwards.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    cluster: Cluster,
+}
+
+fn template_name() -> String {
+    // The template is keyed by the migrations' checksums, so a changed
+    // migration gets a new template instead of a stale one.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for m in coachctl::db::MIGRATOR.iter() {
+        for b in m.version.to_le_bytes().iter().chain(m.checksum.iter()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("coachctl_tmpl_{h:016x}")
+}
+
+async fn ensure_template(cluster: &Cluster) -> String {
+    cluster
+        .ensure_running()
+        .await
+        .expect("start the test cluster");
+    let tmpl = template_name();
+    let mut admin = cluster
+        .connect_options("postgres")
+        .connect()
+        .await
+        .expect("connect to the test cluster");
+    // Serialise template creation across test processes.
+    sqlx::query("SELECT pg_advisory_lock(7417)")
+        .execute(&mut admin)
+        .await
+        .expect("lock");
+    let ready: Option<bool> =
+        sqlx::query_scalar("SELECT datistemplate FROM pg_database WHERE datname = $1")
+            .bind(&tmpl)
+            .fetch_optional(&mut admin)
+            .await
+            .expect("query template");
+    if ready != Some(true) {
+        // Throwaway data: durability buys nothing here and costs seconds.
+        for sql in [
+            "ALTER SYSTEM SET fsync = off",
+            "ALTER SYSTEM SET synchronous_commit = off",
+            "ALTER SYSTEM SET full_page_writes = off",
+            "SELECT pg_reload_conf()",
+        ] {
+            exec(&mut admin, sql.to_string()).await;
+        }
+        if ready == Some(false) {
+            exec(&mut admin, format!("DROP DATABASE \"{tmpl}\" WITH (FORCE)")).await;
+        }
+        exec(&mut admin, format!("CREATE DATABASE \"{tmpl}\"")).await;
+        let pool = PgPool::connect_with(cluster.connect_options(&tmpl))
+            .await
+            .expect("connect to the template");
+        coachctl::db::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrate the template");
+        pool.close().await;
+        exec(
+            &mut admin,
+            format!("ALTER DATABASE \"{tmpl}\" WITH IS_TEMPLATE true"),
+        )
+        .await;
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7417)")
+        .execute(&mut admin)
+        .await
+        .expect("unlock");
+    admin.close().await.ok();
+    tmpl
+}
+
+async fn exec(conn: &mut PgConnection, sql: String) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+        .execute(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+impl TestDb {
+    pub async fn new_async() -> TestDb {
+        let cluster = cluster();
+        let tmpl = ensure_template(&cluster).await;
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = cluster
+            .connect_options("postgres")
+            .connect()
+            .await
+            .expect("connect to the test cluster");
+        // CREATE DATABASE fails while another session copies the same
+        // template at that instant; retry briefly.
+        let mut tries = 0;
+        loop {
+            let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{tmpl}\"");
+            match sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("create test database: {e}"),
+            }
+        }
+        admin.close().await.ok();
+        let url = cluster.url(&name);
+        TestDb { name, url, cluster }
+    }
+
+    pub fn new() -> TestDb {
+        runtime().block_on(Self::new_async())
+    }
+
+    pub async fn pool(&self) -> PgPool {
+        PgPool::connect_with(self.cluster.connect_options(&self.name))
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// The coachctl binary, pointed at this database, with a clean environment.
+    pub fn cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_coachctl"));
+        c.env("DATABASE_URL", &self.url)
+            .env_remove("COACHCTL_AS")
+            .env_remove("COACHCTL_OUTPUT")
+            .env_remove("COACHCTL_HOME")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Run coachctl with these arguments.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd().args(args).output().expect("run coachctl"))
+    }
+
+    /// One value from SQL, for checking the database after the fact.
+    pub fn scalar<T>(&self, sql: &'static str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
+        runtime().block_on(async {
+            let pool = self.pool().await;
+            let v: T = sqlx::query_scalar(sql).fetch_one(&pool).await.expect(sql);
+            pool.close().await;
+            v
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let cluster = self.cluster.clone();
+        let name = self.name.clone();
+        // Drop may run inside a tokio runtime: use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            runtime().block_on(async {
+                if let Ok(mut c) = cluster.connect_options("postgres").connect().await {
+                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut c)
+                        .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// The outcome of one coachctl run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Assert success and return stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        &self.stdout
+    }
+
+    /// Assert this exit code and return stderr.
+    #[track_caller]
+    pub fn fails_with(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "expected exit {code}, got {self:#?}");
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+            "a panic reached the user: {self:#?}"
+        );
+        assert!(
+            !self.stderr.to_ascii_uppercase().contains("SELECT ")
+                && !self.stderr.to_ascii_uppercase().contains("INSERT INTO"),
+            "SQL text reached the user: {self:#?}"
+        );
+        &self.stderr
+    }
+
+    /// The first line of stdout, trimmed: an id under `-o ids`.
+    #[track_caller]
+    pub fn id(&self) -> String {
+        self.ok()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// A database with no schema at all, in the test cluster; dropped afterwards.
+pub fn empty_db() -> TestDb {
+    runtime().block_on(async {
+        let cluster = cluster();
+        cluster
+            .ensure_running()
+            .await
+            .expect("start the test cluster");
+        let name = format!("e_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = cluster
+            .connect_options("postgres")
+            .connect()
+            .await
+            .expect("connect to the test cluster");
+        exec(&mut admin, format!("CREATE DATABASE \"{name}\"")).await;
+        admin.close().await.ok();
+        let url = cluster.url(&name);
+        TestDb { name, url, cluster }
+    })
+}

@@ -1,0 +1,115 @@
+//! Capacity holds under races: real OS processes assigning at once.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::TestDb;
+
+#[test]
+fn sixteen_processes_assigning_to_a_coach_with_room_for_five_leave_exactly_five() {
+    let db = TestDb::new();
+    let coach = db
+        .run(&[
+            "coach",
+            "create",
+            "--email",
+            "ana@example.com",
+            "--name",
+            "Ana",
+            "--max-members",
+            "5",
+            "-o",
+            "ids",
+        ])
+        .id();
+    let members: Vec<String> = (0..16)
+        .map(|i| {
+            let email = format!("m{i}@example.com");
+            db.run(&[
+                "member", "create", "--email", &email, "--name", "M", "-o", "ids",
+            ])
+            .id()
+        })
+        .collect();
+    let children: Vec<_> = members
+        .iter()
+        .map(|m| {
+            db.cmd()
+                .args(["member", "assign", m, "--coach", &coach])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn coachctl")
+        })
+        .collect();
+    let mut ok = 0;
+    let mut full = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        match out.status.code() {
+            Some(0) => ok += 1,
+            Some(6) => {
+                full += 1;
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(err.contains("at capacity"), "{err}");
+            }
+            other => panic!(
+                "unexpected exit {other:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+    assert_eq!((ok, full), (5, 11));
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM member_profiles WHERE coach_id IS NOT NULL"),
+        5
+    );
+    assert_eq!(
+        db.scalar::<i32>("SELECT member_count FROM coach_profiles"),
+        5
+    );
+}
+
+#[test]
+fn the_database_itself_refuses_a_sixth_member_even_from_raw_sql() {
+    let db = TestDb::new();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana",
+        "--max-members",
+        "1",
+    ])
+    .ok();
+    for i in 0..2 {
+        db.run(&[
+            "member",
+            "create",
+            "--email",
+            &format!("m{i}@example.com"),
+            "--name",
+            "M",
+        ])
+        .ok();
+    }
+    let result: Result<u64, String> = common::runtime().block_on(async {
+        let pool = db.pool().await;
+        sqlx::query("UPDATE member_profiles SET coach_id = (SELECT user_id FROM coach_profiles)")
+            .execute(&pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| e.to_string())
+    });
+    assert!(
+        result.is_err(),
+        "a buggy path overfilled the coach: {result:?}"
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM member_profiles WHERE coach_id IS NOT NULL"),
+        0
+    );
+}
