@@ -4,7 +4,9 @@ use clap::Args;
 
 use super::{Ctx, output};
 use crate::demo;
-use crate::error::{Error, Result};
+use std::io::Write;
+
+use crate::error::Result;
 
 #[derive(Debug, Args)]
 pub struct Cmd {}
@@ -15,10 +17,7 @@ impl Cmd {
         let views = demo::seed(&pool, &actor).await?;
         let tz = ctx.display_tz(Some(&actor));
         match ctx.global.output {
-            output::Format::Json => {
-                let v = serde_json::to_value(&views).map_err(|e| Error::Internal(e.to_string()))?;
-                output::value(ctx, &v)
-            }
+            output::Format::Json => output::value(ctx, &output::localized(&views, tz)?),
             output::Format::Ids | output::Format::Csv => {
                 let coaches: Vec<_> = views.into_iter().map(|v| v.coach).collect();
                 output::list(ctx, tz, &coaches)
@@ -30,7 +29,9 @@ impl Cmd {
                 );
                 for v in &views {
                     let c = &v.coach;
-                    println!(
+                    let mut out = std::io::stdout().lock();
+                    writeln!(
+                        out,
                         "\n{} <{}> · {} · {} · {}/{} members, {} free",
                         c.name,
                         c.email,
@@ -39,7 +40,8 @@ impl Cmd {
                         c.member_count,
                         c.max_members,
                         c.free_capacity
-                    );
+                    )?;
+                    drop(out);
                     output::list(ctx, tz, &v.members)?;
                 }
                 output::note(

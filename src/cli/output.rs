@@ -70,29 +70,54 @@ impl Record for crate::audit::Entry {
     }
 }
 
-/// Serialize, then show every `*_at` timestamp in the display zone
-/// (RFC 3339 with that zone's offset).
+/// Serialize, then show every timestamp in the display zone (RFC 3339 with
+/// that zone's offset).
 fn to_json<T: Serialize>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
-    let mut v = serde_json::to_value(item).map_err(|e| Error::Internal(e.to_string()))?;
-    if let Value::Object(map) = &mut v {
-        localize(map, tz);
-    }
-    Ok(v)
+    localized(item, tz)
 }
 
+/// Rewrite every timestamp field (`at`, `*_at`, `start`, `end`), at any
+/// depth, into the display zone.
 fn localize(map: &mut Map<String, Value>, tz: chrono_tz::Tz) {
     for (k, v) in map.iter_mut() {
         let is_time = k == "at" || k.ends_with("_at") || k == "start" || k == "end";
-        if let (true, Value::String(s)) = (is_time, &*v)
-            && let Ok(t) = DateTime::parse_from_rfc3339(s)
-        {
-            *v = Value::String(
-                t.with_timezone(&tz)
-                    .format("%Y-%m-%dT%H:%M:%S%:z")
-                    .to_string(),
-            );
+        match v {
+            Value::String(s) if is_time => {
+                if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                    *s = t
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%dT%H:%M:%S%:z")
+                        .to_string();
+                }
+            }
+            Value::Object(inner) => localize(inner, tz),
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::Object(inner) = item {
+                        localize(inner, tz);
+                    }
+                }
+            }
+            _ => {}
         }
     }
+}
+
+/// Serialize anything with its timestamps in the display zone.
+pub fn localized<T: Serialize>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
+    let mut v = serde_json::to_value(item).map_err(|e| Error::Internal(e.to_string()))?;
+    match &mut v {
+        Value::Object(map) => localize(map, tz),
+        Value::Array(items) => {
+            for item in items {
+                if let Value::Object(inner) = item {
+                    localize(inner, tz);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(v)
 }
 
 fn cell_text(v: Option<&Value>) -> String {

@@ -9,13 +9,23 @@ use std::process::Output;
 use coachctl::embedded::Cluster;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
-/// Where the shared test cluster lives: `COACHCTL_TEST_HOME`, else under
-/// cargo's per-target tmp dir.
+/// Where the shared test cluster lives: `COACHCTL_TEST_HOME`, else a short
+/// path under the system temp dir, one per checkout (a unix socket path may
+/// not exceed 107 bytes, so it cannot live under a deep target dir).
 pub fn cluster() -> Cluster {
     let home = std::env::var_os("COACHCTL_TEST_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg"));
+        .unwrap_or_else(|| {
+            let key = fnv(env!("CARGO_TARGET_TMPDIR").as_bytes());
+            std::env::temp_dir().join(format!("coachctl-test-{:08x}", key as u32))
+        });
     Cluster::at(home)
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -35,13 +45,12 @@ pub struct TestDb {
 fn template_name() -> String {
     // The template is keyed by the migrations' checksums, so a changed
     // migration gets a new template instead of a stale one.
-    let mut h: u64 = 0xcbf29ce484222325;
+    let mut bytes = Vec::new();
     for m in coachctl::db::MIGRATOR.iter() {
-        for b in m.version.to_le_bytes().iter().chain(m.checksum.iter()) {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
+        bytes.extend(m.version.to_le_bytes());
+        bytes.extend(m.checksum.iter());
     }
+    let h = fnv(&bytes);
     format!("coachctl_tmpl_{h:016x}")
 }
 
