@@ -36,6 +36,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand db 'The database: start, stop, status, migrate, reset'
             cand coach 'Coaches: create, list, show, update, promote, deactivate'
             cand member 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+            cand availability 'Weekly availability windows and blocked dates'
+            cand slots 'Open slots of a coach, in the coach''s time zone'
+            cand book 'Book a slot (atomic: never overbooks)'
+            cand session 'Sessions: list, show, cancel'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand demo 'Seed a small realistic organisation and show it'
@@ -201,6 +205,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --bio 'A short biography'
             cand --certifications 'Certifications, free text'
             cand --max-members 'Most active members the coach takes (default 20)'
+            cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
+            cand --horizon 'Take bookings at most this many days ahead'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
@@ -209,6 +215,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --color 'When to use color (NO_COLOR is respected)'
             cand --accepting 'Accept new members (the default for a new coach)'
             cand --not-accepting 'Stop accepting new members; hides the coach from signup'
+            cand --no-horizon 'Take bookings any time ahead (the default)'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -262,6 +269,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --bio 'A short biography'
             cand --certifications 'Certifications, free text'
             cand --max-members 'Most active members the coach takes (default 20)'
+            cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
+            cand --horizon 'Take bookings at most this many days ahead'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
@@ -270,6 +279,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --color 'When to use color (NO_COLOR is respected)'
             cand --accepting 'Accept new members (the default for a new coach)'
             cand --not-accepting 'Stop accepting new members; hides the coach from signup'
+            cand --no-horizon 'Take bookings any time ahead (the default)'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -285,6 +295,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --bio 'A short biography'
             cand --certifications 'Certifications, free text'
             cand --max-members 'Most active members the coach takes (default 20)'
+            cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
+            cand --horizon 'Take bookings at most this many days ahead'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
@@ -293,6 +305,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --color 'When to use color (NO_COLOR is respected)'
             cand --accepting 'Accept new members (the default for a new coach)'
             cand --not-accepting 'Stop accepting new members; hides the coach from signup'
+            cand --no-horizon 'Take bookings any time ahead (the default)'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -550,6 +563,330 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;member;help;help'= {
         }
+        &'coachctl;availability'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand add 'Add a weekly window, in the coach''s own time zone'
+            cand list 'List weekly windows'
+            cand update 'Change a window; refused while booked sessions would fall outside'
+            cand remove 'Remove a window; refused while it has booked future sessions'
+            cand block 'Block a date or a range of dates (time off)'
+            cand unblock 'Remove blocked dates'
+            cand blocks 'List blocked dates'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;availability;add'= {
+            cand --coach 'The coach (email or id); a coach acting may leave it out'
+            cand --day 'Day of week: sun..sat, a full name, or 0-6 (Sunday = 0)'
+            cand --start 'Start, HH:MM'
+            cand --end 'End, HH:MM (after the start)'
+            cand --length 'Session length in minutes'
+            cand --buffer 'Minutes kept free before and after each session'
+            cand --capacity 'Sessions per slot (max_sessions_per_slot)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;availability;list'= {
+            cand --coach 'Only this coach''s windows (email or id)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;availability;update'= {
+            cand --day 'New day of week'
+            cand --start 'New start, HH:MM'
+            cand --end 'New end, HH:MM'
+            cand --length 'New session length in minutes'
+            cand --buffer 'New buffer in minutes'
+            cand --capacity 'New sessions per slot'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;availability;remove'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;availability;block'= {
+            cand --coach 'The coach (email or id); a coach acting may leave it out'
+            cand --date 'The first blocked date, YYYY-MM-DD (in the coach''s zone)'
+            cand --to 'The last blocked date (default: the same day)'
+            cand --reason 'Why, for the record'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;availability;unblock'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;availability;blocks'= {
+            cand --coach 'Only this coach''s blocks'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;availability;help'= {
+            cand add 'Add a weekly window, in the coach''s own time zone'
+            cand list 'List weekly windows'
+            cand update 'Change a window; refused while booked sessions would fall outside'
+            cand remove 'Remove a window; refused while it has booked future sessions'
+            cand block 'Block a date or a range of dates (time off)'
+            cand unblock 'Remove blocked dates'
+            cand blocks 'List blocked dates'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;availability;help;add'= {
+        }
+        &'coachctl;availability;help;list'= {
+        }
+        &'coachctl;availability;help;update'= {
+        }
+        &'coachctl;availability;help;remove'= {
+        }
+        &'coachctl;availability;help;block'= {
+        }
+        &'coachctl;availability;help;unblock'= {
+        }
+        &'coachctl;availability;help;blocks'= {
+        }
+        &'coachctl;availability;help;help'= {
+        }
+        &'coachctl;slots'= {
+            cand --coach 'The coach (email or id)'
+            cand --from 'First local date, YYYY-MM-DD (default: today in the coach''s zone)'
+            cand --days 'How many days from --from (default 7)'
+            cand --to 'Last local date, inclusive'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --all 'List full slots too, with remaining 0'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;book'= {
+            cand --coach 'The coach (email or id)'
+            cand --at 'The slot''s start; without an offset it is read in the coach''s zone. Left out on a terminal: choose from a list'
+            cand --member 'The member (email or id); a member acting books for themself'
+            cand --notes 'Notes for the coach'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List sessions (a member sees their own, a coach theirs)'
+            cand show 'Show one session'
+            cand cancel 'Cancel a scheduled session; its slot is free again at once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;session;list'= {
+            cand --from 'From this date or time (inclusive)'
+            cand --to 'Until this date (inclusive) or time (exclusive)'
+            cand --status 'Only sessions with this status'
+            cand --coach 'Only this coach''s sessions'
+            cand --member 'Only this member''s sessions'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;show'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;cancel'= {
+            cand --reason 'Why, for the record and the other party'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;help'= {
+            cand list 'List sessions (a member sees their own, a coach theirs)'
+            cand show 'Show one session'
+            cand cancel 'Cancel a scheduled session; its slot is free again at once'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;session;help;list'= {
+        }
+        &'coachctl;session;help;show'= {
+        }
+        &'coachctl;session;help;cancel'= {
+        }
+        &'coachctl;session;help;help'= {
+        }
         &'coachctl;audit'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -637,6 +974,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand db 'The database: start, stop, status, migrate, reset'
             cand coach 'Coaches: create, list, show, update, promote, deactivate'
             cand member 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+            cand availability 'Weekly availability windows and blocked dates'
+            cand slots 'Open slots of a coach, in the coach''s time zone'
+            cand book 'Book a slot (atomic: never overbooks)'
+            cand session 'Sessions: list, show, cancel'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand demo 'Seed a small realistic organisation and show it'
@@ -704,6 +1045,44 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;member;onboarding'= {
         }
         &'coachctl;help;member;privacy'= {
+        }
+        &'coachctl;help;availability'= {
+            cand add 'Add a weekly window, in the coach''s own time zone'
+            cand list 'List weekly windows'
+            cand update 'Change a window; refused while booked sessions would fall outside'
+            cand remove 'Remove a window; refused while it has booked future sessions'
+            cand block 'Block a date or a range of dates (time off)'
+            cand unblock 'Remove blocked dates'
+            cand blocks 'List blocked dates'
+        }
+        &'coachctl;help;availability;add'= {
+        }
+        &'coachctl;help;availability;list'= {
+        }
+        &'coachctl;help;availability;update'= {
+        }
+        &'coachctl;help;availability;remove'= {
+        }
+        &'coachctl;help;availability;block'= {
+        }
+        &'coachctl;help;availability;unblock'= {
+        }
+        &'coachctl;help;availability;blocks'= {
+        }
+        &'coachctl;help;slots'= {
+        }
+        &'coachctl;help;book'= {
+        }
+        &'coachctl;help;session'= {
+            cand list 'List sessions (a member sees their own, a coach theirs)'
+            cand show 'Show one session'
+            cand cancel 'Cancel a scheduled session; its slot is free again at once'
+        }
+        &'coachctl;help;session;list'= {
+        }
+        &'coachctl;help;session;show'= {
+        }
+        &'coachctl;help;session;cancel'= {
         }
         &'coachctl;help;audit'= {
             cand list 'List changes, newest first (admin only)'

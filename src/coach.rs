@@ -8,7 +8,10 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::audit::{self, Change};
-use crate::domain::{Email, MaxMembers, PersonName, ProfileText, Role, TimeZone, UserId, UserRef};
+use crate::domain::{
+    Email, HorizonDays, MaxMembers, NoticeMinutes, PersonName, ProfileText, Role, TimeZone, UserId,
+    UserRef,
+};
 use crate::error::{Error, Result, ResultExt};
 use crate::users;
 
@@ -29,6 +32,10 @@ pub struct Coach {
     pub member_count: i32,
     /// Seats left: `max_members - member_count`.
     pub free_capacity: i32,
+    /// Slots closer than this are not offered.
+    pub min_notice_minutes: i32,
+    /// Slots further ahead than this many days are not offered (none: no limit).
+    pub horizon_days: Option<i32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -45,6 +52,8 @@ struct CoachRow {
     max_members: i32,
     accepting_members: bool,
     member_count: i32,
+    min_notice_minutes: i32,
+    horizon_days: Option<i32>,
     created_at: DateTime<Utc>,
 }
 
@@ -63,13 +72,16 @@ impl From<CoachRow> for Coach {
             accepting_members: r.accepting_members,
             member_count: r.member_count,
             free_capacity: (r.max_members - r.member_count).max(0),
+            min_notice_minutes: r.min_notice_minutes,
+            horizon_days: r.horizon_days,
             created_at: r.created_at,
         }
     }
 }
 
 const SELECT: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, c.specialization, c.bio,
-        c.certifications, c.max_members, c.accepting_members, c.member_count, u.created_at
+        c.certifications, c.max_members, c.accepting_members, c.member_count,
+        c.min_notice_minutes, c.horizon_days, u.created_at
     FROM users u JOIN coach_profiles c ON c.user_id = u.id";
 
 /// Input of `coach create`.
@@ -90,6 +102,9 @@ pub struct ProfileUpdate {
     pub certifications: Option<ProfileText>,
     pub max_members: Option<MaxMembers>,
     pub accepting_members: Option<bool>,
+    pub min_notice: Option<NoticeMinutes>,
+    /// `Some(None)` removes the horizon.
+    pub horizon: Option<Option<HorizonDays>>,
 }
 
 /// Input of `coach update`.
@@ -106,6 +121,13 @@ pub struct Filter {
     pub accepting_only: bool,
     /// Deactivated coaches too.
     pub include_inactive: bool,
+}
+
+impl Coach {
+    /// The coach's zone; availability and slots are computed in it.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
 }
 
 pub(crate) async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Coach> {
@@ -133,6 +155,8 @@ async fn apply_profile(conn: &mut PgConnection, id: UserId, p: &ProfileUpdate) -
             certifications = CASE WHEN $4::text IS NULL THEN certifications ELSE nullif($4, '') END,
             max_members = coalesce($5, max_members),
             accepting_members = coalesce($6, accepting_members),
+            min_notice_minutes = coalesce($7, min_notice_minutes),
+            horizon_days = CASE WHEN $8 THEN $9 ELSE horizon_days END,
             updated_at = now()
          WHERE user_id = $1",
     )
@@ -142,6 +166,9 @@ async fn apply_profile(conn: &mut PgConnection, id: UserId, p: &ProfileUpdate) -
     .bind(text(&p.certifications))
     .bind(p.max_members.map(|m| m.get()))
     .bind(p.accepting_members)
+    .bind(p.min_notice.map(|n| n.get()))
+    .bind(p.horizon.is_some())
+    .bind(p.horizon.flatten().map(|h| h.get()))
     .execute(&mut *conn)
     .await
     .on_constraint("coach_profiles_member_count_within_max", || {

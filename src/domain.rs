@@ -284,6 +284,312 @@ impl FromStr for ProfileText {
     }
 }
 
+/// A day of the week, Sunday = 0 (seed 002). Accepts `sun..sat`, full
+/// names and `0-6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DayOfWeek(u8);
+
+impl DayOfWeek {
+    pub const SUNDAY: DayOfWeek = DayOfWeek(0);
+    const NAMES: [&'static str; 7] = [
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+    ];
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let t = s.trim().to_ascii_lowercase();
+        if let Ok(n) = t.parse::<u8>() {
+            if n <= 6 {
+                return Ok(DayOfWeek(n));
+            }
+        } else if t.len() >= 3
+            && let Some(i) = Self::NAMES.iter().position(|n| n.starts_with(&t))
+        {
+            return Ok(DayOfWeek(i as u8));
+        }
+        Err(Error::invalid(format!(
+            "'{}' is not a day of the week; use sun..sat, a full name, or 0-6 (Sunday = 0)",
+            s.trim()
+        )))
+    }
+    pub fn from_index(n: u8) -> Option<Self> {
+        (n <= 6).then_some(DayOfWeek(n))
+    }
+    pub fn of(date: chrono::NaiveDate) -> Self {
+        use chrono::Datelike;
+        DayOfWeek(date.weekday().num_days_from_sunday() as u8)
+    }
+    pub fn index(&self) -> u8 {
+        self.0
+    }
+    pub fn short(&self) -> &'static str {
+        &Self::NAMES[self.0 as usize][..3]
+    }
+}
+
+impl FromStr for DayOfWeek {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        DayOfWeek::parse(s)
+    }
+}
+
+/// A wall-clock time `HH:MM` from 00:00 to 24:00 (24:00 only ends a day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimeOfDay(u16);
+
+impl TimeOfDay {
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let t = s.trim();
+        let bad = || Error::invalid(format!("'{t}' is not a time of day; use HH:MM, e.g. 09:30"));
+        let (h, m) = t.split_once(':').ok_or_else(bad)?;
+        if h.is_empty() || h.len() > 2 || m.len() != 2 {
+            return Err(bad());
+        }
+        let h: u16 = h.parse().map_err(|_| bad())?;
+        let m: u16 = m.parse().map_err(|_| bad())?;
+        if m > 59 || h > 24 || (h == 24 && m != 0) {
+            return Err(bad());
+        }
+        Ok(TimeOfDay(h * 60 + m))
+    }
+    pub fn from_minutes(m: u16) -> Option<Self> {
+        (m <= 1440).then_some(TimeOfDay(m))
+    }
+    pub fn minutes(&self) -> u16 {
+        self.0
+    }
+}
+
+impl FromStr for TimeOfDay {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        TimeOfDay::parse(s)
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+macro_rules! bounded_int {
+    ($(#[$m:meta])* $name:ident, $what:literal, $min:expr, $max:expr) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(i32);
+
+        impl $name {
+            pub const MIN: i32 = $min;
+            pub const MAX: i32 = $max;
+            pub fn new(n: i64) -> Result<Self, Error> {
+                if (i64::from(Self::MIN)..=i64::from(Self::MAX)).contains(&n) {
+                    Ok($name(n as i32))
+                } else {
+                    Err(Error::invalid(format!(
+                        "{} must be between {} and {}, not {n}",
+                        $what, Self::MIN, Self::MAX
+                    )))
+                }
+            }
+            pub fn parse(s: &str) -> Result<Self, Error> {
+                let t = s.trim();
+                let n: i64 = t.parse().map_err(|_| {
+                    Error::invalid(format!("{} must be a whole number, not '{t}'", $what))
+                })?;
+                Self::new(n)
+            }
+            pub fn get(&self) -> i32 {
+                self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                $name::parse(s)
+            }
+        }
+    };
+}
+
+bounded_int!(
+    /// A session length in minutes.
+    SessionMinutes, "session length (minutes)", 5, 1440
+);
+bounded_int!(
+    /// Minutes kept free before and after a session.
+    BufferMinutes, "buffer (minutes)", 0, 1440
+);
+bounded_int!(
+    /// Sessions that may start in one slot (`max_sessions_per_slot`).
+    SlotCapacity, "capacity (sessions per slot)", 1, 1000
+);
+bounded_int!(
+    /// Minimum notice before a slot may be booked, in minutes.
+    NoticeMinutes, "minimum notice (minutes)", 0, 525_600
+);
+bounded_int!(
+    /// How many days ahead bookings are taken.
+    HorizonDays, "booking horizon (days)", 1, 3650
+);
+
+/// A calendar date `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(chrono::NaiveDate);
+
+impl Date {
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let t = s.trim();
+        chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map(Date)
+            .map_err(|_| Error::invalid(format!("'{t}' is not a date; use YYYY-MM-DD")))
+    }
+    pub fn from_naive(d: chrono::NaiveDate) -> Self {
+        Date(d)
+    }
+    pub fn naive(&self) -> chrono::NaiveDate {
+        self.0
+    }
+}
+
+impl FromStr for Date {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Date::parse(s)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A point in time as typed: with an offset (`2027-03-29T09:00+02:00`,
+/// `...Z`) it is absolute; without one (`2027-03-29T09:00`,
+/// `2027-03-29 09:00`) it is read in a zone the command chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    Absolute(chrono::DateTime<chrono::Utc>),
+    Local(chrono::NaiveDateTime),
+}
+
+impl At {
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let t = s.trim();
+        if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+            return Ok(At::Absolute(dt.with_timezone(&chrono::Utc)));
+        }
+        for f in [
+            "%Y-%m-%dT%H:%M%:z",
+            "%Y-%m-%d %H:%M%:z",
+            "%Y-%m-%d %H:%M:%S%:z",
+        ] {
+            if let Ok(dt) = chrono::DateTime::parse_from_str(t, f) {
+                return Ok(At::Absolute(dt.with_timezone(&chrono::Utc)));
+            }
+        }
+        for f in [
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d %H:%M:%S",
+        ] {
+            if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, f) {
+                return Ok(At::Local(dt));
+            }
+        }
+        Err(Error::invalid(format!(
+            "'{t}' is not a time; use YYYY-MM-DDTHH:MM (in the coach's zone) or add an offset like +02:00"
+        )))
+    }
+
+    /// The instant this names in `tz`. A local time skipped by a DST change
+    /// does not exist; an ambiguous one takes its first occurrence.
+    pub fn resolve(&self, tz: chrono_tz::Tz) -> Result<chrono::DateTime<chrono::Utc>, Error> {
+        use chrono::TimeZone as _;
+        match self {
+            At::Absolute(t) => Ok(*t),
+            At::Local(naive) => match tz.from_local_datetime(naive) {
+                chrono::LocalResult::Single(t) => Ok(t.with_timezone(&chrono::Utc)),
+                chrono::LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&chrono::Utc)),
+                chrono::LocalResult::None => Err(Error::rule(format!(
+                    "{} does not exist in {} (the clocks skip it for daylight saving time)",
+                    naive.format("%Y-%m-%d %H:%M"),
+                    tz.name()
+                ))),
+            },
+        }
+    }
+}
+
+impl FromStr for At {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        At::parse(s)
+    }
+}
+
+/// A bound of a time range as typed: a date (a whole local day) or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Day(Date),
+    Time(At),
+}
+
+impl Bound {
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        if let Ok(d) = Date::parse(s) {
+            return Ok(Bound::Day(d));
+        }
+        At::parse(s).map(Bound::Time).map_err(|_| {
+            Error::invalid(format!(
+                "'{}' is neither a date (YYYY-MM-DD) nor a time (YYYY-MM-DDTHH:MM)",
+                s.trim()
+            ))
+        })
+    }
+
+    /// The instant in `tz`: a day starts at its first moment; as the end of
+    /// a range (`end`), a day includes itself.
+    pub fn resolve(
+        &self,
+        tz: chrono_tz::Tz,
+        end: bool,
+    ) -> Result<chrono::DateTime<chrono::Utc>, Error> {
+        match self {
+            Bound::Time(at) => at.resolve(tz),
+            Bound::Day(d) => {
+                let day = if end {
+                    d.naive().succ_opt().unwrap_or(d.naive())
+                } else {
+                    d.naive()
+                };
+                let midnight = crate::schedule::local_instant(tz, day, 0)
+                    .or_else(|| crate::schedule::local_instant(tz, day, 60));
+                midnight
+                    .ok_or_else(|| Error::invalid(format!("{day} has no start in {}", tz.name())))
+            }
+        }
+    }
+}
+
+impl FromStr for Bound {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Bound::parse(s)
+    }
+}
+
+/// The id of a session, booking, window or block.
+pub type Id = Uuid;
+
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
@@ -332,6 +638,14 @@ text_enum!(
     OnboardingStatus, "onboarding status", { Pending => "pending", InProgress => "in_progress", Completed => "completed" }
 );
 text_enum!(
+    /// Where a session is in its life (seed 002).
+    SessionStatus, "session status", { Scheduled => "scheduled", Completed => "completed", Cancelled => "cancelled" }
+);
+text_enum!(
+    /// The kind of session.
+    SessionType, "session type", { Initial => "initial", Regular => "regular", Followup => "followup" }
+);
+text_enum!(
     /// Who may find a member in coach search (seed 000).
     Privacy, "privacy level", { Public => "public", Connections => "connections", Private => "private" }
 );
@@ -372,6 +686,36 @@ mod tests {
             OnboardingStatus::parse("in-progress").unwrap(),
             OnboardingStatus::InProgress
         );
+    }
+
+    #[test]
+    fn days_accept_short_and_full_names_and_numbers() {
+        assert_eq!(DayOfWeek::parse("mon").unwrap().index(), 1);
+        assert_eq!(DayOfWeek::parse("Sunday").unwrap().index(), 0);
+        assert_eq!(DayOfWeek::parse("6").unwrap().index(), 6);
+        assert!(DayOfWeek::parse("7").is_err());
+        assert!(DayOfWeek::parse("mo").is_err());
+    }
+
+    #[test]
+    fn times_of_day_are_hh_mm_up_to_24_00() {
+        assert_eq!(TimeOfDay::parse("09:30").unwrap().minutes(), 570);
+        assert_eq!(TimeOfDay::parse("24:00").unwrap().minutes(), 1440);
+        assert!(TimeOfDay::parse("24:01").is_err());
+        assert!(TimeOfDay::parse("9:5").is_err());
+        assert!(TimeOfDay::parse("12:60").is_err());
+    }
+
+    #[test]
+    fn a_local_time_in_a_dst_gap_does_not_exist() {
+        let at = At::parse("2027-03-28T02:30").unwrap();
+        assert!(at.resolve(chrono_tz::Europe::Berlin).is_err());
+        let fall = At::parse("2027-10-31T02:30")
+            .unwrap()
+            .resolve(chrono_tz::Europe::Berlin)
+            .unwrap();
+        // the first 02:30 is still summer time (+02:00)
+        assert_eq!(fall.to_rfc3339(), "2027-10-31T00:30:00+00:00");
     }
 
     #[test]

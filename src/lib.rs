@@ -7,6 +7,8 @@
 
 pub mod actor;
 pub mod audit;
+pub mod availability;
+pub mod booking;
 pub mod cli;
 pub mod coach;
 pub mod db;
@@ -15,6 +17,8 @@ pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod member;
+pub mod schedule;
+pub mod session;
 pub mod users;
 
 pub use error::{Error, Result};

@@ -166,7 +166,7 @@ async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member> {
     row.try_into()
 }
 
-async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Member> {
+pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Member> {
     let user = users::find_with_role(conn, who, Role::Member).await?;
     fetch(conn, user.id).await
 }

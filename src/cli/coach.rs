@@ -4,7 +4,9 @@ use clap::{Args, Subcommand};
 
 use super::{Ctx, output};
 use crate::coach::{self, CoachUpdate, Filter, NewCoach, ProfileUpdate};
-use crate::domain::{Email, MaxMembers, PersonName, ProfileText, TimeZone, UserRef};
+use crate::domain::{
+    Email, HorizonDays, MaxMembers, NoticeMinutes, PersonName, ProfileText, TimeZone, UserRef,
+};
 use crate::error::Result;
 
 #[derive(Debug, Args)]
@@ -91,6 +93,15 @@ struct ProfileArgs {
     /// Stop accepting new members; hides the coach from signup
     #[arg(long)]
     not_accepting: bool,
+    /// Minimum notice for a booking, in minutes (default 0)
+    #[arg(long, value_name = "MINUTES")]
+    min_notice: Option<NoticeMinutes>,
+    /// Take bookings at most this many days ahead
+    #[arg(long, value_name = "DAYS", conflicts_with = "no_horizon")]
+    horizon: Option<HorizonDays>,
+    /// Take bookings any time ahead (the default)
+    #[arg(long)]
+    no_horizon: bool,
 }
 
 impl ProfileArgs {
@@ -104,6 +115,12 @@ impl ProfileArgs {
                 (true, _) => Some(true),
                 (_, true) => Some(false),
                 _ => None,
+            },
+            min_notice: self.min_notice,
+            horizon: match (self.horizon, self.no_horizon) {
+                (Some(h), _) => Some(Some(h)),
+                (None, true) => Some(None),
+                (None, false) => None,
             },
         }
     }

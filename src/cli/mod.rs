@@ -12,12 +12,16 @@ use crate::domain::{TimeZone, UserRef};
 use crate::error::{Error, Result};
 
 pub mod audit;
+pub mod availability;
+pub mod book;
 pub mod coach;
 pub mod completions;
 pub mod db;
 pub mod demo;
 pub mod member;
 pub mod output;
+pub mod session;
+pub mod slots;
 
 /// Command-line admin and coaching tool: coaches, members, availability and
 /// booking on one PostgreSQL database.
@@ -93,6 +97,14 @@ pub enum Command {
     Coach(coach::Cmd),
     /// Members: create (signup), list, show, update, assign, onboarding, privacy
     Member(member::Cmd),
+    /// Weekly availability windows and blocked dates
+    Availability(availability::Cmd),
+    /// Open slots of a coach, in the coach's time zone
+    Slots(slots::Cmd),
+    /// Book a slot (atomic: never overbooks)
+    Book(book::Cmd),
+    /// Sessions: list, show, cancel
+    Session(session::Cmd),
     /// The audit log: who changed what, when
     Audit(audit::Cmd),
     /// Print a shell completion script
@@ -212,6 +224,10 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Db(c) => c.run(&ctx).await,
             Command::Coach(c) => c.run(&ctx).await,
             Command::Member(c) => c.run(&ctx).await,
+            Command::Availability(c) => c.run(&ctx).await,
+            Command::Slots(c) => c.run(&ctx).await,
+            Command::Book(c) => c.run(&ctx).await,
+            Command::Session(c) => c.run(&ctx).await,
             Command::Audit(c) => c.run(&ctx).await,
             Command::Completions(c) => c.run(),
             Command::Demo(c) => c.run(&ctx).await,

@@ -8,7 +8,6 @@ use clap::ValueEnum;
 use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use super::Ctx;
 use crate::error::{Error, Result};
@@ -29,7 +28,10 @@ pub enum Format {
 /// table shows (a single record shows every field).
 pub trait Record: Serialize {
     const COLUMNS: &'static [&'static str];
-    fn id(&self) -> Uuid;
+    /// The field that identifies a row (CSV always includes it).
+    const ID_FIELD: Option<&'static str> = Some("id");
+    /// What `-o ids` prints.
+    fn id(&self) -> String;
 }
 
 impl Record for crate::coach::Coach {
@@ -43,8 +45,8 @@ impl Record for crate::coach::Coach {
         "accepting_members",
         "active",
     ];
-    fn id(&self) -> Uuid {
-        self.id
+    fn id(&self) -> String {
+        self.id.to_string()
     }
 }
 
@@ -57,16 +59,81 @@ impl Record for crate::member::Member {
         "onboarding_status",
         "privacy",
     ];
-    fn id(&self) -> Uuid {
-        self.id
+    fn id(&self) -> String {
+        self.id.to_string()
     }
 }
 
 impl Record for crate::audit::Entry {
     const COLUMNS: &'static [&'static str] =
         &["id", "at", "actor", "action", "entity", "entity_id"];
-    fn id(&self) -> Uuid {
-        self.entity_id.unwrap_or_default()
+    fn id(&self) -> String {
+        self.entity_id.map(|i| i.to_string()).unwrap_or_default()
+    }
+}
+
+impl Record for crate::availability::Window {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "coach_email",
+        "day",
+        "start",
+        "end",
+        "length",
+        "buffer",
+        "capacity",
+        "timezone",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::availability::Block {
+    const COLUMNS: &'static [&'static str] =
+        &["id", "coach_email", "first_day", "last_day", "reason"];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::schedule::Slot {
+    const COLUMNS: &'static [&'static str] = &["start", "end", "remaining", "capacity"];
+    const ID_FIELD: Option<&'static str> = None;
+    /// A slot has no id; its start (absolute, RFC 3339) names it for `book --at`.
+    fn id(&self) -> String {
+        self.start.to_rfc3339()
+    }
+}
+
+impl Record for crate::booking::Booking {
+    const COLUMNS: &'static [&'static str] = &[
+        "booking_id",
+        "session_id",
+        "status",
+        "start",
+        "end",
+        "coach_email",
+        "member_email",
+    ];
+    const ID_FIELD: Option<&'static str> = Some("booking_id");
+    fn id(&self) -> String {
+        self.booking_id.to_string()
+    }
+}
+
+impl Record for crate::session::Session {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "start",
+        "end",
+        "coach_email",
+        "member_email",
+        "status",
+        "session_type",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
     }
 }
 
@@ -187,8 +254,12 @@ pub fn list<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, items: &[T]) -> Result<()> 
             writeln!(out, "{}", Value::Array(arr))?;
         }
         Format::Csv => {
-            let mut cols = vec!["id"];
-            cols.extend(T::COLUMNS.iter().filter(|c| **c != "id"));
+            // Every row carries its id: first, unless the columns place it.
+            let mut cols: Vec<&str> = Vec::new();
+            if let Some(f) = T::ID_FIELD.filter(|f| !T::COLUMNS.contains(f)) {
+                cols.push(f);
+            }
+            cols.extend(T::COLUMNS.iter().copied());
             writeln!(out, "{}", cols.join(","))?;
             for i in items {
                 let v = to_json(i, tz)?;

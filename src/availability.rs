@@ -1,0 +1,597 @@
+//! Weekly availability windows and date blocks (time off). Seed 003
+//! requirement 3; seed 002 properties 11-14.
+//!
+//! Windows of one coach on one day never overlap: the exclusion constraint
+//! `availability_windows_no_overlap` makes sure, whatever path writes them.
+
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::audit::{self, Change};
+use crate::coach::{self, Coach, internal};
+use crate::domain::{
+    BufferMinutes, Date, DayOfWeek, ProfileText, SessionMinutes, SlotCapacity, TimeOfDay, UserId,
+    UserRef,
+};
+use crate::error::{Error, Result, ResultExt};
+use crate::schedule::{Busy, Schedule, WindowSpec};
+
+/// A weekly window as shown by `availability list`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Window {
+    pub id: Uuid,
+    pub coach_id: Uuid,
+    pub coach_email: String,
+    /// Day of week, Sunday = 0.
+    pub day_of_week: i16,
+    pub day: &'static str,
+    pub start: String,
+    pub end: String,
+    pub length: i32,
+    pub buffer: i32,
+    pub capacity: i32,
+    pub timezone: String,
+}
+
+#[derive(Clone, FromRow)]
+struct WindowRow {
+    id: Uuid,
+    coach_id: Uuid,
+    coach_email: String,
+    day_of_week: i16,
+    start_minute: i32,
+    end_minute: i32,
+    session_minutes: i32,
+    buffer_minutes: i32,
+    capacity: i32,
+    timezone: String,
+}
+
+fn hhmm(m: i32) -> String {
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+impl From<WindowRow> for Window {
+    fn from(r: WindowRow) -> Self {
+        Window {
+            id: r.id,
+            coach_id: r.coach_id,
+            coach_email: r.coach_email,
+            day_of_week: r.day_of_week,
+            day: DayOfWeek::from_index(r.day_of_week as u8)
+                .map(|d| d.short())
+                .unwrap_or("?"),
+            start: hhmm(r.start_minute),
+            end: hhmm(r.end_minute),
+            length: r.session_minutes,
+            buffer: r.buffer_minutes,
+            capacity: r.capacity,
+            timezone: r.timezone,
+        }
+    }
+}
+
+impl WindowRow {
+    fn spec(&self) -> WindowSpec {
+        WindowSpec {
+            id: self.id,
+            day: DayOfWeek::from_index(self.day_of_week as u8).unwrap_or(DayOfWeek::SUNDAY),
+            start_minute: self.start_minute as u16,
+            end_minute: self.end_minute as u16,
+            length_minutes: self.session_minutes as u16,
+            buffer_minutes: self.buffer_minutes as u16,
+            capacity: self.capacity as u32,
+        }
+    }
+}
+
+const SELECT_WINDOW: &str = "SELECT w.id, w.coach_id, u.email AS coach_email, w.day_of_week,
+        w.start_minute, w.end_minute, w.session_minutes, w.buffer_minutes, w.capacity, u.timezone
+    FROM availability_windows w JOIN users u ON u.id = w.coach_id";
+
+/// Input of `availability add`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewWindow {
+    pub day: DayOfWeek,
+    pub start: TimeOfDay,
+    pub end: TimeOfDay,
+    pub length: SessionMinutes,
+    pub buffer: BufferMinutes,
+    pub capacity: SlotCapacity,
+}
+
+/// Input of `availability update`; `None` keeps a field.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WindowUpdate {
+    pub day: Option<DayOfWeek>,
+    pub start: Option<TimeOfDay>,
+    pub end: Option<TimeOfDay>,
+    pub length: Option<SessionMinutes>,
+    pub buffer: Option<BufferMinutes>,
+    pub capacity: Option<SlotCapacity>,
+}
+
+/// Validate a window's shape (property 11) before the database sees it.
+fn validate(start: u16, end: u16, length: i32) -> Result<()> {
+    if start >= end {
+        return Err(Error::invalid(format!(
+            "the start ({}) must be before the end ({})",
+            hhmm(i32::from(start)),
+            hhmm(i32::from(end))
+        )));
+    }
+    if i32::from(start) + length > i32::from(end) {
+        return Err(Error::invalid(format!(
+            "a {length}-minute session does not fit between {} and {}",
+            hhmm(i32::from(start)),
+            hhmm(i32::from(end))
+        )));
+    }
+    Ok(())
+}
+
+/// The coach a command is about: `--coach`, or the acting coach. Only
+/// admins and the coach themself may change a coach's availability.
+pub(crate) async fn coach_for_change(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    named: Option<&UserRef>,
+) -> Result<Coach> {
+    let c = match (named, actor.as_coach()) {
+        (Some(r), _) => coach::find(conn, r).await?,
+        (None, Some(me)) => coach::fetch(conn, me).await?,
+        (None, None) => return Err(Error::invalid("name the coach with --coach")),
+    };
+    if !actor.is_admin() && !actor.is(UserId::from_uuid(c.id)) {
+        return Err(Error::forbidden(format!(
+            "{} may not change the availability of coach {}",
+            actor.label(),
+            c.email
+        )));
+    }
+    Ok(c)
+}
+
+fn overlap_error(day: DayOfWeek) -> Error {
+    Error::conflict(format!(
+        "that window overlaps another window of the coach on {}; windows of one day may not overlap",
+        day.short()
+    ))
+}
+
+async fn fetch_window(conn: &mut PgConnection, id: Uuid) -> Result<WindowRow> {
+    let sql = format!("{SELECT_WINDOW} WHERE w.id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no availability window {id}")))
+}
+
+/// `availability add` (property 11, 12).
+pub async fn add(
+    pool: &PgPool,
+    actor: &Actor,
+    coach_ref: Option<&UserRef>,
+    new: NewWindow,
+) -> Result<Window> {
+    validate(new.start.minutes(), new.end.minutes(), new.length.get())?;
+    let mut tx = pool.begin().await?;
+    let c = coach_for_change(&mut tx, actor, coach_ref).await?;
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO availability_windows
+            (id, coach_id, day_of_week, start_minute, end_minute, session_minutes, buffer_minutes, capacity)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(c.id)
+    .bind(i16::from(new.day.index()))
+    .bind(i32::from(new.start.minutes()))
+    .bind(i32::from(new.end.minutes()))
+    .bind(new.length.get())
+    .bind(new.buffer.get())
+    .bind(new.capacity.get())
+    .execute(&mut *tx)
+    .await
+    .on_constraint("availability_windows_no_overlap", || overlap_error(new.day))?;
+    let w: Window = fetch_window(&mut tx, id).await?.into();
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "availability.add",
+            entity: "availability_window",
+            entity_id: Some(id),
+            before: None,
+            after: Some(serde_json::to_value(&w).map_err(internal)?),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(w)
+}
+
+/// `availability list`: anyone may see a coach's windows (members book them).
+pub async fn list(
+    pool: &PgPool,
+    actor: &Actor,
+    coach_ref: Option<&UserRef>,
+) -> Result<Vec<Window>> {
+    let mut conn = pool.acquire().await?;
+    let coach_id = match (coach_ref, actor.as_coach()) {
+        (Some(r), _) => Some(coach::find(&mut conn, r).await?.id),
+        (None, Some(me)) => Some(me.as_uuid()),
+        (None, None) => None,
+    };
+    let sql = format!(
+        "{SELECT_WINDOW} WHERE ($1::uuid IS NULL OR w.coach_id = $1)
+         ORDER BY lower(u.email), w.day_of_week, w.start_minute"
+    );
+    let rows: Vec<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(coach_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().map(Window::from).collect())
+}
+
+/// Future scheduled sessions of a window, as (id, start, end).
+async fn future_sessions(
+    conn: &mut PgConnection,
+    window: Uuid,
+) -> Result<Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, starts_at, ends_at FROM sessions
+         WHERE window_id = $1 AND status = 'scheduled' AND starts_at > now()
+         ORDER BY starts_at",
+    )
+    .bind(window)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+fn name_sessions(ids: &[(Uuid, DateTime<Utc>)], tz: chrono_tz::Tz) -> String {
+    ids.iter()
+        .map(|(id, at)| {
+            format!(
+                "{id} at {}",
+                at.with_timezone(&tz).format("%Y-%m-%dT%H:%M%:z")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `availability update`: refused, naming the sessions, when a booked
+/// future session would fall outside the changed window (property 13).
+pub async fn update(
+    pool: &PgPool,
+    actor: &Actor,
+    id: Uuid,
+    change: WindowUpdate,
+) -> Result<Window> {
+    let mut tx = pool.begin().await?;
+    let row = fetch_window(&mut tx, id).await?;
+    let c = coach_for_change(
+        &mut tx,
+        actor,
+        Some(&UserRef::Id(UserId::from_uuid(row.coach_id))),
+    )
+    .await?;
+    let before: Window = row.clone().into();
+    let day = change.day.unwrap_or(row.spec().day);
+    let start = change
+        .start
+        .map(|t| t.minutes())
+        .unwrap_or(row.start_minute as u16);
+    let end = change
+        .end
+        .map(|t| t.minutes())
+        .unwrap_or(row.end_minute as u16);
+    let length = change
+        .length
+        .map(|l| l.get())
+        .unwrap_or(row.session_minutes);
+    let capacity = change.capacity.map(|c| c.get()).unwrap_or(row.capacity);
+    validate(start, end, length)?;
+    let tz = c.tz();
+    let mut outside = Vec::new();
+    let mut per_start: std::collections::BTreeMap<DateTime<Utc>, i32> = Default::default();
+    for (sid, s, e) in future_sessions(&mut tx, id).await? {
+        *per_start.entry(s).or_default() += 1;
+        let local = s.with_timezone(&tz);
+        let m_start = i64::from(local.time().num_seconds_from_midnight() / 60);
+        let fits = DayOfWeek::of(local.date_naive()) == day
+            && m_start >= i64::from(start)
+            && m_start + (e - s).num_minutes() <= i64::from(end);
+        if !fits {
+            outside.push((sid, s));
+        }
+    }
+    if !outside.is_empty() {
+        return Err(Error::conflict(format!(
+            "the change would leave booked sessions outside the window: {}; cancel or move them first",
+            name_sessions(&outside, tz)
+        )));
+    }
+    if let Some((at, n)) = per_start.iter().find(|(_, n)| **n > capacity) {
+        return Err(Error::conflict(format!(
+            "{n} sessions are booked at {}, more than the new capacity {capacity}",
+            at.with_timezone(&tz).format("%Y-%m-%dT%H:%M%:z")
+        )));
+    }
+    sqlx::query(
+        "UPDATE availability_windows SET day_of_week = $2, start_minute = $3, end_minute = $4,
+            session_minutes = $5, buffer_minutes = coalesce($6, buffer_minutes), capacity = $7,
+            updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(i16::from(day.index()))
+    .bind(i32::from(start))
+    .bind(i32::from(end))
+    .bind(length)
+    .bind(change.buffer.map(|b| b.get()))
+    .bind(capacity)
+    .execute(&mut *tx)
+    .await
+    .on_constraint("availability_windows_no_overlap", || overlap_error(day))?;
+    // Booked slots of this window take the new capacity.
+    sqlx::query(
+        "UPDATE slots SET capacity = $2
+         WHERE (coach_id, starts_at) IN (
+            SELECT coach_id, starts_at FROM sessions
+            WHERE window_id = $1 AND status = 'scheduled' AND starts_at > now())",
+    )
+    .bind(id)
+    .bind(capacity)
+    .execute(&mut *tx)
+    .await?;
+    let after: Window = fetch_window(&mut tx, id).await?.into();
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "availability.update",
+            entity: "availability_window",
+            entity_id: Some(id),
+            before: Some(serde_json::to_value(&before).map_err(internal)?),
+            after: Some(serde_json::to_value(&after).map_err(internal)?),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// `availability remove`: refused, naming the sessions, while booked future
+/// sessions use the window (property 14).
+pub async fn remove(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Window> {
+    let mut tx = pool.begin().await?;
+    let row = fetch_window(&mut tx, id).await?;
+    let c = coach_for_change(
+        &mut tx,
+        actor,
+        Some(&UserRef::Id(UserId::from_uuid(row.coach_id))),
+    )
+    .await?;
+    let booked: Vec<(Uuid, DateTime<Utc>)> = future_sessions(&mut tx, id)
+        .await?
+        .into_iter()
+        .map(|(i, s, _)| (i, s))
+        .collect();
+    if !booked.is_empty() {
+        return Err(Error::conflict(format!(
+            "the window has booked sessions: {}; cancel them first",
+            name_sessions(&booked, c.tz())
+        )));
+    }
+    let w: Window = row.into();
+    sqlx::query("DELETE FROM availability_windows WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "availability.remove",
+            entity: "availability_window",
+            entity_id: Some(id),
+            before: Some(serde_json::to_value(&w).map_err(internal)?),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(w)
+}
+
+/// A date override: the coach is off from `first_day` to `last_day`.
+#[derive(Debug, Clone, Serialize, PartialEq, FromRow)]
+pub struct Block {
+    pub id: Uuid,
+    pub coach_id: Uuid,
+    pub coach_email: String,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    pub reason: Option<String>,
+}
+
+const SELECT_BLOCK: &str =
+    "SELECT b.id, b.coach_id, u.email AS coach_email, b.first_day, b.last_day, b.reason
+    FROM availability_blocks b JOIN users u ON u.id = b.coach_id";
+
+/// `availability block`: refused, naming them, while scheduled sessions
+/// fall on those dates.
+pub async fn block(
+    pool: &PgPool,
+    actor: &Actor,
+    coach_ref: Option<&UserRef>,
+    first: Date,
+    last: Option<Date>,
+    reason: Option<ProfileText>,
+) -> Result<Block> {
+    let last = last.unwrap_or(first);
+    if last < first {
+        return Err(Error::invalid(format!(
+            "the range ends ({last}) before it starts ({first})"
+        )));
+    }
+    let mut tx = pool.begin().await?;
+    let c = coach_for_change(&mut tx, actor, coach_ref).await?;
+    let tz = c.tz();
+    let sessions: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, starts_at FROM sessions
+         WHERE coach_id = $1 AND status = 'scheduled'
+           AND (starts_at AT TIME ZONE $2)::date BETWEEN $3 AND $4
+         ORDER BY starts_at",
+    )
+    .bind(c.id)
+    .bind(tz.name())
+    .bind(first.naive())
+    .bind(last.naive())
+    .fetch_all(&mut *tx)
+    .await?;
+    if !sessions.is_empty() {
+        return Err(Error::conflict(format!(
+            "sessions are booked on those dates: {}; cancel them first",
+            name_sessions(&sessions, tz)
+        )));
+    }
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO availability_blocks (id, coach_id, first_day, last_day, reason) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(c.id)
+    .bind(first.naive())
+    .bind(last.naive())
+    .bind(reason.and_then(ProfileText::into_option))
+    .execute(&mut *tx)
+    .await?;
+    let b: Block = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_BLOCK} WHERE b.id = $1"
+    )))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "availability.block",
+            entity: "availability_block",
+            entity_id: Some(id),
+            before: None,
+            after: Some(serde_json::to_value(&b).map_err(internal)?),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(b)
+}
+
+/// `availability unblock`: remove a date override.
+pub async fn unblock(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Block> {
+    let mut tx = pool.begin().await?;
+    let b: Block = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_BLOCK} WHERE b.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::not_found(format!("no blocked dates {id}")))?;
+    coach_for_change(
+        &mut tx,
+        actor,
+        Some(&UserRef::Id(UserId::from_uuid(b.coach_id))),
+    )
+    .await?;
+    sqlx::query("DELETE FROM availability_blocks WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "availability.unblock",
+            entity: "availability_block",
+            entity_id: Some(id),
+            before: Some(serde_json::to_value(&b).map_err(internal)?),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(b)
+}
+
+/// `availability blocks`: a coach's date overrides.
+pub async fn list_blocks(
+    pool: &PgPool,
+    actor: &Actor,
+    coach_ref: Option<&UserRef>,
+) -> Result<Vec<Block>> {
+    let mut conn = pool.acquire().await?;
+    let coach_id = match (coach_ref, actor.as_coach()) {
+        (Some(r), _) => Some(coach::find(&mut conn, r).await?.id),
+        (None, Some(me)) => Some(me.as_uuid()),
+        (None, None) => None,
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_BLOCK} WHERE ($1::uuid IS NULL OR b.coach_id = $1) ORDER BY lower(u.email), b.first_day"
+    )))
+    .bind(coach_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Load what decides a coach's slots between two instants.
+pub(crate) async fn load_schedule(
+    conn: &mut PgConnection,
+    c: &Coach,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Schedule> {
+    let sql = format!("{SELECT_WINDOW} WHERE w.coach_id = $1");
+    let windows: Vec<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(c.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let blocks: Vec<(NaiveDate, NaiveDate)> =
+        sqlx::query_as("SELECT first_day, last_day FROM availability_blocks WHERE coach_id = $1")
+            .bind(c.id)
+            .fetch_all(&mut *conn)
+            .await?;
+    // Sessions up to two days either side can reach into the range.
+    let sessions: Vec<(DateTime<Utc>, DateTime<Utc>, i32)> = sqlx::query_as(
+        "SELECT starts_at, ends_at, buffer_minutes FROM sessions
+         WHERE coach_id = $1 AND status = 'scheduled'
+           AND starts_at >= $2 - interval '2 days' AND starts_at < $3 + interval '2 days'",
+    )
+    .bind(c.id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Schedule {
+        tz: c.tz(),
+        windows: windows.iter().map(WindowRow::spec).collect(),
+        blocks,
+        sessions: sessions
+            .into_iter()
+            .map(|(start, end, b)| Busy {
+                start,
+                end,
+                buffer_minutes: b.clamp(0, 1440) as u16,
+            })
+            .collect(),
+        min_notice_minutes: i64::from(c.min_notice_minutes),
+        horizon_days: c.horizon_days.map(i64::from),
+    })
+}

@@ -1,0 +1,296 @@
+//! Slots and atomic booking. Seed 003 requirements 5 and 15; seed 002
+//! properties 15-16 and 23-29.
+//!
+//! A booking is one transaction: validate, check the slot in code (for a
+//! precise reason), then insert the session. The insert is where the
+//! database decides: the `sessions_slot_count` trigger upserts the slot row
+//! (taking its lock, so concurrent bookers of one slot queue) under
+//! `CHECK (booked <= capacity)`, and `sessions_buffer_no_overlap` keeps
+//! sessions out of each other's buffers. No interleaving of bookers,
+//! processes or machines can overbook.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::audit::{self, Change};
+use crate::availability::load_schedule;
+use crate::coach::{self, Coach};
+use crate::domain::{At, MembershipStatus, ProfileText, Role, UserId, UserRef};
+use crate::error::{Error, Result};
+use crate::member;
+use crate::schedule::Slot;
+
+/// The one message of a full slot (seed 003, requirement 5.5).
+pub const SLOT_FULL: &str = "This slot is now full, please choose another";
+
+/// `slots`: the offered slots of a coach for local dates from..=to, in the
+/// coach's zone. Anyone may look.
+pub async fn slots(
+    pool: &PgPool,
+    _actor: &Actor,
+    coach_ref: &UserRef,
+    from: Option<NaiveDate>,
+    days: u32,
+    include_full: bool,
+) -> Result<(Coach, Vec<Slot>)> {
+    let mut conn = pool.acquire().await?;
+    let c = coach::find(&mut conn, coach_ref).await?;
+    let tz = c.tz();
+    let now = Utc::now();
+    let from = from.unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+    let to = from + Duration::days(i64::from(days.max(1)) - 1);
+    let start = from
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now)
+        - Duration::days(1);
+    let end = to.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now) + Duration::days(2);
+    let schedule = load_schedule(&mut conn, &c, start, end).await?;
+    if !c.active {
+        return Ok((c, Vec::new()));
+    }
+    Ok((c.clone(), schedule.offered(from, to, now, include_full)))
+}
+
+/// Input of `book`.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub coach: UserRef,
+    /// The member; a member acting books for themself.
+    pub member: Option<UserRef>,
+    pub at: At,
+    pub notes: Option<ProfileText>,
+}
+
+/// A confirmed booking.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Booking {
+    pub booking_id: Uuid,
+    pub session_id: Uuid,
+    pub status: &'static str,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub coach_email: String,
+    pub member_email: String,
+}
+
+/// `book`. Retries a transaction the database chose as a deadlock victim.
+pub async fn book(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
+    let mut attempt = 0;
+    loop {
+        match book_once(pool, actor, req).await {
+            Err(Error::Database(sqlx::Error::Database(e)))
+                if attempt < 3 && matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Who is booked: a member books for themself; an admin names the member;
+/// a coach uses `session create` instead.
+async fn resolve_member(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    named: Option<&UserRef>,
+) -> Result<member::Member> {
+    let who = match (actor.role(), named) {
+        (Role::Member, None) => UserRef::Id(
+            actor
+                .id()
+                .ok_or_else(|| Error::Internal("member without id".into()))?,
+        ),
+        (Role::Member, Some(r)) => r.clone(),
+        (Role::Admin, Some(r)) => r.clone(),
+        (Role::Admin, None) => {
+            return Err(Error::invalid("name the member to book for with --member"));
+        }
+        (Role::Coach, _) => {
+            return Err(Error::forbidden(format!(
+                "{} is a coach; coaches put members into sessions with `session create`",
+                actor.label()
+            )));
+        }
+    };
+    let m = member::find(conn, &who).await?;
+    if actor.role() == Role::Member && !actor.is(UserId::from_uuid(m.id)) {
+        return Err(Error::forbidden(format!(
+            "{} may not book for another member ({})",
+            actor.label(),
+            m.email
+        )));
+    }
+    Ok(m)
+}
+
+/// May this member book this coach? Assigned today; accepted connections
+/// plug in here.
+async fn may_book(_conn: &mut PgConnection, m: &member::Member, c: &Coach) -> Result<bool> {
+    Ok(m.coach_id == Some(c.id))
+}
+
+async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
+    let mut tx = pool.begin().await?;
+    let c = coach::find(&mut tx, &req.coach).await?;
+    let m = resolve_member(&mut tx, actor, req.member.as_ref()).await?;
+    if !c.active {
+        return Err(Error::rule(format!("coach {} is deactivated", c.email)));
+    }
+    if !m.active || m.membership_status != MembershipStatus::Active {
+        return Err(Error::rule(format!(
+            "{}'s membership is not active ({}); only active members book",
+            m.email, m.membership_status
+        )));
+    }
+    if !may_book(&mut tx, &m, &c).await? {
+        return Err(Error::rule(format!(
+            "{} is not assigned to coach {}; a member books only their own coach",
+            m.email, c.email
+        )));
+    }
+    let tz = c.tz();
+    let start = req.at.resolve(tz)?;
+    let now = Utc::now();
+    let schedule = load_schedule(
+        &mut tx,
+        &c,
+        start - Duration::days(1),
+        start + Duration::days(1),
+    )
+    .await?;
+    let slot = schedule
+        .check(start, now)
+        .map_err(|r| Error::rule(r.sentence(tz)))?;
+    let notes = req.notes.clone().and_then(ProfileText::into_option);
+    if slot.remaining == 0 {
+        return reject(tx, actor, &c, &m, start, notes, Error::conflict(SLOT_FULL)).await;
+    }
+    let first: bool = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM sessions WHERE coach_id = $1 AND member_id = $2 AND status <> 'cancelled')",
+    )
+    .bind(c.id)
+    .bind(m.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let session_id = Uuid::new_v4();
+    // A savepoint: if the database refuses the session, the rejection is
+    // still recorded in this transaction.
+    let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
+            buffer_minutes, slot_capacity, session_type, member_notes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(session_id)
+    .bind(c.id)
+    .bind(m.id)
+    .bind(slot.window_id)
+    .bind(slot.start)
+    .bind(slot.end)
+    .bind(i32::from(slot.buffer_minutes))
+    .bind(slot.capacity as i32)
+    .bind(if first { "initial" } else { "regular" })
+    .bind(notes.as_deref())
+    .execute(&mut *sp)
+    .await;
+    if let Err(e) = inserted {
+        let refusal = match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("slots_booked_within_capacity") => {
+                Error::conflict(SLOT_FULL)
+            }
+            sqlx::Error::Database(d) if d.constraint() == Some("sessions_buffer_no_overlap") => {
+                Error::rule(
+                    "that slot is within the buffer time of another session booked a moment ago",
+                )
+            }
+            _ => return Err(e.into()),
+        };
+        sp.rollback().await?;
+        return reject(tx, actor, &c, &m, start, notes, refusal).await;
+    }
+    sp.commit().await?;
+    let booking_id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO bookings (id, coach_id, member_id, starts_at, status, session_id, member_notes)
+         VALUES ($1, $2, $3, $4, 'confirmed', $5, $6)",
+    )
+    .bind(booking_id)
+    .bind(c.id)
+    .bind(m.id)
+    .bind(slot.start)
+    .bind(session_id)
+    .bind(notes.as_deref())
+    .execute(&mut *tx)
+    .await?;
+    let booking = Booking {
+        booking_id,
+        session_id,
+        status: "confirmed",
+        start: slot.start,
+        end: slot.end,
+        coach_email: c.email.clone(),
+        member_email: m.email.clone(),
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "booking.confirm",
+            entity: "booking",
+            entity_id: Some(booking_id),
+            before: None,
+            after: Some(serde_json::to_value(&booking).map_err(coach::internal)?),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(booking)
+}
+
+/// Record a refused booking (and its audit row), commit, and return the
+/// refusal.
+async fn reject(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Actor,
+    c: &Coach,
+    m: &member::Member,
+    start: DateTime<Utc>,
+    notes: Option<String>,
+    refusal: Error,
+) -> Result<Booking> {
+    let id = Uuid::new_v4();
+    let reason = refusal.to_string();
+    sqlx::query(
+        "INSERT INTO bookings (id, coach_id, member_id, starts_at, status, member_notes, rejection_reason)
+         VALUES ($1, $2, $3, $4, 'rejected', $5, $6)",
+    )
+    .bind(id)
+    .bind(c.id)
+    .bind(m.id)
+    .bind(start)
+    .bind(notes.as_deref())
+    .bind(&reason)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "booking.reject",
+            entity: "booking",
+            entity_id: Some(id),
+            before: None,
+            after: Some(serde_json::json!({
+                "coach_email": c.email, "member_email": m.email, "start": start, "reason": reason,
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Err(refusal)
+}

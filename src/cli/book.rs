@@ -1,0 +1,78 @@
+//! `coachctl book ...`
+
+use clap::Args;
+
+use super::{Ctx, output};
+use crate::booking::{self, Request};
+use crate::domain::{At, ProfileText, UserRef};
+use crate::error::{Error, Result};
+
+/// Book a slot: one transaction that cannot overbook.
+#[derive(Debug, Args)]
+pub struct Cmd {
+    /// The coach (email or id)
+    #[arg(long)]
+    coach: UserRef,
+    /// The slot's start; without an offset it is read in the coach's zone.
+    /// Left out on a terminal: choose from a list.
+    #[arg(long)]
+    at: Option<At>,
+    /// The member (email or id); a member acting books for themself
+    #[arg(long)]
+    member: Option<UserRef>,
+    /// Notes for the coach
+    #[arg(long)]
+    notes: Option<ProfileText>,
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let (pool, actor) = ctx.session().await?;
+        let at = match self.at {
+            Some(at) => at,
+            None if ctx.can_prompt() => {
+                let (coach, slots) =
+                    booking::slots(&pool, &actor, &self.coach, None, 14, false).await?;
+                if slots.is_empty() {
+                    return Err(Error::rule(format!(
+                        "coach {} has no open slots in the next 14 days",
+                        coach.email
+                    )));
+                }
+                let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| coach.tz());
+                let items: Vec<String> = slots
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{} – {}  ({} of {} free)",
+                            s.start.with_timezone(&tz).format("%a %Y-%m-%d %H:%M"),
+                            s.end.with_timezone(&tz).format("%H:%M %Z"),
+                            s.remaining,
+                            s.capacity
+                        )
+                    })
+                    .collect();
+                let pick = dialoguer::Select::new()
+                    .with_prompt(format!("Book a slot with {}", coach.name))
+                    .items(&items)
+                    .default(0)
+                    .interact()
+                    .map_err(|e| Error::invalid(format!("no slot chosen: {e}")))?;
+                At::Absolute(slots[pick].start)
+            }
+            None => return Err(Error::invalid("--at is required when not on a terminal")),
+        };
+        let req = Request {
+            coach: self.coach,
+            member: self.member,
+            at,
+            notes: self.notes,
+        };
+        let b = booking::book(&pool, &actor, &req).await?;
+        let tz = match ctx.global.tz {
+            Some(t) => t.tz(),
+            None => crate::coach::show(&pool, &actor, &req.coach).await?.tz(),
+        };
+        output::one(ctx, tz, &b)
+    }
+}

@@ -1,0 +1,257 @@
+//! Sessions: `scheduled -> completed | cancelled`. Listing is scoped by role
+//! (a member sees their own, a coach theirs); cancelling frees the slot at
+//! once (the `sessions_slot_count` trigger gives the seat back).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::audit::{self, Change};
+use crate::coach::{self, internal};
+use crate::domain::{ProfileText, Role, SessionStatus, SessionType, UserRef};
+use crate::error::{Error, Result};
+use crate::users;
+
+/// A session as `session list` and `session show` print it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Session {
+    pub id: Uuid,
+    pub coach_id: Uuid,
+    pub coach_email: String,
+    pub member_id: Uuid,
+    pub member_email: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub status: SessionStatus,
+    pub session_type: SessionType,
+    pub member_notes: Option<String>,
+    /// Coach-private: only the session's coach and admins see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coach_notes: Option<String>,
+    pub cancellation_reason: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct SessionRow {
+    id: Uuid,
+    coach_id: Uuid,
+    coach_email: String,
+    member_id: Uuid,
+    member_email: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    status: String,
+    session_type: String,
+    member_notes: Option<String>,
+    coach_notes: Option<String>,
+    cancellation_reason: Option<String>,
+    cancelled_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = Error;
+    fn try_from(r: SessionRow) -> Result<Self> {
+        Ok(Session {
+            id: r.id,
+            coach_id: r.coach_id,
+            coach_email: r.coach_email,
+            member_id: r.member_id,
+            member_email: r.member_email,
+            start: r.starts_at,
+            end: r.ends_at,
+            status: SessionStatus::from_db(&r.status)?,
+            session_type: SessionType::from_db(&r.session_type)?,
+            member_notes: r.member_notes,
+            coach_notes: r.coach_notes,
+            cancellation_reason: r.cancellation_reason,
+            cancelled_at: r.cancelled_at,
+            completed_at: r.completed_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT s.id, s.coach_id, cu.email AS coach_email, s.member_id,
+        mu.email AS member_email, s.starts_at, s.ends_at, s.status, s.session_type,
+        s.member_notes, s.coach_notes, s.cancellation_reason, s.cancelled_at, s.completed_at,
+        s.created_at
+    FROM sessions s
+    JOIN users cu ON cu.id = s.coach_id
+    JOIN users mu ON mu.id = s.member_id";
+
+/// Filters of `session list`; times are instants (the CLI resolves zones).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<SessionStatus>,
+    pub coach: Option<UserRef>,
+    pub member: Option<UserRef>,
+}
+
+fn redact_for(actor: &Actor, mut s: Session) -> Session {
+    if !actor.is_admin() && !actor.is(crate::domain::UserId::from_uuid(s.coach_id)) {
+        s.coach_notes = None;
+    }
+    s
+}
+
+/// May the actor see (and act on) this session at all?
+fn check_access(actor: &Actor, s: &Session) -> Result<()> {
+    let involved = actor.is(crate::domain::UserId::from_uuid(s.coach_id))
+        || actor.is(crate::domain::UserId::from_uuid(s.member_id));
+    if actor.is_admin() || involved {
+        Ok(())
+    } else {
+        Err(Error::forbidden(format!(
+            "{} may not access session {}",
+            actor.label(),
+            s.id
+        )))
+    }
+}
+
+pub(crate) async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Session> {
+    let row: SessionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE s.id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no session {id}")))?;
+    row.try_into()
+}
+
+/// `session list`: admins see every session, a coach theirs, a member theirs
+/// (properties 51, 56). Ordered by start.
+pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<Session>> {
+    let mut conn = pool.acquire().await?;
+    let coach_id = match &filter.coach {
+        Some(c) => Some(coach::find(&mut conn, c).await?.id),
+        None => None,
+    };
+    let member_id = match &filter.member {
+        Some(m) => Some(
+            users::find_with_role(&mut conn, m, Role::Member)
+                .await?
+                .id
+                .as_uuid(),
+        ),
+        None => None,
+    };
+    let me = actor.id().map(|i| i.as_uuid());
+    let (coach_id, member_id) = match actor.role() {
+        Role::Admin => (coach_id, member_id),
+        Role::Coach => {
+            if coach_id.is_some() && coach_id != me {
+                return Err(Error::forbidden(format!(
+                    "{} may not list another coach's sessions",
+                    actor.label()
+                )));
+            }
+            (me, member_id)
+        }
+        Role::Member => {
+            if member_id.is_some() && member_id != me {
+                return Err(Error::forbidden(format!(
+                    "{} may not list another member's sessions",
+                    actor.label()
+                )));
+            }
+            (coach_id, me)
+        }
+    };
+    let sql = format!(
+        "{SELECT}
+         WHERE ($1::uuid IS NULL OR s.coach_id = $1)
+           AND ($2::uuid IS NULL OR s.member_id = $2)
+           AND ($3::timestamptz IS NULL OR s.starts_at >= $3)
+           AND ($4::timestamptz IS NULL OR s.starts_at < $4)
+           AND ($5::text IS NULL OR s.status = $5)
+         ORDER BY s.starts_at, s.id"
+    );
+    let rows: Vec<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(coach_id)
+        .bind(member_id)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.status.map(|s| s.as_str()))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter()
+        .map(|r| Session::try_from(r).map(|s| redact_for(actor, s)))
+        .collect()
+}
+
+/// `session show`: admins, the session's coach, or its member.
+pub async fn show(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Session> {
+    let mut conn = pool.acquire().await?;
+    let s = fetch(&mut conn, id).await?;
+    check_access(actor, &s)?;
+    Ok(redact_for(actor, s))
+}
+
+/// `session cancel`: records the reason and who; refuses completed and
+/// already cancelled sessions; the slot's seat is free again at once
+/// (property 29).
+pub async fn cancel(
+    pool: &PgPool,
+    actor: &Actor,
+    id: Uuid,
+    reason: Option<ProfileText>,
+) -> Result<Session> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let before = fetch(&mut tx, id).await?;
+    check_access(actor, &before)?;
+    match before.status {
+        SessionStatus::Scheduled => {}
+        SessionStatus::Completed => {
+            return Err(Error::rule(format!(
+                "session {id} is completed and cannot be cancelled"
+            )));
+        }
+        SessionStatus::Cancelled => {
+            return Err(Error::rule(format!("session {id} is already cancelled")));
+        }
+    }
+    sqlx::query(
+        "UPDATE sessions SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2,
+            cancellation_reason = $3, sequence = sequence + 1, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(actor.id().map(|i| i.as_uuid()))
+    .bind(reason.and_then(ProfileText::into_option))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE bookings SET status = 'cancelled', updated_at = now() WHERE session_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let after = fetch(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "session.cancel",
+            entity: "session",
+            entity_id: Some(id),
+            before: Some(serde_json::to_value(&before).map_err(internal)?),
+            after: Some(serde_json::to_value(&after).map_err(internal)?),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(redact_for(actor, after))
+}
