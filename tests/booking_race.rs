@@ -1,0 +1,233 @@
+//! No overbooking, ever: real OS processes racing on one database, with the
+//! invariant checked in the database afterwards.
+
+mod common;
+
+use std::process::{Child, Stdio};
+
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use common::TestDb;
+
+fn monday() -> NaiveDate {
+    let mut d = Utc::now().date_naive() + Duration::days(14);
+    while d.weekday() != chrono::Weekday::Mon {
+        d += Duration::days(1);
+    }
+    d
+}
+
+fn members(db: &TestDb, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let email = format!("m{i}@example.com");
+            db.run(&[
+                "member",
+                "create",
+                "--email",
+                &email,
+                "--name",
+                "M",
+                "--coach",
+                "ana@example.com",
+                "-o",
+                "ids",
+            ])
+            .id()
+        })
+        .collect()
+}
+
+/// Start every booker behind a barrier, then release them together, so the
+/// race is a race and not a queue of process start-ups.
+fn race(db: &TestDb, runs: Vec<Vec<String>>) -> Vec<(i32, String)> {
+    let gate = tempfile::tempdir().expect("barrier dir");
+    let go = gate.path().join("go");
+    let children: Vec<Child> = runs
+        .iter()
+        .map(|args| {
+            let mut c = db.cmd();
+            let program = c.get_program().to_owned();
+            let mut sh = std::process::Command::new("sh");
+            sh.arg("-c")
+                .arg("while [ ! -e \"$GO\" ]; do sleep 0.005; done; exec \"$@\"")
+                .arg("coachctl")
+                .arg(program)
+                .args(args)
+                .env("GO", &go)
+                .envs(
+                    c.get_envs()
+                        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            let _ = &mut c;
+            sh.spawn().expect("spawn a booker")
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(&go, b"").expect("open the barrier");
+    outcomes(children)
+}
+
+fn outcomes(children: Vec<Child>) -> Vec<(i32, String)> {
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().expect("wait for coachctl");
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn forty_processes_booking_one_slot_of_capacity_three_leave_exactly_three() {
+    let db = TestDb::new();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana",
+        "--timezone",
+        "Europe/Berlin",
+        "--max-members",
+        "50",
+    ])
+    .ok();
+    db.run(&[
+        "availability",
+        "add",
+        "--coach",
+        "ana@example.com",
+        "--day",
+        "mon",
+        "--start",
+        "09:00",
+        "--end",
+        "12:00",
+        "--capacity",
+        "3",
+    ])
+    .ok();
+    let ids = members(&db, 40);
+    let at = format!("{}T09:00", monday());
+    let runs = ids
+        .iter()
+        .map(|m| {
+            [
+                "book",
+                "--coach",
+                "ana@example.com",
+                "--member",
+                m,
+                "--at",
+                &at,
+            ]
+            .map(String::from)
+            .to_vec()
+        })
+        .collect();
+    let results = race(&db, runs);
+    let ok = results.iter().filter(|(c, _)| *c == 0).count();
+    let full: Vec<_> = results.iter().filter(|(c, _)| *c == 6).collect();
+    assert_eq!(ok, 3, "{results:?}");
+    assert_eq!(full.len(), 37, "{results:?}");
+    for (_, err) in full {
+        assert_eq!(
+            err.trim(),
+            "error: This slot is now full, please choose another"
+        );
+    }
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM sessions WHERE status = 'scheduled'"),
+        3
+    );
+    assert_eq!(db.scalar::<i32>("SELECT booked FROM slots"), 3);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM bookings WHERE status = 'rejected'"),
+        37
+    );
+}
+
+#[test]
+fn processes_racing_for_adjacent_slots_whose_buffers_collide_never_both_win() {
+    let db = TestDb::new();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana",
+        "--timezone",
+        "Europe/Berlin",
+        "--max-members",
+        "50",
+    ])
+    .ok();
+    // Two touching windows: 09:00-10:00 and 10:00-11:00 with 15 minutes of
+    // buffer, so a session at 09:00 and one at 10:00 may not both exist.
+    for (start, end) in [("09:00", "10:00"), ("10:00", "11:00")] {
+        db.run(&[
+            "availability",
+            "add",
+            "--coach",
+            "ana@example.com",
+            "--day",
+            "mon",
+            "--start",
+            start,
+            "--end",
+            end,
+            "--buffer",
+            "15",
+            "--capacity",
+            "2",
+        ])
+        .ok();
+    }
+    let ids = members(&db, 40);
+    let day = monday();
+    let runs = ids
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let at = format!("{day}T{}", if i % 2 == 0 { "09:00" } else { "10:00" });
+            [
+                "book",
+                "--coach",
+                "ana@example.com",
+                "--member",
+                m,
+                "--at",
+                &at,
+            ]
+            .map(String::from)
+            .to_vec()
+        })
+        .collect();
+    let results = race(&db, runs);
+    for (code, err) in &results {
+        assert!([0, 6, 7].contains(code), "unexpected exit {code}: {err}");
+    }
+    let ok = results.iter().filter(|(c, _)| *c == 0).count();
+    assert_eq!(
+        ok, 2,
+        "one slot fills (capacity 2), the other is blocked by its buffer: {results:?}"
+    );
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT count(DISTINCT starts_at) FROM sessions WHERE status = 'scheduled'"
+        ),
+        1,
+        "sessions at both starts would sit inside each other's buffers"
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM sessions WHERE status = 'scheduled'"),
+        2
+    );
+}
