@@ -4,10 +4,17 @@
 use sqlx::PgPool;
 
 use crate::actor::Actor;
+use crate::availability::{self, NewWindow};
+use crate::booking::{self, Request};
 use crate::coach::{self, Coach, NewCoach, ProfileUpdate};
-use crate::domain::{Email, MaxMembers, PersonName, ProfileText, TimeZone, UserRef};
+use crate::domain::{
+    At, BufferMinutes, DayOfWeek, Email, MaxMembers, PersonName, ProfileText, SessionMinutes,
+    SessionStatus, SlotCapacity, TimeOfDay, TimeZone, UserId, UserRef,
+};
 use crate::error::{Error, Result};
 use crate::member::{self, Member, NewMember};
+use crate::schedule::Slot;
+use crate::session::{self, Session};
 use crate::users;
 
 /// (email, name, zone, specialization, max members)
@@ -123,12 +130,26 @@ const MEMBERS: &[(&str, &str, &str, Option<usize>, &str)] = &[
     ),
 ];
 
-/// What a coach looks at: their profile and their members.
+/// Weekly windows per coach: (days, start, end, length, buffer, capacity).
+const WINDOWS: &[&[(&[&str], &str, &str, i64, i64, i64)]] = &[
+    &[
+        (&["mon", "tue", "thu", "fri"], "09:00", "12:00", 60, 15, 1),
+        (&["wed"], "14:00", "17:00", 60, 15, 3),
+    ],
+    &[(&["tue", "thu"], "08:00", "11:00", 45, 15, 1)],
+    &[(&["mon", "wed", "fri"], "18:00", "20:00", 30, 10, 2)],
+];
+
+/// What a coach looks at: their profile, members, sessions and open slots.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CoachView {
     #[serde(flatten)]
     pub coach: Coach,
     pub members: Vec<Member>,
+    /// Scheduled sessions of the coming week.
+    pub sessions: Vec<Session>,
+    /// The next open slots.
+    pub open_slots: Vec<Slot>,
 }
 
 fn bad_seed(e: Error) -> Error {
@@ -156,7 +177,7 @@ pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
                         ..ProfileUpdate::default()
                     },
                 };
-                crate::domain::UserId::from_uuid(coach::create(pool, actor, new).await?.id)
+                UserId::from_uuid(coach::create(pool, actor, new).await?.id)
             }
         };
         coach_ids.push(id);
@@ -187,13 +208,104 @@ pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
             }
         }
     }
+    for (i, id) in coach_ids.iter().enumerate() {
+        seed_availability(pool, actor, *id, WINDOWS[i]).await?;
+    }
+    seed_bookings(pool, actor, &coach_ids).await?;
     let mut views = Vec::new();
+    let now = chrono::Utc::now();
     for id in coach_ids {
         let who = UserRef::Id(id);
         let as_coach = Actor::resolve(pool, Some(&who)).await?;
         let coach = coach::show(pool, &as_coach, &who).await?;
         let members = member::list(pool, &as_coach, &member::Filter::default()).await?;
-        views.push(CoachView { coach, members });
+        let filter = session::Filter {
+            from: Some(now),
+            to: Some(now + chrono::Duration::days(7)),
+            status: Some(SessionStatus::Scheduled),
+            ..session::Filter::default()
+        };
+        let sessions = session::list(pool, &as_coach, &filter).await?;
+        let (_, mut open_slots) = booking::slots(pool, &as_coach, &who, None, 7, false).await?;
+        open_slots.truncate(6);
+        views.push(CoachView {
+            coach,
+            members,
+            sessions,
+            open_slots,
+        });
     }
     Ok(views)
+}
+
+/// Give a coach the demo windows, unless they already have availability.
+async fn seed_availability(
+    pool: &PgPool,
+    actor: &Actor,
+    coach: UserId,
+    windows: &[(&[&str], &str, &str, i64, i64, i64)],
+) -> Result<()> {
+    let who = UserRef::Id(coach);
+    if !availability::list(pool, actor, Some(&who))
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    for (days, start, end, length, buffer, capacity) in windows {
+        for day in *days {
+            let new = NewWindow {
+                day: DayOfWeek::parse(day).map_err(bad_seed)?,
+                start: TimeOfDay::parse(start).map_err(bad_seed)?,
+                end: TimeOfDay::parse(end).map_err(bad_seed)?,
+                length: SessionMinutes::new(*length).map_err(bad_seed)?,
+                buffer: BufferMinutes::new(*buffer).map_err(bad_seed)?,
+                capacity: SlotCapacity::new(*capacity).map_err(bad_seed)?,
+            };
+            availability::add(pool, actor, Some(&who), new).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every other assigned member without an upcoming session books one of
+/// their coach's open slots, spread over the coming days.
+async fn seed_bookings(pool: &PgPool, actor: &Actor, coaches: &[UserId]) -> Result<()> {
+    for coach in coaches {
+        let who = UserRef::Id(*coach);
+        let as_coach = Actor::resolve(pool, Some(&who)).await?;
+        let members = member::list(pool, &as_coach, &member::Filter::default()).await?;
+        let upcoming = session::Filter {
+            from: Some(chrono::Utc::now()),
+            status: Some(SessionStatus::Scheduled),
+            ..session::Filter::default()
+        };
+        let booked: std::collections::HashSet<uuid::Uuid> =
+            session::list(pool, &as_coach, &upcoming)
+                .await?
+                .into_iter()
+                .map(|s| s.member_id)
+                .collect();
+        let (_, slots) = booking::slots(pool, &as_coach, &who, None, 14, false).await?;
+        for (k, m) in members.iter().enumerate().filter(|(k, _)| k % 2 == 0) {
+            if booked.contains(&m.id) {
+                continue;
+            }
+            let Some(slot) = slots.get(k * 2 + 1) else {
+                break;
+            };
+            let req = Request {
+                coach: who.clone(),
+                member: Some(UserRef::Id(UserId::from_uuid(m.id))),
+                at: At::Absolute(slot.start),
+                notes: None,
+            };
+            match booking::book(pool, actor, &req).await {
+                // Another booking may have taken the slot's room: skip it.
+                Ok(_) | Err(Error::Conflict(_)) | Err(Error::Rule(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }

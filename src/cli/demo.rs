@@ -43,6 +43,16 @@ impl Cmd {
                     )?;
                     drop(out);
                     output::list(ctx, tz, &v.members)?;
+                    // Sessions and slots read best in the coach's own zone.
+                    let ctz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| c.tz());
+                    writeln!(
+                        std::io::stdout().lock(),
+                        "Sessions in the next 7 days ({}):",
+                        ctz.name()
+                    )?;
+                    output::list(ctx, ctz, &v.sessions)?;
+                    writeln!(std::io::stdout().lock(), "Next open slots:")?;
+                    output::list(ctx, ctz, &v.open_slots)?;
                 }
                 output::note(
                     ctx,
