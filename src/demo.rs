@@ -130,8 +130,18 @@ const MEMBERS: &[(&str, &str, &str, Option<usize>, &str)] = &[
     ),
 ];
 
-/// Weekly windows per coach: (days, start, end, length, buffer, capacity).
-const WINDOWS: &[&[(&[&str], &str, &str, i64, i64, i64)]] = &[
+/// A demo window: (days, start, end, length, buffer, capacity).
+type DemoWindow = (
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+    i64,
+);
+
+/// Weekly windows per coach.
+const WINDOWS: &[&[DemoWindow]] = &[
     &[
         (&["mon", "tue", "thu", "fri"], "09:00", "12:00", 60, 15, 1),
         (&["wed"], "14:00", "17:00", 60, 15, 3),
@@ -243,7 +253,7 @@ async fn seed_availability(
     pool: &PgPool,
     actor: &Actor,
     coach: UserId,
-    windows: &[(&[&str], &str, &str, i64, i64, i64)],
+    windows: &[DemoWindow],
 ) -> Result<()> {
     let who = UserRef::Id(coach);
     if !availability::list(pool, actor, Some(&who))
