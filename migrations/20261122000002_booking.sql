@@ -119,6 +119,9 @@ CREATE TRIGGER sessions_guard
     BEFORE INSERT OR UPDATE ON sessions
     FOR EACH ROW EXECUTE FUNCTION sessions_set_guard();
 CREATE INDEX sessions_coach_start_idx ON sessions (coach_id, starts_at);
+-- A member holds at most one seat in a slot.
+CREATE UNIQUE INDEX sessions_member_once_per_start ON sessions (member_id, starts_at)
+    WHERE status = 'scheduled';
 CREATE INDEX sessions_member_start_idx ON sessions (member_id, starts_at);
 
 CREATE FUNCTION sessions_keep_slot_count() RETURNS trigger

@@ -208,6 +208,11 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
                     "that slot is within the buffer time of another session booked a moment ago",
                 )
             }
+            sqlx::Error::Database(d)
+                if d.constraint() == Some("sessions_member_once_per_start") =>
+            {
+                Error::conflict(format!("{} already has a seat in that slot", m.email))
+            }
             _ => return Err(e.into()),
         };
         sp.rollback().await?;

@@ -719,3 +719,34 @@ fn session_list_filters_by_status_and_dates() {
         ])
         .json();
 }
+
+#[test]
+fn a_member_holds_at_most_one_seat_in_a_slot() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let when = at(monday(), "09:00");
+    db.run(&[
+        "book",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        "bo@example.com",
+        "--at",
+        &when,
+    ])
+    .ok();
+    let err = db
+        .run(&[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &when,
+        ])
+        .fails_with(6)
+        .to_string();
+    assert!(err.contains("already has a seat"), "{err}");
+    assert_eq!(db.scalar::<i32>("SELECT booked FROM slots"), 1);
+}

@@ -230,16 +230,17 @@ proptest! {
                 .iter()
                 .map(|(t, ..)| At::parse(&format!("{day}T{t}")).unwrap().resolve(tz).unwrap())
                 .collect();
-            // the model: scheduled sessions as (slot index, session id)
-            let mut model: Vec<(usize, uuid::Uuid)> = Vec::new();
+            // the model: scheduled sessions as (slot index, session id, member index)
+            let mut model: Vec<(usize, uuid::Uuid, usize)> = Vec::new();
             let mut booked_ids: Vec<uuid::Uuid> = Vec::new();
             for op in &ops {
                 match op {
                     Op::Book { member, slot } => {
                         let (_, len, buf, cap) = SLOTS[*slot];
-                        let here = model.iter().filter(|(s, _)| s == slot).count() as u32;
+                        let here = model.iter().filter(|(s, _, _)| s == slot).count() as u32;
+                        let seated = model.iter().any(|(s, _, m)| s == slot && m == member);
                         let s0 = starts[*slot];
-                        let clash = model.iter().any(|(o, _)| {
+                        let clash = model.iter().any(|(o, _, _)| {
                             let (_, olen, obuf, _) = SLOTS[*o];
                             let gap = Duration::minutes(buf.max(obuf));
                             *o != *slot
@@ -253,22 +254,23 @@ proptest! {
                             notes: None,
                         };
                         let got = booking::book(&pool, &admin, &req).await;
-                        match (&got, clash, here >= cap) {
-                            (Ok(b), false, false) => {
-                                model.push((*slot, b.session_id));
+                        match (&got, clash, here >= cap, seated) {
+                            (Ok(b), false, false, false) => {
+                                model.push((*slot, b.session_id, *member));
                                 booked_ids.push(b.session_id);
                             }
-                            (Err(Error::Rule(m)), true, _) => assert!(m.contains("buffer"), "{m}"),
-                            (Err(Error::Conflict(m)), false, true) => assert_eq!(m, SLOT_FULL),
+                            (Err(Error::Rule(m)), true, _, _) => assert!(m.contains("buffer"), "{m}"),
+                            (Err(Error::Conflict(m)), false, true, _) => assert_eq!(m, SLOT_FULL),
+                            (Err(Error::Conflict(m)), false, false, true) => assert!(m.contains("already has a seat"), "{m}"),
                             other => panic!("model and database disagree: {other:?} for {op:?} with {model:?}"),
                         }
                     }
                     Op::Cancel { nth } => {
                         let Some(id) = booked_ids.get(*nth).copied() else { continue };
-                        let scheduled = model.iter().any(|(_, s)| *s == id);
+                        let scheduled = model.iter().any(|(_, s, _)| *s == id);
                         let got = session::cancel(&pool, &admin, id, None).await;
                         match (&got, scheduled) {
-                            (Ok(_), true) => model.retain(|(_, s)| *s != id),
+                            (Ok(_), true) => model.retain(|(_, s, _)| *s != id),
                             (Err(Error::Rule(_)), false) => {}
                             other => panic!("cancel disagrees with the model: {other:?}"),
                         }
