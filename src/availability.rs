@@ -74,20 +74,6 @@ impl From<WindowRow> for Window {
     }
 }
 
-impl WindowRow {
-    fn spec(&self) -> WindowSpec {
-        WindowSpec {
-            id: self.id,
-            day: DayOfWeek::from_index(self.day_of_week as u8).unwrap_or(DayOfWeek::SUNDAY),
-            start_minute: self.start_minute as u16,
-            end_minute: self.end_minute as u16,
-            length_minutes: self.session_minutes as u16,
-            buffer_minutes: self.buffer_minutes as u16,
-            capacity: self.capacity as u32,
-        }
-    }
-}
-
 const SELECT_WINDOW: &str = "SELECT w.id, w.coach_id, u.email AS coach_email, w.day_of_week,
         w.start_minute, w.end_minute, w.session_minutes, w.buffer_minutes, w.capacity, u.timezone
     FROM availability_windows w JOIN users u ON u.id = w.coach_id";
@@ -282,7 +268,9 @@ pub async fn update(
     )
     .await?;
     let before: Window = row.clone().into();
-    let day = change.day.unwrap_or(row.spec().day);
+    let day = change
+        .day
+        .unwrap_or(DayOfWeek::from_index(row.day_of_week as u8).unwrap_or(DayOfWeek::SUNDAY));
     let start = change
         .start
         .map(|t| t.minutes())
@@ -551,39 +539,70 @@ pub async fn list_blocks(
     .await?)
 }
 
-/// Load what decides a coach's slots between two instants.
+/// Windows, blocks and sessions as JSON arrays, in one round trip.
+#[derive(FromRow)]
+struct ScheduleRow {
+    windows: sqlx::types::Json<Vec<(Uuid, i16, i32, i32, i32, i32, i32)>>,
+    blocks: sqlx::types::Json<Vec<(NaiveDate, NaiveDate)>>,
+    sessions: sqlx::types::Json<Vec<(DateTime<Utc>, DateTime<Utc>, i32)>>,
+    member_has_history: bool,
+}
+
+/// Load what decides a coach's slots between two instants, in one round
+/// trip (booking is latency-bound). With a member, also tell whether they
+/// already had a session with this coach (their first is `initial`).
 pub(crate) async fn load_schedule(
     conn: &mut PgConnection,
     c: &Coach,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Schedule> {
-    let sql = format!("{SELECT_WINDOW} WHERE w.coach_id = $1");
-    let windows: Vec<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(c.id)
-        .fetch_all(&mut *conn)
-        .await?;
-    let blocks: Vec<(NaiveDate, NaiveDate)> =
-        sqlx::query_as("SELECT first_day, last_day FROM availability_blocks WHERE coach_id = $1")
-            .bind(c.id)
-            .fetch_all(&mut *conn)
-            .await?;
-    // Sessions up to two days either side can reach into the range.
-    let sessions: Vec<(DateTime<Utc>, DateTime<Utc>, i32)> = sqlx::query_as(
-        "SELECT starts_at, ends_at, buffer_minutes FROM sessions
-         WHERE coach_id = $1 AND status = 'scheduled'
-           AND starts_at >= $2 - interval '2 days' AND starts_at < $3 + interval '2 days'",
+    member: Option<Uuid>,
+) -> Result<(Schedule, bool)> {
+    // Sessions up to two days either side can reach into the range
+    // (lengths and buffers are at most a day each).
+    let row: ScheduleRow = sqlx::query_as(
+        "SELECT
+            coalesce((SELECT json_agg(json_build_array(id, day_of_week, start_minute, end_minute,
+                                                       session_minutes, buffer_minutes, capacity))
+                      FROM availability_windows WHERE coach_id = $1), '[]') AS windows,
+            coalesce((SELECT json_agg(json_build_array(first_day, last_day))
+                      FROM availability_blocks WHERE coach_id = $1), '[]') AS blocks,
+            coalesce((SELECT json_agg(json_build_array(starts_at, ends_at, buffer_minutes))
+                      FROM sessions
+                      WHERE coach_id = $1 AND status = 'scheduled'
+                        AND starts_at >= $2 - interval '2 days' AND starts_at < $3 + interval '2 days'),
+                     '[]') AS sessions,
+            ($4::uuid IS NOT NULL AND EXISTS (
+                SELECT 1 FROM sessions
+                WHERE coach_id = $1 AND member_id = $4 AND status <> 'cancelled')) AS member_has_history",
     )
     .bind(c.id)
     .bind(from)
     .bind(to)
-    .fetch_all(&mut *conn)
+    .bind(member)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(Schedule {
+    let windows = row
+        .windows
+        .0
+        .into_iter()
+        .map(|(id, day, start, end, length, buffer, capacity)| WindowSpec {
+            id,
+            day: DayOfWeek::from_index(day as u8).unwrap_or(DayOfWeek::SUNDAY),
+            start_minute: start as u16,
+            end_minute: end as u16,
+            length_minutes: length as u16,
+            buffer_minutes: buffer as u16,
+            capacity: capacity as u32,
+        })
+        .collect();
+    let schedule = Schedule {
         tz: c.tz(),
-        windows: windows.iter().map(WindowRow::spec).collect(),
-        blocks,
-        sessions: sessions
+        windows,
+        blocks: row.blocks.0,
+        sessions: row
+            .sessions
+            .0
             .into_iter()
             .map(|(start, end, b)| Busy {
                 start,
@@ -593,5 +612,6 @@ pub(crate) async fn load_schedule(
             .collect(),
         min_notice_minutes: i64::from(c.min_notice_minutes),
         horizon_days: c.horizon_days.map(i64::from),
-    })
+    };
+    Ok((schedule, row.member_has_history))
 }

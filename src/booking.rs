@@ -48,7 +48,7 @@ pub async fn slots(
         .unwrap_or(now)
         - Duration::days(1);
     let end = to.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now) + Duration::days(2);
-    let schedule = load_schedule(&mut conn, &c, start, end).await?;
+    let (schedule, _) = load_schedule(&mut conn, &c, start, end, None).await?;
     if !c.active {
         return Ok((c, Vec::new()));
     }
@@ -156,37 +156,47 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     let tz = c.tz();
     let start = req.at.resolve(tz)?;
     let now = Utc::now();
-    let schedule = load_schedule(
+    let (schedule, has_history) = load_schedule(
         &mut tx,
         &c,
         start - Duration::days(1),
         start + Duration::days(1),
+        Some(m.id),
     )
     .await?;
-    let slot = schedule
-        .check(start, now)
-        .map_err(|r| Error::rule(r.sentence(tz)))?;
+    let slot = schedule.check(start, now).map_err(|r| Error::rule(r.sentence(tz)))?;
     let notes = req.notes.clone().and_then(ProfileText::into_option);
     if slot.remaining == 0 {
         return reject(tx, actor, &c, &m, start, notes, Error::conflict(SLOT_FULL)).await;
     }
-    let first: bool = sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM sessions WHERE coach_id = $1 AND member_id = $2 AND status <> 'cancelled')",
-    )
-    .bind(c.id)
-    .bind(m.id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let session_id = Uuid::new_v4();
-    // A savepoint: if the database refuses the session, the rejection is
-    // still recorded in this transaction.
-    let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+    let booking = Booking {
+        booking_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+        status: "confirmed",
+        start: slot.start,
+        end: slot.end,
+        coach_email: c.email.clone(),
+        member_email: m.email.clone(),
+    };
+    let after = serde_json::to_value(&booking).map_err(coach::internal)?;
+    // Session, booking and audit row in one statement: one round trip. The
+    // database has the last word here (slot capacity, buffers, one seat per
+    // member), whatever the check above saw.
     let inserted = sqlx::query(
-        "INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
-            buffer_minutes, slot_capacity, session_type, member_notes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "WITH s AS (
+            INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
+                buffer_minutes, slot_capacity, session_type, member_notes)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            RETURNING id
+         ), b AS (
+            INSERT INTO bookings (id, coach_id, member_id, starts_at, status, session_id, member_notes)
+            SELECT $11, $2, $3, $5, 'confirmed', s.id, $10 FROM s
+            RETURNING id
+         )
+         INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
+         SELECT $12, $13, 'booking.confirm', 'booking', b.id, NULL, $14 FROM b",
     )
-    .bind(session_id)
+    .bind(booking.session_id)
     .bind(c.id)
     .bind(m.id)
     .bind(slot.window_id)
@@ -194,67 +204,48 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     .bind(slot.end)
     .bind(i32::from(slot.buffer_minutes))
     .bind(slot.capacity as i32)
-    .bind(if first { "initial" } else { "regular" })
+    .bind(if has_history { "regular" } else { "initial" })
     .bind(notes.as_deref())
-    .execute(&mut *sp)
-    .await;
-    if let Err(e) = inserted {
-        let refusal = match &e {
-            sqlx::Error::Database(d) if d.constraint() == Some("slots_booked_within_capacity") => {
-                Error::conflict(SLOT_FULL)
-            }
-            sqlx::Error::Database(d) if d.constraint() == Some("sessions_buffer_no_overlap") => {
-                Error::rule(
-                    "that slot is within the buffer time of another session booked a moment ago",
-                )
-            }
-            sqlx::Error::Database(d)
-                if d.constraint() == Some("sessions_member_once_per_start") =>
-            {
-                Error::conflict(format!("{} already has a seat in that slot", m.email))
-            }
-            _ => return Err(e.into()),
-        };
-        sp.rollback().await?;
-        return reject(tx, actor, &c, &m, start, notes, refusal).await;
-    }
-    sp.commit().await?;
-    let booking_id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO bookings (id, coach_id, member_id, starts_at, status, session_id, member_notes)
-         VALUES ($1, $2, $3, $4, 'confirmed', $5, $6)",
-    )
-    .bind(booking_id)
-    .bind(c.id)
-    .bind(m.id)
-    .bind(slot.start)
-    .bind(session_id)
-    .bind(notes.as_deref())
+    .bind(booking.booking_id)
+    .bind(actor.id().map(|i| i.as_uuid()))
+    .bind(actor.label())
+    .bind(&after)
     .execute(&mut *tx)
-    .await?;
-    let booking = Booking {
-        booking_id,
-        session_id,
-        status: "confirmed",
-        start: slot.start,
-        end: slot.end,
-        coach_email: c.email.clone(),
-        member_email: m.email.clone(),
+    .await;
+    match inserted {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(booking)
+        }
+        Err(e) => {
+            let refusal = refusal(e, &m)?;
+            // The failed statement aborted the transaction: record the
+            // rejection in a fresh one.
+            tx.rollback().await?;
+            let tx = pool.begin().await?;
+            reject(tx, actor, &c, &m, start, notes, refusal).await
+        }
+    }
+}
+
+/// The domain meaning of a constraint the database enforced on a booking;
+/// any other error stays what it is.
+fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
+    let constraint = match &e {
+        sqlx::Error::Database(d) => d.constraint().map(str::to_string),
+        _ => None,
     };
-    audit::record(
-        &mut tx,
-        actor,
-        Change {
-            action: "booking.confirm",
-            entity: "booking",
-            entity_id: Some(booking_id),
-            before: None,
-            after: Some(serde_json::to_value(&booking).map_err(coach::internal)?),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(booking)
+    match constraint.as_deref() {
+        Some("slots_booked_within_capacity") => Ok(Error::conflict(SLOT_FULL)),
+        Some("sessions_buffer_no_overlap") => Ok(Error::rule(
+            "that slot is within the buffer time of another session booked a moment ago",
+        )),
+        Some("sessions_member_once_per_start") => Ok(Error::conflict(format!(
+            "{} already has a seat in that slot",
+            m.email
+        ))),
+        _ => Err(e.into()),
+    }
 }
 
 /// Record a refused booking (and its audit row), commit, and return the

@@ -139,10 +139,23 @@ pub(crate) async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Coach> 
     Ok(row.into())
 }
 
-/// Resolve a coach by id or email.
+/// Resolve a coach by id or email: one query on the way that matters.
 pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Coach> {
-    let user = users::find_with_role(conn, who, Role::Coach).await?;
-    fetch(conn, user.id).await
+    let (id, email) = users::ref_params(who);
+    let sql = format!("{SELECT} WHERE u.role = 'coach' AND {}", users::REF_MATCHES);
+    let row: Option<CoachRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(email)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(r) => Ok(r.into()),
+        // Not found: say precisely why (no such user, or not a coach).
+        None => {
+            let user = users::find_with_role(conn, who, Role::Coach).await?;
+            fetch(conn, user.id).await
+        }
+    }
 }
 
 async fn apply_profile(conn: &mut PgConnection, id: UserId, p: &ProfileUpdate) -> Result<()> {

@@ -167,8 +167,21 @@ async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member> {
 }
 
 pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Member> {
-    let user = users::find_with_role(conn, who, Role::Member).await?;
-    fetch(conn, user.id).await
+    let (id, email) = users::ref_params(who);
+    let sql = format!("{SELECT} WHERE u.role = 'member' AND {}", users::REF_MATCHES);
+    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(email)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(r) => r.try_into(),
+        // Not found: say precisely why (no such user, or not a member).
+        None => {
+            let user = users::find_with_role(conn, who, Role::Member).await?;
+            fetch(conn, user.id).await
+        }
+    }
 }
 
 /// Set (or clear) a member's coach; the database enforces capacity and

@@ -67,6 +67,18 @@ pub async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Option<User>
     row.map(User::try_from).transpose()
 }
 
+/// The parameters of `WHERE (u.id = $1 OR lower(u.email) = lower($2))`:
+/// one of them is NULL, so exactly one comparison can match.
+pub fn ref_params(who: &UserRef) -> (Option<Uuid>, Option<&str>) {
+    match who {
+        UserRef::Id(id) => (Some(id.as_uuid()), None),
+        UserRef::Email(e) => (None, Some(e.as_str())),
+    }
+}
+
+/// The condition that goes with [`ref_params`], on `users u`.
+pub const REF_MATCHES: &str = "(u.id = $1::uuid OR lower(u.email) = lower($2::text))";
+
 /// Find a user with the given role, or say clearly what was not found.
 pub async fn find_with_role(conn: &mut PgConnection, who: &UserRef, role: Role) -> Result<User> {
     match find(conn, who).await? {

@@ -1,0 +1,275 @@
+//! The coachctl side of the benchmark; `bench/run` drives it and measures
+//! the baselines (pgbench, psql) on the same server in the same run.
+//!
+//!   bench throughput <url> <clients> <seconds>   bookings/s, distinct coaches
+//!   bench hotslot <url> <clients> <rounds>       one slot, every client answered
+//!   bench slots-setup <url> <sessions>           a coach with N sessions over 90 days
+//!   bench slots-lib <url> <coach> <from> <runs>  library time of 90 days of slots
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{Duration, Utc};
+use coachctl::actor::Actor;
+use coachctl::availability::{self, NewWindow};
+use coachctl::booking::{self, Request};
+use coachctl::coach::{self, NewCoach, ProfileUpdate};
+use coachctl::domain::{
+    At, BufferMinutes, DayOfWeek, Email, MaxMembers, PersonName, SessionMinutes, SlotCapacity,
+    TimeOfDay, TimeZone, UserId, UserRef,
+};
+use coachctl::error::Error;
+use coachctl::member::{self, NewMember};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::Barrier;
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn arg(args: &[String], i: usize, what: &str) -> Res<String> {
+    args.get(i).cloned().ok_or_else(|| format!("missing argument: {what}").into())
+}
+
+async fn pool(url: &str, size: u32) -> Res<PgPool> {
+    Ok(PgPoolOptions::new().max_connections(size).connect(url).await?)
+}
+
+async fn make_coach(pool: &PgPool, email: &str, zone: &str) -> Res<UserRef> {
+    let c = coach::create(
+        pool,
+        &Actor::operator(),
+        NewCoach {
+            email: Email::parse(email)?,
+            name: PersonName::parse("Bench Coach")?,
+            timezone: TimeZone::parse(zone)?,
+            profile: ProfileUpdate {
+                max_members: Some(MaxMembers::parse("100000")?),
+                ..ProfileUpdate::default()
+            },
+        },
+    )
+    .await?;
+    Ok(UserRef::Id(UserId::from_uuid(c.id)))
+}
+
+async fn every_day(pool: &PgPool, coach: &UserRef, start: &str, end: &str, length: i64, buffer: i64, capacity: i64) -> Res<()> {
+    for day in 0..7 {
+        let w = NewWindow {
+            day: DayOfWeek::from_index(day).ok_or("day")?,
+            start: TimeOfDay::parse(start)?,
+            end: TimeOfDay::parse(end)?,
+            length: SessionMinutes::new(length)?,
+            buffer: BufferMinutes::new(buffer)?,
+            capacity: SlotCapacity::new(capacity)?,
+        };
+        availability::add(pool, &Actor::operator(), Some(coach), w).await?;
+    }
+    Ok(())
+}
+
+async fn members(pool: &PgPool, coach: &UserRef, tag: &str, n: usize) -> Res<Vec<UserRef>> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let m = member::create(
+            pool,
+            &Actor::operator(),
+            NewMember {
+                email: Email::parse(&format!("{tag}.m{i}@bench.example.com"))?,
+                name: PersonName::parse("Bench Member")?,
+                timezone: TimeZone::utc(),
+                coach: Some(coach.clone()),
+                goals: None,
+                health_info: None,
+            },
+        )
+        .await?;
+        out.push(UserRef::Id(UserId::from_uuid(m.id)));
+    }
+    Ok(out)
+}
+
+/// Each client owns a coach and books that coach's slots one after another
+/// for `seconds`, each booking a full transaction through the library.
+async fn throughput(url: &str, clients: usize, seconds: u64) -> Res<()> {
+    let setup = pool(url, 2).await?;
+    let run = Utc::now().timestamp();
+    let mut plans = Vec::new();
+    for c in 0..clients {
+        let coach = make_coach(&setup, &format!("tp{run}.c{c}@bench.example.com"), "Europe/Berlin").await?;
+        every_day(&setup, &coach, "06:00", "22:00", 30, 0, 2).await?;
+        let ms = members(&setup, &coach, &format!("tp{run}.c{c}"), 2).await?;
+        let (_, slots) = booking::slots(&setup, &Actor::operator(), &coach, None, 120, false).await?;
+        plans.push((coach, ms, slots));
+    }
+    let deadline = Instant::now() + StdDuration::from_secs(seconds);
+    let barrier = Arc::new(Barrier::new(clients));
+    let mut tasks = Vec::new();
+    for (coach, ms, slots) in plans {
+        let url = url.to_string();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let pool = pool(&url, 1).await.map_err(|e| e.to_string())?;
+            barrier.wait().await;
+            let mut done = 0u64;
+            'outer: for slot in slots {
+                for m in &ms {
+                    if Instant::now() >= deadline {
+                        break 'outer;
+                    }
+                    let req = Request {
+                        coach: coach.clone(),
+                        member: Some(m.clone()),
+                        at: At::Absolute(slot.start),
+                        notes: None,
+                    };
+                    booking::book(&pool, &Actor::operator(), &req).await.map_err(|e| e.to_string())?;
+                    done += 1;
+                }
+            }
+            Ok::<u64, String>(done)
+        }));
+    }
+    let started = Instant::now();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("bookings={total} seconds={secs:.3} per_second={:.1}", total as f64 / secs);
+    Ok(())
+}
+
+/// Rounds of `clients` bookers released at once on one slot of capacity 3:
+/// every client must get an answer, exactly 3 a seat.
+async fn hotslot(url: &str, clients: usize, rounds: usize) -> Res<()> {
+    let setup = pool(url, 2).await?;
+    let run = Utc::now().timestamp();
+    let coach = make_coach(&setup, &format!("hot{run}@bench.example.com"), "UTC").await?;
+    every_day(&setup, &coach, "09:00", "10:00", 60, 0, 3).await?;
+    let ms = members(&setup, &coach, &format!("hot{run}"), clients).await?;
+    let mut pools = Vec::new();
+    for _ in 0..clients {
+        pools.push(pool(url, 1).await?);
+    }
+    let mut latencies = Vec::new();
+    for round in 0..rounds {
+        let day = (Utc::now() + Duration::days(2 + round as i64)).date_naive();
+        let at = At::parse(&format!("{day}T09:00"))?;
+        let barrier = Arc::new(Barrier::new(clients));
+        let mut tasks = Vec::new();
+        for (m, p) in ms.iter().zip(pools.iter()) {
+            let (m, p, coach, barrier) = (m.clone(), p.clone(), coach.clone(), barrier.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let t = Instant::now();
+                let req = Request {
+                    coach,
+                    member: Some(m),
+                    at,
+                    notes: None,
+                };
+                let outcome = booking::book(&p, &Actor::operator(), &req).await;
+                (t.elapsed(), outcome)
+            }));
+        }
+        let mut seats = 0;
+        for t in tasks {
+            let (took, outcome) = t.await?;
+            latencies.push(took);
+            match outcome {
+                Ok(_) => seats += 1,
+                Err(Error::Conflict(m)) if m == booking::SLOT_FULL => {}
+                Err(e) => return Err(format!("a client got no proper answer: {e}").into()),
+            }
+        }
+        if seats != 3 {
+            return Err(format!("round {round}: {seats} seats for capacity 3").into());
+        }
+    }
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
+    println!(
+        "answered={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        latencies.len(),
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        latencies.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
+    );
+    Ok(())
+}
+
+/// A coach with every-day windows and `n` scheduled sessions spread over
+/// the next 90 days; prints the coach's email and the first date.
+async fn slots_setup(url: &str, n: i64) -> Res<()> {
+    let p = pool(url, 2).await?;
+    let run = Utc::now().timestamp();
+    let email = format!("slots{run}@bench.example.com");
+    let coach = make_coach(&p, &email, "Europe/Berlin").await?;
+    every_day(&p, &coach, "08:00", "20:00", 30, 0, 3).await?;
+    let m = members(&p, &coach, &format!("slots{run}"), 3).await?;
+    let from = (Utc::now() + Duration::days(1)).date_naive();
+    let (_, slots) = booking::slots(&p, &Actor::operator(), &coach, Some(from), 90, false).await?;
+    let UserRef::Id(coach_id) = coach else { return Err("coach".into()) };
+    // Bulk insert, as bookings would leave them: every slot, up to n, with
+    // up to 3 members each; the triggers and constraints run as for any session.
+    let mut left = n;
+    'fill: for seat in 0..3 {
+        let UserRef::Id(member_id) = &m[seat] else { continue };
+        for s in slots.iter().step_by(2) {
+            if left == 0 {
+                break 'fill;
+            }
+            sqlx::query(
+                "INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at, buffer_minutes, slot_capacity)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, 3)",
+            )
+            .bind(uuid::Uuid::new_v4())
+            .bind(coach_id.as_uuid())
+            .bind(member_id.as_uuid())
+            .bind(s.window_id)
+            .bind(s.start)
+            .bind(s.end)
+            .execute(&p)
+            .await?;
+            left -= 1;
+        }
+    }
+    println!("coach={email} from={from} sessions={}", n - left);
+    Ok(())
+}
+
+async fn slots_lib(url: &str, coach: &str, from: &str, runs: usize) -> Res<()> {
+    let p = pool(url, 1).await?;
+    let coach = UserRef::parse(coach)?;
+    let from = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d")?;
+    let mut times = Vec::new();
+    let mut count = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (_, slots) = booking::slots(&p, &Actor::operator(), &coach, Some(from), 90, false).await?;
+        times.push(t.elapsed());
+        count = slots.len();
+    }
+    times.sort();
+    println!("slots={count} median_ms={:.2}", times[times.len() / 2].as_secs_f64() * 1e3);
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mode = arg(&args, 0, "mode")?;
+    let url = arg(&args, 1, "database url")?;
+    rt.block_on(async {
+        match mode.as_str() {
+            "throughput" => throughput(&url, arg(&args, 2, "clients")?.parse()?, arg(&args, 3, "seconds")?.parse()?).await,
+            "hotslot" => hotslot(&url, arg(&args, 2, "clients")?.parse()?, arg(&args, 3, "rounds")?.parse()?).await,
+            "slots-setup" => slots_setup(&url, arg(&args, 2, "sessions")?.parse()?).await,
+            "slots-lib" => slots_lib(&url, &arg(&args, 2, "coach")?, &arg(&args, 3, "from")?, arg(&args, 4, "runs")?.parse()?).await,
+            other => Err(format!("unknown mode {other}").into()),
+        }
+    })
+}
