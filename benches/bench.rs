@@ -220,8 +220,8 @@ async fn slots_setup(url: &str, n: i64) -> Res<()> {
                 break 'fill;
             }
             sqlx::query(
-                "INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at, buffer_minutes, slot_capacity)
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, 3)",
+                "INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at, buffer_minutes, slot_capacity, guard)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, 3, tstzrange($5, $6))",
             )
             .bind(uuid::Uuid::new_v4())
             .bind(coach_id.as_uuid())

@@ -105,7 +105,8 @@ CREATE TRIGGER member_profiles_coach_count
 CREATE TABLE audit_log (
     id           bigserial PRIMARY KEY,
     at           timestamptz NOT NULL DEFAULT now(),
-    actor_id     uuid REFERENCES users (id) ON DELETE SET NULL,
+    -- no foreign key: the log is append-only and outlives the rows it names
+    actor_id     uuid,
     -- who acted, kept even if the user row goes: an email, or 'operator'
     actor_label  text NOT NULL,
     action       text NOT NULL,
@@ -115,4 +116,3 @@ CREATE TABLE audit_log (
     after        jsonb
 );
 CREATE INDEX audit_log_entity_idx ON audit_log (entity, entity_id);
-CREATE INDEX audit_log_at_idx ON audit_log (at);

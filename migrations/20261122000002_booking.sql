@@ -92,12 +92,15 @@ CREATE TABLE sessions (
     CONSTRAINT sessions_status_valid CHECK (status IN ('scheduled', 'completed', 'cancelled')),
     CONSTRAINT sessions_completed_stamped CHECK ((status = 'completed') = (completed_at IS NOT NULL)),
     CONSTRAINT sessions_cancelled_stamped CHECK ((status = 'cancelled') = (cancelled_at IS NOT NULL)),
-    -- Half of each session's buffer on either side, set by the trigger
-    -- below (timestamptz arithmetic is not immutable, so it cannot be an
-    -- index expression): two sessions of equal buffer B may not start
-    -- closer than length + B apart, whatever path wrote them. The code
-    -- checks the stricter rule, the larger of both buffers.
+    -- Half of each session's buffer on either side: two sessions of equal
+    -- buffer B may not start closer than length + B apart, whatever path
+    -- wrote them. The code checks the stricter rule, the larger of both
+    -- buffers. (timestamptz arithmetic is not immutable, so the range is a
+    -- stored column that the CHECK keeps honest, not an index expression.)
     guard                tstzrange NOT NULL,
+    CONSTRAINT sessions_guard_matches CHECK (guard = tstzrange(
+        starts_at - make_interval(secs => buffer_minutes * 30),
+        ends_at + make_interval(secs => buffer_minutes * 30))),
     CONSTRAINT sessions_buffer_no_overlap EXCLUDE USING gist (
         coach_id WITH =,
         guard WITH &&,
@@ -105,19 +108,6 @@ CREATE TABLE sessions (
     ) WHERE (status = 'scheduled')
 );
 
-CREATE FUNCTION sessions_set_guard() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.guard := tstzrange(
-        NEW.starts_at - make_interval(secs => NEW.buffer_minutes * 30),
-        NEW.ends_at + make_interval(secs => NEW.buffer_minutes * 30));
-    RETURN NEW;
-END
-$$;
-
-CREATE TRIGGER sessions_guard
-    BEFORE INSERT OR UPDATE ON sessions
-    FOR EACH ROW EXECUTE FUNCTION sessions_set_guard();
 CREATE INDEX sessions_coach_start_idx ON sessions (coach_id, starts_at);
 -- A member holds at most one seat in a slot.
 CREATE UNIQUE INDEX sessions_member_once_per_start ON sessions (member_id, starts_at)
@@ -159,4 +149,3 @@ CREATE TABLE bookings (
     CONSTRAINT bookings_status_valid CHECK (status IN ('confirmed', 'rejected', 'cancelled')),
     CONSTRAINT bookings_rejection_has_reason CHECK ((status = 'rejected') = (rejection_reason IS NOT NULL))
 );
-CREATE INDEX bookings_coach_start_idx ON bookings (coach_id, starts_at);

@@ -185,8 +185,8 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     let inserted = sqlx::query(
         "WITH s AS (
             INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
-                buffer_minutes, slot_capacity, session_type, member_notes)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                buffer_minutes, slot_capacity, session_type, member_notes, guard)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15)
             RETURNING id
          ), b AS (
             INSERT INTO bookings (id, coach_id, member_id, starts_at, status, session_id, member_notes)
@@ -210,6 +210,7 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     .bind(actor.id().map(|i| i.as_uuid()))
     .bind(actor.label())
     .bind(&after)
+    .bind(guard(slot.start, slot.end, slot.buffer_minutes))
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -226,6 +227,17 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
             reject(tx, actor, &c, &m, start, notes, refusal).await
         }
     }
+}
+
+/// A session's guard range: half its buffer on either side (see the
+/// `sessions_guard_matches` constraint, which checks it).
+pub(crate) fn guard(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    buffer_minutes: u16,
+) -> sqlx::postgres::types::PgRange<DateTime<Utc>> {
+    let half = Duration::seconds(i64::from(buffer_minutes) * 30);
+    sqlx::postgres::types::PgRange::from((start - half)..(end + half))
 }
 
 /// The domain meaning of a constraint the database enforced on a booking;
