@@ -27,11 +27,16 @@ use tokio::sync::Barrier;
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn arg(args: &[String], i: usize, what: &str) -> Res<String> {
-    args.get(i).cloned().ok_or_else(|| format!("missing argument: {what}").into())
+    args.get(i)
+        .cloned()
+        .ok_or_else(|| format!("missing argument: {what}").into())
 }
 
 async fn pool(url: &str, size: u32) -> Res<PgPool> {
-    Ok(PgPoolOptions::new().max_connections(size).connect(url).await?)
+    Ok(PgPoolOptions::new()
+        .max_connections(size)
+        .connect(url)
+        .await?)
 }
 
 async fn make_coach(pool: &PgPool, email: &str, zone: &str) -> Res<UserRef> {
@@ -52,7 +57,15 @@ async fn make_coach(pool: &PgPool, email: &str, zone: &str) -> Res<UserRef> {
     Ok(UserRef::Id(UserId::from_uuid(c.id)))
 }
 
-async fn every_day(pool: &PgPool, coach: &UserRef, start: &str, end: &str, length: i64, buffer: i64, capacity: i64) -> Res<()> {
+async fn every_day(
+    pool: &PgPool,
+    coach: &UserRef,
+    start: &str,
+    end: &str,
+    length: i64,
+    buffer: i64,
+    capacity: i64,
+) -> Res<()> {
     for day in 0..7 {
         let w = NewWindow {
             day: DayOfWeek::from_index(day).ok_or("day")?,
@@ -95,10 +108,16 @@ async fn throughput(url: &str, clients: usize, seconds: u64) -> Res<()> {
     let run = Utc::now().timestamp();
     let mut plans = Vec::new();
     for c in 0..clients {
-        let coach = make_coach(&setup, &format!("tp{run}.c{c}@bench.example.com"), "Europe/Berlin").await?;
+        let coach = make_coach(
+            &setup,
+            &format!("tp{run}.c{c}@bench.example.com"),
+            "Europe/Berlin",
+        )
+        .await?;
         every_day(&setup, &coach, "06:00", "22:00", 30, 0, 2).await?;
         let ms = members(&setup, &coach, &format!("tp{run}.c{c}"), 2).await?;
-        let (_, slots) = booking::slots(&setup, &Actor::operator(), &coach, None, 120, false).await?;
+        let (_, slots) =
+            booking::slots(&setup, &Actor::operator(), &coach, None, 120, false).await?;
         plans.push((coach, ms, slots));
     }
     let deadline = Instant::now() + StdDuration::from_secs(seconds);
@@ -122,7 +141,9 @@ async fn throughput(url: &str, clients: usize, seconds: u64) -> Res<()> {
                         at: At::Absolute(slot.start),
                         notes: None,
                     };
-                    booking::book(&pool, &Actor::operator(), &req).await.map_err(|e| e.to_string())?;
+                    booking::book(&pool, &Actor::operator(), &req)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     done += 1;
                 }
             }
@@ -135,7 +156,10 @@ async fn throughput(url: &str, clients: usize, seconds: u64) -> Res<()> {
         total += t.await??;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("bookings={total} seconds={secs:.3} per_second={:.1}", total as f64 / secs);
+    println!(
+        "bookings={total} seconds={secs:.3} per_second={:.1}",
+        total as f64 / secs
+    );
     Ok(())
 }
 
@@ -193,7 +217,10 @@ async fn hotslot(url: &str, clients: usize, rounds: usize) -> Res<()> {
         latencies.len(),
         pct(0.50).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
-        latencies.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
+        latencies
+            .last()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or(0.0)
     );
     Ok(())
 }
@@ -209,12 +236,16 @@ async fn slots_setup(url: &str, n: i64) -> Res<()> {
     let m = members(&p, &coach, &format!("slots{run}"), 3).await?;
     let from = (Utc::now() + Duration::days(1)).date_naive();
     let (_, slots) = booking::slots(&p, &Actor::operator(), &coach, Some(from), 90, false).await?;
-    let UserRef::Id(coach_id) = coach else { return Err("coach".into()) };
+    let UserRef::Id(coach_id) = coach else {
+        return Err("coach".into());
+    };
     // Bulk insert, as bookings would leave them: every slot, up to n, with
     // up to 3 members each; the triggers and constraints run as for any session.
     let mut left = n;
     'fill: for seat in 0..3 {
-        let UserRef::Id(member_id) = &m[seat] else { continue };
+        let UserRef::Id(member_id) = &m[seat] else {
+            continue;
+        };
         for s in slots.iter().step_by(2) {
             if left == 0 {
                 break 'fill;
@@ -246,17 +277,24 @@ async fn slots_lib(url: &str, coach: &str, from: &str, runs: usize) -> Res<()> {
     let mut count = 0;
     for _ in 0..runs {
         let t = Instant::now();
-        let (_, slots) = booking::slots(&p, &Actor::operator(), &coach, Some(from), 90, false).await?;
+        let (_, slots) =
+            booking::slots(&p, &Actor::operator(), &coach, Some(from), 90, false).await?;
         times.push(t.elapsed());
         count = slots.len();
     }
     times.sort();
-    println!("slots={count} median_ms={:.2}", times[times.len() / 2].as_secs_f64() * 1e3);
+    println!(
+        "slots={count} median_ms={:.2}",
+        times[times.len() / 2].as_secs_f64() * 1e3
+    );
     Ok(())
 }
 
 fn main() -> Res<()> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -265,10 +303,32 @@ fn main() -> Res<()> {
     let url = arg(&args, 1, "database url")?;
     rt.block_on(async {
         match mode.as_str() {
-            "throughput" => throughput(&url, arg(&args, 2, "clients")?.parse()?, arg(&args, 3, "seconds")?.parse()?).await,
-            "hotslot" => hotslot(&url, arg(&args, 2, "clients")?.parse()?, arg(&args, 3, "rounds")?.parse()?).await,
+            "throughput" => {
+                throughput(
+                    &url,
+                    arg(&args, 2, "clients")?.parse()?,
+                    arg(&args, 3, "seconds")?.parse()?,
+                )
+                .await
+            }
+            "hotslot" => {
+                hotslot(
+                    &url,
+                    arg(&args, 2, "clients")?.parse()?,
+                    arg(&args, 3, "rounds")?.parse()?,
+                )
+                .await
+            }
             "slots-setup" => slots_setup(&url, arg(&args, 2, "sessions")?.parse()?).await,
-            "slots-lib" => slots_lib(&url, &arg(&args, 2, "coach")?, &arg(&args, 3, "from")?, arg(&args, 4, "runs")?.parse()?).await,
+            "slots-lib" => {
+                slots_lib(
+                    &url,
+                    &arg(&args, 2, "coach")?,
+                    &arg(&args, 3, "from")?,
+                    arg(&args, 4, "runs")?.parse()?,
+                )
+                .await
+            }
             other => Err(format!("unknown mode {other}").into()),
         }
     })

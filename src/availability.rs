@@ -550,13 +550,14 @@ struct ScheduleRow {
 
 /// Load what decides a coach's slots between two instants, in one round
 /// trip (booking is latency-bound). With a member, also tell whether they
-/// already had a session with this coach (their first is `initial`).
+/// already had a session with this coach (their first is `initial`). With
+/// `only_at`, load just what can decide the slot starting then.
 pub(crate) async fn load_schedule(
     conn: &mut PgConnection,
     c: &Coach,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
     member: Option<Uuid>,
+    only_at: Option<DateTime<Utc>>,
 ) -> Result<(Schedule, bool)> {
     // Sessions up to two days either side can reach into the range
     // (lengths and buffers are at most a day each).
@@ -570,7 +571,17 @@ pub(crate) async fn load_schedule(
             coalesce((SELECT json_agg(json_build_array(starts_at, ends_at, buffer_minutes))
                       FROM sessions
                       WHERE coach_id = $1 AND status = 'scheduled'
-                        AND starts_at >= $2 - interval '2 days' AND starts_at < $3 + interval '2 days'),
+                        AND starts_at >= $2 - interval '2 days' AND starts_at < $3 + interval '2 days'
+                        -- Checking one start ($5), only sessions that can matter: those
+                        -- starting there, and those within reach of a window's longest
+                        -- session and largest buffer (a superset; the code decides).
+                        AND ($5::timestamptz IS NULL OR starts_at = $5 OR (
+                            starts_at < $5 + make_interval(mins => (SELECT max(session_minutes)
+                                FROM availability_windows WHERE coach_id = $1)
+                                + greatest((SELECT max(buffer_minutes)
+                                FROM availability_windows WHERE coach_id = $1), buffer_minutes))
+                            AND ends_at > $5 - make_interval(mins => greatest((SELECT max(buffer_minutes)
+                                FROM availability_windows WHERE coach_id = $1), buffer_minutes))))),
                      '[]') AS sessions,
             ($4::uuid IS NOT NULL AND EXISTS (
                 SELECT 1 FROM sessions
@@ -580,21 +591,24 @@ pub(crate) async fn load_schedule(
     .bind(from)
     .bind(to)
     .bind(member)
+    .bind(only_at)
     .fetch_one(&mut *conn)
     .await?;
     let windows = row
         .windows
         .0
         .into_iter()
-        .map(|(id, day, start, end, length, buffer, capacity)| WindowSpec {
-            id,
-            day: DayOfWeek::from_index(day as u8).unwrap_or(DayOfWeek::SUNDAY),
-            start_minute: start as u16,
-            end_minute: end as u16,
-            length_minutes: length as u16,
-            buffer_minutes: buffer as u16,
-            capacity: capacity as u32,
-        })
+        .map(
+            |(id, day, start, end, length, buffer, capacity)| WindowSpec {
+                id,
+                day: DayOfWeek::from_index(day as u8).unwrap_or(DayOfWeek::SUNDAY),
+                start_minute: start as u16,
+                end_minute: end as u16,
+                length_minutes: length as u16,
+                buffer_minutes: buffer as u16,
+                capacity: capacity as u32,
+            },
+        )
         .collect();
     let schedule = Schedule {
         tz: c.tz(),

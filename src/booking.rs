@@ -48,7 +48,7 @@ pub async fn slots(
         .unwrap_or(now)
         - Duration::days(1);
     let end = to.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now) + Duration::days(2);
-    let (schedule, _) = load_schedule(&mut conn, &c, start, end, None).await?;
+    let (schedule, _) = load_schedule(&mut conn, &c, (start, end), None, None).await?;
     if !c.active {
         return Ok((c, Vec::new()));
     }
@@ -156,15 +156,12 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     let tz = c.tz();
     let start = req.at.resolve(tz)?;
     let now = Utc::now();
-    let (schedule, has_history) = load_schedule(
-        &mut tx,
-        &c,
-        start - Duration::days(1),
-        start + Duration::days(1),
-        Some(m.id),
-    )
-    .await?;
-    let slot = schedule.check(start, now).map_err(|r| Error::rule(r.sentence(tz)))?;
+    let around = (start - Duration::days(1), start + Duration::days(1));
+    let (schedule, has_history) =
+        load_schedule(&mut tx, &c, around, Some(m.id), Some(start)).await?;
+    let slot = schedule
+        .check(start, now)
+        .map_err(|r| Error::rule(r.sentence(tz)))?;
     let notes = req.notes.clone().and_then(ProfileText::into_option);
     if slot.remaining == 0 {
         return reject(tx, actor, &c, &m, start, notes, Error::conflict(SLOT_FULL)).await;

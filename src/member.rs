@@ -168,7 +168,10 @@ async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member> {
 
 pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Member> {
     let (id, email) = users::ref_params(who);
-    let sql = format!("{SELECT} WHERE u.role = 'member' AND {}", users::REF_MATCHES);
+    let sql = format!(
+        "{SELECT} WHERE u.role = 'member' AND {}",
+        users::REF_MATCHES
+    );
     let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(email)
