@@ -539,12 +539,18 @@ pub async fn list_blocks(
     .await?)
 }
 
+/// A window as loaded for the slot grid: id, day, start, end, length,
+/// buffer, capacity.
+type WindowTuple = (Uuid, i16, i32, i32, i32, i32, i32);
+/// A scheduled session as loaded for the slot grid: start, end, buffer.
+type SessionTuple = (DateTime<Utc>, DateTime<Utc>, i32);
+
 /// Windows, blocks and sessions as JSON arrays, in one round trip.
 #[derive(FromRow)]
 struct ScheduleRow {
-    windows: sqlx::types::Json<Vec<(Uuid, i16, i32, i32, i32, i32, i32)>>,
+    windows: sqlx::types::Json<Vec<WindowTuple>>,
     blocks: sqlx::types::Json<Vec<(NaiveDate, NaiveDate)>>,
-    sessions: sqlx::types::Json<Vec<(DateTime<Utc>, DateTime<Utc>, i32)>>,
+    sessions: sqlx::types::Json<Vec<SessionTuple>>,
     member_has_history: bool,
 }
 
