@@ -242,8 +242,8 @@ async fn slots_setup(url: &str, n: i64) -> Res<()> {
     // Bulk insert, as bookings would leave them: every slot, up to n, with
     // up to 3 members each; the triggers and constraints run as for any session.
     let mut left = n;
-    'fill: for seat in 0..3 {
-        let UserRef::Id(member_id) = &m[seat] else {
+    'fill: for seat in &m {
+        let UserRef::Id(member_id) = seat else {
             continue;
         };
         for s in slots.iter().step_by(2) {
