@@ -231,3 +231,88 @@ fn processes_racing_for_adjacent_slots_whose_buffers_collide_never_both_win() {
         2
     );
 }
+
+#[test]
+fn the_database_itself_refuses_overbooking_and_buffer_clashes_even_from_raw_sql() {
+    let db = TestDb::new();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana",
+        "--timezone",
+        "Europe/Berlin",
+    ])
+    .ok();
+    db.run(&[
+        "availability",
+        "add",
+        "--coach",
+        "ana@example.com",
+        "--day",
+        "mon",
+        "--start",
+        "09:00",
+        "--end",
+        "12:00",
+        "--capacity",
+        "1",
+    ])
+    .ok();
+    let ids = members(&db, 2);
+    db.run(&[
+        "book",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        &ids[0],
+        "--at",
+        &format!("{}T09:00", monday()),
+    ])
+    .ok();
+    // A buggy path that skips every check in code:
+    let attempts: Vec<(&str, String)> = common::runtime().block_on(async {
+        let pool = db.pool().await;
+        let mut out = Vec::new();
+        let insert = |offset_minutes: i32, guard: &str| {
+            format!(
+                "INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, buffer_minutes, slot_capacity, guard)
+                 SELECT gen_random_uuid(), coach_id, '{}', starts_at + make_interval(mins => {offset_minutes}),
+                        ends_at + make_interval(mins => {offset_minutes}), 15, 1, {guard}
+                 FROM sessions LIMIT 1",
+                ids[1]
+            )
+        };
+        let exact = "tstzrange(starts_at + make_interval(mins => OFF) - interval '7.5 minutes', ends_at + make_interval(mins => OFF) + interval '7.5 minutes')";
+        for (what, sql) in [
+            ("a second seat in a full slot", insert(0, "tstzrange(starts_at - interval '7.5 minutes', ends_at + interval '7.5 minutes')")),
+            ("a session 5 minutes after the end", insert(65, &exact.replace("OFF", "65"))),
+            ("a guard that lies about the buffer", insert(65, "tstzrange(starts_at + interval '65 minutes', ends_at + interval '65 minutes')")),
+        ] {
+            let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+            out.push((what, format!("{r:?}")));
+        }
+        out
+    });
+    for (what, outcome) in &attempts {
+        assert!(outcome.starts_with("Err"), "{what} was accepted: {outcome}");
+    }
+    assert!(
+        attempts[0].1.contains("slots_booked_within_capacity"),
+        "{:?}",
+        attempts[0]
+    );
+    assert!(
+        attempts[1].1.contains("sessions_buffer_no_overlap"),
+        "{:?}",
+        attempts[1]
+    );
+    assert!(
+        attempts[2].1.contains("sessions_guard_matches"),
+        "{:?}",
+        attempts[2]
+    );
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sessions"), 1);
+}
