@@ -750,3 +750,120 @@ fn a_member_holds_at_most_one_seat_in_a_slot() {
     assert!(err.contains("already has a seat"), "{err}");
     assert_eq!(db.scalar::<i32>("SELECT booked FROM slots"), 1);
 }
+
+/// The last Sunday of a month of next year (Berlin's DST changes).
+fn last_sunday(month: u32) -> NaiveDate {
+    let year = Utc::now().year() + 1;
+    let mut d = NaiveDate::from_ymd_opt(year, month + 1, 1).unwrap() - Duration::days(1);
+    while d.weekday() != chrono::Weekday::Sun {
+        d -= Duration::days(1);
+    }
+    d
+}
+
+#[test]
+fn berlin_dst_days_skip_the_missing_hour_take_the_first_of_the_repeated_one_and_keep_afternoons() {
+    let db = TestDb::new();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana",
+        "--timezone",
+        "Europe/Berlin",
+    ])
+    .ok();
+    for (start, end) in [("01:00", "04:00"), ("14:00", "15:00")] {
+        db.run(&[
+            "availability",
+            "add",
+            "--coach",
+            "ana@example.com",
+            "--day",
+            "sun",
+            "--start",
+            start,
+            "--end",
+            end,
+            "--length",
+            "30",
+            "--buffer",
+            "0",
+        ])
+        .ok();
+    }
+    let starts = |day: NaiveDate| -> Vec<String> {
+        let v = db
+            .run(&[
+                "slots",
+                "--coach",
+                "ana@example.com",
+                "--from",
+                &day.to_string(),
+                "--days",
+                "1",
+                "-o",
+                "json",
+            ])
+            .json();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["start"].as_str().unwrap()[11..].to_string())
+            .collect()
+    };
+    let spring = starts(last_sunday(3));
+    assert_eq!(
+        spring,
+        [
+            "01:00:00+01:00",
+            "01:30:00+01:00",
+            "03:00:00+02:00",
+            "03:30:00+02:00",
+            "14:00:00+02:00",
+            "14:30:00+02:00"
+        ]
+    );
+    let fall = starts(last_sunday(10));
+    assert_eq!(
+        fall,
+        [
+            "01:00:00+02:00",
+            "01:30:00+02:00",
+            "02:00:00+02:00",
+            "02:30:00+02:00",
+            "03:00:00+01:00",
+            "03:30:00+01:00",
+            "14:00:00+01:00",
+            "14:30:00+01:00"
+        ]
+    );
+    // booking a time that does not exist that day says so
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "bo@example.com",
+        "--name",
+        "Bo",
+        "--coach",
+        "ana@example.com",
+    ])
+    .ok();
+    let gap = format!("{}T02:30", last_sunday(3));
+    let msg = db
+        .run(&[
+            "--as",
+            "bo@example.com",
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--at",
+            &gap,
+        ])
+        .fails_with(7)
+        .to_string();
+    assert!(msg.contains("does not exist"), "{msg}");
+}
