@@ -56,6 +56,7 @@ impl Cmd {
                     .with_prompt(format!("Book a slot with {}", coach.name))
                     .items(&items)
                     .default(0)
+                    .max_length(12)
                     .interact()
                     .map_err(|e| Error::invalid(format!("no slot chosen: {e}")))?;
                 At::Absolute(slots[pick].start)
