@@ -19,6 +19,30 @@ pub struct Change<'a> {
     pub after: Option<Value>,
 }
 
+impl<'a> Change<'a> {
+    /// A change to a record, before and after as their JSON form.
+    pub fn of<T: Serialize>(
+        action: &'a str,
+        entity: &'a str,
+        entity_id: Uuid,
+        before: Option<&T>,
+        after: Option<&T>,
+    ) -> Result<Self> {
+        let json = |v: Option<&T>| {
+            v.map(serde_json::to_value)
+                .transpose()
+                .map_err(|e| crate::error::Error::Internal(format!("cannot record {action}: {e}")))
+        };
+        Ok(Change {
+            action,
+            entity,
+            entity_id: Some(entity_id),
+            before: json(before)?,
+            after: json(after)?,
+        })
+    }
+}
+
 pub async fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::audit::{self, Change};
-use crate::coach::{self, Coach, internal};
+use crate::coach::{self, Coach};
 use crate::domain::{
     BufferMinutes, Date, DayOfWeek, ProfileText, SessionMinutes, SlotCapacity, TimeOfDay, UserId,
     UserRef,
@@ -188,13 +188,13 @@ pub async fn add(
     audit::record(
         &mut tx,
         actor,
-        Change {
-            action: "availability.add",
-            entity: "availability_window",
-            entity_id: Some(id),
-            before: None,
-            after: Some(serde_json::to_value(&w).map_err(internal)?),
-        },
+        Change::of(
+            "availability.add",
+            "availability_window",
+            id,
+            None,
+            Some(&w),
+        )?,
     )
     .await?;
     tx.commit().await?;
@@ -342,13 +342,13 @@ pub async fn update(
     audit::record(
         &mut tx,
         actor,
-        Change {
-            action: "availability.update",
-            entity: "availability_window",
-            entity_id: Some(id),
-            before: Some(serde_json::to_value(&before).map_err(internal)?),
-            after: Some(serde_json::to_value(&after).map_err(internal)?),
-        },
+        Change::of(
+            "availability.update",
+            "availability_window",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
     )
     .await?;
     tx.commit().await?;
@@ -385,13 +385,13 @@ pub async fn remove(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Window> {
     audit::record(
         &mut tx,
         actor,
-        Change {
-            action: "availability.remove",
-            entity: "availability_window",
-            entity_id: Some(id),
-            before: Some(serde_json::to_value(&w).map_err(internal)?),
-            after: None,
-        },
+        Change::of(
+            "availability.remove",
+            "availability_window",
+            id,
+            Some(&w),
+            None,
+        )?,
     )
     .await?;
     tx.commit().await?;
@@ -470,13 +470,13 @@ pub async fn block(
     audit::record(
         &mut tx,
         actor,
-        Change {
-            action: "availability.block",
-            entity: "availability_block",
-            entity_id: Some(id),
-            before: None,
-            after: Some(serde_json::to_value(&b).map_err(internal)?),
-        },
+        Change::of(
+            "availability.block",
+            "availability_block",
+            id,
+            None,
+            Some(&b),
+        )?,
     )
     .await?;
     tx.commit().await?;
@@ -506,13 +506,13 @@ pub async fn unblock(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Block> {
     audit::record(
         &mut tx,
         actor,
-        Change {
-            action: "availability.unblock",
-            entity: "availability_block",
-            entity_id: Some(id),
-            before: Some(serde_json::to_value(&b).map_err(internal)?),
-            after: None,
-        },
+        Change::of(
+            "availability.unblock",
+            "availability_block",
+            id,
+            Some(&b),
+            None,
+        )?,
     )
     .await?;
     tx.commit().await?;

@@ -208,13 +208,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewCoach) -> Result<Coach
     audit::record(
         &mut tx,
         actor,
-        Change {
-            action: "coach.create",
-            entity: "coach",
-            entity_id: Some(coach.id),
-            before: None,
-            after: Some(serde_json::to_value(&coach).map_err(internal)?),
-        },
+        Change::of("coach.create", "coach", coach.id, None, Some(&coach))?,
     )
     .await?;
     tx.commit().await?;
@@ -386,13 +380,7 @@ async fn record_change(
     audit::record(
         conn,
         actor,
-        Change {
-            action,
-            entity: "coach",
-            entity_id: Some(after.id),
-            before: Some(serde_json::to_value(before).map_err(internal)?),
-            after: Some(serde_json::to_value(after).map_err(internal)?),
-        },
+        Change::of(action, "coach", after.id, Some(before), Some(after))?,
     )
     .await
 }

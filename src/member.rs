@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::audit::{self, Change};
-use crate::coach::{self, internal};
+use crate::coach;
 use crate::domain::{
     Email, MembershipStatus, OnboardingStatus, PersonName, Privacy, ProfileText, Role, TimeZone,
     UserId, UserRef,
@@ -220,10 +220,6 @@ async fn set_coach(
     Ok(())
 }
 
-fn to_json(m: &Member) -> Result<serde_json::Value> {
-    serde_json::to_value(m).map_err(internal)
-}
-
 /// `member create`: a user with role member and a profile with defaults
 /// (active, onboarding pending, privacy connections). With a coach it is
 /// signup with a coach choice: refused when that coach is full or not
@@ -269,13 +265,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewMember) -> Result<Memb
     audit::record(
         &mut tx,
         actor,
-        Change {
-            action: "member.create",
-            entity: "member",
-            entity_id: Some(member.id),
-            before: None,
-            after: Some(to_json(&member)?),
-        },
+        Change::of("member.create", "member", member.id, None, Some(&member))?,
     )
     .await?;
     tx.commit().await?;
@@ -420,13 +410,7 @@ async fn record(
     audit::record(
         conn,
         actor,
-        Change {
-            action,
-            entity: "member",
-            entity_id: Some(after.id),
-            before: Some(to_json(before)?),
-            after: Some(to_json(after)?),
-        },
+        Change::of(action, "member", after.id, Some(before), Some(after))?,
     )
     .await
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::audit::{self, Change};
-use crate::coach::{self, internal};
+use crate::coach;
 use crate::domain::{ProfileText, Role, SessionStatus, SessionType, UserRef};
 use crate::error::{Error, Result};
 use crate::users;
@@ -243,13 +243,7 @@ pub async fn cancel(
     audit::record(
         &mut tx,
         actor,
-        Change {
-            action: "session.cancel",
-            entity: "session",
-            entity_id: Some(id),
-            before: Some(serde_json::to_value(&before).map_err(internal)?),
-            after: Some(serde_json::to_value(&after).map_err(internal)?),
-        },
+        Change::of("session.cancel", "session", id, Some(&before), Some(&after))?,
     )
     .await?;
     tx.commit().await?;

@@ -4,17 +4,8 @@
 mod common;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
-use common::TestDb;
+use common::{TestDb, monday};
 use serde_json::Value;
-
-/// A Monday at least two weeks ahead, so the tests never age.
-fn monday() -> NaiveDate {
-    let mut d = Utc::now().date_naive() + Duration::days(14);
-    while d.weekday() != chrono::Weekday::Mon {
-        d += Duration::days(1);
-    }
-    d
-}
 
 /// Ana (Berlin, room for 2 members) with Bo assigned, and Monday 09:00-12:00
 /// in 60-minute sessions, 15 minutes buffer, 3 per slot.

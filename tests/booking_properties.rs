@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use coachctl::actor::Actor;
 use coachctl::availability::{self, NewWindow};
 use coachctl::booking::{self, Request, SLOT_FULL};
@@ -146,14 +146,6 @@ proptest! {
 
 // ------------------------------------- booking against the database
 
-fn monday() -> NaiveDate {
-    let mut d = Utc::now().date_naive() + Duration::days(14);
-    while d.weekday() != chrono::Weekday::Mon {
-        d += Duration::days(1);
-    }
-    d
-}
-
 #[derive(Debug, Clone)]
 enum Op {
     Book { member: usize, slot: usize },
@@ -225,7 +217,7 @@ proptest! {
                 }).await.unwrap();
                 members.push(m.id);
             }
-            let day = monday();
+            let day = common::monday();
             let starts: Vec<DateTime<Utc>> = SLOTS
                 .iter()
                 .map(|(t, ..)| At::parse(&format!("{day}T{t}")).unwrap().resolve(tz).unwrap())

@@ -3,18 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Stdio};
-
-use chrono::{Datelike, Duration, NaiveDate, Utc};
-use common::TestDb;
-
-fn monday() -> NaiveDate {
-    let mut d = Utc::now().date_naive() + Duration::days(14);
-    while d.weekday() != chrono::Weekday::Mon {
-        d += Duration::days(1);
-    }
-    d
-}
+use common::{TestDb, monday, race};
 
 fn members(db: &TestDb, n: usize) -> Vec<String> {
     (0..n)
@@ -33,51 +22,6 @@ fn members(db: &TestDb, n: usize) -> Vec<String> {
                 "ids",
             ])
             .id()
-        })
-        .collect()
-}
-
-/// Start every booker behind a barrier, then release them together, so the
-/// race is a race and not a queue of process start-ups.
-fn race(db: &TestDb, runs: Vec<Vec<String>>) -> Vec<(i32, String)> {
-    let gate = tempfile::tempdir().expect("barrier dir");
-    let go = gate.path().join("go");
-    let children: Vec<Child> = runs
-        .iter()
-        .map(|args| {
-            let mut c = db.cmd();
-            let program = c.get_program().to_owned();
-            let mut sh = std::process::Command::new("sh");
-            sh.arg("-c")
-                .arg("while [ ! -e \"$GO\" ]; do sleep 0.005; done; exec \"$@\"")
-                .arg("coachctl")
-                .arg(program)
-                .args(args)
-                .env("GO", &go)
-                .envs(
-                    c.get_envs()
-                        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-                )
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            let _ = &mut c;
-            sh.spawn().expect("spawn a booker")
-        })
-        .collect();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    std::fs::write(&go, b"").expect("open the barrier");
-    outcomes(children)
-}
-
-fn outcomes(children: Vec<Child>) -> Vec<(i32, String)> {
-    children
-        .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().expect("wait for coachctl");
-            (
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
         })
         .collect()
 }

@@ -6,42 +6,10 @@ mod common;
 use common::TestDb;
 use serde_json::Value;
 
-fn setup_ana_and_bo(db: &TestDb) -> (String, String) {
-    let c = db
-        .run(&[
-            "coach",
-            "create",
-            "--email",
-            "ana@example.com",
-            "--name",
-            "Ana Coach",
-            "--timezone",
-            "Europe/Berlin",
-            "--max-members",
-            "2",
-            "-o",
-            "ids",
-        ])
-        .id();
-    let m = db
-        .run(&[
-            "member",
-            "create",
-            "--email",
-            "bo@example.com",
-            "--name",
-            "Bo Member",
-            "-o",
-            "ids",
-        ])
-        .id();
-    (c, m)
-}
-
 #[test]
 fn the_contract_examples_for_coaches_and_members_work_as_written() {
     let db = TestDb::new();
-    let (c, m) = setup_ana_and_bo(&db);
+    let (c, m) = common::ana_and_bo(&db);
     assert!(uuid::Uuid::parse_str(&c).is_ok(), "coach id: {c}");
     assert!(uuid::Uuid::parse_str(&m).is_ok(), "member id: {m}");
 
@@ -87,7 +55,7 @@ fn a_new_coach_gets_the_default_profile() {
 #[test]
 fn lists_come_as_json_arrays_csv_with_a_header_and_ids_one_per_line() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "member",
         "create",
@@ -174,7 +142,7 @@ fn an_unknown_flag_is_a_usage_error_exit_2() {
 #[test]
 fn a_member_reading_another_member_exits_4_and_nothing_changes() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "member",
         "create",
@@ -213,7 +181,7 @@ fn a_member_reading_another_member_exits_4_and_nothing_changes() {
 #[test]
 fn a_coach_lists_only_their_own_members() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "coach",
         "create",
@@ -278,7 +246,7 @@ fn a_coach_lists_only_their_own_members() {
 #[test]
 fn coach_notes_are_hidden_from_the_member() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "member",
         "assign",
@@ -346,7 +314,7 @@ fn an_unknown_actor_exits_4_with_a_sentence() {
 #[test]
 fn a_deactivated_coach_cannot_act() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&["coach", "deactivate", "ana@example.com", "--yes"])
         .ok();
     db.run(&["--as", "ana@example.com", "member", "list"])
@@ -365,7 +333,7 @@ fn a_deactivated_coach_cannot_act() {
 #[test]
 fn deactivating_without_yes_off_a_terminal_refuses_and_changes_nothing() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     let err = db
         .run(&["coach", "deactivate", "ana@example.com"])
         .fails_with(3)
@@ -389,7 +357,7 @@ fn an_unknown_coach_exits_5() {
 #[test]
 fn a_duplicate_email_exits_6_whatever_its_case() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     let err = db
         .run(&[
             "member",
@@ -408,7 +376,7 @@ fn a_duplicate_email_exits_6_whatever_its_case() {
 #[test]
 fn assigning_beyond_max_members_exits_6() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     for e in ["m1@example.com", "m2@example.com"] {
         db.run(&[
             "member",
@@ -458,7 +426,7 @@ fn assigning_beyond_max_members_exits_6() {
 #[test]
 fn a_coach_not_accepting_members_is_hidden_from_signup_and_refuses_assignment() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "coach",
         "create",
@@ -528,7 +496,7 @@ fn errors_are_json_objects_under_output_json() {
 #[test]
 fn promote_turns_a_member_into_a_coach_admins_only() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "--as",
         "ana@example.com",
@@ -561,7 +529,7 @@ fn promote_turns_a_member_into_a_coach_admins_only() {
 #[test]
 fn every_change_is_audited_with_before_and_after() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "member",
         "assign",
@@ -603,7 +571,7 @@ fn every_change_is_audited_with_before_and_after() {
 #[test]
 fn lowering_max_members_below_the_member_count_is_refused() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "member",
         "assign",
@@ -634,7 +602,7 @@ fn lowering_max_members_below_the_member_count_is_refused() {
 #[test]
 fn a_coach_creates_members_only_for_themself() {
     let db = TestDb::new();
-    setup_ana_and_bo(&db);
+    common::ana_and_bo(&db);
     db.run(&[
         "coach",
         "create",

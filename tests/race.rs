@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::process::Stdio;
-
 use common::TestDb;
 
 #[test]
@@ -32,33 +30,22 @@ fn sixteen_processes_assigning_to_a_coach_with_room_for_five_leave_exactly_five(
             .id()
         })
         .collect();
-    let children: Vec<_> = members
+    let runs = members
         .iter()
         .map(|m| {
-            db.cmd()
-                .args(["member", "assign", m, "--coach", &coach])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn coachctl")
+            ["member", "assign", m, "--coach", &coach]
+                .map(String::from)
+                .to_vec()
         })
         .collect();
-    let mut ok = 0;
-    let mut full = 0;
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        match out.status.code() {
-            Some(0) => ok += 1,
-            Some(6) => {
-                full += 1;
-                let err = String::from_utf8_lossy(&out.stderr);
-                assert!(err.contains("at capacity"), "{err}");
-            }
-            other => panic!(
-                "unexpected exit {other:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
+    let results = common::race(&db, runs);
+    let ok = results.iter().filter(|(c, _)| *c == 0).count();
+    let full = results.iter().filter(|(c, _)| *c == 6).count();
+    for (code, err) in &results {
+        assert!(
+            *code == 0 || (*code == 6 && err.contains("at capacity")),
+            "exit {code}: {err}"
+        );
     }
     assert_eq!((ok, full), (5, 11));
     assert_eq!(

@@ -290,3 +290,95 @@ pub fn empty_db() -> TestDb {
         TestDb { name, url, cluster }
     })
 }
+
+/// A Monday at least two weeks ahead, so tests with bookings never age.
+pub fn monday() -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let mut d = chrono::Utc::now().date_naive() + chrono::Duration::days(14);
+    while d.weekday() != chrono::Weekday::Mon {
+        d += chrono::Duration::days(1);
+    }
+    d
+}
+
+/// DESIGN.md's first contract examples: coach Ana (Europe/Berlin, room for
+/// two members) and member Bo, unassigned. Returns their ids.
+pub fn ana_and_bo(db: &TestDb) -> (String, String) {
+    let c = db
+        .run(&[
+            "coach",
+            "create",
+            "--email",
+            "ana@example.com",
+            "--name",
+            "Ana Coach",
+            "--timezone",
+            "Europe/Berlin",
+            "--max-members",
+            "2",
+            "-o",
+            "ids",
+        ])
+        .id();
+    let m = db
+        .run(&[
+            "member",
+            "create",
+            "--email",
+            "bo@example.com",
+            "--name",
+            "Bo Member",
+            "-o",
+            "ids",
+        ])
+        .id();
+    (c, m)
+}
+
+/// Wait for spawned coachctl processes: (exit code, stderr) of each.
+pub fn outcomes(children: Vec<std::process::Child>) -> Vec<(i32, String)> {
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().expect("wait for coachctl");
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Run coachctl once per argument list, every process held behind a barrier
+/// and then released together, so the race is a race and not a queue of
+/// process start-ups. Returns (exit code, stderr) of each.
+pub fn race(db: &TestDb, runs: Vec<Vec<String>>) -> Vec<(i32, String)> {
+    let gate = tempfile::tempdir().expect("barrier dir");
+    let go = gate.path().join("go");
+    let children: Vec<std::process::Child> = runs
+        .iter()
+        .map(|args| {
+            let c = db.cmd();
+            let mut sh = std::process::Command::new("sh");
+            sh.arg("-c")
+                .arg("while [ ! -e \"$GO\" ]; do sleep 0.005; done; exec \"$@\"")
+                .arg("coachctl")
+                .arg(c.get_program())
+                .args(args)
+                .env("GO", &go)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            // the same environment db.cmd() would give coachctl
+            for (k, v) in c.get_envs() {
+                match v {
+                    Some(v) => sh.env(k, v),
+                    None => sh.env_remove(k),
+                };
+            }
+            sh.spawn().expect("spawn coachctl")
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(&go, b"").expect("open the barrier");
+    outcomes(children)
+}
