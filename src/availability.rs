@@ -201,6 +201,20 @@ pub async fn add(
     Ok(w)
 }
 
+/// Whose records a listing shows: the named coach, else the acting coach,
+/// else (for admins and members) every coach.
+async fn coach_scope(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    named: Option<&UserRef>,
+) -> Result<Option<Uuid>> {
+    Ok(match (named, actor.as_coach()) {
+        (Some(r), _) => Some(coach::find(conn, r).await?.id),
+        (None, Some(me)) => Some(me.as_uuid()),
+        (None, None) => None,
+    })
+}
+
 /// `availability list`: anyone may see a coach's windows (members book them).
 pub async fn list(
     pool: &PgPool,
@@ -208,11 +222,7 @@ pub async fn list(
     coach_ref: Option<&UserRef>,
 ) -> Result<Vec<Window>> {
     let mut conn = pool.acquire().await?;
-    let coach_id = match (coach_ref, actor.as_coach()) {
-        (Some(r), _) => Some(coach::find(&mut conn, r).await?.id),
-        (None, Some(me)) => Some(me.as_uuid()),
-        (None, None) => None,
-    };
+    let coach_id = coach_scope(&mut conn, actor, coach_ref).await?;
     let sql = format!(
         "{SELECT_WINDOW} WHERE ($1::uuid IS NULL OR w.coach_id = $1)
          ORDER BY lower(u.email), w.day_of_week, w.start_minute"
@@ -526,11 +536,7 @@ pub async fn list_blocks(
     coach_ref: Option<&UserRef>,
 ) -> Result<Vec<Block>> {
     let mut conn = pool.acquire().await?;
-    let coach_id = match (coach_ref, actor.as_coach()) {
-        (Some(r), _) => Some(coach::find(&mut conn, r).await?.id),
-        (None, Some(me)) => Some(me.as_uuid()),
-        (None, None) => None,
-    };
+    let coach_id = coach_scope(&mut conn, actor, coach_ref).await?;
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT_BLOCK} WHERE ($1::uuid IS NULL OR b.coach_id = $1) ORDER BY lower(u.email), b.first_day"
     )))

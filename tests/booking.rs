@@ -10,34 +10,7 @@ use serde_json::Value;
 /// Ana (Berlin, room for 2 members) with Bo assigned, and Monday 09:00-12:00
 /// in 60-minute sessions, 15 minutes buffer, 3 per slot.
 fn ana_with_monday_mornings(db: &TestDb) {
-    let c = db
-        .run(&[
-            "coach",
-            "create",
-            "--email",
-            "ana@example.com",
-            "--name",
-            "Ana Coach",
-            "--timezone",
-            "Europe/Berlin",
-            "--max-members",
-            "2",
-            "-o",
-            "ids",
-        ])
-        .id();
-    let m = db
-        .run(&[
-            "member",
-            "create",
-            "--email",
-            "bo@example.com",
-            "--name",
-            "Bo Member",
-            "-o",
-            "ids",
-        ])
-        .id();
+    let (c, m) = common::ana_and_bo(db);
     db.run(&["member", "assign", &m, "--coach", &c]).ok();
     db.run(&[
         "availability",
