@@ -551,93 +551,112 @@ type WindowTuple = (Uuid, i16, i32, i32, i32, i32, i32);
 /// A scheduled session as loaded for the slot grid: start, end, buffer.
 type SessionTuple = (DateTime<Utc>, DateTime<Utc>, i32);
 
-/// Windows, blocks and sessions as JSON arrays, in one round trip.
+/// The columns `windows`, `blocks` and `sessions` (JSON arrays) of the
+/// schedule of the coach whose id is the SQL expression `coach`, for starts
+/// in `[from, to)` (SQL expressions too). With `near` (an instant, SQL) and
+/// `margin` (an interval, SQL), only the sessions that can decide a slot
+/// starting within `margin` of `near`: those starting there, and those within
+/// reach of a window's longest session and largest buffer. A superset; the
+/// code decides.
+pub(crate) fn schedule_columns(
+    coach: &str,
+    from: &str,
+    to: &str,
+    near: &str,
+    margin: &str,
+) -> String {
+    format!(
+        "coalesce((SELECT json_agg(json_build_array(id, day_of_week, start_minute, end_minute,
+                                                   session_minutes, buffer_minutes, capacity))
+                  FROM availability_windows WHERE coach_id = {coach}), '[]') AS windows,
+        coalesce((SELECT json_agg(json_build_array(first_day, last_day))
+                  FROM availability_blocks WHERE coach_id = {coach}), '[]') AS blocks,
+        coalesce((SELECT json_agg(json_build_array(starts_at, ends_at, buffer_minutes))
+                  FROM sessions
+                  WHERE coach_id = {coach} AND status = 'scheduled'
+                    -- sessions up to two days before can reach into the range
+                    AND starts_at >= {from} - interval '2 days' AND starts_at < {to} + interval '2 days'
+                    AND ({near} IS NULL
+                         OR starts_at BETWEEN {near} - {margin} AND {near} + {margin}
+                         OR (starts_at < {near} + {margin} + make_interval(mins =>
+                                 (SELECT max(session_minutes) FROM availability_windows WHERE coach_id = {coach})
+                                 + greatest((SELECT max(buffer_minutes) FROM availability_windows
+                                             WHERE coach_id = {coach}), buffer_minutes))
+                             AND ends_at > {near} - {margin} - make_interval(mins =>
+                                 greatest((SELECT max(buffer_minutes) FROM availability_windows
+                                           WHERE coach_id = {coach}), buffer_minutes))))),
+                 '[]') AS sessions"
+    )
+}
+
+/// A schedule as [`schedule_columns`] loads it.
 #[derive(FromRow)]
-struct ScheduleRow {
+pub(crate) struct ScheduleRow {
     windows: sqlx::types::Json<Vec<WindowTuple>>,
     blocks: sqlx::types::Json<Vec<(NaiveDate, NaiveDate)>>,
     sessions: sqlx::types::Json<Vec<SessionTuple>>,
-    member_has_history: bool,
 }
 
-/// Load what decides a coach's slots between two instants, in one round
-/// trip (booking is latency-bound). With a member, also tell whether they
-/// already had a session with this coach (their first is `initial`). With
-/// `only_at`, load just what can decide the slot starting then.
+impl ScheduleRow {
+    pub(crate) fn into_schedule(self, c: &Coach) -> Schedule {
+        let windows = self
+            .windows
+            .0
+            .into_iter()
+            .map(
+                |(id, day, start, end, length, buffer, capacity)| WindowSpec {
+                    id,
+                    day: DayOfWeek::from_index(day as u8).unwrap_or(DayOfWeek::SUNDAY),
+                    start_minute: start as u16,
+                    end_minute: end as u16,
+                    length_minutes: length as u16,
+                    buffer_minutes: buffer as u16,
+                    capacity: capacity as u32,
+                },
+            )
+            .collect();
+        Schedule {
+            tz: c.tz(),
+            windows,
+            blocks: self.blocks.0,
+            sessions: self
+                .sessions
+                .0
+                .into_iter()
+                .map(|(start, end, b)| Busy {
+                    start,
+                    end,
+                    buffer_minutes: b.clamp(0, 1440) as u16,
+                })
+                .collect(),
+            min_notice_minutes: i64::from(c.min_notice_minutes),
+            horizon_days: c.horizon_days.map(i64::from),
+        }
+    }
+}
+
+/// Load what decides a coach's slots for starts in `[from, to)`, in one
+/// round trip.
 pub(crate) async fn load_schedule(
     conn: &mut PgConnection,
     c: &Coach,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
-    member: Option<Uuid>,
-    only_at: Option<DateTime<Utc>>,
-) -> Result<(Schedule, bool)> {
-    // Sessions up to two days either side can reach into the range
-    // (lengths and buffers are at most a day each).
-    let row: ScheduleRow = sqlx::query_as(
-        "SELECT
-            coalesce((SELECT json_agg(json_build_array(id, day_of_week, start_minute, end_minute,
-                                                       session_minutes, buffer_minutes, capacity))
-                      FROM availability_windows WHERE coach_id = $1), '[]') AS windows,
-            coalesce((SELECT json_agg(json_build_array(first_day, last_day))
-                      FROM availability_blocks WHERE coach_id = $1), '[]') AS blocks,
-            coalesce((SELECT json_agg(json_build_array(starts_at, ends_at, buffer_minutes))
-                      FROM sessions
-                      WHERE coach_id = $1 AND status = 'scheduled'
-                        AND starts_at >= $2 - interval '2 days' AND starts_at < $3 + interval '2 days'
-                        -- Checking one start ($5), only sessions that can matter: those
-                        -- starting there, and those within reach of a window's longest
-                        -- session and largest buffer (a superset; the code decides).
-                        AND ($5::timestamptz IS NULL OR starts_at = $5 OR (
-                            starts_at < $5 + make_interval(mins => (SELECT max(session_minutes)
-                                FROM availability_windows WHERE coach_id = $1)
-                                + greatest((SELECT max(buffer_minutes)
-                                FROM availability_windows WHERE coach_id = $1), buffer_minutes))
-                            AND ends_at > $5 - make_interval(mins => greatest((SELECT max(buffer_minutes)
-                                FROM availability_windows WHERE coach_id = $1), buffer_minutes))))),
-                     '[]') AS sessions,
-            ($4::uuid IS NOT NULL AND EXISTS (
-                SELECT 1 FROM sessions
-                WHERE coach_id = $1 AND member_id = $4 AND status <> 'cancelled')) AS member_has_history",
-    )
-    .bind(c.id)
-    .bind(from)
-    .bind(to)
-    .bind(member)
-    .bind(only_at)
-    .fetch_one(&mut *conn)
-    .await?;
-    let windows = row
-        .windows
-        .0
-        .into_iter()
-        .map(
-            |(id, day, start, end, length, buffer, capacity)| WindowSpec {
-                id,
-                day: DayOfWeek::from_index(day as u8).unwrap_or(DayOfWeek::SUNDAY),
-                start_minute: start as u16,
-                end_minute: end as u16,
-                length_minutes: length as u16,
-                buffer_minutes: buffer as u16,
-                capacity: capacity as u32,
-            },
+) -> Result<Schedule> {
+    let sql = format!(
+        "SELECT {}",
+        schedule_columns(
+            "$1",
+            "$2::timestamptz",
+            "$3::timestamptz",
+            "NULL::timestamptz",
+            "interval '0'"
         )
-        .collect();
-    let schedule = Schedule {
-        tz: c.tz(),
-        windows,
-        blocks: row.blocks.0,
-        sessions: row
-            .sessions
-            .0
-            .into_iter()
-            .map(|(start, end, b)| Busy {
-                start,
-                end,
-                buffer_minutes: b.clamp(0, 1440) as u16,
-            })
-            .collect(),
-        min_notice_minutes: i64::from(c.min_notice_minutes),
-        horizon_days: c.horizon_days.map(i64::from),
-    };
-    Ok((schedule, row.member_has_history))
+    );
+    let row: ScheduleRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(c.id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.into_schedule(c))
 }

@@ -1,9 +1,10 @@
 //! Slots and atomic booking. Seed 003 requirements 5 and 15; seed 002
 //! properties 15-16 and 23-29.
 //!
-//! A booking is one transaction: validate, check the slot in code (for a
-//! precise reason), then insert the session. The insert is where the
-//! database decides: the `sessions_slot_count` trigger upserts the slot row
+//! A booking reads one snapshot (coach, member, the schedule around the
+//! time), checks the slot in code for a precise reason, then writes the
+//! session, the booking and the audit row in one statement, which is one
+//! transaction. That statement is where the database decides: the `sessions_slot_count` trigger upserts the slot row
 //! (taking its lock, so concurrent bookers of one slot queue) under
 //! `CHECK (booked <= capacity)`, and `sessions_buffer_no_overlap` keeps
 //! sessions out of each other's buffers. No interleaving of bookers,
@@ -11,11 +12,10 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::actor::Actor;
-use crate::audit::{self, Change};
 use crate::availability::load_schedule;
 use crate::coach::{self, Coach};
 use crate::domain::{At, MembershipStatus, ProfileText, Role, UserId, UserRef};
@@ -48,7 +48,7 @@ pub async fn slots(
         .unwrap_or(now)
         - Duration::days(1);
     let end = to.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now) + Duration::days(2);
-    let (schedule, _) = load_schedule(&mut conn, &c, (start, end), None, None).await?;
+    let schedule = load_schedule(&mut conn, &c, (start, end)).await?;
     if !c.active {
         return Ok((c, Vec::new()));
     }
@@ -77,7 +77,7 @@ pub struct Booking {
     pub member_email: String,
 }
 
-/// `book`. Retries a transaction the database chose as a deadlock victim.
+/// `book`. Retries a statement the database chose as a deadlock victim.
 pub async fn book(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
     let mut attempt = 0;
     loop {
@@ -94,30 +94,102 @@ pub async fn book(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking
 
 /// Who is booked: a member books for themself; an admin names the member;
 /// a coach uses `session create` instead.
-async fn resolve_member(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    named: Option<&UserRef>,
-) -> Result<member::Member> {
-    let who = match (actor.role(), named) {
-        (Role::Member, None) => UserRef::Id(
-            actor
-                .id()
-                .ok_or_else(|| Error::Internal("member without id".into()))?,
-        ),
-        (Role::Member, Some(r)) => r.clone(),
-        (Role::Admin, Some(r)) => r.clone(),
-        (Role::Admin, None) => {
-            return Err(Error::invalid("name the member to book for with --member"));
-        }
-        (Role::Coach, _) => {
-            return Err(Error::forbidden(format!(
-                "{} is a coach; coaches put members into sessions with `session create`",
-                actor.label()
-            )));
-        }
+fn member_ref(actor: &Actor, named: Option<&UserRef>) -> Result<UserRef> {
+    match (actor.role(), named) {
+        (Role::Member, None) => actor
+            .id()
+            .map(UserRef::Id)
+            .ok_or_else(|| Error::Internal("a member actor without an id".into())),
+        (Role::Member | Role::Admin, Some(r)) => Ok(r.clone()),
+        (Role::Admin, None) => Err(Error::invalid("name the member to book for with --member")),
+        (Role::Coach, _) => Err(Error::forbidden(format!(
+            "{} is a coach; coaches put members into sessions with `session create`",
+            actor.label()
+        ))),
+    }
+}
+
+/// May this member book this coach? Assigned today; accepted connections
+/// plug in here.
+async fn may_book(_pool: &PgPool, m: &member::Member, c: &Coach) -> Result<bool> {
+    Ok(m.coach_id == Some(c.id))
+}
+
+/// Everything a booking decides on, read in one round trip: the coach, the
+/// member, the schedule around the requested time, and whether the member
+/// had sessions with this coach before.
+#[derive(sqlx::FromRow)]
+struct Snapshot {
+    coach: Option<sqlx::types::Json<coach::CoachRow>>,
+    member: Option<sqlx::types::Json<member::MemberRow>>,
+    #[sqlx(flatten)]
+    schedule: crate::availability::ScheduleRow,
+    member_has_history: bool,
+}
+
+async fn snapshot(
+    pool: &PgPool,
+    coach_ref: &UserRef,
+    member_ref: &UserRef,
+    at: &At,
+) -> Result<Snapshot> {
+    // Before the coach's zone is known, a local time is placed as if in UTC
+    // and widened by the largest UTC offset (and an hour of DST): the
+    // sessions loaded stay a superset of those that decide the slot.
+    let (absolute, local, margin) = match at {
+        At::Absolute(t) => (Some(*t), None, "interval '0'"),
+        At::Local(n) => (None, Some(*n), "interval '15 hours'"),
     };
-    let m = member::find(conn, &who).await?;
+    let near = "(SELECT t FROM the_time)";
+    let sql = format!(
+        "WITH the_coach AS ({coach_select} WHERE u.role = 'coach' AND (u.id = $1::uuid OR lower(u.email) = lower($2::text))),
+              the_member AS ({member_select} WHERE u.role = 'member' AND (u.id = $3::uuid OR lower(u.email) = lower($4::text))),
+              the_time AS (SELECT coalesce($5::timestamptz, $6::timestamp AT TIME ZONE 'UTC') AS t)
+         SELECT (SELECT to_jsonb(x) FROM the_coach x) AS coach,
+                (SELECT to_jsonb(x) FROM the_member x) AS member,
+                {schedule},
+                EXISTS (SELECT 1 FROM sessions
+                        WHERE coach_id = (SELECT id FROM the_coach)
+                          AND member_id = (SELECT id FROM the_member)
+                          AND status <> 'cancelled') AS member_has_history",
+        coach_select = coach::SELECT,
+        member_select = member::SELECT,
+        schedule = crate::availability::schedule_columns(
+            "(SELECT id FROM the_coach)",
+            &format!("{near} - {margin} - interval '1 day'"),
+            &format!("{near} + {margin} + interval '1 day'"),
+            near,
+            margin,
+        ),
+    );
+    let (cid, cemail) = crate::users::ref_params(coach_ref);
+    let (mid, memail) = crate::users::ref_params(member_ref);
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(cid)
+        .bind(cemail)
+        .bind(mid)
+        .bind(memail)
+        .bind(absolute)
+        .bind(local)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// One booking: read a snapshot, check the slot in code (for a precise
+/// reason), then write session, booking and audit row in one statement,
+/// which is one transaction and where the database has the last word.
+async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
+    let who = member_ref(actor, req.member.as_ref())?;
+    let snap = snapshot(pool, &req.coach, &who, &req.at).await?;
+    // A missing row: the precise lookups say why (no such user, wrong role).
+    let c: Coach = match snap.coach {
+        Some(row) => row.0.into(),
+        None => coach::find(&mut *pool.acquire().await?, &req.coach).await?,
+    };
+    let m: member::Member = match snap.member {
+        Some(row) => row.0.try_into()?,
+        None => member::find(&mut *pool.acquire().await?, &who).await?,
+    };
     if actor.role() == Role::Member && !actor.is(UserId::from_uuid(m.id)) {
         return Err(Error::forbidden(format!(
             "{} may not book for another member ({})",
@@ -125,19 +197,6 @@ async fn resolve_member(
             m.email
         )));
     }
-    Ok(m)
-}
-
-/// May this member book this coach? Assigned today; accepted connections
-/// plug in here.
-async fn may_book(_conn: &mut PgConnection, m: &member::Member, c: &Coach) -> Result<bool> {
-    Ok(m.coach_id == Some(c.id))
-}
-
-async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
-    let mut tx = pool.begin().await?;
-    let c = coach::find(&mut tx, &req.coach).await?;
-    let m = resolve_member(&mut tx, actor, req.member.as_ref()).await?;
     if !c.active {
         return Err(Error::rule(format!("coach {} is deactivated", c.email)));
     }
@@ -147,7 +206,7 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
             m.email, m.membership_status
         )));
     }
-    if !may_book(&mut tx, &m, &c).await? {
+    if !may_book(pool, &m, &c).await? {
         return Err(Error::rule(format!(
             "{} is not assigned to coach {}; a member books only their own coach",
             m.email, c.email
@@ -155,16 +214,22 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     }
     let tz = c.tz();
     let start = req.at.resolve(tz)?;
-    let now = Utc::now();
-    let around = (start - Duration::days(1), start + Duration::days(1));
-    let (schedule, has_history) =
-        load_schedule(&mut tx, &c, around, Some(m.id), Some(start)).await?;
+    let schedule = snap.schedule.into_schedule(&c);
     let slot = schedule
-        .check(start, now)
+        .check(start, Utc::now())
         .map_err(|r| Error::rule(r.sentence(tz)))?;
     let notes = req.notes.clone().and_then(ProfileText::into_option);
     if slot.remaining == 0 {
-        return reject(tx, actor, &c, &m, start, notes, Error::conflict(SLOT_FULL)).await;
+        return reject(
+            pool,
+            actor,
+            &c,
+            &m,
+            start,
+            notes,
+            Error::conflict(SLOT_FULL),
+        )
+        .await;
     }
     let booking = Booking {
         booking_id: Uuid::new_v4(),
@@ -176,9 +241,6 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
         member_email: m.email.clone(),
     };
     let after = serde_json::to_value(&booking).map_err(coach::internal)?;
-    // Session, booking and audit row in one statement: one round trip. The
-    // database has the last word here (slot capacity, buffers, one seat per
-    // member), whatever the check above saw.
     let inserted = sqlx::query(
         "WITH s AS (
             INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
@@ -201,27 +263,20 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     .bind(slot.end)
     .bind(i32::from(slot.buffer_minutes))
     .bind(slot.capacity as i32)
-    .bind(if has_history { "regular" } else { "initial" })
+    .bind(if snap.member_has_history { "regular" } else { "initial" })
     .bind(notes.as_deref())
     .bind(booking.booking_id)
     .bind(actor.id().map(|i| i.as_uuid()))
     .bind(actor.label())
     .bind(&after)
     .bind(guard(slot.start, slot.end, slot.buffer_minutes))
-    .execute(&mut *tx)
+    .execute(pool)
     .await;
     match inserted {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(booking)
-        }
+        Ok(_) => Ok(booking),
         Err(e) => {
             let refusal = refusal(e, &m)?;
-            // The failed statement aborted the transaction: record the
-            // rejection in a fresh one.
-            tx.rollback().await?;
-            let tx = pool.begin().await?;
-            reject(tx, actor, &c, &m, start, notes, refusal).await
+            reject(pool, actor, &c, &m, start, notes, refusal).await
         }
     }
 }
@@ -257,10 +312,10 @@ fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
     }
 }
 
-/// Record a refused booking (and its audit row), commit, and return the
-/// refusal.
+/// Record a refused booking and its audit row (one statement), and return
+/// the refusal.
 async fn reject(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    pool: &PgPool,
     actor: &Actor,
     c: &Coach,
     m: &member::Member,
@@ -270,9 +325,17 @@ async fn reject(
 ) -> Result<Booking> {
     let id = Uuid::new_v4();
     let reason = refusal.to_string();
+    let after = serde_json::json!({
+        "coach_email": c.email, "member_email": m.email, "start": start, "reason": reason,
+    });
     sqlx::query(
-        "INSERT INTO bookings (id, coach_id, member_id, starts_at, status, member_notes, rejection_reason)
-         VALUES ($1, $2, $3, $4, 'rejected', $5, $6)",
+        "WITH b AS (
+            INSERT INTO bookings (id, coach_id, member_id, starts_at, status, member_notes, rejection_reason)
+            VALUES ($1, $2, $3, $4, 'rejected', $5, $6)
+            RETURNING id
+         )
+         INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
+         SELECT $7, $8, 'booking.reject', 'booking', b.id, NULL, $9 FROM b",
     )
     .bind(id)
     .bind(c.id)
@@ -280,22 +343,10 @@ async fn reject(
     .bind(start)
     .bind(notes.as_deref())
     .bind(&reason)
-    .execute(&mut *tx)
+    .bind(actor.id().map(|i| i.as_uuid()))
+    .bind(actor.label())
+    .bind(&after)
+    .execute(pool)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        Change {
-            action: "booking.reject",
-            entity: "booking",
-            entity_id: Some(id),
-            before: None,
-            after: Some(serde_json::json!({
-                "coach_email": c.email, "member_email": m.email, "start": start, "reason": reason,
-            })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
     Err(refusal)
 }

@@ -39,8 +39,9 @@ pub struct Coach {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(FromRow)]
-struct CoachRow {
+/// A row of `SELECT` (also read back as JSON by the booking snapshot).
+#[derive(FromRow, serde::Deserialize)]
+pub(crate) struct CoachRow {
     id: Uuid,
     email: String,
     name: String,
@@ -79,7 +80,8 @@ impl From<CoachRow> for Coach {
     }
 }
 
-const SELECT: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, c.specialization, c.bio,
+pub(crate) const SELECT: &str =
+    "SELECT u.id, u.email, u.name, u.timezone, u.active, c.specialization, c.bio,
         c.certifications, c.max_members, c.accepting_members, c.member_count,
         c.min_notice_minutes, c.horizon_days, u.created_at
     FROM users u JOIN coach_profiles c ON c.user_id = u.id";

@@ -42,8 +42,9 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
-#[derive(FromRow)]
-struct MemberRow {
+/// A row of `SELECT` (also read back as JSON by the booking snapshot).
+#[derive(FromRow, serde::Deserialize)]
+pub(crate) struct MemberRow {
     id: Uuid,
     email: String,
     name: String,
@@ -82,7 +83,7 @@ impl TryFrom<MemberRow> for Member {
     }
 }
 
-const SELECT: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, m.coach_id,
+pub(crate) const SELECT: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, m.coach_id,
         cu.email AS coach_email, m.membership_status, m.onboarding_status, m.privacy,
         m.goals, m.health_info, m.coach_notes, m.joined_at
     FROM users u
