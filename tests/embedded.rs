@@ -131,6 +131,7 @@ fn a_schema_behind_the_binary_refuses_every_command_but_db_migrate() {
     let db = common::empty_db();
     let err = db.run(&["coach", "list"]).fails_with(8).to_string();
     assert!(err.contains("coachctl db migrate"), "{err}");
+    db.run(&["db", "up"]).fails_with(8);
     assert_eq!(
         db.scalar::<i64>("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
         0

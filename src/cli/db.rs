@@ -31,8 +31,10 @@ impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         match self.command {
             Commands::Up => {
-                let pool = ctx.target().connect_raw().await?;
-                let schema = db::migrate(&pool).await?;
+                // The embedded database is ours to migrate; a server named by
+                // DATABASE_URL is migrated only by `db migrate`.
+                let pool = ctx.target().connect().await?;
+                let schema = db::schema_status(&pool).await?;
                 report(ctx, &pool, schema, "ready").await
             }
             Commands::Down => match ctx.target() {
