@@ -51,24 +51,32 @@ impl Target {
 
     /// Connect without looking at the schema (for `db` commands).
     pub async fn connect_raw(&self) -> Result<PgPool> {
-        if let Target::Embedded(c) = self {
-            c.ensure_running().await?;
-        }
         let opts = self.options()?;
-        PgPoolOptions::new()
-            .max_connections(4)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts)
-            .await
-            .map_err(|e| match Error::from(e) {
-                Error::Database(inner) => Error::Unavailable(format!(
-                    "cannot connect to the database ({}): {}",
-                    self.describe(),
-                    short(&inner)
-                )),
-                other => other,
-            })
+        let pool = || {
+            PgPoolOptions::new()
+                .max_connections(4)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.clone())
+        };
+        let first = pool().await;
+        // The embedded cluster: a running server costs one connect; only
+        // when that fails is it created or started (under its lock).
+        let result = match (self, first) {
+            (Target::Embedded(c), Err(_)) => {
+                c.ensure_running().await?;
+                pool().await
+            }
+            (_, first) => first,
+        };
+        result.map_err(|e| match Error::from(e) {
+            Error::Database(inner) => Error::Unavailable(format!(
+                "cannot connect to the database ({}): {}",
+                self.describe(),
+                short(&inner)
+            )),
+            other => other,
+        })
     }
 
     /// Connect for a normal command: the embedded cluster is migrated on

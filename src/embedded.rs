@@ -115,12 +115,13 @@ impl Cluster {
         )
     }
 
-    /// Make sure the cluster exists and runs. Fast path: one connect attempt.
-    /// Only when that fails is the lock taken, so concurrent first commands
-    /// do not both create or start the cluster.
+    /// Make sure the cluster exists, runs and holds coachctl's database.
+    /// Fast path: one connect attempt. Only when that fails is the lock
+    /// taken, so concurrent first commands do not both create or start it.
     pub async fn ensure_running(&self) -> Result<()> {
         if self.socket_file().exists() && self.can_connect("postgres").await {
-            return Ok(());
+            // Running: make sure coachctl's database is there too.
+            return self.create_database().await;
         }
         // sun_path holds 107 bytes; a longer socket path cannot be bound.
         if self.socket_file().as_os_str().len() > 100 {
@@ -243,9 +244,16 @@ impl Cluster {
                 .fetch_one(&mut conn)
                 .await?;
         if !exists {
-            sqlx::raw_sql("CREATE DATABASE coachctl")
+            match sqlx::raw_sql("CREATE DATABASE coachctl")
                 .execute(&mut conn)
-                .await?;
+                .await
+            {
+                // Another coachctl created it a moment ago: that is the goal.
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+                other => {
+                    other?;
+                }
+            }
         }
         Ok(())
     }
