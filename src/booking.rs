@@ -48,11 +48,13 @@ pub async fn slots(
         .unwrap_or(now)
         - Duration::days(1);
     let end = to.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now) + Duration::days(2);
-    let schedule = load_schedule(&mut conn, &c, (start, end)).await?;
+    // A deactivated coach offers nothing.
     if !c.active {
         return Ok((c, Vec::new()));
     }
-    Ok((c.clone(), schedule.offered(from, to, now, include_full)))
+    let schedule = load_schedule(&mut conn, &c, (start, end)).await?;
+    let slots = schedule.offered(from, to, now, include_full);
+    Ok((c, slots))
 }
 
 /// Input of `book`.

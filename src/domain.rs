@@ -587,9 +587,6 @@ impl FromStr for Bound {
     }
 }
 
-/// The id of a session, booking, window or block.
-pub type Id = Uuid;
-
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*

@@ -22,7 +22,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
@@ -302,18 +301,6 @@ impl Cluster {
             initialized: self.is_initialized(),
             running: self.socket_file().exists() && self.can_connect("postgres").await,
         }
-    }
-
-    /// Wait until the server answers (used after a start by another process).
-    pub async fn wait_ready(&self, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
-            if self.can_connect("postgres").await {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
     }
 }
 

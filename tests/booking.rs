@@ -33,6 +33,25 @@ fn ana_with_monday_mornings(db: &TestDb) {
     .ok();
 }
 
+/// `slots --coach ana@example.com` as JSON for `days` days from `from`.
+fn slots_json(db: &TestDb, from: NaiveDate, days: u32, all: bool) -> Value {
+    let (from, days) = (from.to_string(), days.to_string());
+    let mut args = vec![
+        "slots",
+        "--coach",
+        "ana@example.com",
+        "--from",
+        &from,
+        "--days",
+        &days,
+    ];
+    if all {
+        args.push("--all");
+    }
+    args.extend(["-o", "json"]);
+    db.run(&args).json()
+}
+
 fn at(day: NaiveDate, hhmm: &str) -> String {
     format!("{day}T{hhmm}")
 }
@@ -42,19 +61,7 @@ fn the_contract_examples_for_slots_booking_and_cancel_work_as_written() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let day = monday();
-    let slots = db
-        .run(&[
-            "slots",
-            "--coach",
-            "ana@example.com",
-            "--from",
-            &day.to_string(),
-            "--days",
-            "7",
-            "-o",
-            "json",
-        ])
-        .json();
+    let slots = slots_json(&db, day, 7, false);
     let slots = slots.as_array().unwrap();
     assert_eq!(
         slots.len(),
@@ -100,19 +107,7 @@ fn the_contract_examples_for_slots_booking_and_cancel_work_as_written() {
     assert_eq!(s["member_email"], "bo@example.com");
     assert_eq!(s["status"], "scheduled");
 
-    let after = db
-        .run(&[
-            "slots",
-            "--coach",
-            "ana@example.com",
-            "--from",
-            &day.to_string(),
-            "--days",
-            "1",
-            "-o",
-            "json",
-        ])
-        .json();
+    let after = slots_json(&db, day, 1, false);
     assert_eq!(after[0]["remaining"], 2);
 
     let id = b["session_id"].as_str().unwrap();
@@ -123,19 +118,7 @@ fn the_contract_examples_for_slots_booking_and_cancel_work_as_written() {
         .json();
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["cancellation_reason"], "sick");
-    let freed = db
-        .run(&[
-            "slots",
-            "--coach",
-            "ana@example.com",
-            "--from",
-            &day.to_string(),
-            "--days",
-            "1",
-            "-o",
-            "json",
-        ])
-        .json();
+    let freed = slots_json(&db, day, 1, false);
     assert_eq!(
         freed[0]["remaining"], 3,
         "cancelling frees the seat at once"
@@ -201,20 +184,7 @@ fn a_full_slot_exits_6_with_the_exact_message_and_the_rejection_is_recorded() {
         1
     );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sessions"), 1);
-    let all = db
-        .run(&[
-            "slots",
-            "--coach",
-            "ana@example.com",
-            "--from",
-            &day.to_string(),
-            "--days",
-            "1",
-            "--all",
-            "-o",
-            "json",
-        ])
-        .json();
+    let all = slots_json(&db, day, 1, true);
     assert_eq!(all[0]["remaining"], 0, "--all lists the full slot");
 }
 
@@ -759,19 +729,7 @@ fn berlin_dst_days_skip_the_missing_hour_take_the_first_of_the_repeated_one_and_
         .ok();
     }
     let starts = |day: NaiveDate| -> Vec<String> {
-        let v = db
-            .run(&[
-                "slots",
-                "--coach",
-                "ana@example.com",
-                "--from",
-                &day.to_string(),
-                "--days",
-                "1",
-                "-o",
-                "json",
-            ])
-            .json();
+        let v = slots_json(&db, day, 1, false);
         v.as_array()
             .unwrap()
             .iter()

@@ -5,6 +5,23 @@ mod common;
 
 use common::{TestDb, monday, race};
 
+/// Coach Ana in Europe/Berlin, with room for every member the tests make.
+fn berlin_coach(db: &TestDb) {
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana",
+        "--timezone",
+        "Europe/Berlin",
+        "--max-members",
+        "50",
+    ])
+    .ok();
+}
+
 fn members(db: &TestDb, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
@@ -29,19 +46,7 @@ fn members(db: &TestDb, n: usize) -> Vec<String> {
 #[test]
 fn forty_processes_booking_one_slot_of_capacity_three_leave_exactly_three() {
     let db = TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        "Europe/Berlin",
-        "--max-members",
-        "50",
-    ])
-    .ok();
+    berlin_coach(&db);
     db.run(&[
         "availability",
         "add",
@@ -100,19 +105,7 @@ fn forty_processes_booking_one_slot_of_capacity_three_leave_exactly_three() {
 #[test]
 fn processes_racing_for_adjacent_slots_whose_buffers_collide_never_both_win() {
     let db = TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        "Europe/Berlin",
-        "--max-members",
-        "50",
-    ])
-    .ok();
+    berlin_coach(&db);
     // Two touching windows: 09:00-10:00 and 10:00-11:00 with 15 minutes of
     // buffer, so a session at 09:00 and one at 10:00 may not both exist.
     for (start, end) in [("09:00", "10:00"), ("10:00", "11:00")] {
@@ -179,17 +172,7 @@ fn processes_racing_for_adjacent_slots_whose_buffers_collide_never_both_win() {
 #[test]
 fn the_database_itself_refuses_overbooking_and_buffer_clashes_even_from_raw_sql() {
     let db = TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        "Europe/Berlin",
-    ])
-    .ok();
+    berlin_coach(&db);
     db.run(&[
         "availability",
         "add",
