@@ -789,3 +789,84 @@ fn berlin_dst_days_skip_the_missing_hour_take_the_first_of_the_repeated_one_and_
         .to_string();
     assert!(msg.contains("does not exist"), "{msg}");
 }
+
+#[test]
+fn unblocking_dates_offers_their_slots_again() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let day = monday();
+    let block = db
+        .run(&[
+            "availability",
+            "block",
+            "--coach",
+            "ana@example.com",
+            "--date",
+            &day.to_string(),
+            "-o",
+            "json",
+        ])
+        .json();
+    assert!(
+        slots_json(&db, day, 1, false)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let listed = db
+        .run(&[
+            "availability",
+            "blocks",
+            "--coach",
+            "ana@example.com",
+            "-o",
+            "ids",
+        ])
+        .id();
+    assert_eq!(block["id"], listed.as_str());
+    db.run(&["availability", "unblock", &listed]).ok();
+    assert_eq!(
+        slots_json(&db, day, 1, false).as_array().map(Vec::len),
+        Some(2)
+    );
+    db.run(&[
+        "book",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        "bo@example.com",
+        "--at",
+        &at(day, "09:00"),
+    ])
+    .ok();
+    db.run(&["availability", "unblock", &listed]).fails_with(5);
+}
+
+#[test]
+fn a_deactivated_coach_offers_no_slots_and_takes_no_bookings() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let day = monday();
+    db.run(&["coach", "deactivate", "ana@example.com", "--yes"])
+        .ok();
+    assert!(
+        slots_json(&db, day, 7, false)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let err = db
+        .run(&[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &at(day, "09:00"),
+        ])
+        .fails_with(7)
+        .to_string();
+    assert!(err.contains("deactivated"), "{err}");
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sessions"), 0);
+}
