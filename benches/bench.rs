@@ -1,7 +1,12 @@
 //! The coachctl side of the benchmark; `bench/run` drives it and measures
 //! the baselines (pgbench, psql) on the same server in the same run.
 //!
-//!   bench throughput <url> <clients> <seconds>   bookings/s, distinct coaches
+//!   bench throughput <url> <clients> <seconds> [history]
+//!                                                bookings/s, distinct coaches, each
+//!                                                with `history` past sessions
+//!   bench pgbench-setup <url> <clients> [history]
+//!                                                the same coaches for pgbench, and
+//!                                                `bench_plan`: the bookings it makes
 //!   bench hotslot <url> <clients> <rounds>       one slot, every client answered
 //!   bench slots-setup <url> <sessions>           a coach with N sessions over 90 days
 //!   bench slots-lib <url> <coach> <from> <runs>  library time of 90 days of slots
@@ -103,21 +108,14 @@ async fn members(pool: &PgPool, coach: &UserRef, tag: &str, n: usize) -> Res<Vec
 
 /// Each client owns a coach and books that coach's slots one after another
 /// for `seconds`, each booking a full transaction through the library.
-async fn throughput(url: &str, clients: usize, seconds: u64) -> Res<()> {
+async fn throughput(url: &str, clients: usize, seconds: u64, history: i64) -> Res<()> {
     let setup = pool(url, 2).await?;
-    let run = Utc::now().timestamp();
+    let run = Utc::now().timestamp_micros();
     let mut plans = Vec::new();
     for c in 0..clients {
-        let coach = make_coach(
-            &setup,
-            &format!("tp{run}.c{c}@bench.example.com"),
-            "Europe/Berlin",
-        )
-        .await?;
-        every_day(&setup, &coach, "06:00", "22:00", 30, 0, 2).await?;
-        let ms = members(&setup, &coach, &format!("tp{run}.c{c}"), 2).await?;
+        let (coach, ms) = bench_coach(&setup, &format!("tp{run}.c{c}"), history).await?;
         let (_, slots) =
-            booking::slots(&setup, &Actor::operator(), &coach, None, 120, false).await?;
+            booking::slots(&setup, &Actor::operator(), &coach, None, 365, false).await?;
         plans.push((coach, ms, slots));
     }
     let deadline = Instant::now() + StdDuration::from_secs(seconds);
@@ -160,6 +158,87 @@ async fn throughput(url: &str, clients: usize, seconds: u64) -> Res<()> {
         "bookings={total} seconds={secs:.3} per_second={:.1}",
         total as f64 / secs
     );
+    Ok(())
+}
+
+/// A coach of the throughput runs: windows every day 06:00-22:00 (30
+/// minutes, capacity 2), two members, and `history` completed sessions in
+/// the past (a coach with a long history makes the snapshot's history check
+/// and the guard's neighbour search work on a big table).
+async fn bench_coach(p: &PgPool, tag: &str, history: i64) -> Res<(UserRef, Vec<UserRef>)> {
+    let coach = make_coach(p, &format!("{tag}@bench.example.com"), "Europe/Berlin").await?;
+    every_day(p, &coach, "06:00", "22:00", 30, 0, 2).await?;
+    let ms = members(p, &coach, tag, 2).await?;
+    let (UserRef::Id(c), UserRef::Id(m)) = (&coach, &ms[0]) else {
+        return Err("ids".into());
+    };
+    sqlx::query(
+        "INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, status, completed_at)
+         SELECT gen_random_uuid(), $1, $2, t, t + interval '30 minutes', 'completed', t + interval '30 minutes'
+         FROM generate_series(1, $3) AS i,
+              LATERAL (SELECT now() - make_interval(hours => i::int)) AS x(t)",
+    )
+    .bind(c.as_uuid())
+    .bind(m.as_uuid())
+    .bind(history)
+    .execute(p)
+    .await?;
+    Ok((coach, ms))
+}
+
+/// Coaches like `throughput`'s for pgbench, and the table `bench_plan`
+/// (client, k, the booking's values): pgbench client `c`'s `k`-th
+/// transaction makes booking k of its own coach with the very statement the
+/// library issues, so the baseline carries every guarantee.
+async fn pgbench_setup(url: &str, clients: usize, history: i64) -> Res<()> {
+    let p = pool(url, 2).await?;
+    let run = Utc::now().timestamp_micros();
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS bench_plan;
+         CREATE TABLE bench_plan (client int, k int, coach_id uuid, member_id uuid, window_id uuid,
+             starts_at timestamptz, ends_at timestamptz, PRIMARY KEY (client, k));",
+    )
+    .execute(&p)
+    .await?;
+    let mut planned = 0;
+    for c in 0..clients {
+        let (coach, ms) = bench_coach(&p, &format!("pgb{run}.c{c}"), history).await?;
+        let (_, slots) = booking::slots(&p, &Actor::operator(), &coach, None, 365, false).await?;
+        let UserRef::Id(coach_id) = coach else {
+            return Err("coach".into());
+        };
+        let mut k = 0i32;
+        let (mut cl, mut ks, mut mem, mut win, mut st, mut en) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for slot in &slots {
+            for m in &ms {
+                let UserRef::Id(m) = m else { continue };
+                k += 1;
+                cl.push(c as i32);
+                ks.push(k);
+                mem.push(m.as_uuid());
+                win.push(slot.window_id);
+                st.push(slot.start);
+                en.push(slot.end);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO bench_plan SELECT cl, k, $7, m, w, s, e
+             FROM unnest($1::int[], $2::int[], $3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[])
+                  AS t(cl, k, m, w, s, e)",
+        )
+        .bind(&cl)
+        .bind(&ks)
+        .bind(&mem)
+        .bind(&win)
+        .bind(&st)
+        .bind(&en)
+        .bind(coach_id.as_uuid())
+        .execute(&p)
+        .await?;
+        planned += k;
+    }
+    println!("planned={planned}");
     Ok(())
 }
 
@@ -251,8 +330,8 @@ async fn slots_setup(url: &str, n: i64) -> Res<()> {
                 break 'fill;
             }
             sqlx::query(
-                "INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at, buffer_minutes, slot_capacity, guard)
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, 3, tstzrange($5, $6))",
+                "INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at, buffer_minutes, slot_capacity)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, 3)",
             )
             .bind(uuid::Uuid::new_v4())
             .bind(coach_id.as_uuid())
@@ -308,6 +387,15 @@ fn main() -> Res<()> {
                     &url,
                     arg(&args, 2, "clients")?.parse()?,
                     arg(&args, 3, "seconds")?.parse()?,
+                    args.get(4).map(|h| h.parse()).transpose()?.unwrap_or(0),
+                )
+                .await
+            }
+            "pgbench-setup" => {
+                pgbench_setup(
+                    &url,
+                    arg(&args, 2, "clients")?.parse()?,
+                    args.get(3).map(|h| h.parse()).transpose()?.unwrap_or(0),
                 )
                 .await
             }

@@ -4,7 +4,7 @@
 //! Windows of one coach on one day never overlap: the exclusion constraint
 //! `availability_windows_no_overlap` makes sure, whatever path writes them.
 
-use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
@@ -234,19 +234,53 @@ pub async fn list(
     Ok(rows.into_iter().map(Window::from).collect())
 }
 
-/// Future scheduled sessions of a window, as (id, start, end).
-async fn future_sessions(
-    conn: &mut PgConnection,
-    window: Uuid,
-) -> Result<Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, starts_at, ends_at FROM sessions
-         WHERE window_id = $1 AND status = 'scheduled' AND starts_at > now()
-         ORDER BY starts_at",
+/// Take the coach's schedule lock for the rest of the transaction: their
+/// bookings and other schedule changes queue behind it, so what this
+/// transaction checks stays true until it commits.
+pub(crate) async fn lock_schedule(conn: &mut PgConnection, coach: Uuid) -> Result<()> {
+    sqlx::query("SELECT lock_coach_schedule($1)")
+        .bind(coach)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// After a schedule change made in this (locked) transaction: refuse it,
+/// naming them, if future booked sessions would break a rule. The database
+/// checks the same at commit (`schedule_change_check`) for any writer.
+pub(crate) async fn refuse_orphans(conn: &mut PgConnection, c: &Coach) -> Result<()> {
+    let rows: Vec<(Uuid, DateTime<Utc>, String)> =
+        sqlx::query_as("SELECT session_id, starts_at, problem FROM coach_schedule_violations($1)")
+            .bind(c.id)
+            .fetch_all(&mut *conn)
+            .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut parts: Vec<(String, Vec<(Uuid, DateTime<Utc>)>)> = Vec::new();
+    for (id, at, problem) in rows {
+        match parts.iter_mut().find(|(p, _)| *p == problem) {
+            Some((_, v)) => v.push((id, at)),
+            None => parts.push((problem, vec![(id, at)])),
+        }
+    }
+    let described = parts
+        .iter()
+        .map(|(problem, v)| format!("{problem}: {}", name_sessions(v, c.tz())))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::conflict(format!(
+        "the change would leave booked sessions of coach {} {described}; cancel or move them first",
+        c.email
+    )))
+}
+
+/// A refusal by the database's own check at commit: another writer got
+/// there first, or the change broke a rule the code did not see.
+pub(crate) fn orphan_error() -> Error {
+    Error::conflict(
+        "the change would leave booked sessions breaking the schedule (a booking arrived a moment ago); try again",
     )
-    .bind(window)
-    .fetch_all(&mut *conn)
-    .await?)
 }
 
 fn name_sessions(ids: &[(Uuid, DateTime<Utc>)], tz: chrono_tz::Tz) -> String {
@@ -277,6 +311,9 @@ pub async fn update(
         Some(&UserRef::Id(UserId::from_uuid(row.coach_id))),
     )
     .await?;
+    lock_schedule(&mut tx, c.id).await?;
+    // What the window is now that no one else can change it.
+    let row = fetch_window(&mut tx, id).await?;
     let before: Window = row.clone().into();
     let day = change
         .day
@@ -295,32 +332,6 @@ pub async fn update(
         .unwrap_or(row.session_minutes);
     let capacity = change.capacity.map(|c| c.get()).unwrap_or(row.capacity);
     validate(start, end, length)?;
-    let tz = c.tz();
-    let mut outside = Vec::new();
-    let mut per_start: std::collections::BTreeMap<DateTime<Utc>, i32> = Default::default();
-    for (sid, s, e) in future_sessions(&mut tx, id).await? {
-        *per_start.entry(s).or_default() += 1;
-        let local = s.with_timezone(&tz);
-        let m_start = i64::from(local.time().num_seconds_from_midnight() / 60);
-        let fits = DayOfWeek::of(local.date_naive()) == day
-            && m_start >= i64::from(start)
-            && m_start + (e - s).num_minutes() <= i64::from(end);
-        if !fits {
-            outside.push((sid, s));
-        }
-    }
-    if !outside.is_empty() {
-        return Err(Error::conflict(format!(
-            "the change would leave booked sessions outside the window: {}; cancel or move them first",
-            name_sessions(&outside, tz)
-        )));
-    }
-    if let Some((at, n)) = per_start.iter().find(|(_, n)| **n > capacity) {
-        return Err(Error::conflict(format!(
-            "{n} sessions are booked at {}, more than the new capacity {capacity}",
-            at.with_timezone(&tz).format("%Y-%m-%dT%H:%M%:z")
-        )));
-    }
     sqlx::query(
         "UPDATE availability_windows SET day_of_week = $2, start_minute = $3, end_minute = $4,
             session_minutes = $5, buffer_minutes = coalesce($6, buffer_minutes), capacity = $7,
@@ -337,17 +348,7 @@ pub async fn update(
     .execute(&mut *tx)
     .await
     .on_constraint("availability_windows_no_overlap", || overlap_error(day))?;
-    // Booked slots of this window take the new capacity.
-    sqlx::query(
-        "UPDATE slots SET capacity = $2
-         WHERE (coach_id, starts_at) IN (
-            SELECT coach_id, starts_at FROM sessions
-            WHERE window_id = $1 AND status = 'scheduled' AND starts_at > now())",
-    )
-    .bind(id)
-    .bind(capacity)
-    .execute(&mut *tx)
-    .await?;
+    refuse_orphans(&mut tx, &c).await?;
     let after: Window = fetch_window(&mut tx, id).await?.into();
     audit::record(
         &mut tx,
@@ -361,7 +362,9 @@ pub async fn update(
         )?,
     )
     .await?;
-    tx.commit().await?;
+    tx.commit()
+        .await
+        .on_constraint("availability_schedule_orphans_sessions", orphan_error)?;
     Ok(after)
 }
 
@@ -376,22 +379,13 @@ pub async fn remove(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Window> {
         Some(&UserRef::Id(UserId::from_uuid(row.coach_id))),
     )
     .await?;
-    let booked: Vec<(Uuid, DateTime<Utc>)> = future_sessions(&mut tx, id)
-        .await?
-        .into_iter()
-        .map(|(i, s, _)| (i, s))
-        .collect();
-    if !booked.is_empty() {
-        return Err(Error::conflict(format!(
-            "the window has booked sessions: {}; cancel them first",
-            name_sessions(&booked, c.tz())
-        )));
-    }
-    let w: Window = row.into();
+    lock_schedule(&mut tx, c.id).await?;
+    let w: Window = fetch_window(&mut tx, id).await?.into();
     sqlx::query("DELETE FROM availability_windows WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    refuse_orphans(&mut tx, &c).await?;
     audit::record(
         &mut tx,
         actor,
@@ -404,7 +398,9 @@ pub async fn remove(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Window> {
         )?,
     )
     .await?;
-    tx.commit().await?;
+    tx.commit()
+        .await
+        .on_constraint("availability_schedule_orphans_sessions", orphan_error)?;
     Ok(w)
 }
 
@@ -441,25 +437,7 @@ pub async fn block(
     }
     let mut tx = pool.begin().await?;
     let c = coach_for_change(&mut tx, actor, coach_ref).await?;
-    let tz = c.tz();
-    let sessions: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT id, starts_at FROM sessions
-         WHERE coach_id = $1 AND status = 'scheduled'
-           AND (starts_at AT TIME ZONE $2)::date BETWEEN $3 AND $4
-         ORDER BY starts_at",
-    )
-    .bind(c.id)
-    .bind(tz.name())
-    .bind(first.naive())
-    .bind(last.naive())
-    .fetch_all(&mut *tx)
-    .await?;
-    if !sessions.is_empty() {
-        return Err(Error::conflict(format!(
-            "sessions are booked on those dates: {}; cancel them first",
-            name_sessions(&sessions, tz)
-        )));
-    }
+    lock_schedule(&mut tx, c.id).await?;
     let id = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO availability_blocks (id, coach_id, first_day, last_day, reason) VALUES ($1, $2, $3, $4, $5)",
@@ -471,6 +449,7 @@ pub async fn block(
     .bind(reason.and_then(ProfileText::into_option))
     .execute(&mut *tx)
     .await?;
+    refuse_orphans(&mut tx, &c).await?;
     let b: Block = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT_BLOCK} WHERE b.id = $1"
     )))
@@ -489,7 +468,9 @@ pub async fn block(
         )?,
     )
     .await?;
-    tx.commit().await?;
+    tx.commit()
+        .await
+        .on_constraint("availability_schedule_orphans_sessions", orphan_error)?;
     Ok(b)
 }
 

@@ -4,11 +4,14 @@
 //! A booking reads one snapshot (coach, member, the schedule around the
 //! time), checks the slot in code for a precise reason, then writes the
 //! session, the booking and the audit row in one statement, which is one
-//! transaction. That statement is where the database decides: the `sessions_slot_count` trigger upserts the slot row
-//! (taking its lock, so concurrent bookers of one slot queue) under
-//! `CHECK (booked <= capacity)`, and `sessions_buffer_no_overlap` keeps
-//! sessions out of each other's buffers. No interleaving of bookers,
-//! processes or machines can overbook.
+//! transaction. That statement is where the database decides: the
+//! `sessions_guard_schedule` trigger takes the coach's schedule lock (so one
+//! coach's writers queue) and refuses a time outside the windows, on a
+//! blocked date or within the larger buffer of another session; the
+//! `sessions_slot_count` trigger counts the seat under
+//! `CHECK (booked <= capacity)`. No interleaving of bookers, schedule
+//! changes, processes or machines can overbook, breach a buffer or leave a
+//! session outside its window.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -246,8 +249,8 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     let inserted = sqlx::query(
         "WITH s AS (
             INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
-                buffer_minutes, slot_capacity, session_type, member_notes, guard)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15)
+                buffer_minutes, slot_capacity, session_type, member_notes)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             RETURNING id
          ), b AS (
             INSERT INTO bookings (id, coach_id, member_id, starts_at, status, session_id, member_notes)
@@ -271,7 +274,6 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     .bind(actor.id().map(|i| i.as_uuid()))
     .bind(actor.label())
     .bind(&after)
-    .bind(guard(slot.start, slot.end, slot.buffer_minutes))
     .execute(pool)
     .await;
     match inserted {
@@ -281,17 +283,6 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
             reject(pool, actor, &c, &m, start, notes, refusal).await
         }
     }
-}
-
-/// A session's guard range: half its buffer on either side (see the
-/// `sessions_guard_matches` constraint, which checks it).
-pub(crate) fn guard(
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    buffer_minutes: u16,
-) -> sqlx::postgres::types::PgRange<DateTime<Utc>> {
-    let half = Duration::seconds(i64::from(buffer_minutes) * 30);
-    sqlx::postgres::types::PgRange::from((start - half)..(end + half))
 }
 
 /// The domain meaning of a constraint the database enforced on a booking;
@@ -305,6 +296,12 @@ fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
         Some("slots_booked_within_capacity") => Ok(Error::conflict(SLOT_FULL)),
         Some("sessions_buffer_no_overlap") => Ok(Error::rule(
             "that slot is within the buffer time of another session booked a moment ago",
+        )),
+        Some("sessions_within_window") => Ok(Error::rule(
+            "that time is no longer in the coach's availability (it changed a moment ago); see `coachctl slots`",
+        )),
+        Some("sessions_not_on_blocked_date") => Ok(Error::rule(
+            "the coach blocked that date a moment ago (time off)",
         )),
         Some("sessions_member_once_per_start") => Ok(Error::conflict(format!(
             "{} already has a seat in that slot",

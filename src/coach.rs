@@ -255,11 +255,22 @@ pub async fn update(
         )));
     }
     lock_coach(&mut tx, id).await?;
+    if change.timezone.is_some() {
+        crate::availability::lock_schedule(&mut tx, before.id).await?;
+    }
     users::update_basics(&mut tx, id, change.name.as_ref(), change.timezone).await?;
     apply_profile(&mut tx, id, &change.profile).await?;
     let after = fetch(&mut tx, id).await?;
+    // A new zone moves every window's wall-clock times: refused, naming
+    // them, while booked sessions would fall outside.
+    if change.timezone.is_some() {
+        crate::availability::refuse_orphans(&mut tx, &after).await?;
+    }
     record_change(&mut tx, actor, "coach.update", &before, &after).await?;
-    tx.commit().await?;
+    tx.commit().await.on_constraint(
+        "availability_schedule_orphans_sessions",
+        crate::availability::orphan_error,
+    )?;
     Ok(after)
 }
 

@@ -177,6 +177,8 @@ pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
         let id = match existing {
             Some(u) => u.id,
             None => {
+                // Another demo running at the same moment may create the
+                // coach first: then it is simply there.
                 let new = NewCoach {
                     email,
                     name: PersonName::parse(name).map_err(bad_seed)?,
@@ -187,7 +189,11 @@ pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
                         ..ProfileUpdate::default()
                     },
                 };
-                UserId::from_uuid(coach::create(pool, actor, new).await?.id)
+                match coach::create(pool, actor, new).await {
+                    Ok(c) => UserId::from_uuid(c.id),
+                    Err(Error::Conflict(_)) => existing_id(pool, &who).await?,
+                    Err(e) => return Err(e),
+                }
             }
         };
         coach_ids.push(id);
@@ -206,7 +212,11 @@ pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
                     goals: Some(ProfileText::parse(goals).map_err(bad_seed)?),
                     health_info: None,
                 };
-                member::create(pool, actor, new).await?;
+                match member::create(pool, actor, new).await {
+                    // created a moment ago by a concurrent demo
+                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
             // Someone unassigned a demo member: put them back, but never
             // move a member an admin gave another coach.
@@ -248,6 +258,13 @@ pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
     Ok(views)
 }
 
+async fn existing_id(pool: &PgPool, who: &UserRef) -> Result<UserId> {
+    users::find(&mut *pool.acquire().await?, who)
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| Error::Internal(format!("demo user {who} vanished")))
+}
+
 /// Give a coach the demo windows, unless they already have availability.
 async fn seed_availability(
     pool: &PgPool,
@@ -272,7 +289,11 @@ async fn seed_availability(
                 buffer: BufferMinutes::new(*buffer).map_err(bad_seed)?,
                 capacity: SlotCapacity::new(*capacity).map_err(bad_seed)?,
             };
-            availability::add(pool, actor, Some(&who), new).await?;
+            match availability::add(pool, actor, Some(&who), new).await {
+                // a concurrent demo added this window first
+                Ok(_) | Err(Error::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())
@@ -296,7 +317,11 @@ async fn seed_bookings(pool: &PgPool, actor: &Actor, coaches: &[UserId]) -> Resu
                 .into_iter()
                 .map(|s| s.member_id)
                 .collect();
-        let (_, slots) = booking::slots(pool, &as_coach, &who, None, 14, false).await?;
+        // The whole grid, full slots included: it does not shift as
+        // bookings land, so demos running at once pick the same slot for a
+        // member, and the database seats them once (one seat per member
+        // and start; capacity).
+        let (_, slots) = booking::slots(pool, &as_coach, &who, None, 14, true).await?;
         for (k, m) in members.iter().enumerate().filter(|(k, _)| k % 2 == 0) {
             if booked.contains(&m.id) {
                 continue;

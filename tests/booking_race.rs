@@ -203,20 +203,20 @@ fn the_database_itself_refuses_overbooking_and_buffer_clashes_even_from_raw_sql(
     let attempts: Vec<(&str, String)> = common::runtime().block_on(async {
         let pool = db.pool().await;
         let mut out = Vec::new();
-        let insert = |offset_minutes: i32, guard: &str| {
+        let insert = |offset_minutes: i32, buffer: i32| {
             format!(
-                "INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, buffer_minutes, slot_capacity, guard)
+                "INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, buffer_minutes, slot_capacity)
                  SELECT gen_random_uuid(), coach_id, '{}', starts_at + make_interval(mins => {offset_minutes}),
-                        ends_at + make_interval(mins => {offset_minutes}), 15, 1, {guard}
+                        ends_at + make_interval(mins => {offset_minutes}), {buffer}, 5
                  FROM sessions LIMIT 1",
                 ids[1]
             )
         };
-        let exact = "tstzrange(starts_at + make_interval(mins => OFF) - interval '7.5 minutes', ends_at + make_interval(mins => OFF) + interval '7.5 minutes')";
         for (what, sql) in [
-            ("a second seat in a full slot", insert(0, "tstzrange(starts_at - interval '7.5 minutes', ends_at + interval '7.5 minutes')")),
-            ("a session 5 minutes after the end", insert(65, &exact.replace("OFF", "65"))),
-            ("a guard that lies about the buffer", insert(65, "tstzrange(starts_at + interval '65 minutes', ends_at + interval '65 minutes')")),
+            ("a second seat in a full slot (claiming capacity 5)", insert(0, 15)),
+            ("a session 5 minutes after the end", insert(65, 15)),
+            ("a session claiming no buffer 5 minutes after the end", insert(65, 0)),
+            ("a session outside every window", insert(-120, 15)),
         ] {
             let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
             out.push((what, format!("{r:?}")));
@@ -226,20 +226,21 @@ fn the_database_itself_refuses_overbooking_and_buffer_clashes_even_from_raw_sql(
     for (what, outcome) in &attempts {
         assert!(outcome.starts_with("Err"), "{what} was accepted: {outcome}");
     }
-    assert!(
-        attempts[0].1.contains("slots_booked_within_capacity"),
-        "{:?}",
-        attempts[0]
-    );
-    assert!(
-        attempts[1].1.contains("sessions_buffer_no_overlap"),
-        "{:?}",
-        attempts[1]
-    );
-    assert!(
-        attempts[2].1.contains("sessions_guard_matches"),
-        "{:?}",
-        attempts[2]
-    );
+    for (i, constraint) in [
+        "slots_booked_within_capacity",
+        "sessions_buffer_no_overlap",
+        "sessions_buffer_no_overlap",
+        "sessions_within_window",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            attempts[i].1.contains(constraint),
+            "{constraint}: {:?}",
+            attempts[i]
+        );
+    }
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sessions"), 1);
+    db.assert_invariants();
 }

@@ -32,3 +32,81 @@ fn the_demo_seeds_coaches_in_three_zones_and_a_dozen_members_idempotently() {
     let table = db.run(&["demo"]);
     assert!(table.ok().contains("Ana Berger"));
 }
+
+#[test]
+fn twenty_demos_at_once_on_a_fresh_home_all_succeed_and_leave_one_organisation() {
+    let home = tempfile::tempdir().unwrap();
+    let coachctl = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_coachctl"));
+        c.env("COACHCTL_HOME", home.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("COACHCTL_AS")
+            .env_remove("COACHCTL_OUTPUT")
+            .args(args);
+        c
+    };
+    struct Stop<F: Fn()>(F);
+    impl<F: Fn()> Drop for Stop<F> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    let _stop = Stop(|| {
+        let _ = coachctl(&["db", "down"]).output();
+    });
+    let gate = home.path().join("go");
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            let c = coachctl(&["demo", "-o", "json"]);
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg("while [ ! -e \"$GO\" ]; do sleep 0.005; done; exec \"$@\"")
+                .arg("sh")
+                .arg(c.get_program())
+                .args(c.get_args())
+                .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+                .env_remove("DATABASE_URL")
+                .env_remove("COACHCTL_AS")
+                .env_remove("COACHCTL_OUTPUT")
+                .env("GO", &gate)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(&gate, b"").unwrap();
+    for (code, err) in common::outcomes(children) {
+        assert_eq!(code, 0, "a concurrent demo failed: {err}");
+    }
+    let json = |args: &[&str]| -> serde_json::Value {
+        common::Run::from(coachctl(args).output().unwrap()).json()
+    };
+    assert_eq!(
+        json(&["coach", "list", "-o", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        json(&["member", "list", "-o", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
+    let sessions = json(&["session", "list", "--status", "scheduled", "-o", "json"]);
+    let mut per_member = std::collections::BTreeMap::<String, usize>::new();
+    for s in sessions.as_array().unwrap() {
+        *per_member
+            .entry(s["member_email"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert!(!per_member.is_empty(), "the demo books sessions");
+    assert!(
+        per_member.values().all(|n| *n == 1),
+        "a member got more than one demo session: {per_member:?}"
+    );
+}

@@ -382,3 +382,24 @@ pub fn race(db: &TestDb, runs: Vec<Vec<String>>) -> Vec<(i32, String)> {
     std::fs::write(&go, b"").expect("open the barrier");
     outcomes(children)
 }
+
+impl TestDb {
+    /// Every invariant of tests/invariants.sql holds; panics listing the
+    /// violations otherwise.
+    #[track_caller]
+    pub fn assert_invariants(&self) {
+        let violations: Vec<(String, String)> = runtime().block_on(async {
+            let pool = self.pool().await;
+            let rows = sqlx::query_as(include_str!("../invariants.sql"))
+                .fetch_all(&pool)
+                .await
+                .expect("run tests/invariants.sql");
+            pool.close().await;
+            rows
+        });
+        assert!(
+            violations.is_empty(),
+            "the database breaks its invariants: {violations:#?}"
+        );
+    }
+}
