@@ -110,7 +110,7 @@ fn forty_processes_booking_two_slots_with_different_buffers_never_seat_both() {
     let m = coach_with_members(&db, "UTC", 20);
     add_window(&db, "wed", "09:00", "10:00", "0", "3");
     add_window(&db, "wed", "10:10", "11:10", "20", "3");
-    for week in 0..3 {
+    for week in 0..6 {
         let day = wednesday(week);
         let runs = m
             .iter()
