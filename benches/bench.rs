@@ -138,6 +138,7 @@ async fn throughput(url: &str, clients: usize, seconds: u64, history: i64) -> Re
                         member: Some(m.clone()),
                         at: At::Absolute(slot.start),
                         notes: None,
+                        session_type: None,
                     };
                     booking::book(&pool, &Actor::operator(), &req)
                         .await
@@ -270,6 +271,7 @@ async fn hotslot(url: &str, clients: usize, rounds: usize) -> Res<()> {
                     member: Some(m),
                     at,
                     notes: None,
+                    session_type: None,
                 };
                 let outcome = booking::book(&p, &Actor::operator(), &req).await;
                 (t.elapsed(), outcome)

@@ -42,7 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('availability', 'availability', [CompletionResultType]::ParameterValue, 'Weekly availability windows and blocked dates')
             [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Open slots of a coach, in the coach''s time zone')
             [CompletionResult]::new('book', 'book', [CompletionResultType]::ParameterValue, 'Book a slot (atomic: never overbooks)')
-            [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Sessions: list, show, cancel')
+            [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit log: who changed what, when')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Seed a small realistic organisation and show it')
@@ -208,7 +208,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a coach (admin only)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List coaches')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a coach''s profile with member count and free capacity')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a coach''s profile: member count, free capacity, ratings')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Change a coach''s profile (admin, or the coach themself)')
             [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Make an existing member a coach (admin only)')
             [CompletionResult]::new('deactivate', 'deactivate', [CompletionResultType]::ParameterValue, 'Deactivate a coach: they stop taking members and cannot act (admin only)')
@@ -360,7 +360,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         'coachctl;coach;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a coach (admin only)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List coaches')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a coach''s profile with member count and free capacity')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a coach''s profile: member count, free capacity, ratings')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Change a coach''s profile (admin, or the coach themself)')
             [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Make an existing member a coach (admin only)')
             [CompletionResult]::new('deactivate', 'deactivate', [CompletionResultType]::ParameterValue, 'Deactivate a coach: they stop taking members and cannot act (admin only)')
@@ -848,6 +848,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'The slot''s start; without an offset it is read in the coach''s zone. Left out on a terminal: choose from a list')
             [CompletionResult]::new('--member', '--member', [CompletionResultType]::ParameterName, 'The member (email or id); a member acting books for themself')
             [CompletionResult]::new('--notes', '--notes', [CompletionResultType]::ParameterName, 'Notes for the coach')
+            [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'initial, regular or followup (default: initial for a first session with the coach)')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
@@ -882,6 +883,13 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List sessions (a member sees their own, a coach theirs)')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Put a member into a session (a coach proposes, an admin schedules)')
+            [CompletionResult]::new('accept', 'accept', [CompletionResultType]::ParameterValue, 'Accept a proposed session (the member)')
+            [CompletionResult]::new('decline', 'decline', [CompletionResultType]::ParameterValue, 'Decline a proposed session (the member); its seat is free again')
+            [CompletionResult]::new('reschedule', 'reschedule', [CompletionResultType]::ParameterValue, 'Move a session to another time, atomically (the member, the coach, an admin)')
+            [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
+            [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
+            [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one session')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a scheduled session; its slot is free again at once')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -893,6 +901,149 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only sessions with this status')
             [CompletionResult]::new('--coach', '--coach', [CompletionResultType]::ParameterName, 'Only this coach''s sessions')
             [CompletionResult]::new('--member', '--member', [CompletionResultType]::ParameterName, 'Only this member''s sessions')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('--upcoming', '--upcoming', [CompletionResultType]::ParameterName, 'Only sessions still ahead that hold a seat (proposed or scheduled)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;session;create' {
+            [CompletionResult]::new('--member', '--member', [CompletionResultType]::ParameterName, 'The member (email or id)')
+            [CompletionResult]::new('--coach', '--coach', [CompletionResultType]::ParameterName, 'The coach; a coach acting creates their own sessions')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'The start; without an offset it is read in the coach''s zone')
+            [CompletionResult]::new('--length', '--length', [CompletionResultType]::ParameterName, 'Length in minutes (default: the window''s; off the grid 60)')
+            [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'initial, regular or followup (default: initial for a first session)')
+            [CompletionResult]::new('--notes', '--notes', [CompletionResultType]::ParameterName, 'A shared note for the member')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Until when a proposal holds its seat (default 48 h, never after the start)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('--off-grid', '--off-grid', [CompletionResultType]::ParameterName, 'Outside the coach''s windows (capacity, buffers and blocks still hold)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;session;accept' {
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;session;decline' {
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the coach')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;session;reschedule' {
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'The new start; without an offset it is read in the coach''s zone')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;session;complete' {
+            [CompletionResult]::new('--notes', '--notes', [CompletionResultType]::ParameterName, 'Coach-private notes')
+            [CompletionResult]::new('--outcomes', '--outcomes', [CompletionResultType]::ParameterName, 'What came out of it')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;session;note' {
+            [CompletionResult]::new('--text', '--text', [CompletionResultType]::ParameterName, 'The note')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('--private', '--private', [CompletionResultType]::ParameterName, 'Only the coach and admins read it')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;session;rate' {
+            [CompletionResult]::new('--rating', '--rating', [CompletionResultType]::ParameterName, '1 to 5')
+            [CompletionResult]::new('--feedback', '--feedback', [CompletionResultType]::ParameterName, 'What went well or not')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
@@ -949,12 +1100,40 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         }
         'coachctl;session;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List sessions (a member sees their own, a coach theirs)')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Put a member into a session (a coach proposes, an admin schedules)')
+            [CompletionResult]::new('accept', 'accept', [CompletionResultType]::ParameterValue, 'Accept a proposed session (the member)')
+            [CompletionResult]::new('decline', 'decline', [CompletionResultType]::ParameterValue, 'Decline a proposed session (the member); its seat is free again')
+            [CompletionResult]::new('reschedule', 'reschedule', [CompletionResultType]::ParameterValue, 'Move a session to another time, atomically (the member, the coach, an admin)')
+            [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
+            [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
+            [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one session')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a scheduled session; its slot is free again at once')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'coachctl;session;help;list' {
+            break
+        }
+        'coachctl;session;help;create' {
+            break
+        }
+        'coachctl;session;help;accept' {
+            break
+        }
+        'coachctl;session;help;decline' {
+            break
+        }
+        'coachctl;session;help;reschedule' {
+            break
+        }
+        'coachctl;session;help;complete' {
+            break
+        }
+        'coachctl;session;help;note' {
+            break
+        }
+        'coachctl;session;help;rate' {
             break
         }
         'coachctl;session;help;show' {
@@ -1063,7 +1242,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('availability', 'availability', [CompletionResultType]::ParameterValue, 'Weekly availability windows and blocked dates')
             [CompletionResult]::new('slots', 'slots', [CompletionResultType]::ParameterValue, 'Open slots of a coach, in the coach''s time zone')
             [CompletionResult]::new('book', 'book', [CompletionResultType]::ParameterValue, 'Book a slot (atomic: never overbooks)')
-            [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Sessions: list, show, cancel')
+            [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit log: who changed what, when')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Seed a small realistic organisation and show it')
@@ -1096,7 +1275,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         'coachctl;help;coach' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a coach (admin only)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List coaches')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a coach''s profile with member count and free capacity')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a coach''s profile: member count, free capacity, ratings')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Change a coach''s profile (admin, or the coach themself)')
             [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Make an existing member a coach (admin only)')
             [CompletionResult]::new('deactivate', 'deactivate', [CompletionResultType]::ParameterValue, 'Deactivate a coach: they stop taking members and cannot act (admin only)')
@@ -1194,11 +1373,39 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         }
         'coachctl;help;session' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List sessions (a member sees their own, a coach theirs)')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Put a member into a session (a coach proposes, an admin schedules)')
+            [CompletionResult]::new('accept', 'accept', [CompletionResultType]::ParameterValue, 'Accept a proposed session (the member)')
+            [CompletionResult]::new('decline', 'decline', [CompletionResultType]::ParameterValue, 'Decline a proposed session (the member); its seat is free again')
+            [CompletionResult]::new('reschedule', 'reschedule', [CompletionResultType]::ParameterValue, 'Move a session to another time, atomically (the member, the coach, an admin)')
+            [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
+            [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
+            [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one session')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a scheduled session; its slot is free again at once')
             break
         }
         'coachctl;help;session;list' {
+            break
+        }
+        'coachctl;help;session;create' {
+            break
+        }
+        'coachctl;help;session;accept' {
+            break
+        }
+        'coachctl;help;session;decline' {
+            break
+        }
+        'coachctl;help;session;reschedule' {
+            break
+        }
+        'coachctl;help;session;complete' {
+            break
+        }
+        'coachctl;help;session;note' {
+            break
+        }
+        'coachctl;help;session;rate' {
             break
         }
         'coachctl;help;session;show' {

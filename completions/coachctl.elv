@@ -39,7 +39,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand availability 'Weekly availability windows and blocked dates'
             cand slots 'Open slots of a coach, in the coach''s time zone'
             cand book 'Book a slot (atomic: never overbooks)'
-            cand session 'Sessions: list, show, cancel'
+            cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand demo 'Seed a small realistic organisation and show it'
@@ -191,7 +191,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --version 'Print version'
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
-            cand show 'Show a coach''s profile with member count and free capacity'
+            cand show 'Show a coach''s profile: member count, free capacity, ratings'
             cand update 'Change a coach''s profile (admin, or the coach themself)'
             cand promote 'Make an existing member a coach (admin only)'
             cand deactivate 'Deactivate a coach: they stop taking members and cannot act (admin only)'
@@ -336,7 +336,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;coach;help'= {
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
-            cand show 'Show a coach''s profile with member count and free capacity'
+            cand show 'Show a coach''s profile: member count, free capacity, ratings'
             cand update 'Change a coach''s profile (admin, or the coach themself)'
             cand promote 'Make an existing member a coach (admin only)'
             cand deactivate 'Deactivate a coach: they stop taking members and cannot act (admin only)'
@@ -779,6 +779,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --at 'The slot''s start; without an offset it is read in the coach''s zone. Left out on a terminal: choose from a list'
             cand --member 'The member (email or id); a member acting books for themself'
             cand --notes 'Notes for the coach'
+            cand --type 'initial, regular or followup (default: initial for a first session with the coach)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
@@ -812,6 +813,13 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand list 'List sessions (a member sees their own, a coach theirs)'
+            cand create 'Put a member into a session (a coach proposes, an admin schedules)'
+            cand accept 'Accept a proposed session (the member)'
+            cand decline 'Decline a proposed session (the member); its seat is free again'
+            cand reschedule 'Move a session to another time, atomically (the member, the coach, an admin)'
+            cand complete 'Mark a session that took place as completed (the coach, an admin)'
+            cand note 'Add a note to a session (--private: the coach''s own)'
+            cand rate 'Rate a completed session, once (its member)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -822,6 +830,142 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --status 'Only sessions with this status'
             cand --coach 'Only this coach''s sessions'
             cand --member 'Only this member''s sessions'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --upcoming 'Only sessions still ahead that hold a seat (proposed or scheduled)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;create'= {
+            cand --member 'The member (email or id)'
+            cand --coach 'The coach; a coach acting creates their own sessions'
+            cand --at 'The start; without an offset it is read in the coach''s zone'
+            cand --length 'Length in minutes (default: the window''s; off the grid 60)'
+            cand --type 'initial, regular or followup (default: initial for a first session)'
+            cand --notes 'A shared note for the member'
+            cand --expires 'Until when a proposal holds its seat (default 48 h, never after the start)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --off-grid 'Outside the coach''s windows (capacity, buffers and blocks still hold)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;accept'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;decline'= {
+            cand --reason 'Why, for the coach'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;reschedule'= {
+            cand --at 'The new start; without an offset it is read in the coach''s zone'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;complete'= {
+            cand --notes 'Coach-private notes'
+            cand --outcomes 'What came out of it'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;note'= {
+            cand --text 'The note'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --private 'Only the coach and admins read it'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;rate'= {
+            cand --rating '1 to 5'
+            cand --feedback 'What went well or not'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
@@ -875,11 +1019,32 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;session;help'= {
             cand list 'List sessions (a member sees their own, a coach theirs)'
+            cand create 'Put a member into a session (a coach proposes, an admin schedules)'
+            cand accept 'Accept a proposed session (the member)'
+            cand decline 'Decline a proposed session (the member); its seat is free again'
+            cand reschedule 'Move a session to another time, atomically (the member, the coach, an admin)'
+            cand complete 'Mark a session that took place as completed (the coach, an admin)'
+            cand note 'Add a note to a session (--private: the coach''s own)'
+            cand rate 'Rate a completed session, once (its member)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;session;help;list'= {
+        }
+        &'coachctl;session;help;create'= {
+        }
+        &'coachctl;session;help;accept'= {
+        }
+        &'coachctl;session;help;decline'= {
+        }
+        &'coachctl;session;help;reschedule'= {
+        }
+        &'coachctl;session;help;complete'= {
+        }
+        &'coachctl;session;help;note'= {
+        }
+        &'coachctl;session;help;rate'= {
         }
         &'coachctl;session;help;show'= {
         }
@@ -977,7 +1142,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand availability 'Weekly availability windows and blocked dates'
             cand slots 'Open slots of a coach, in the coach''s time zone'
             cand book 'Book a slot (atomic: never overbooks)'
-            cand session 'Sessions: list, show, cancel'
+            cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand demo 'Seed a small realistic organisation and show it'
@@ -1003,7 +1168,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;coach'= {
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
-            cand show 'Show a coach''s profile with member count and free capacity'
+            cand show 'Show a coach''s profile: member count, free capacity, ratings'
             cand update 'Change a coach''s profile (admin, or the coach themself)'
             cand promote 'Make an existing member a coach (admin only)'
             cand deactivate 'Deactivate a coach: they stop taking members and cannot act (admin only)'
@@ -1075,10 +1240,31 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;help;session'= {
             cand list 'List sessions (a member sees their own, a coach theirs)'
+            cand create 'Put a member into a session (a coach proposes, an admin schedules)'
+            cand accept 'Accept a proposed session (the member)'
+            cand decline 'Decline a proposed session (the member); its seat is free again'
+            cand reschedule 'Move a session to another time, atomically (the member, the coach, an admin)'
+            cand complete 'Mark a session that took place as completed (the coach, an admin)'
+            cand note 'Add a note to a session (--private: the coach''s own)'
+            cand rate 'Rate a completed session, once (its member)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
         }
         &'coachctl;help;session;list'= {
+        }
+        &'coachctl;help;session;create'= {
+        }
+        &'coachctl;help;session;accept'= {
+        }
+        &'coachctl;help;session;decline'= {
+        }
+        &'coachctl;help;session;reschedule'= {
+        }
+        &'coachctl;help;session;complete'= {
+        }
+        &'coachctl;help;session;note'= {
+        }
+        &'coachctl;help;session;rate'= {
         }
         &'coachctl;help;session;show'= {
         }

@@ -45,7 +45,7 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "member" -d 'Membe
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "availability" -d 'Weekly availability windows and blocked dates'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "session" -d 'Sessions: list, show, cancel'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "audit" -d 'The audit log: who changed what, when'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "demo" -d 'Seed a small realistic organisation and show it'
@@ -169,7 +169,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from create list show update promote deactivate help" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from create list show update promote deactivate help" -f -a "create" -d 'Create a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from create list show update promote deactivate help" -f -a "list" -d 'List coaches'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from create list show update promote deactivate help" -f -a "show" -d 'Show a coach\'s profile with member count and free capacity'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from create list show update promote deactivate help" -f -a "show" -d 'Show a coach\'s profile: member count, free capacity, ratings'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from create list show update promote deactivate help" -f -a "update" -d 'Change a coach\'s profile (admin, or the coach themself)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from create list show update promote deactivate help" -f -a "promote" -d 'Make an existing member a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from create list show update promote deactivate help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
@@ -300,7 +300,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "list" -d 'List coaches'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a coach\'s profile with member count and free capacity'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a coach\'s profile: member count, free capacity, ratings'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a coach\'s profile (admin, or the coach themself)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Make an existing member a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
@@ -653,6 +653,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l coach -d 'The
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l at -d 'The slot\'s start; without an offset it is read in the coach\'s zone. Left out on a terminal: choose from a list' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l member -d 'The member (email or id); a member acting books for themself' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l notes -d 'Notes for the coach' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l type -d 'initial, regular or followup (default: initial for a first session with the coach)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
@@ -668,25 +669,32 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l no-input -d '
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -f -a "list" -d 'List sessions (a member sees their own, a coach theirs)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -f -a "show" -d 'Show one session'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list show cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "list" -d 'List sessions (a member sees their own, a coach theirs)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "create" -d 'Put a member into a session (a coach proposes, an admin schedules)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "accept" -d 'Accept a proposed session (the member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "decline" -d 'Decline a proposed session (the member); its seat is free again'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "reschedule" -d 'Move a session to another time, atomically (the member, the coach, an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "complete" -d 'Mark a session that took place as completed (the coach, an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "note" -d 'Add a note to a session (--private: the coach\'s own)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "rate" -d 'Rate a completed session, once (its member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "show" -d 'Show one session'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate show cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l from -d 'From this date or time (inclusive)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l to -d 'Until this date (inclusive) or time (exclusive)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l status -d 'Only sessions with this status' -r
@@ -702,11 +710,133 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l upcoming -d 'Only sessions still ahead that hold a seat (proposed or scheduled)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l member -d 'The member (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l coach -d 'The coach; a coach acting creates their own sessions' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l at -d 'The start; without an offset it is read in the coach\'s zone' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l length -d 'Length in minutes (default: the window\'s; off the grid 60)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l type -d 'initial, regular or followup (default: initial for a first session)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l notes -d 'A shared note for the member' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l expires -d 'Until when a proposal holds its seat (default 48 h, never after the start)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l off-grid -d 'Outside the coach\'s windows (capacity, buffers and blocks still hold)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l reason -d 'Why, for the coach' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l at -d 'The new start; without an offset it is read in the coach\'s zone' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l notes -d 'Coach-private notes' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l outcomes -d 'What came out of it' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l text -d 'The note' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l private -d 'Only the coach and admins read it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l rating -d '1 to 5' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l feedback -d 'What went well or not' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
@@ -739,6 +869,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "list" -d 'List sessions (a member sees their own, a coach theirs)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "create" -d 'Put a member into a session (a coach proposes, an admin schedules)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "accept" -d 'Accept a proposed session (the member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "decline" -d 'Decline a proposed session (the member); its seat is free again'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "reschedule" -d 'Move a session to another time, atomically (the member, the coach, an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "complete" -d 'Mark a session that took place as completed (the coach, an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "note" -d 'Add a note to a session (--private: the coach\'s own)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "rate" -d 'Rate a completed session, once (its member)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -817,7 +954,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_s
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "session" -d 'Sessions: list, show, cancel'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "audit" -d 'The audit log: who changed what, when'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "completions" -d 'Print a shell completion script'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
@@ -829,7 +966,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "create" -d 'Create a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "list" -d 'List coaches'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "show" -d 'Show a coach\'s profile with member count and free capacity'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "show" -d 'Show a coach\'s profile: member count, free capacity, ratings'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "update" -d 'Change a coach\'s profile (admin, or the coach themself)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "promote" -d 'Make an existing member a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
@@ -849,6 +986,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from availability" -f -a "unblock" -d 'Remove blocked dates'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from availability" -f -a "blocks" -d 'List blocked dates'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "list" -d 'List sessions (a member sees their own, a coach theirs)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "create" -d 'Put a member into a session (a coach proposes, an admin schedules)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "accept" -d 'Accept a proposed session (the member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "decline" -d 'Decline a proposed session (the member); its seat is free again'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "reschedule" -d 'Move a session to another time, atomically (the member, the coach, an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "complete" -d 'Mark a session that took place as completed (the coach, an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "note" -d 'Add a note to a session (--private: the coach\'s own)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "rate" -d 'Rate a completed session, once (its member)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "show" -d 'Show one session'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "list" -d 'List changes, newest first (admin only)'

@@ -257,7 +257,8 @@ pub(crate) async fn refuse_orphans(conn: &mut PgConnection, c: &Coach) -> Result
     if rows.is_empty() {
         return Ok(());
     }
-    let mut parts: Vec<(String, Vec<(Uuid, DateTime<Utc>)>)> = Vec::new();
+    // (problem, sessions with it), in the order the function lists them
+    let mut parts: Vec<(String, Vec<SessionAt>)> = Vec::new();
     for (id, at, problem) in rows {
         match parts.iter_mut().find(|(p, _)| *p == problem) {
             Some((_, v)) => v.push((id, at)),
@@ -274,6 +275,9 @@ pub(crate) async fn refuse_orphans(conn: &mut PgConnection, c: &Coach) -> Result
         c.email
     )))
 }
+
+/// A session named in a refusal: its id and start.
+type SessionAt = (Uuid, DateTime<Utc>);
 
 /// A refusal by the database's own check at commit: another writer got
 /// there first, or the change broke a rule the code did not see.
@@ -554,7 +558,8 @@ pub(crate) fn schedule_columns(
                   FROM availability_blocks WHERE coach_id = {coach}), '[]') AS blocks,
         coalesce((SELECT json_agg(json_build_array(starts_at, ends_at, buffer_minutes))
                   FROM sessions
-                  WHERE coach_id = {coach} AND status = 'scheduled'
+                  WHERE coach_id = {coach}
+                    AND (status = 'scheduled' OR (status = 'proposed' AND expires_at > now()))
                     -- sessions up to two days before can reach into the range
                     AND starts_at >= {from} - interval '2 days' AND starts_at < {to} + interval '2 days'
                     AND ({near} IS NULL

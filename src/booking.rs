@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::availability::load_schedule;
 use crate::coach::{self, Coach};
-use crate::domain::{At, MembershipStatus, ProfileText, Role, UserId, UserRef};
+use crate::domain::{At, MembershipStatus, ProfileText, Role, SessionType, UserId, UserRef};
 use crate::error::{Error, Result};
 use crate::member;
 use crate::schedule::Slot;
@@ -68,6 +68,8 @@ pub struct Request {
     pub member: Option<UserRef>,
     pub at: At,
     pub notes: Option<ProfileText>,
+    /// `initial` for a member's first session with the coach, else `regular`, unless named.
+    pub session_type: Option<SessionType>,
 }
 
 /// A confirmed booking.
@@ -97,6 +99,16 @@ pub async fn book(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking
     }
 }
 
+/// Seed 003 r4: a member's first session with a coach is `initial`, later
+/// ones `regular`.
+pub(crate) fn default_type(has_history: bool) -> SessionType {
+    if has_history {
+        SessionType::Regular
+    } else {
+        SessionType::Initial
+    }
+}
+
 /// Who is booked: a member books for themself; an admin names the member;
 /// a coach uses `session create` instead.
 fn member_ref(actor: &Actor, named: Option<&UserRef>) -> Result<UserRef> {
@@ -116,7 +128,7 @@ fn member_ref(actor: &Actor, named: Option<&UserRef>) -> Result<UserRef> {
 
 /// May this member book this coach? Assigned today; accepted connections
 /// plug in here.
-async fn may_book(_pool: &PgPool, m: &member::Member, c: &Coach) -> Result<bool> {
+pub(crate) async fn may_book(_pool: &PgPool, m: &member::Member, c: &Coach) -> Result<bool> {
     Ok(m.coach_id == Some(c.id))
 }
 
@@ -156,7 +168,7 @@ async fn snapshot(
                 EXISTS (SELECT 1 FROM sessions
                         WHERE coach_id = (SELECT id FROM the_coach)
                           AND member_id = (SELECT id FROM the_member)
-                          AND status <> 'cancelled') AS member_has_history",
+                          AND status NOT IN ('cancelled', 'declined', 'expired')) AS member_has_history",
         coach_select = coach::SELECT,
         member_select = member::SELECT,
         schedule = crate::availability::schedule_columns(
@@ -268,7 +280,11 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     .bind(slot.end)
     .bind(i32::from(slot.buffer_minutes))
     .bind(slot.capacity as i32)
-    .bind(if snap.member_has_history { "regular" } else { "initial" })
+    .bind(
+        req.session_type
+            .unwrap_or(default_type(snap.member_has_history))
+            .as_str(),
+    )
     .bind(notes.as_deref())
     .bind(booking.booking_id)
     .bind(actor.id().map(|i| i.as_uuid()))
@@ -287,7 +303,7 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
 
 /// The domain meaning of a constraint the database enforced on a booking;
 /// any other error stays what it is.
-fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
+pub(crate) fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
     let constraint = match &e {
         sqlx::Error::Database(d) => d.constraint().map(str::to_string),
         _ => None,

@@ -237,6 +237,34 @@ pub async fn show(pool: &PgPool, _actor: &Actor, who: &UserRef) -> Result<Coach>
     find(&mut conn, who).await
 }
 
+/// `coach show`: the profile with the members' ratings over completed
+/// sessions (seed 003 requirement 9).
+#[derive(Debug, Clone, Serialize)]
+pub struct CoachShow {
+    #[serde(flatten)]
+    pub coach: Coach,
+    /// Mean rating, two decimals; null before the first rating.
+    pub rating_average: Option<f64>,
+    pub rating_count: i64,
+}
+
+pub async fn show_with_ratings(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<CoachShow> {
+    let coach = show(pool, actor, who).await?;
+    let (rating_average, rating_count): (Option<f64>, i64) = sqlx::query_as(
+        "SELECT round(avg(r.rating), 2)::float8, count(*)
+         FROM session_ratings r JOIN sessions s ON s.id = r.session_id
+         WHERE r.coach_id = $1 AND s.status = 'completed'",
+    )
+    .bind(coach.id)
+    .fetch_one(pool)
+    .await?;
+    Ok(CoachShow {
+        coach,
+        rating_average,
+        rating_count,
+    })
+}
+
 /// `coach update`: admins, or the coach themself.
 pub async fn update(
     pool: &PgPool,

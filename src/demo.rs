@@ -334,6 +334,7 @@ async fn seed_bookings(pool: &PgPool, actor: &Actor, coaches: &[UserId]) -> Resu
                 member: Some(UserRef::Id(UserId::from_uuid(m.id))),
                 at: At::Absolute(slot.start),
                 notes: None,
+                session_type: None,
             };
             match booking::book(pool, actor, &req).await {
                 // Another booking may have taken the slot's room: skip it.

@@ -427,6 +427,10 @@ bounded_int!(
     BufferMinutes, "buffer (minutes)", 0, 1440
 );
 bounded_int!(
+    /// A member's rating of a completed session.
+    Rating, "rating", 1, 5
+);
+bounded_int!(
     /// Sessions that may start in one slot (`max_sessions_per_slot`).
     SlotCapacity, "capacity (sessions per slot)", 1, 1000
 );
@@ -636,7 +640,7 @@ text_enum!(
 );
 text_enum!(
     /// Where a session is in its life (seed 002).
-    SessionStatus, "session status", { Scheduled => "scheduled", Completed => "completed", Cancelled => "cancelled" }
+    SessionStatus, "session status", { Proposed => "proposed", Scheduled => "scheduled", Declined => "declined", Expired => "expired", Completed => "completed", Cancelled => "cancelled" }
 );
 text_enum!(
     /// The kind of session.

@@ -244,6 +244,7 @@ proptest! {
                             member: Some(UserRef::Id(UserId::from_uuid(members[*member]))),
                             at: At::Absolute(s0),
                             notes: None,
+                            session_type: None,
                         };
                         let got = booking::book(&pool, &admin, &req).await;
                         match (&got, clash, here >= cap, seated) {

@@ -146,7 +146,7 @@ enum Change {
     CutCapacity,
     BlockDate,
     MoveWindowTimes,
-    ChangeZone,
+    MoveCoachZone,
 }
 
 /// Rounds of five bookers of one slot (capacity 5) racing one schedule
@@ -177,7 +177,7 @@ fn bookers_race_a_schedule_change(change: Change, rounds: usize) {
             Change::MoveWindowTimes => {
                 args(&["availability", "update", &window, "--start", "10:00"])
             }
-            Change::ChangeZone => args(&[
+            Change::MoveCoachZone => args(&[
                 "coach",
                 "update",
                 "ana@example.com",
@@ -230,7 +230,7 @@ fn moving_the_window_while_five_book_never_leaves_a_session_outside() {
 
 #[test]
 fn changing_the_coach_zone_while_five_book_never_leaves_a_session_outside() {
-    bookers_race_a_schedule_change(Change::ChangeZone, 6);
+    bookers_race_a_schedule_change(Change::MoveCoachZone, 6);
 }
 
 #[test]

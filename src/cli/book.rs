@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::{Ctx, output};
 use crate::booking::{self, Request};
-use crate::domain::{At, ProfileText, UserRef};
+use crate::domain::{At, ProfileText, SessionType, UserRef};
 use crate::error::{Error, Result};
 
 /// Book a slot: one transaction that cannot overbook.
@@ -23,6 +23,9 @@ pub struct Cmd {
     /// Notes for the coach
     #[arg(long)]
     notes: Option<ProfileText>,
+    /// initial, regular or followup (default: initial for a first session with the coach)
+    #[arg(long = "type", value_name = "TYPE")]
+    session_type: Option<SessionType>,
 }
 
 impl Cmd {
@@ -68,6 +71,7 @@ impl Cmd {
             member: self.member,
             at,
             notes: self.notes,
+            session_type: self.session_type,
         };
         let b = booking::book(&pool, &actor, &req).await?;
         let tz = match ctx.global.tz {

@@ -40,7 +40,7 @@ enum Commands {
         #[arg(long)]
         all: bool,
     },
-    /// Show a coach's profile with member count and free capacity
+    /// Show a coach's profile: member count, free capacity, ratings
     Show {
         /// The coach's email or id
         coach: UserRef,
@@ -153,9 +153,11 @@ impl Cmd {
                 };
                 output::list(ctx, tz, &coach::list(&pool, &actor, filter).await?)
             }
-            Commands::Show { coach: who } => {
-                output::one(ctx, tz, &coach::show(&pool, &actor, &who).await?)
-            }
+            Commands::Show { coach: who } => output::one(
+                ctx,
+                tz,
+                &coach::show_with_ratings(&pool, &actor, &who).await?,
+            ),
             Commands::Update {
                 coach: who,
                 name,

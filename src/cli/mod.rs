@@ -103,7 +103,7 @@ pub enum Command {
     Slots(slots::Cmd),
     /// Book a slot (atomic: never overbooks)
     Book(book::Cmd),
-    /// Sessions: list, show, cancel
+    /// Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel
     Session(session::Cmd),
     /// The audit log: who changed what, when
     Audit(audit::Cmd),

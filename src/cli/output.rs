@@ -137,6 +137,36 @@ impl Record for crate::session::Session {
     }
 }
 
+impl Record for crate::session::Note {
+    const COLUMNS: &'static [&'static str] = &["id", "at", "author", "visibility", "text"];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::session::SessionRating {
+    const COLUMNS: &'static [&'static str] = &["rating", "feedback", "rated_at"];
+    const ID_FIELD: Option<&'static str> = None;
+    fn id(&self) -> String {
+        String::new()
+    }
+}
+
+impl Record for crate::coach::CoachShow {
+    const COLUMNS: &'static [&'static str] = &[
+        "email",
+        "name",
+        "timezone",
+        "member_count",
+        "max_members",
+        "rating_average",
+        "rating_count",
+    ];
+    fn id(&self) -> String {
+        self.coach.id.to_string()
+    }
+}
+
 /// Serialize, then show every timestamp in the display zone (RFC 3339 with
 /// that zone's offset).
 fn to_json<T: Serialize>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {

@@ -4,7 +4,9 @@ use clap::{Args, Subcommand};
 use uuid::Uuid;
 
 use super::{Ctx, output};
-use crate::domain::{Bound, ProfileText, SessionStatus, UserRef};
+use crate::domain::{
+    At, Bound, ProfileText, Rating, SessionMinutes, SessionStatus, SessionType, UserRef,
+};
 use crate::error::Result;
 use crate::session::{self, Filter};
 
@@ -33,6 +35,90 @@ enum Commands {
         /// Only this member's sessions
         #[arg(long)]
         member: Option<UserRef>,
+        /// Only sessions still ahead that hold a seat (proposed or scheduled)
+        #[arg(long)]
+        upcoming: bool,
+    },
+    /// Put a member into a session (a coach proposes, an admin schedules)
+    Create {
+        /// The member (email or id)
+        #[arg(long)]
+        member: UserRef,
+        /// The coach; a coach acting creates their own sessions
+        #[arg(long)]
+        coach: Option<UserRef>,
+        /// The start; without an offset it is read in the coach's zone
+        #[arg(long)]
+        at: At,
+        /// Length in minutes (default: the window's; off the grid 60)
+        #[arg(long)]
+        length: Option<SessionMinutes>,
+        /// initial, regular or followup (default: initial for a first session)
+        #[arg(long = "type", value_name = "TYPE")]
+        session_type: Option<SessionType>,
+        /// A shared note for the member
+        #[arg(long)]
+        notes: Option<ProfileText>,
+        /// Outside the coach's windows (capacity, buffers and blocks still hold)
+        #[arg(long)]
+        off_grid: bool,
+        /// Until when a proposal holds its seat (default 48 h, never after the start)
+        #[arg(long)]
+        expires: Option<At>,
+    },
+    /// Accept a proposed session (the member)
+    Accept {
+        /// The session's id
+        id: Uuid,
+    },
+    /// Decline a proposed session (the member); its seat is free again
+    Decline {
+        /// The session's id
+        id: Uuid,
+        /// Why, for the coach
+        #[arg(long)]
+        reason: Option<ProfileText>,
+    },
+    /// Move a session to another time, atomically (the member, the coach, an admin)
+    Reschedule {
+        /// The session's id
+        id: Uuid,
+        /// The new start; without an offset it is read in the coach's zone
+        #[arg(long)]
+        at: At,
+    },
+    /// Mark a session that took place as completed (the coach, an admin)
+    Complete {
+        /// The session's id
+        id: Uuid,
+        /// Coach-private notes
+        #[arg(long)]
+        notes: Option<ProfileText>,
+        /// What came out of it
+        #[arg(long)]
+        outcomes: Option<ProfileText>,
+    },
+    /// Add a note to a session (--private: the coach's own)
+    Note {
+        /// The session's id
+        id: Uuid,
+        /// The note
+        #[arg(long)]
+        text: ProfileText,
+        /// Only the coach and admins read it
+        #[arg(long)]
+        private: bool,
+    },
+    /// Rate a completed session, once (its member)
+    Rate {
+        /// The session's id
+        id: Uuid,
+        /// 1 to 5
+        #[arg(long)]
+        rating: Rating,
+        /// What went well or not
+        #[arg(long)]
+        feedback: Option<ProfileText>,
     },
     /// Show one session
     Show {
@@ -60,6 +146,7 @@ impl Cmd {
                 status,
                 coach,
                 member,
+                upcoming,
             } => {
                 let filter = Filter {
                     from: from.map(|b| b.resolve(tz, false)).transpose()?,
@@ -67,9 +154,64 @@ impl Cmd {
                     status,
                     coach,
                     member,
+                    upcoming,
                 };
                 output::list(ctx, tz, &session::list(&pool, &actor, &filter).await?)
             }
+            Commands::Create {
+                member,
+                coach,
+                at,
+                length,
+                session_type,
+                notes,
+                off_grid,
+                expires,
+            } => {
+                let new = session::NewSession {
+                    member,
+                    coach,
+                    at,
+                    length,
+                    session_type,
+                    notes,
+                    off_grid,
+                    expires,
+                };
+                output::one(ctx, tz, &session::create(&pool, &actor, &new).await?)
+            }
+            Commands::Accept { id } => {
+                output::one(ctx, tz, &session::accept(&pool, &actor, id).await?)
+            }
+            Commands::Decline { id, reason } => {
+                output::one(ctx, tz, &session::decline(&pool, &actor, id, reason).await?)
+            }
+            Commands::Reschedule { id, at } => {
+                output::one(ctx, tz, &session::reschedule(&pool, &actor, id, &at).await?)
+            }
+            Commands::Complete {
+                id,
+                notes,
+                outcomes,
+            } => output::one(
+                ctx,
+                tz,
+                &session::complete(&pool, &actor, id, notes, outcomes).await?,
+            ),
+            Commands::Note { id, text, private } => output::one(
+                ctx,
+                tz,
+                &session::note(&pool, &actor, id, text, private).await?,
+            ),
+            Commands::Rate {
+                id,
+                rating,
+                feedback,
+            } => output::one(
+                ctx,
+                tz,
+                &session::rate(&pool, &actor, id, rating, feedback).await?,
+            ),
             Commands::Show { id } => output::one(ctx, tz, &session::show(&pool, &actor, id).await?),
             Commands::Cancel { id, reason } => {
                 ctx.confirm(&format!("Cancel session {id}?"))?;

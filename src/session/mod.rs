@@ -1,6 +1,18 @@
-//! Sessions: `scheduled -> completed | cancelled`. Listing is scoped by role
+//! Sessions: `proposed -> scheduled | declined | expired`, `scheduled ->
+//! completed | cancelled` (DESIGN.md "Sessions"). Listing is scoped by role
 //! (a member sees their own, a coach theirs); cancelling frees the slot at
 //! once (the `sessions_slot_count` trigger gives the seat back).
+//!
+//! `propose` puts members into sessions and answers proposals, `reschedule`
+//! moves them, `record` completes, notes and rates them.
+
+mod propose;
+mod record;
+mod reschedule;
+
+pub use propose::{NewSession, accept, create, decline};
+pub use record::{Note, SessionRating, complete, note, rate};
+pub use reschedule::reschedule;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -33,7 +45,19 @@ pub struct Session {
     pub cancellation_reason: Option<String>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Until when a proposal holds its seat.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub decline_reason: Option<String>,
+    pub outcomes: Option<String>,
+    /// Raised on every change (the calendar SEQUENCE).
+    pub sequence: i32,
     pub created_at: DateTime<Utc>,
+    /// Note entries the actor may read (`session show` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<Note>>,
+    /// The member's rating, once given (`session show` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<SessionRating>,
 }
 
 #[derive(FromRow)]
@@ -52,6 +76,10 @@ struct SessionRow {
     cancellation_reason: Option<String>,
     cancelled_at: Option<DateTime<Utc>>,
     completed_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    decline_reason: Option<String>,
+    outcomes: Option<String>,
+    sequence: i32,
     created_at: DateTime<Utc>,
 }
 
@@ -73,7 +101,13 @@ impl TryFrom<SessionRow> for Session {
             cancellation_reason: r.cancellation_reason,
             cancelled_at: r.cancelled_at,
             completed_at: r.completed_at,
+            expires_at: r.expires_at,
+            decline_reason: r.decline_reason,
+            outcomes: r.outcomes,
+            sequence: r.sequence,
             created_at: r.created_at,
+            notes: None,
+            rating: None,
         })
     }
 }
@@ -81,7 +115,7 @@ impl TryFrom<SessionRow> for Session {
 const SELECT: &str = "SELECT s.id, s.coach_id, cu.email AS coach_email, s.member_id,
         mu.email AS member_email, s.starts_at, s.ends_at, s.status, s.session_type,
         s.member_notes, s.coach_notes, s.cancellation_reason, s.cancelled_at, s.completed_at,
-        s.created_at
+        s.expires_at, s.decline_reason, s.outcomes, s.sequence, s.created_at
     FROM sessions s
     JOIN users cu ON cu.id = s.coach_id
     JOIN users mu ON mu.id = s.member_id";
@@ -94,9 +128,11 @@ pub struct Filter {
     pub status: Option<SessionStatus>,
     pub coach: Option<UserRef>,
     pub member: Option<UserRef>,
+    /// Only sessions still ahead that hold a seat (proposed or scheduled).
+    pub upcoming: bool,
 }
 
-fn redact_for(actor: &Actor, mut s: Session) -> Session {
+pub(crate) fn redact_for(actor: &Actor, mut s: Session) -> Session {
     if !actor.is_admin() && !actor.is(crate::domain::UserId::from_uuid(s.coach_id)) {
         s.coach_notes = None;
     }
@@ -104,7 +140,7 @@ fn redact_for(actor: &Actor, mut s: Session) -> Session {
 }
 
 /// May the actor see (and act on) this session at all?
-fn check_access(actor: &Actor, s: &Session) -> Result<()> {
+pub(crate) fn check_access(actor: &Actor, s: &Session) -> Result<()> {
     let involved = actor.is(crate::domain::UserId::from_uuid(s.coach_id))
         || actor.is(crate::domain::UserId::from_uuid(s.member_id));
     if actor.is_admin() || involved {
@@ -173,6 +209,8 @@ pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<S
            AND ($3::timestamptz IS NULL OR s.starts_at >= $3)
            AND ($4::timestamptz IS NULL OR s.starts_at < $4)
            AND ($5::text IS NULL OR s.status = $5)
+           AND (NOT $6 OR (s.starts_at > now() AND (s.status = 'scheduled'
+                           OR (s.status = 'proposed' AND s.expires_at > now()))))
          ORDER BY s.starts_at, s.id"
     );
     let rows: Vec<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -181,6 +219,7 @@ pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<S
         .bind(filter.from)
         .bind(filter.to)
         .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.upcoming)
         .fetch_all(&mut *conn)
         .await?;
     rows.into_iter()
@@ -191,9 +230,20 @@ pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<S
 /// `session show`: admins, the session's coach, or its member.
 pub async fn show(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Session> {
     let mut conn = pool.acquire().await?;
-    let s = fetch(&mut conn, id).await?;
+    let mut s = fetch(&mut conn, id).await?;
     check_access(actor, &s)?;
+    s.notes = Some(record::visible_notes(&mut conn, actor, &s).await?);
+    s.rating = record::rating_of(&mut conn, s.id).await?;
     Ok(redact_for(actor, s))
+}
+
+/// Lock a session's row for the rest of the transaction and read it.
+pub(crate) async fn fetch_for_update(conn: &mut PgConnection, id: Uuid) -> Result<Session> {
+    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    fetch(conn, id).await
 }
 
 /// `session cancel`: records the reason and who; refuses completed and
@@ -206,14 +256,10 @@ pub async fn cancel(
     reason: Option<ProfileText>,
 ) -> Result<Session> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let before = fetch(&mut tx, id).await?;
+    let before = fetch_for_update(&mut tx, id).await?;
     check_access(actor, &before)?;
     match before.status {
-        SessionStatus::Scheduled => {}
+        SessionStatus::Scheduled | SessionStatus::Proposed => {}
         SessionStatus::Completed => {
             return Err(Error::rule(format!(
                 "session {id} is completed and cannot be cancelled"
@@ -221,6 +267,12 @@ pub async fn cancel(
         }
         SessionStatus::Cancelled => {
             return Err(Error::rule(format!("session {id} is already cancelled")));
+        }
+        SessionStatus::Declined | SessionStatus::Expired => {
+            return Err(Error::rule(format!(
+                "session {id} was {} and holds no seat; there is nothing to cancel",
+                before.status
+            )));
         }
     }
     sqlx::query(

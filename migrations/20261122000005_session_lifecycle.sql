@@ -1,0 +1,183 @@
+-- The session lifecycle (DESIGN.md "Sessions"): proposals that hold a seat
+-- until they expire, consent, completion, notes and ratings.
+--
+--   proposed -> scheduled | declined | expired
+--   scheduled -> completed | cancelled
+--
+-- A proposal holds its seat like a scheduled session. Time passes without a
+-- write, so the database makes expiry true where it matters: every write
+-- that takes a seat of a coach, or changes their schedule, first turns the
+-- coach's overdue proposals into `expired` (under the coach's lock), and
+-- readers treat an overdue proposal as free.
+
+ALTER TABLE sessions
+    DROP CONSTRAINT sessions_status_valid,
+    ADD CONSTRAINT sessions_status_valid
+        CHECK (status IN ('proposed', 'scheduled', 'declined', 'expired', 'completed', 'cancelled')),
+    ADD COLUMN expires_at timestamptz,
+    ADD COLUMN proposed_by uuid REFERENCES users (id) ON DELETE SET NULL,
+    ADD COLUMN responded_at timestamptz,
+    ADD COLUMN decline_reason text,
+    ADD COLUMN outcomes text,
+    ADD CONSTRAINT sessions_proposal_expires
+        CHECK (status <> 'proposed' OR (expires_at IS NOT NULL AND expires_at <= starts_at));
+
+CREATE OR REPLACE FUNCTION session_holds_seat(status text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE AS $$ SELECT status IN ('scheduled', 'proposed') $$;
+
+DROP INDEX sessions_member_once_per_start;
+CREATE UNIQUE INDEX sessions_member_once_per_start ON sessions (member_id, starts_at)
+    WHERE status IN ('scheduled', 'proposed');
+
+-- The slot counter counts every seat-holding session.
+CREATE OR REPLACE FUNCTION sessions_keep_slot_count() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND session_holds_seat(OLD.status) THEN
+        UPDATE slots SET booked = booked - 1
+            WHERE coach_id = OLD.coach_id AND starts_at = OLD.starts_at;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND session_holds_seat(NEW.status) THEN
+        INSERT INTO slots AS s (coach_id, starts_at, capacity, booked)
+            VALUES (NEW.coach_id, NEW.starts_at, NEW.slot_capacity, 1)
+        ON CONFLICT (coach_id, starts_at)
+            DO UPDATE SET booked = s.booked + 1, capacity = EXCLUDED.capacity;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Overdue proposals of a coach give their seats back (all but `keep`, the
+-- row a trigger is deciding on). Called under the coach's lock, before
+-- anything decides on seats.
+CREATE FUNCTION expire_proposals(coach uuid, keep uuid) RETURNS void
+    LANGUAGE sql AS $$
+    UPDATE sessions SET status = 'expired', updated_at = now()
+    WHERE coach_id = coach AND status = 'proposed' AND expires_at <= now()
+      AND id IS DISTINCT FROM keep
+$$;
+
+DROP FUNCTION lock_coach_schedule(uuid);
+CREATE FUNCTION lock_coach_schedule(coach uuid, keep uuid DEFAULT NULL) RETURNS void
+    LANGUAGE sql AS $$
+    UPDATE coach_profiles SET schedule_version = schedule_version + 1 WHERE user_id = coach;
+    SELECT expire_proposals(coach, keep);
+$$;
+
+-- The seat guard of the previous migration, now clearing overdue proposals
+-- of the coach (but the row at hand) once it holds the lock.
+CREATE OR REPLACE FUNCTION sessions_guard_schedule() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    tz text;
+    w availability_windows;
+    local_day date;
+    clash uuid;
+BEGIN
+    IF NOT session_holds_seat(NEW.status) THEN
+        RETURN NEW;
+    END IF;
+    -- Notes, sequence and other bookkeeping of a seated session: no new seat.
+    IF TG_OP = 'UPDATE' AND session_holds_seat(OLD.status)
+       AND NEW.starts_at = OLD.starts_at AND NEW.ends_at = OLD.ends_at
+       AND NEW.coach_id = OLD.coach_id AND NEW.member_id = OLD.member_id
+       AND NEW.buffer_minutes = OLD.buffer_minutes AND NEW.off_grid = OLD.off_grid
+       AND NEW.slot_capacity = OLD.slot_capacity THEN
+        RETURN NEW;
+    END IF;
+    PERFORM lock_coach_schedule(NEW.coach_id, NEW.id);
+    SELECT timezone INTO tz FROM users WHERE id = NEW.coach_id;
+    w := containing_window(NEW.coach_id, tz, NEW.starts_at, NEW.ends_at);
+    IF w.id IS NULL AND NOT NEW.off_grid THEN
+        RAISE EXCEPTION 'session % lies outside the availability of coach %', NEW.id, NEW.coach_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'sessions_within_window';
+    END IF;
+    NEW.window_id := w.id;
+    NEW.slot_capacity := coalesce(w.capacity, 1);
+    NEW.buffer_minutes := greatest(NEW.buffer_minutes, coalesce(w.buffer_minutes, 0));
+    local_day := (NEW.starts_at AT TIME ZONE tz)::date;
+    IF EXISTS (SELECT 1 FROM availability_blocks b
+               WHERE b.coach_id = NEW.coach_id AND local_day BETWEEN b.first_day AND b.last_day) THEN
+        RAISE EXCEPTION 'session % falls on a blocked date of coach %', NEW.id, NEW.coach_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'sessions_not_on_blocked_date';
+    END IF;
+    SELECT o.id INTO clash FROM sessions o
+    WHERE o.coach_id = NEW.coach_id AND o.id <> NEW.id AND session_holds_seat(o.status)
+      AND o.starts_at > NEW.starts_at - interval '2 days'
+      AND o.starts_at < NEW.ends_at + interval '1 day'
+      AND o.starts_at <> NEW.starts_at
+      AND o.starts_at < NEW.ends_at + make_interval(mins => greatest(o.buffer_minutes, NEW.buffer_minutes))
+      AND NEW.starts_at < o.ends_at + make_interval(mins => greatest(o.buffer_minutes, NEW.buffer_minutes))
+    LIMIT 1;
+    IF clash IS NOT NULL THEN
+        RAISE EXCEPTION 'session % is within the buffer of session %', NEW.id, clash
+            USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'sessions_buffer_no_overlap';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- An overdue proposal takes no seat and can no longer be accepted.
+CREATE FUNCTION sessions_refuse_overdue_proposal() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF (NEW.status = 'proposed' AND NEW.expires_at <= now())
+       OR (TG_OP = 'UPDATE' AND OLD.status = 'proposed' AND NEW.status = 'scheduled'
+           AND OLD.expires_at <= now()) THEN
+        RAISE EXCEPTION 'proposal % has expired', NEW.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'sessions_proposal_not_expired';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER sessions_refuse_overdue_proposal
+    BEFORE INSERT OR UPDATE OF status, expires_at ON sessions
+    FOR EACH ROW EXECUTE FUNCTION sessions_refuse_overdue_proposal();
+
+-- Note entries: `private` is the coach's (the session's coach and admins
+-- read it); `shared` is read by the member, their coach and admins.
+CREATE TABLE session_notes (
+    id           uuid PRIMARY KEY,
+    session_id   uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    author_id    uuid REFERENCES users (id) ON DELETE SET NULL,
+    author_label text NOT NULL,
+    visibility   text NOT NULL,
+    body         text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT session_notes_visibility_valid CHECK (visibility IN ('private', 'shared')),
+    CONSTRAINT session_notes_not_blank CHECK (length(btrim(body)) > 0)
+);
+CREATE INDEX session_notes_session_idx ON session_notes (session_id, created_at);
+
+-- One rating per session, by its member, once it is completed.
+CREATE TABLE session_ratings (
+    session_id  uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    member_id   uuid NOT NULL REFERENCES member_profiles (user_id),
+    coach_id    uuid NOT NULL REFERENCES coach_profiles (user_id),
+    rating      smallint NOT NULL,
+    feedback    text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT session_ratings_once PRIMARY KEY (session_id),
+    CONSTRAINT session_ratings_range CHECK (rating BETWEEN 1 AND 5)
+);
+CREATE INDEX session_ratings_coach_idx ON session_ratings (coach_id);
+
+-- The database refuses a rating of a session that is not completed, or by
+-- anyone but its member.
+CREATE FUNCTION session_ratings_check() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM sessions s
+                   WHERE s.id = NEW.session_id AND s.status = 'completed'
+                     AND s.member_id = NEW.member_id AND s.coach_id = NEW.coach_id) THEN
+        RAISE EXCEPTION 'session % is not a completed session of member %', NEW.session_id, NEW.member_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'session_ratings_completed_own';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER session_ratings_check
+    BEFORE INSERT OR UPDATE ON session_ratings
+    FOR EACH ROW EXECUTE FUNCTION session_ratings_check();
