@@ -287,6 +287,11 @@ fn argument_errors_without_json_are_one_line_of_text_and_keep_their_exit_codes()
     );
     let line = one_line(db.run(&["coach", "show", "nope"]).fails_with(3)).to_string();
     assert!(line.contains("neither an id nor an email"), "{line}");
+    // clap's tips stay, on the same line
+    let line = one_line(db.run(&["coach", "lst"]).fails_with(2)).to_string();
+    assert!(line.contains("similar subcommand exists: 'list'"), "{line}");
+    let line = one_line(db.run(&["coach", "list", "--x\ny"]).fails_with(2)).to_string();
+    assert!(line.contains("--x\\ny"), "{line}");
 }
 
 #[test]

@@ -111,11 +111,15 @@ fn argument_message(e: &clap::Error) -> String {
     }
     let rendered = e.render().to_string();
     let rendered = rendered.strip_prefix("error: ").unwrap_or(&rendered);
-    let mut paragraphs = rendered.split("\n\n").map(str::trim);
-    let mut message = paragraphs.next().unwrap_or_default().to_string();
+    // clap continues a line with an indented one ("\n  [subcommands: ...]");
+    // any other newline is part of a value and is shown escaped by `print`.
+    let mut paragraphs = rendered
+        .split("\n\n")
+        .map(|p| p.trim().replace("\n  ", " "));
+    let mut message = paragraphs.next().unwrap_or_default();
     for tip in paragraphs.filter(|p| p.starts_with("tip:")) {
         message.push_str(" (");
-        message.push_str(&tip.replace('\n', " "));
+        message.push_str(&tip);
         message.push(')');
     }
     message
