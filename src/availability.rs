@@ -416,7 +416,12 @@ pub struct Block {
     pub coach_email: String,
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
-    pub reason: Option<String>,
+    /// Why the coach is off: private to the coach and admins. `None` hides
+    /// it (absent from every output format, not shown empty); `Some(None)`
+    /// is a block without a reason.
+    #[sqlx(try_from = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Option<String>>,
 }
 
 const SELECT_BLOCK: &str =
@@ -522,12 +527,19 @@ pub async fn list_blocks(
 ) -> Result<Vec<Block>> {
     let mut conn = pool.acquire().await?;
     let coach_id = coach_scope(&mut conn, actor, coach_ref).await?;
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_BLOCK} WHERE ($1::uuid IS NULL OR b.coach_id = $1) ORDER BY lower(u.email), b.first_day"
+    let mut blocks: Vec<Block> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_BLOCK} WHERE ($1::uuid IS NULL OR b.coach_id = $1) ORDER BY u.email, b.first_day"
     )))
     .bind(coach_id)
     .fetch_all(&mut *conn)
-    .await?)
+    .await?;
+    // Anyone sees when a coach is off; only the coach and admins see why.
+    for b in &mut blocks {
+        if !(actor.is_admin() || actor.is(UserId::from_uuid(b.coach_id))) {
+            b.reason = None;
+        }
+    }
+    Ok(blocks)
 }
 
 /// A window as loaded for the slot grid: id, day, start, end, length,

@@ -159,8 +159,8 @@ async fn snapshot(
     };
     let near = "(SELECT t FROM the_time)";
     let sql = format!(
-        "WITH the_coach AS ({coach_select} WHERE u.role = 'coach' AND (u.id = $1::uuid OR lower(u.email) = lower($2::text))),
-              the_member AS ({member_select} WHERE u.role = 'member' AND (u.id = $3::uuid OR lower(u.email) = lower($4::text))),
+        "WITH the_coach AS ({coach_select} WHERE u.role = 'coach' AND (u.id = $1::uuid OR email_key(u.email) = email_key($2::text))),
+              the_member AS ({member_select} WHERE u.role = 'member' AND (u.id = $3::uuid OR email_key(u.email) = email_key($4::text))),
               the_time AS (SELECT coalesce($5::timestamptz, $6::timestamp AT TIME ZONE 'UTC') AS t)
          SELECT (SELECT to_jsonb(x) FROM the_coach x) AS coach,
                 (SELECT to_jsonb(x) FROM the_member x) AS member,

@@ -221,7 +221,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewCoach) -> Result<Coach
 pub async fn list(pool: &PgPool, _actor: &Actor, filter: Filter) -> Result<Vec<Coach>> {
     let sql = format!(
         "{SELECT} WHERE ($1 OR u.active) AND (NOT $2 OR (c.accepting_members AND u.active))
-         ORDER BY lower(u.email)"
+         ORDER BY u.email"
     );
     let rows: Vec<CoachRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(filter.include_inactive)

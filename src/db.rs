@@ -43,7 +43,10 @@ impl Target {
                 .parse::<PgConnectOptions>()
                 .map(|o| o.disable_statement_logging())
                 .map_err(|e| {
-                    Error::Unavailable(format!("DATABASE_URL is not a usable PostgreSQL URL: {e}"))
+                    Error::Unavailable(format!(
+                        "DATABASE_URL is not a usable PostgreSQL URL: {}",
+                        crate::error::url_cause(&e)
+                    ))
                 }),
             Target::Embedded(c) => Ok(c.connect_options(DB_NAME)),
         }
@@ -154,11 +157,9 @@ pub async fn server_version(pool: &PgPool) -> Result<String> {
         .await?)
 }
 
+/// The cause in plain words: never the server's or the driver's own text.
 fn short(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(db) => db.message().to_string(),
-        other => other.to_string(),
-    }
+    crate::error::connection_cause(e)
 }
 
 /// Hide a password in a URL: postgres://u:secret@h/db -> postgres://u:***@h/db.

@@ -10,6 +10,11 @@ use uuid::Uuid;
 
 use crate::error::Error;
 
+mod email;
+pub mod text;
+
+pub use email::Email;
+
 macro_rules! display_via_as_str {
     ($t:ty) => {
         impl fmt::Display for $t {
@@ -25,81 +30,27 @@ macro_rules! display_via_as_str {
     };
 }
 
-/// An email address, trimmed and compared case-insensitively by the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let s = s.trim();
-        let bad = |why: &str| Error::invalid(format!("'{s}' is not a valid email address: {why}"));
-        if s.is_empty() {
-            return Err(Error::invalid("an email address is required"));
-        }
-        if s.len() > 254 {
-            return Err(bad("longer than 254 characters"));
-        }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad("it contains whitespace"));
-        }
-        let Some((local, domain)) = s.rsplit_once('@') else {
-            return Err(bad("it has no '@'"));
-        };
-        if local.is_empty() || local.len() > 64 || local.contains('@') {
-            return Err(bad(
-                "the part before '@' is empty, too long or has another '@'",
-            ));
-        }
-        let labels: Vec<&str> = domain.split('.').collect();
-        let label_ok = |l: &&str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        };
-        if labels.len() < 2 || !labels.iter().all(label_ok) {
-            return Err(bad(
-                "the domain after '@' is not a valid host name like example.com",
-            ));
-        }
-        Ok(Email(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for Email {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Email::parse(s)
-    }
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A person's display name: 1-200 characters, no control characters.
+/// A person's display name: 1-200 characters, NFC-normalised, with no
+/// control, invisible or bidirectional characters (they make lookalikes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let t = s.trim();
+        let t = text::nfc(s.trim());
         if t.is_empty() {
             return Err(Error::invalid("a name may not be empty"));
         }
         if t.chars().count() > 200 {
             return Err(Error::invalid("a name may be at most 200 characters long"));
         }
-        if t.chars().any(char::is_control) {
-            return Err(Error::invalid("a name may not contain control characters"));
+        if let Some(c) = text::first_hidden(&t) {
+            return Err(Error::invalid(format!(
+                "a name may not contain control, invisible or bidirectional characters (found {})",
+                text::code_point(c)
+            )));
         }
-        Ok(PersonName(t.to_string()))
+        Ok(PersonName(t))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -242,7 +193,10 @@ impl FromStr for MaxMembers {
     }
 }
 
-/// Free text of a profile field (bio, goals, notes): at most 10,000 characters.
+/// Free text of a profile field (bio, goals, notes): at most 10,000
+/// characters, NFC-normalised. It may span lines (CRLF becomes LF), but holds
+/// no other control characters and no bidirectional controls, which would
+/// rewrite or reorder what a terminal shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileText(String);
 
@@ -255,14 +209,14 @@ impl ProfileText {
                 Self::MAX
             )));
         }
-        if s.chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-        {
-            return Err(Error::invalid(
-                "a text field may not contain control characters",
-            ));
+        let t = text::nfc(s.replace("\r\n", "\n").trim());
+        if let Some(c) = text::first_unfit_for_free_text(&t) {
+            return Err(Error::invalid(format!(
+                "a text field may not contain control characters other than newlines, nor bidirectional controls (found {})",
+                text::code_point(c)
+            )));
         }
-        Ok(ProfileText(s.trim().to_string()))
+        Ok(ProfileText(t))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -443,16 +397,35 @@ bounded_int!(
     HorizonDays, "booking horizon (days)", 1, 3650
 );
 
-/// A calendar date `YYYY-MM-DD`.
+/// The years a typed date or time may fall in: room for any schedule, and
+/// a typo such as `20277` or `0027` is refused instead of stored.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
+
+/// Refuse a date outside [`YEARS`]; `t` is the value as typed.
+fn within_years(t: &str, date: chrono::NaiveDate) -> Result<(), Error> {
+    use chrono::Datelike;
+    if YEARS.contains(&date.year()) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "'{t}' is outside the years {}-{} that coachctl accepts",
+            YEARS.start(),
+            YEARS.end()
+        )))
+    }
+}
+
+/// A calendar date `YYYY-MM-DD` in the years 1900-2199.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date(chrono::NaiveDate);
 
 impl Date {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let t = s.trim();
-        chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
-            .map(Date)
-            .map_err(|_| Error::invalid(format!("'{t}' is not a date; use YYYY-MM-DD")))
+        let d = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map_err(|_| Error::invalid(format!("'{t}' is not a date; use YYYY-MM-DD")))?;
+        within_years(t, d)?;
+        Ok(Date(d))
     }
     pub fn from_naive(d: chrono::NaiveDate) -> Self {
         Date(d)
@@ -487,8 +460,21 @@ pub enum At {
 impl At {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let t = s.trim();
+        Self::parse_form(t).unwrap_or_else(|| {
+            Err(Error::invalid(format!(
+                "'{t}' is not a time; use YYYY-MM-DDTHH:MM (in the coach's zone) or add an offset like +02:00"
+            )))
+        })
+    }
+
+    /// `None` when `t` has none of the accepted forms; else the time, or
+    /// why its year is refused (checked as typed, in the typed offset).
+    fn parse_form(t: &str) -> Option<Result<Self, Error>> {
+        let absolute = |dt: chrono::DateTime<chrono::FixedOffset>| {
+            within_years(t, dt.date_naive()).map(|()| At::Absolute(dt.with_timezone(&chrono::Utc)))
+        };
         if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
-            return Ok(At::Absolute(dt.with_timezone(&chrono::Utc)));
+            return Some(absolute(dt));
         }
         for f in [
             "%Y-%m-%dT%H:%M%:z",
@@ -496,7 +482,7 @@ impl At {
             "%Y-%m-%d %H:%M:%S%:z",
         ] {
             if let Ok(dt) = chrono::DateTime::parse_from_str(t, f) {
-                return Ok(At::Absolute(dt.with_timezone(&chrono::Utc)));
+                return Some(absolute(dt));
             }
         }
         for f in [
@@ -506,12 +492,10 @@ impl At {
             "%Y-%m-%d %H:%M:%S",
         ] {
             if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, f) {
-                return Ok(At::Local(dt));
+                return Some(within_years(t, dt.date()).map(|()| At::Local(dt)));
             }
         }
-        Err(Error::invalid(format!(
-            "'{t}' is not a time; use YYYY-MM-DDTHH:MM (in the coach's zone) or add an offset like +02:00"
-        )))
+        None
     }
 
     /// The instant this names in `tz`. A local time skipped by a DST change
@@ -549,15 +533,17 @@ pub enum Bound {
 
 impl Bound {
     pub fn parse(s: &str) -> Result<Self, Error> {
-        if let Ok(d) = Date::parse(s) {
-            return Ok(Bound::Day(d));
+        let t = s.trim();
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+            within_years(t, d)?;
+            return Ok(Bound::Day(Date(d)));
         }
-        At::parse(s).map(Bound::Time).map_err(|_| {
-            Error::invalid(format!(
-                "'{}' is neither a date (YYYY-MM-DD) nor a time (YYYY-MM-DDTHH:MM)",
-                s.trim()
-            ))
-        })
+        match At::parse_form(t) {
+            Some(at) => at.map(Bound::Time),
+            None => Err(Error::invalid(format!(
+                "'{t}' is neither a date (YYYY-MM-DD) nor a time (YYYY-MM-DDTHH:MM)"
+            ))),
+        }
     }
 
     /// The instant in `tz`: a day starts at its first moment; as the end of
@@ -656,19 +642,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_email_without_at_is_rejected() {
-        assert!(Email::parse("bo.example.com").is_err());
-    }
-
-    #[test]
-    fn an_email_is_trimmed() {
-        assert_eq!(
-            Email::parse("  bo@example.com ").unwrap().as_str(),
-            "bo@example.com"
-        );
-    }
-
-    #[test]
     fn a_user_ref_is_an_id_or_an_email() {
         assert!(matches!(
             UserRef::parse("bo@example.com"),
@@ -717,6 +690,69 @@ mod tests {
             .unwrap();
         // the first 02:30 is still summer time (+02:00)
         assert_eq!(fall.to_rfc3339(), "2027-10-31T00:30:00+00:00");
+    }
+
+    #[test]
+    fn dates_and_times_outside_1900_to_2199_are_refused() {
+        for bad in ["1899-12-31", "2200-01-01", "0027-03-29", "+20277-03-29"] {
+            assert!(Date::parse(bad).is_err(), "{bad}");
+            assert!(Bound::parse(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "1899-12-31T23:00",
+            "2200-01-01T00:00",
+            "2200-01-01T00:30:00+01:00",
+            "1899-12-31T23:59:59Z",
+            "9999-12-31 10:00",
+        ] {
+            let err = At::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("1900-2199"), "{bad}: {err}");
+            assert!(
+                Bound::parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("1900-2199")
+            );
+        }
+        assert!(Date::parse("1900-01-01").is_ok());
+        assert!(Date::parse("2199-12-31").is_ok());
+        assert!(At::parse("2199-12-31T23:59").is_ok());
+        // the year as typed counts, not the year in UTC
+        assert!(At::parse("1900-01-01T00:30:00+01:00").is_ok());
+    }
+
+    #[test]
+    fn a_name_refuses_invisible_and_bidi_characters_and_is_composed() {
+        for bad in [
+            "Ana\u{200B}",
+            "A\u{202E}na",
+            "Ana\nCoach",
+            "Ana\u{2066}x",
+            "An\u{AD}a",
+        ] {
+            assert!(PersonName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            PersonName::parse("Zoe\u{301}").unwrap().as_str(),
+            "Zo\u{e9}"
+        );
+    }
+
+    #[test]
+    fn free_text_keeps_newlines_but_refuses_other_controls_and_overrides() {
+        assert_eq!(
+            ProfileText::parse("line one\r\nline two").unwrap().as_str(),
+            "line one\nline two"
+        );
+        for bad in [
+            "a\u{1b}[2J",
+            "tab\there",
+            "lone\rreturn",
+            "x\u{202E}y",
+            "x\u{2069}",
+        ] {
+            assert!(ProfileText::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

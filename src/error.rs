@@ -1,37 +1,44 @@
 //! The one error type of the library. Each variant documents the exit code
 //! that `src/main.rs` maps it to (DESIGN.md, "Errors and exit codes").
+//!
+//! Every message displays on one line: newlines, control and invisible
+//! characters of any value it quotes are shown as escapes (see
+//! [`crate::domain::text::escaped`]), so nothing a user typed can split or
+//! rewrite an error on a terminal.
 
 use std::io;
+
+use crate::domain::text::escaped;
 
 /// Everything that can go wrong, as one clear sentence for a person.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Exit 1: a bug in coachctl. The message says so.
-    #[error("internal error (this is a bug in coachctl): {0}")]
+    #[error("internal error (this is a bug in coachctl): {}", escaped(.0))]
     Internal(String),
 
     /// Exit 3: a value that cannot be accepted (bad email, time zone, CSV row).
-    #[error("{0}")]
+    #[error("{}", escaped(.0))]
     Invalid(String),
 
     /// Exit 4: the actor may not do this; nothing was changed.
-    #[error("{0}")]
+    #[error("{}", escaped(.0))]
     Forbidden(String),
 
     /// Exit 5: the named thing does not exist.
-    #[error("{0}")]
+    #[error("{}", escaped(.0))]
     NotFound(String),
 
     /// Exit 6: the change collides with existing data (duplicate, capacity).
-    #[error("{0}")]
+    #[error("{}", escaped(.0))]
     Conflict(String),
 
     /// Exit 7: a domain rule forbids the change (state machine, not accepting).
-    #[error("{0}")]
+    #[error("{}", escaped(.0))]
     Rule(String),
 
     /// Exit 8: the database (or another service) cannot be reached or used.
-    #[error("{0}")]
+    #[error("{}", escaped(.0))]
     Unavailable(String),
 
     /// Writing output failed; a closed pipe is not an error for the user.
@@ -129,8 +136,31 @@ impl From<sqlx::Error> for Error {
 
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
+        use sqlx::migrate::MigrateError as M;
         match e {
-            sqlx::migrate::MigrateError::Execute(e) => Error::Database(e),
+            M::Execute(e) => Error::Database(e),
+            M::ExecuteMigration(e, version) => {
+                let code = match &e {
+                    sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                    _ => None,
+                };
+                match (&e, code) {
+                    // A migration that refuses the data it finds says why
+                    // itself (SQLSTATE class CC: coachctl's own sentences).
+                    (sqlx::Error::Database(db), Some(c)) if c.starts_with("CC") => Error::Conflict(
+                        format!("cannot apply migration {version}: {}", db.message()),
+                    ),
+                    (e, _) if is_unavailable(e) => Error::Unavailable(format!(
+                        "cannot apply migration {version}: {}",
+                        describe_sqlx(e)
+                    )),
+                    (_, Some(c)) => Error::Internal(format!(
+                        "migration {version} failed: {} (SQLSTATE {c})",
+                        statement_failure(&c)
+                    )),
+                    (_, None) => Error::Database(e),
+                }
+            }
             other => Error::Unavailable(format!("cannot migrate the database schema: {other}")),
         }
     }
@@ -159,37 +189,159 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        // connection exceptions, authentication, unknown database, shutdown
+        // connection exceptions, authentication, unknown database, shutdown,
+        // insufficient resources (too many connections, disk full)
         sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-            c.starts_with("08") || c.starts_with("28") || c == "3D000" || c.starts_with("57P")
+            c.starts_with("08")
+                || c.starts_with("28")
+                || c == "3D000"
+                || c.starts_with("57P")
+                || c.starts_with("53")
         }),
         _ => false,
     }
 }
 
-/// Never shows SQL text; a database error that reaches the user unmapped is
-/// either an outage (exit 8) or a bug (exit 1).
+const BUG: &str = "internal error (this is a bug in coachctl)";
+
+/// One sentence for a database error that reached the user unmapped:
+/// either an outage (exit 8) or a bug (exit 1). Never SQL text, a server
+/// log line or the driver's own wording ("expected to read 5 bytes").
 fn describe_sqlx(e: &sqlx::Error) -> String {
     match e {
-        sqlx::Error::Io(io) => format!("cannot reach the database: {io}"),
-        sqlx::Error::Tls(t) => format!("cannot establish TLS with the database: {t}"),
+        sqlx::Error::Io(io) => format!("cannot reach the database: {}", io_cause(io)),
+        sqlx::Error::Tls(t) => format!(
+            "cannot set up an encrypted (TLS) connection to the database: {}",
+            tls_cause(&t.to_string())
+        ),
         sqlx::Error::PoolTimedOut => "timed out waiting for a database connection".into(),
-        sqlx::Error::Configuration(c) => format!("the database URL is not usable: {c}"),
+        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            "the connection to the database was closed".into()
+        }
+        sqlx::Error::Configuration(c) => format!(
+            "the database URL is not usable: {}",
+            escaped(&c.to_string())
+        ),
         sqlx::Error::Database(db) if is_unavailable(e) => {
-            format!("the database refused the connection: {}", db.message())
+            refused_connection(db.code().as_deref().unwrap_or_default()).into()
         }
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             match db.constraint() {
                 Some(c) => format!(
-                    "internal error (this is a bug in coachctl): unmapped violation of constraint {c} (SQLSTATE {code})"
+                    "{BUG}: unmapped violation of constraint {} (SQLSTATE {code})",
+                    escaped(c)
                 ),
-                None => format!(
-                    "internal error (this is a bug in coachctl): database error SQLSTATE {code}: {}",
-                    db.message()
-                ),
+                None => format!("{BUG}: {} (SQLSTATE {code})", statement_failure(&code)),
             }
         }
-        other => format!("internal error (this is a bug in coachctl): {other}"),
+        sqlx::Error::Protocol(_) => format!(
+            "{BUG}: the database server sent a reply coachctl did not expect (is a connection pooler in between?)"
+        ),
+        sqlx::Error::RowNotFound => format!("{BUG}: an expected database row is missing"),
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_) => {
+            format!("{BUG}: a value read from the database does not have the expected form")
+        }
+        sqlx::Error::Encode(_) => format!("{BUG}: a value could not be sent to the database"),
+        _ => format!("{BUG}: the database driver failed"),
+    }
+}
+
+/// Why a connection broke, in plain words (not the OS's or the driver's).
+fn io_cause(e: &io::Error) -> &'static str {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+            "the connection was closed by the server or the network"
+        }
+        K::UnexpectedEof => "the server closed the connection unexpectedly",
+        K::TimedOut => "the connection timed out",
+        K::NotFound => "no server is listening at that address",
+        K::PermissionDenied => "permission denied",
+        K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable => {
+            "the host cannot be reached"
+        }
+        // tokio's name lookup reports a failure without a kind of its own.
+        _ if e.to_string().contains("lookup address") => "the host name cannot be resolved",
+        _ => "a network error",
+    }
+}
+
+/// Why a TLS handshake failed, read from the driver's text but not shown.
+fn tls_cause(text: &str) -> &'static str {
+    let t = text.to_ascii_lowercase();
+    if t.contains("does not support tls") {
+        "the server does not accept TLS (use sslmode=prefer or sslmode=disable)"
+    } else if t.contains("unknownissuer") || t.contains("unknown issuer") {
+        "the server's certificate is not signed by a trusted authority (set sslrootcert)"
+    } else if t.contains("notvalidforname") || t.contains("not valid for name") {
+        "the server's certificate does not name this host"
+    } else if t.contains("expired") {
+        "the server's certificate has expired"
+    } else if t.contains("certificate") {
+        "the server's certificate was not accepted"
+    } else {
+        "the TLS handshake failed"
+    }
+}
+
+/// A server that refused or dropped the connection, by SQLSTATE.
+fn refused_connection(code: &str) -> &'static str {
+    match code {
+        "28P01" => "the database refused the password for this user",
+        c if c.starts_with("28") => "the database refused the login of this user",
+        "3D000" => "the database named in the URL does not exist",
+        "57P01" => "the database server is shutting down",
+        "57P02" => "the database server is restarting after a crash",
+        "57P03" => "the database server is starting up and cannot accept connections yet",
+        "57P04" => "the database was dropped",
+        "57P05" => "the database closed an idle connection",
+        "53300" => "the database has no free connections (too many clients)",
+        "53100" => "the database server is out of disk space",
+        "53200" => "the database server is out of memory",
+        c if c.starts_with("53") => "the database server is out of resources",
+        _ => "the connection to the database failed",
+    }
+}
+
+/// What an unmapped statement failure means, by SQLSTATE class.
+fn statement_failure(code: &str) -> &'static str {
+    if code == "42501" {
+        return "the database user lacks a privilege that a statement needs";
+    }
+    match code.get(..2).unwrap_or_default() {
+        "22" => "the database could not store a value",
+        "23" => "a rule of the database schema refused the change",
+        "40" => "the change collided with a concurrent one and was rolled back",
+        "42" => "a statement does not fit the database schema",
+        "54" => "a statement exceeded a limit of the database",
+        "55" => "the database was not in a state to run a statement",
+        "57" => "the database cancelled a statement (a timeout)",
+        "P0" => "a database function refused the change",
+        "XX" => "the database reported an internal failure",
+        _ => "the database refused a statement",
+    }
+}
+
+/// The cause of a failed connection as a short phrase, for messages that
+/// name the database themselves ("cannot connect to ...: {cause}").
+pub fn connection_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) => io_cause(io).into(),
+        sqlx::Error::Database(db) => {
+            refused_connection(db.code().as_deref().unwrap_or_default()).into()
+        }
+        other => describe_sqlx(other),
+    }
+}
+
+/// What is wrong with a database URL, without the driver's framing.
+pub fn url_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Configuration(c) => escaped(&c.to_string()).to_string(),
+        other => connection_cause(other),
     }
 }

@@ -302,7 +302,7 @@ pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<M
            AND ($2::uuid IS NULL OR u.id = $2)
            AND ($3::text IS NULL OR m.membership_status = $3)
            AND (NOT $4 OR m.coach_id IS NULL)
-         ORDER BY lower(u.email)"
+         ORDER BY u.email"
     );
     let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope_coach)

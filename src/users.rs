@@ -44,7 +44,9 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-/// Find a user by id or (case-insensitive) email.
+/// Find a user by id or email. Emails compare by the database's
+/// `email_key()`, the key of its unique index: full-Unicode case and
+/// normalisation, whatever the database's collation.
 pub async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Option<User>> {
     let row: Option<UserRow> = match who {
         UserRef::Id(id) => {
@@ -57,7 +59,7 @@ pub async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Option<User>
         }
         UserRef::Email(e) => {
             sqlx::query_as(
-                "SELECT id, email, name, role, timezone, active, created_at FROM users WHERE lower(email) = lower($1)",
+                "SELECT id, email, name, role, timezone, active, created_at FROM users WHERE email_key(email) = email_key($1)",
             )
             .bind(e.as_str())
             .fetch_optional(&mut *conn)
@@ -67,7 +69,7 @@ pub async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Option<User>
     row.map(User::try_from).transpose()
 }
 
-/// The parameters of `WHERE (u.id = $1 OR lower(u.email) = lower($2))`:
+/// The parameters of `WHERE (u.id = $1 OR email_key(u.email) = email_key($2))`:
 /// one of them is NULL, so exactly one comparison can match.
 pub fn ref_params(who: &UserRef) -> (Option<Uuid>, Option<&str>) {
     match who {
@@ -77,7 +79,7 @@ pub fn ref_params(who: &UserRef) -> (Option<Uuid>, Option<&str>) {
 }
 
 /// The condition that goes with [`ref_params`], on `users u`.
-pub const REF_MATCHES: &str = "(u.id = $1::uuid OR lower(u.email) = lower($2::text))";
+pub const REF_MATCHES: &str = "(u.id = $1::uuid OR email_key(u.email) = email_key($2::text))";
 
 /// Find a user with the given role, or say clearly what was not found.
 pub async fn find_with_role(conn: &mut PgConnection, who: &UserRef, role: Role) -> Result<User> {

@@ -96,6 +96,7 @@ fn the_contract_examples_for_slots_booking_and_cancel_work_as_written() {
         .json();
     assert_eq!(b["status"], "confirmed");
     assert!(b["booking_id"].is_string() && b["session_id"].is_string());
+    assert_eq!(b["id"], b["session_id"], "book's id is its session's");
     assert_eq!(b["start"], first["start"]);
 
     let list = db

@@ -1,11 +1,30 @@
 //! `coachctl book ...`
 
 use clap::Args;
+use serde::Serialize;
+use uuid::Uuid;
 
 use super::{Ctx, output};
-use crate::booking::{self, Request};
+use crate::booking::{self, Booking, Request};
 use crate::domain::{At, ProfileText, SessionType, UserRef};
 use crate::error::{Error, Result};
+
+/// What `book` prints: the booking, named by its session's id, which every
+/// `session` command takes (DESIGN.md: `-o ids` of `book` prints the session
+/// id; every JSON object has `id`).
+#[derive(Serialize)]
+struct Booked<'a> {
+    id: Uuid,
+    #[serde(flatten)]
+    booking: &'a Booking,
+}
+
+impl output::Record for Booked<'_> {
+    const COLUMNS: &'static [&'static str] = <Booking as output::Record>::COLUMNS;
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
 
 /// Book a slot: one transaction that cannot overbook.
 #[derive(Debug, Args)]
@@ -78,6 +97,10 @@ impl Cmd {
             Some(t) => t.tz(),
             None => crate::coach::show(&pool, &actor, &req.coach).await?.tz(),
         };
-        output::one(ctx, tz, &b)
+        let booked = Booked {
+            id: b.session_id,
+            booking: &b,
+        };
+        output::one(ctx, tz, &booked)
     }
 }

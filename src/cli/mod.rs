@@ -20,6 +20,7 @@ pub mod db;
 pub mod demo;
 pub mod member;
 pub mod output;
+pub mod report;
 pub mod session;
 pub mod slots;
 

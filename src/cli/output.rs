@@ -108,17 +108,18 @@ impl Record for crate::schedule::Slot {
 
 impl Record for crate::booking::Booking {
     const COLUMNS: &'static [&'static str] = &[
-        "booking_id",
         "session_id",
+        "booking_id",
         "status",
         "start",
         "end",
         "coach_email",
         "member_email",
     ];
-    const ID_FIELD: Option<&'static str> = Some("booking_id");
+    const ID_FIELD: Option<&'static str> = Some("session_id");
+    /// The session's id: what every `session` command takes.
     fn id(&self) -> String {
-        self.booking_id.to_string()
+        self.session_id.to_string()
     }
 }
 
@@ -226,9 +227,17 @@ fn cell_text(v: Option<&Value>) -> String {
     }
 }
 
+/// What makes a spreadsheet read a cell as a formula (OWASP, "CSV
+/// Injection"): such a text cell is written with a leading `'`, which the
+/// spreadsheet shows as text and does not run.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// One CSV cell. Only text is guarded against formulas: numbers are data
+/// (`-5` stays `-5`).
 fn csv_text(v: Option<&Value>) -> String {
     let s = match v {
         None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) if s.starts_with(FORMULA_STARTS) => format!("'{s}"),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
@@ -284,15 +293,18 @@ pub fn list<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, items: &[T]) -> Result<()> 
             writeln!(out, "{}", Value::Array(arr))?;
         }
         Format::Csv => {
+            let rows = items
+                .iter()
+                .map(|i| to_json(i, tz))
+                .collect::<Result<Vec<_>>>()?;
             // Every row carries its id: first, unless the columns place it.
             let mut cols: Vec<&str> = Vec::new();
             if let Some(f) = T::ID_FIELD.filter(|f| !T::COLUMNS.contains(f)) {
                 cols.push(f);
             }
-            cols.extend(T::COLUMNS.iter().copied());
+            cols.extend(shown_columns::<T>(&rows));
             writeln!(out, "{}", cols.join(","))?;
-            for i in items {
-                let v = to_json(i, tz)?;
+            for v in &rows {
                 let row: Vec<String> = cols.iter().map(|c| csv_text(v.get(*c))).collect();
                 writeln!(out, "{}", row.join(","))?;
             }
@@ -303,17 +315,32 @@ pub fn list<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, items: &[T]) -> Result<()> 
                 eprintln!("(none)");
                 return Ok(());
             }
+            let rows = items
+                .iter()
+                .map(|i| to_json(i, tz))
+                .collect::<Result<Vec<_>>>()?;
+            let cols = shown_columns::<T>(&rows);
             let mut t = new_table(ctx);
-            t.set_header(header_cells(ctx, T::COLUMNS));
-            for i in items {
-                let v = to_json(i, tz)?;
-                t.add_row(T::COLUMNS.iter().map(|c| cell_text(v.get(*c))));
+            t.set_header(header_cells(ctx, &cols));
+            for v in &rows {
+                t.add_row(cols.iter().map(|c| cell_text(v.get(*c))));
             }
             writeln!(out, "{t}")?;
         }
     }
     out.flush()?;
     Ok(())
+}
+
+/// The list columns of `T` that some row carries. A field hidden from the
+/// actor is left out of the JSON (see `availability::Block::reason`), and
+/// so leaves no column behind, not even an empty one.
+fn shown_columns<T: Record>(rows: &[Value]) -> Vec<&'static str> {
+    T::COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| rows.is_empty() || rows.iter().any(|r| r.get(*c).is_some()))
+        .collect()
 }
 
 /// Print one record: every field, vertically, as a table.
@@ -388,5 +415,40 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
 pub fn note(ctx: &Ctx, msg: &str) {
     if ctx.global.output == Format::Table {
         eprintln!("{msg}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_formula_cell_gets_a_leading_quote_and_keeps_its_csv_quoting() {
+        let cell = |s: &str| csv_text(Some(&Value::String(s.into())));
+        assert_eq!(cell("=1+1"), "'=1+1");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(
+            cell("=HYPERLINK(\"x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(cell("\rx"), "\"'\rx\"");
+        assert_eq!(cell("plain"), "plain");
+    }
+
+    proptest! {
+        #[test]
+        fn a_csv_text_cell_never_starts_with_a_formula_character(s in any::<String>()) {
+            let cell = csv_text(Some(&Value::String(s)));
+            let unquoted = cell.strip_prefix('"').unwrap_or(&cell);
+            prop_assert!(!unquoted.starts_with(FORMULA_STARTS), "{cell:?}");
+        }
+
+        #[test]
+        fn a_number_cell_is_written_as_it_is(n in any::<i64>(), x in -1e9f64..1e9) {
+            prop_assert_eq!(csv_text(Some(&serde_json::json!(n))), n.to_string());
+            let v = serde_json::json!(x);
+            prop_assert_eq!(csv_text(Some(&v)), v.to_string());
+        }
     }
 }
