@@ -374,8 +374,9 @@ impl<DB: Database> PoolInner<DB> {
                     }
                 }
 
-                // an IO error while connecting is assumed to be the system starting up
-                Ok(Err(Error::Io(e))) if e.kind() == std::io::ErrorKind::ConnectionRefused => (),
+                // coachctl patch: a refused connection is reported at once,
+                // as libpq does, instead of retried until the pool times out
+                // and says only "pool timed out".
 
                 // We got a transient database error, retry.
                 Ok(Err(Error::Database(error))) if error.is_transient_in_connect_phase() => (),

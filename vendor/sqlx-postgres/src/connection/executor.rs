@@ -225,10 +225,62 @@ impl PgConnection {
                 )
             })?;
 
+            // coachctl patch: with the statement cache disabled
+            // (`statement_cache_capacity(0)`), run the statement as the
+            // unnamed one in a single round trip: Parse, Bind, Describe,
+            // Execute, Close and one Sync. A transaction-mode pooler such as
+            // pgbouncer may hand each Sync's work to another server
+            // connection, so a named statement, or a Parse and a Bind split
+            // over two Syncs, can land where it does not exist (or where
+            // another client's statement of the same name does).
+            if metadata_opt.is_none()
+                && !self.inner.cache_statement.is_enabled()
+                && !arguments.needs_parameter_description()
+            {
+                let param_types = self.resolve_types(&arguments.types).await?;
+                // resolves type holes only: there are no patches
+                arguments.apply_patches(self, &[]).await?;
+                self.wait_until_ready().await?;
+
+                self.inner.stream.write_msg(Parse {
+                    param_types: &param_types,
+                    query: sql,
+                    statement: StatementId::UNNAMED,
+                })?;
+                self.inner.stream.write_msg(Bind {
+                    portal: PortalId::UNNAMED,
+                    statement: StatementId::UNNAMED,
+                    formats: &[PgValueFormat::Binary],
+                    num_params,
+                    params: &arguments.buffer,
+                    result_formats: &[PgValueFormat::Binary],
+                })?;
+                // the row description (or NoData) arrives before the rows
+                self.inner
+                    .stream
+                    .write_msg(message::Describe::Portal(PortalId::UNNAMED))?;
+                self.inner.stream.write_msg(message::Execute {
+                    portal: PortalId::UNNAMED,
+                    limit: 0,
+                })?;
+                self.inner
+                    .stream
+                    .write_msg(Close::Portal(PortalId::UNNAMED))?;
+                self.write_sync();
+                metadata = Arc::new(PgStatementMetadata::default());
+                PgValueFormat::Binary
+            } else {
             // prepare the statement if this our first time executing it
             // always return the statement ID here
             let (statement, metadata_) = self
-                .get_or_prepare(sql, &arguments.types, persistent, metadata_opt, false)
+                .get_or_prepare(
+                    sql,
+                    &arguments.types,
+                    // coachctl patch: no cache, no named statement to leak
+                    persistent && self.inner.cache_statement.is_enabled(),
+                    metadata_opt,
+                    false,
+                )
                 .await?;
 
             metadata = metadata_;
@@ -279,6 +331,7 @@ impl PgConnection {
 
             // prepared statements are binary
             PgValueFormat::Binary
+            }
         } else {
             // Query will trigger a ReadyForQuery
             self.queue_simple_query(sql)?;
