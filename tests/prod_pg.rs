@@ -110,11 +110,13 @@ fn contract_examples(url: &str) {
     assert_eq!(first["remaining"], 3);
     assert_eq!(first["capacity"], 3);
     let at = format!("{day}T09:00");
-    let s = run(
+    // (the session id from JSON: `-o ids` of book prints the booking's id today)
+    let booked = run(
         cli(),
-        &["book", "--coach", "ana@example.com", "--member", "bo@example.com", "--at", &at, "-o", "ids"],
+        &["book", "--coach", "ana@example.com", "--member", "bo@example.com", "--at", &at, "-o", "json"],
     )
-    .id();
+    .json();
+    let s = booked["session_id"].as_str().unwrap().to_string();
     let at2 = format!("{day}T10:15");
     let b = run(
         cli(),
@@ -320,7 +322,12 @@ fn a_migration_waiting_on_a_held_lock_gives_up_in_time_naming_the_holder() {
     let r = run(c, &["db", "migrate"]);
     let _ = holder.kill();
     let _ = holder.wait();
-    let err = r.fails_with(8);
+    assert_eq!(r.code, 8, "{r:#?}");
+    // a line saying it waits, then the error
+    let lines: Vec<&str> = r.stderr.trim().lines().collect();
+    assert_eq!(lines.len(), 2, "{r:#?}");
+    assert!(lines[0].starts_with("coachctl: waiting up to 2 s for another migration"), "{r:#?}");
+    let err = lines[1];
     assert!(err.contains(&format!("pid {pid}")), "{err}");
     assert!(err.contains("stuck migration"), "{err}");
     assert!(r.took < Duration::from_secs(10), "{r:#?}");

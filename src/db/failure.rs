@@ -29,7 +29,13 @@ pub fn connect_error(info: &ConnInfo, e: sqlx::Error) -> Error {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let msg = db.message();
             match code.as_str() {
-                "28P01" => format!("password authentication failed for user {}", o.get_username()),
+                // pgbouncer says "SASL authentication failed" (08P01)
+                _ if code == "28P01"
+                    || msg.contains("password authentication failed")
+                    || msg.contains("SASL authentication failed") =>
+                {
+                    format!("password authentication failed for user {}", o.get_username())
+                }
                 "3D000" => format!(
                     "database {} does not exist",
                     o.get_database().unwrap_or(o.get_username())

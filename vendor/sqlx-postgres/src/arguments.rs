@@ -100,12 +100,6 @@ impl PgArguments {
         Ok(())
     }
 
-    /// coachctl patch: true when encoding needs the server's parameter
-    /// description (a `Describe` round trip before `Bind`).
-    pub(crate) fn needs_parameter_description(&self) -> bool {
-        !self.buffer.patches.is_empty()
-    }
-
     // Apply patches
     // This should only go out and ask postgres if we have not seen the type name yet
     pub(crate) async fn apply_patches(

@@ -233,13 +233,12 @@ impl PgConnection {
             // connection, so a named statement, or a Parse and a Bind split
             // over two Syncs, can land where it does not exist (or where
             // another client's statement of the same name does).
-            if metadata_opt.is_none()
-                && !self.inner.cache_statement.is_enabled()
-                && !arguments.needs_parameter_description()
-            {
+            if metadata_opt.is_none() && !self.inner.cache_statement.is_enabled() {
                 let param_types = self.resolve_types(&arguments.types).await?;
-                // resolves type holes only: there are no patches
-                arguments.apply_patches(self, &[]).await?;
+                // Parse declares every parameter's type, so the server takes
+                // them as declared: patches (JSON vs JSONB) see those types.
+                let declared = arguments.types.clone();
+                arguments.apply_patches(self, &declared).await?;
                 self.wait_until_ready().await?;
 
                 self.inner.stream.write_msg(Parse {
