@@ -148,7 +148,9 @@ impl Target {
         };
         let pool = match open_raw(&probed).await {
             Ok(pool) => pool,
-            Err(sqlx::Error::Database(db)) if db.message().contains("unsupported startup parameter") => {
+            Err(sqlx::Error::Database(db))
+                if db.message().contains("unsupported startup parameter") =>
+            {
                 return Err(through_pooler());
             }
             Err(e) => return Err(failure::connect_error(&info, e)),

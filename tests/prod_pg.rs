@@ -37,7 +37,12 @@ impl Run {
     }
     #[track_caller]
     fn id(&self) -> String {
-        self.ok().lines().next().unwrap_or_default().trim().to_string()
+        self.ok()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     }
     #[track_caller]
     fn json(&self) -> serde_json::Value {
@@ -77,34 +82,80 @@ fn contract_examples(url: &str) {
     let c = run(
         cli(),
         &[
-            "coach", "create", "--email", "ana@example.com", "--name", "Ana Coach",
-            "--timezone", "Europe/Berlin", "--max-members", "2", "-o", "ids",
+            "coach",
+            "create",
+            "--email",
+            "ana@example.com",
+            "--name",
+            "Ana Coach",
+            "--timezone",
+            "Europe/Berlin",
+            "--max-members",
+            "2",
+            "-o",
+            "ids",
         ],
     )
     .id();
     let m = run(
         cli(),
-        &["member", "create", "--email", "bo@example.com", "--name", "Bo Member", "-o", "ids"],
+        &[
+            "member",
+            "create",
+            "--email",
+            "bo@example.com",
+            "--name",
+            "Bo Member",
+            "-o",
+            "ids",
+        ],
     )
     .id();
     run(cli(), &["member", "assign", &m, "--coach", &c]).ok();
     run(
         cli(),
         &[
-            "availability", "add", "--coach", "ana@example.com", "--day", "mon", "--start",
-            "09:00", "--end", "12:00", "--length", "60", "--buffer", "15", "--capacity", "3",
+            "availability",
+            "add",
+            "--coach",
+            "ana@example.com",
+            "--day",
+            "mon",
+            "--start",
+            "09:00",
+            "--end",
+            "12:00",
+            "--length",
+            "60",
+            "--buffer",
+            "15",
+            "--capacity",
+            "3",
         ],
     )
     .ok();
     let day = monday().to_string();
     let slots = run(
         cli(),
-        &["slots", "--coach", "ana@example.com", "--from", &day, "--days", "7", "-o", "json"],
+        &[
+            "slots",
+            "--coach",
+            "ana@example.com",
+            "--from",
+            &day,
+            "--days",
+            "7",
+            "-o",
+            "json",
+        ],
     )
     .json();
     let first = &slots[0];
     assert!(
-        first["start"].as_str().unwrap().starts_with(&format!("{day}T09:00:00+")),
+        first["start"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{day}T09:00:00+")),
         "{slots}"
     );
     assert_eq!(first["remaining"], 3);
@@ -113,30 +164,71 @@ fn contract_examples(url: &str) {
     // (the session id from JSON: `-o ids` of book prints the booking's id today)
     let booked = run(
         cli(),
-        &["book", "--coach", "ana@example.com", "--member", "bo@example.com", "--at", &at, "-o", "json"],
+        &[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &at,
+            "-o",
+            "json",
+        ],
     )
     .json();
     let s = booked["session_id"].as_str().unwrap().to_string();
     let at2 = format!("{day}T10:15");
     let b = run(
         cli(),
-        &["book", "--coach", "ana@example.com", "--member", "bo@example.com", "--at", &at2, "-o", "json"],
+        &[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &at2,
+            "-o",
+            "json",
+        ],
     )
     .json();
     assert_eq!(b["status"], "confirmed", "{b}");
-    let list = run(cli(), &["--as", "bo@example.com", "session", "list", "-o", "json"]).json();
+    let list = run(
+        cli(),
+        &["--as", "bo@example.com", "session", "list", "-o", "json"],
+    )
+    .json();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
     assert!(list.iter().all(|s| s["coach_email"] == "ana@example.com"
         && s["member_email"] == "bo@example.com"
         && s["status"] == "scheduled"));
-    run(cli(), &["session", "cancel", &s, "--reason", "sick", "--yes"]).ok();
+    run(
+        cli(),
+        &["session", "cancel", &s, "--reason", "sick", "--yes"],
+    )
+    .ok();
     let after = run(
         cli(),
-        &["slots", "--coach", "ana@example.com", "--from", &day, "--days", "1", "-o", "json"],
+        &[
+            "slots",
+            "--coach",
+            "ana@example.com",
+            "--from",
+            &day,
+            "--days",
+            "1",
+            "-o",
+            "json",
+        ],
     )
     .json();
-    assert_eq!(after[0]["remaining"], 3, "the cancelled seat is free: {after}");
+    assert_eq!(
+        after[0]["remaining"], 3,
+        "the cancelled seat is free: {after}"
+    );
 }
 
 #[test]
@@ -144,7 +236,9 @@ fn the_contract_examples_work_over_tls_with_a_database_owner_that_is_not_a_super
     let db = fixture::servers().database();
     migrated(&db);
     assert_eq!(
-        db.psql(&format!("SELECT rolsuper FROM pg_roles WHERE rolname = '{OWNER}'")),
+        db.psql(&format!(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = '{OWNER}'"
+        )),
         "f"
     );
     contract_examples(&db.direct_url());
@@ -165,16 +259,34 @@ fn forty_processes_booking_one_slot_of_capacity_three_through_pgbouncer_leave_ex
     run(
         coachctl(&url),
         &[
-            "coach", "create", "--email", "ana@example.com", "--name", "Ana", "--timezone",
-            "Europe/Berlin", "--max-members", "50",
+            "coach",
+            "create",
+            "--email",
+            "ana@example.com",
+            "--name",
+            "Ana",
+            "--timezone",
+            "Europe/Berlin",
+            "--max-members",
+            "50",
         ],
     )
     .ok();
     run(
         coachctl(&url),
         &[
-            "availability", "add", "--coach", "ana@example.com", "--day", "mon", "--start",
-            "09:00", "--end", "12:00", "--capacity", "3",
+            "availability",
+            "add",
+            "--coach",
+            "ana@example.com",
+            "--day",
+            "mon",
+            "--start",
+            "09:00",
+            "--end",
+            "12:00",
+            "--capacity",
+            "3",
         ],
     )
     .ok();
@@ -183,8 +295,16 @@ fn forty_processes_booking_one_slot_of_capacity_three_through_pgbouncer_leave_ex
             run(
                 coachctl(&url),
                 &[
-                    "member", "create", "--email", &format!("m{i}@example.com"), "--name", "M",
-                    "--coach", "ana@example.com", "-o", "ids",
+                    "member",
+                    "create",
+                    "--email",
+                    &format!("m{i}@example.com"),
+                    "--name",
+                    "M",
+                    "--coach",
+                    "ana@example.com",
+                    "-o",
+                    "ids",
                 ],
             )
             .id()
@@ -196,9 +316,17 @@ fn forty_processes_booking_one_slot_of_capacity_three_through_pgbouncer_leave_ex
         members
             .iter()
             .map(|m| {
-                ["book", "--coach", "ana@example.com", "--member", m, "--at", &at]
-                    .map(String::from)
-                    .to_vec()
+                [
+                    "book",
+                    "--coach",
+                    "ana@example.com",
+                    "--member",
+                    m,
+                    "--at",
+                    &at,
+                ]
+                .map(String::from)
+                .to_vec()
             })
             .collect(),
     );
@@ -206,7 +334,10 @@ fn forty_processes_booking_one_slot_of_capacity_three_through_pgbouncer_leave_ex
     assert_eq!(ok, 3, "{results:?}");
     for (code, err) in results.iter().filter(|(c, _)| *c != 0) {
         assert_eq!(*code, 6, "{results:?}");
-        assert_eq!(err.trim(), "error: This slot is now full, please choose another");
+        assert_eq!(
+            err.trim(),
+            "error: This slot is now full, please choose another"
+        );
     }
     assert_eq!(
         db.psql("SELECT count(*) FROM sessions WHERE status = 'scheduled'"),
@@ -259,7 +390,10 @@ fn race(url: &str, runs: Vec<Vec<String>>) -> Vec<(i32, String)> {
 #[test]
 fn concurrent_direct_migrations_all_succeed_and_apply_each_migration_once() {
     let db = fixture::servers().database();
-    let results = race(&db.direct_url(), vec![vec!["db".into(), "migrate".into()]; 6]);
+    let results = race(
+        &db.direct_url(),
+        vec![vec!["db".into(), "migrate".into()]; 6],
+    );
     assert!(results.iter().all(|(c, _)| *c == 0), "{results:?}");
     assert_eq!(
         db.psql("SELECT count(*) = count(DISTINCT version) FROM _sqlx_migrations"),
@@ -271,7 +405,10 @@ fn concurrent_direct_migrations_all_succeed_and_apply_each_migration_once() {
 #[test]
 fn migrations_through_the_pooler_are_refused_with_a_sentence_naming_coachctl_migrate_url() {
     let db = fixture::servers().database();
-    let results = race(&db.pooled_url(), vec![vec!["db".into(), "migrate".into()]; 4]);
+    let results = race(
+        &db.pooled_url(),
+        vec![vec!["db".into(), "migrate".into()]; 4],
+    );
     for (code, err) in &results {
         assert_eq!(*code, 8, "{results:?}");
         assert!(err.contains("COACHCTL_MIGRATE_URL"), "{err}");
@@ -299,7 +436,14 @@ fn a_migration_waiting_on_a_held_lock_gives_up_in_time_naming_the_holder() {
     let mut holder = Command::new(db.servers.bin.join("psql"))
         .args(["-X", "-q", "-h"])
         .arg(db.servers.socket_dir())
-        .args(["-p", &db.servers.pg_port.to_string(), "-U", fixture::ADMIN, "-d", &db.name])
+        .args([
+            "-p",
+            &db.servers.pg_port.to_string(),
+            "-U",
+            fixture::ADMIN,
+            "-d",
+            &db.name,
+        ])
         .env("PGAPPNAME", "stuck migration")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -316,7 +460,8 @@ fn a_migration_waiting_on_a_held_lock_gives_up_in_time_naming_the_holder() {
         assert!(Instant::now() < deadline, "the holder never took the lock");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let pid = db.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'stuck migration'");
+    let pid =
+        db.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'stuck migration'");
     let mut c = coachctl(&db.direct_url());
     c.env("COACHCTL_MIGRATE_LOCK_TIMEOUT", "2");
     let r = run(c, &["db", "migrate"]);
@@ -326,7 +471,10 @@ fn a_migration_waiting_on_a_held_lock_gives_up_in_time_naming_the_holder() {
     // a line saying it waits, then the error
     let lines: Vec<&str> = r.stderr.trim().lines().collect();
     assert_eq!(lines.len(), 2, "{r:#?}");
-    assert!(lines[0].starts_with("coachctl: waiting up to 2 s for another migration"), "{r:#?}");
+    assert!(
+        lines[0].starts_with("coachctl: waiting up to 2 s for another migration"),
+        "{r:#?}"
+    );
     let err = lines[1];
     assert!(err.contains(&format!("pid {pid}")), "{err}");
     assert!(err.contains("stuck migration"), "{err}");
@@ -348,7 +496,10 @@ fn a_role_that_may_not_create_the_extension_is_told_what_an_administrator_must_r
     let r = run(coachctl(&url), &["db", "migrate"]);
     let err = r.fails_with(8);
     let (file, line) = btree_gist_line();
-    assert!(err.contains(&format!("migrations/{file} line {line}")), "{err}");
+    assert!(
+        err.contains(&format!("migrations/{file} line {line}")),
+        "{err}"
+    );
     assert!(err.contains("CREATE EXTENSION btree_gist;"), "{err}");
     assert!(err.contains("superuser"), "{err}");
     assert!(err.contains(&db.name), "{err}");
@@ -364,8 +515,14 @@ fn btree_gist_line() -> (String, usize) {
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        if let Some(i) = text.lines().position(|l| l.contains("EXTENSION IF NOT EXISTS btree_gist")) {
-            return (path.file_name().unwrap().to_string_lossy().into_owned(), i + 1);
+        if let Some(i) = text
+            .lines()
+            .position(|l| l.contains("EXTENSION IF NOT EXISTS btree_gist"))
+        {
+            return (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                i + 1,
+            );
         }
     }
     panic!("no migration creates btree_gist");
@@ -390,7 +547,9 @@ fn a_server_that_never_answers_is_given_up_on_after_connect_timeout() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let r = run(
-        coachctl(&format!("postgres://u:p@127.0.0.1:{port}/db?connect_timeout=2")),
+        coachctl(&format!(
+            "postgres://u:p@127.0.0.1:{port}/db?connect_timeout=2"
+        )),
         &["coach", "list"],
     );
     drop(listener);
@@ -407,8 +566,13 @@ fn a_wrong_password_is_named_as_such() {
         s.direct_url(OWNER, "wrong", &db.name),
         s.pooled_url(OWNER, "wrong", &db.name),
     ] {
-        let err = run(coachctl(&url), &["coach", "list"]).fails_with(8).to_string();
-        assert!(err.contains(&format!("password authentication failed for user {OWNER}")), "{err}");
+        let err = run(coachctl(&url), &["coach", "list"])
+            .fails_with(8)
+            .to_string();
+        assert!(
+            err.contains(&format!("password authentication failed for user {OWNER}")),
+            "{err}"
+        );
         assert!(!err.contains("wrong"), "the password is never shown: {err}");
     }
 }
@@ -421,7 +585,10 @@ fn an_untrusted_server_certificate_is_named_as_such() {
     let other = s.pki("other-ca.crt");
     for url in [
         // no root certificate at all: the system's roots do not know ours
-        format!("postgres://{OWNER}:{OWNER_PASSWORD}@localhost:{port}/{}?sslmode=verify-full", db.name),
+        format!(
+            "postgres://{OWNER}:{OWNER_PASSWORD}@localhost:{port}/{}?sslmode=verify-full",
+            db.name
+        ),
         // another CA's certificate
         format!(
             "postgres://{OWNER}:{OWNER_PASSWORD}@localhost:{port}/{}?sslmode=verify-ca&sslrootcert={}",
@@ -429,8 +596,13 @@ fn an_untrusted_server_certificate_is_named_as_such() {
             other.display()
         ),
     ] {
-        let err = run(coachctl(&url), &["coach", "list"]).fails_with(8).to_string();
-        assert!(err.contains("the server's certificate is not trusted"), "{err}");
+        let err = run(coachctl(&url), &["coach", "list"])
+            .fails_with(8)
+            .to_string();
+        assert!(
+            err.contains("the server's certificate is not trusted"),
+            "{err}"
+        );
     }
 }
 
@@ -443,13 +615,20 @@ fn plain_tcp_to_a_server_that_accepts_only_tls_says_to_use_tls_and_allow_falls_b
         "postgres://{OWNER}:{OWNER_PASSWORD}@127.0.0.1:{}/{}",
         s.pg_port, db.name
     );
-    let err = run(coachctl(&format!("{base}?sslmode=disable")), &["coach", "list"])
-        .fails_with(8)
-        .to_string();
+    let err = run(
+        coachctl(&format!("{base}?sslmode=disable")),
+        &["coach", "list"],
+    )
+    .fails_with(8)
+    .to_string();
     assert!(err.contains("only over TLS"), "{err}");
     assert!(err.contains("sslmode=require"), "{err}");
     for mode in ["allow", "prefer", "require"] {
-        run(coachctl(&format!("{base}?sslmode={mode}")), &["coach", "list"]).ok();
+        run(
+            coachctl(&format!("{base}?sslmode={mode}")),
+            &["coach", "list"],
+        )
+        .ok();
     }
 }
 
@@ -472,7 +651,10 @@ fn pg_variables_and_pgpass_fill_what_the_url_leaves_out() {
     let pgpass = home.path().join(".pgpass");
     std::fs::write(
         &pgpass,
-        format!("localhost:{}:{}:{OWNER}:{OWNER_PASSWORD}\n", s.pg_port, db.name),
+        format!(
+            "localhost:{}:{}:{OWNER}:{OWNER_PASSWORD}\n",
+            s.pg_port, db.name
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -521,5 +703,8 @@ fn one_command_opens_one_connection_named_after_the_command() {
     std::thread::sleep(Duration::from_millis(200));
     let new = authorized().split_off(before);
     assert_eq!(new.len(), 1, "{new:#?}");
-    assert!(new[0].contains("application_name=coachctl coach list"), "{new:#?}");
+    assert!(
+        new[0].contains("application_name=coachctl coach list"),
+        "{new:#?}"
+    );
 }

@@ -344,8 +344,14 @@ mod tests {
                 .connect_timeout
         };
         assert_eq!(t("postgres://h/db"), Some(Duration::from_secs(5)));
-        assert_eq!(t("postgres://h/db?connect_timeout=10"), Some(Duration::from_secs(10)));
-        assert_eq!(t("postgres://h/db?connect_timeout=1"), Some(Duration::from_secs(2)));
+        assert_eq!(
+            t("postgres://h/db?connect_timeout=10"),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            t("postgres://h/db?connect_timeout=1"),
+            Some(Duration::from_secs(2))
+        );
         assert_eq!(t("postgres://h/db?connect_timeout=0"), None);
     }
 
@@ -358,7 +364,10 @@ mod tests {
                 .get_application_name()
                 .map(str::to_string)
         };
-        assert_eq!(app("postgres://h/db").as_deref(), Some("coachctl coach list"));
+        assert_eq!(
+            app("postgres://h/db").as_deref(),
+            Some("coachctl coach list")
+        );
         assert_eq!(
             app("postgres://h/db?application_name=nightly").as_deref(),
             Some("nightly")
@@ -367,7 +376,14 @@ mod tests {
 
     #[test]
     fn every_sslmode_of_libpq_is_understood_and_others_are_refused() {
-        for m in ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] {
+        for m in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
             let url = format!("postgres://h/db?sslmode={m}");
             parse_with(&url, "DATABASE_URL", "coachctl", &Env::default())
                 .unwrap_or_else(|e| panic!("{m}: {e}"));

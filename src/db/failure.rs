@@ -34,7 +34,10 @@ pub fn connect_error(info: &ConnInfo, e: sqlx::Error) -> Error {
                     || msg.contains("password authentication failed")
                     || msg.contains("SASL authentication failed") =>
                 {
-                    format!("password authentication failed for user {}", o.get_username())
+                    format!(
+                        "password authentication failed for user {}",
+                        o.get_username()
+                    )
                 }
                 "3D000" => format!(
                     "database {} does not exist",
@@ -60,7 +63,9 @@ pub fn connect_error(info: &ConnInfo, e: sqlx::Error) -> Error {
         sqlx::Error::PoolTimedOut => return timeout(info),
         other => other.to_string(),
     };
-    Error::Unavailable(format!("cannot connect to the database at {place}: {cause}"))
+    Error::Unavailable(format!(
+        "cannot connect to the database at {place}: {cause}"
+    ))
 }
 
 /// No answer within the connect timeout.

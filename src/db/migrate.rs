@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::PgPool;
+use sqlx::migrate::{MigrateError, Migrator};
 
 use super::MIGRATOR;
 use crate::error::{Error, Result};
@@ -22,15 +22,16 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 /// The wait: `COACHCTL_MIGRATE_LOCK_TIMEOUT` seconds, else 60.
 pub fn lock_wait() -> Result<Duration> {
     match std::env::var("COACHCTL_MIGRATE_LOCK_TIMEOUT") {
-        Ok(s) if !s.trim().is_empty() => s
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| {
-                Error::invalid(format!(
-                    "COACHCTL_MIGRATE_LOCK_TIMEOUT {s:?} is not a whole number of seconds"
-                ))
-            }),
+        Ok(s) if !s.trim().is_empty() => {
+            s.trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| {
+                    Error::invalid(format!(
+                        "COACHCTL_MIGRATE_LOCK_TIMEOUT {s:?} is not a whole number of seconds"
+                    ))
+                })
+        }
         _ => Ok(DEFAULT_LOCK_WAIT),
     }
 }
@@ -287,6 +288,13 @@ mod tests {
             .find(|m| m.sql.as_str().contains("btree_gist"))
             .expect("a migration creates btree_gist");
         let line = line_of(m.sql.as_str(), "EXTENSION IF NOT EXISTS btree_gist").unwrap();
-        assert!(m.sql.as_str().lines().nth(line - 1).unwrap().contains("btree_gist"));
+        assert!(
+            m.sql
+                .as_str()
+                .lines()
+                .nth(line - 1)
+                .unwrap()
+                .contains("btree_gist")
+        );
     }
 }

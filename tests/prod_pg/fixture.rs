@@ -74,7 +74,9 @@ fn start() -> Result<Servers> {
     let runner = Runner::new()?;
     let ports_file = dir.join("ports");
     if let Ok(ports) = fs::read_to_string(&ports_file) {
-        let mut it = ports.split_whitespace().filter_map(|p| p.parse::<u16>().ok());
+        let mut it = ports
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u16>().ok());
         if let (Some(pg_port), Some(bouncer_port)) = (it.next(), it.next()) {
             let s = Servers {
                 dir: dir.clone(),
@@ -149,7 +151,16 @@ impl Servers {
         let out = Command::new(self.bin.join("psql"))
             .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h"])
             .arg(self.socket_dir())
-            .args(["-p", &self.pg_port.to_string(), "-U", ADMIN, "-d", db, "-c", sql])
+            .args([
+                "-p",
+                &self.pg_port.to_string(),
+                "-U",
+                ADMIN,
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
             .env_remove("PGPASSWORD")
             .stdin(Stdio::null())
             .output()?;
@@ -238,9 +249,7 @@ impl Servers {
         let userlist = self.dir.join("userlist.txt");
         fs::write(
             &userlist,
-            format!(
-                "\"{OWNER}\" \"{OWNER_PASSWORD}\"\n\"{SCHEMA_ROLE}\" \"{SCHEMA_PASSWORD}\"\n"
-            ),
+            format!("\"{OWNER}\" \"{OWNER_PASSWORD}\"\n\"{SCHEMA_ROLE}\" \"{SCHEMA_PASSWORD}\"\n"),
         )?;
         runner.give(&userlist)?;
         let ini = self.dir.join("pgbouncer.ini");
@@ -403,7 +412,10 @@ impl Runner {
         for anc in dir.ancestors().skip(1) {
             let meta = fs::metadata(anc)?;
             if meta.mode() & 0o001 == 0 {
-                fs::set_permissions(anc, fs::Permissions::from_mode((meta.mode() | 0o001) & 0o7777))?;
+                fs::set_permissions(
+                    anc,
+                    fs::Permissions::from_mode((meta.mode() | 0o001) & 0o7777),
+                )?;
             }
         }
         Ok(())
@@ -425,16 +437,40 @@ fn make_pki(dir: &Path, runner: &Runner) -> Result<()> {
     };
     for ca in ["ca", "other-ca"] {
         ossl(&[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.crt"),
-            "-days", "30", "-subj", &format!("/CN=coachctl test {ca}"),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.crt"),
+            "-days",
+            "30",
+            "-subj",
+            &format!("/CN=coachctl test {ca}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ])?;
     }
     ossl(&[
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost",
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
     ])?;
     fs::write(
         dir.join("server.ext"),
@@ -442,8 +478,21 @@ fn make_pki(dir: &Path, runner: &Runner) -> Result<()> {
          extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
     )?;
     ossl(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.crt", "-days", "30", "-extfile", "server.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "30",
+        "-extfile",
+        "server.ext",
     ])?;
     // PostgreSQL wants its key private to the server user.
     let key = dir.join("server.key");
