@@ -1,16 +1,41 @@
 //! Connecting: to `DATABASE_URL`, or to the embedded cluster; and the schema
 //! version check that every command but `db migrate` passes first.
+//!
+//! One command opens one connection: the pool holds at most one, so a
+//! library function that acquires while it already holds one would wait;
+//! none does. Statements run unnamed, each in one round trip (see
+//! `conninfo::tune`), which is what lets a transaction-mode pooler such as
+//! pgbouncer 1.18 sit in front.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::PgPool;
+use sqlx::postgres::{PgPoolOptions, PgSslMode};
 
 use crate::embedded::{Cluster, DB_NAME};
 use crate::error::{Error, Result};
 
+pub mod conninfo;
+pub mod failure;
+pub mod migrate;
+
+use conninfo::{ConnInfo, RootCert};
+
 /// The migrations compiled into this binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+static APPLICATION_NAME: OnceLock<String> = OnceLock::new();
+
+/// Name the running command (`coachctl coach list`) so that a DBA sees it
+/// as `application_name` in `pg_stat_activity`. Set once, before connecting.
+pub fn set_application_name(name: String) {
+    let _ = APPLICATION_NAME.set(name);
+}
+
+fn application_name() -> &'static str {
+    APPLICATION_NAME.get().map_or("coachctl", String::as_str)
+}
 
 /// Where the data lives.
 #[derive(Debug, Clone)]
@@ -37,49 +62,35 @@ impl Target {
         }
     }
 
-    fn options(&self) -> Result<PgConnectOptions> {
+    fn info(&self) -> Result<ConnInfo> {
         match self {
-            Target::Url(u) => u
-                .parse::<PgConnectOptions>()
-                .map(|o| o.disable_statement_logging())
-                .map_err(|e| {
-                    Error::Unavailable(format!(
-                        "DATABASE_URL is not a usable PostgreSQL URL: {}",
-                        crate::error::url_cause(&e)
-                    ))
-                }),
-            Target::Embedded(c) => Ok(c.connect_options(DB_NAME)),
+            Target::Url(u) => conninfo::parse(u, "DATABASE_URL", application_name()),
+            Target::Embedded(c) => Ok(ConnInfo {
+                options: conninfo::tune(c.connect_options(DB_NAME))
+                    .application_name(application_name()),
+                connect_timeout: Some(conninfo::DEFAULT_CONNECT_TIMEOUT),
+                allow: false,
+                root_cert: RootCert::Unverified,
+                source: "the embedded database",
+            }),
         }
     }
 
     /// Connect without looking at the schema (for `db` commands).
     pub async fn connect_raw(&self) -> Result<PgPool> {
-        let opts = self.options()?;
-        let pool = || {
-            PgPoolOptions::new()
-                .max_connections(4)
-                .min_connections(0)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts.clone())
-        };
-        let first = pool().await;
-        // The embedded cluster: a running server costs one connect; only
-        // when that fails is it created or started (under its lock).
-        let result = match (self, first) {
-            (Target::Embedded(c), Err(_)) => {
-                c.ensure_running().await?;
-                pool().await
-            }
-            (_, first) => first,
-        };
-        result.map_err(|e| match Error::from(e) {
-            Error::Database(inner) => Error::Unavailable(format!(
-                "cannot connect to the database ({}): {}",
-                self.describe(),
-                short(&inner)
-            )),
-            other => other,
-        })
+        let info = self.info()?;
+        match self {
+            // A running server costs one connect; only when that fails is
+            // the cluster created or started (under its lock).
+            Target::Embedded(c) => match open_raw(&info).await {
+                Ok(pool) => Ok(pool),
+                Err(_) => {
+                    c.ensure_running().await?;
+                    open(&info).await
+                }
+            },
+            Target::Url(_) => open(&info).await,
+        }
     }
 
     /// Connect for a normal command: the embedded cluster is migrated on
@@ -98,7 +109,7 @@ impl Target {
         }
         match self {
             Target::Embedded(_) => {
-                MIGRATOR.run(&pool).await?;
+                migrate::run(&pool, migrate::lock_wait()?).await?;
                 Ok(pool)
             }
             Target::Url(_) => Err(Error::Unavailable(format!(
@@ -107,6 +118,81 @@ impl Target {
             ))),
         }
     }
+
+    /// Connect for `db migrate` and `db reset`: `COACHCTL_MIGRATE_URL` when
+    /// set, else the target; refused when it leads through a pooler.
+    pub async fn connect_for_migration(&self) -> Result<PgPool> {
+        let migrate_url = std::env::var("COACHCTL_MIGRATE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        let info = match (&migrate_url, self) {
+            (Some(u), _) => conninfo::parse(u, "COACHCTL_MIGRATE_URL", application_name())?,
+            (None, Target::Url(u)) => conninfo::parse(u, "DATABASE_URL", application_name())?,
+            (None, Target::Embedded(_)) => return self.connect_raw().await,
+        };
+        let (k, v) = migrate::DIRECT_PROBE;
+        let probed = ConnInfo {
+            options: info.options.clone().options([(k, v)]),
+            ..info.clone()
+        };
+        let through_pooler = || {
+            let advice = if migrate_url.is_some() {
+                "point COACHCTL_MIGRATE_URL at PostgreSQL itself"
+            } else {
+                "set COACHCTL_MIGRATE_URL to a direct connection to PostgreSQL (not through the pooler) and run it again"
+            };
+            Error::Unavailable(format!(
+                "{} leads through a connection pooler (such as pgbouncer in transaction mode), where a migration cannot hold its lock; {advice}",
+                info.source
+            ))
+        };
+        let pool = match open_raw(&probed).await {
+            Ok(pool) => pool,
+            Err(sqlx::Error::Database(db))
+                if db.message().contains("unsupported startup parameter") =>
+            {
+                return Err(through_pooler());
+            }
+            Err(e) => return Err(failure::connect_error(&info, e)),
+        };
+        if !migrate::is_direct(&pool).await? {
+            pool.close().await;
+            return Err(through_pooler());
+        }
+        Ok(pool)
+    }
+}
+
+/// Open the one connection of a command, reporting why it failed.
+async fn open(info: &ConnInfo) -> Result<PgPool> {
+    open_raw(info)
+        .await
+        .map_err(|e| failure::connect_error(info, e))
+}
+
+async fn open_raw(info: &ConnInfo) -> Result<PgPool, sqlx::Error> {
+    match pool_of(info).await {
+        // sslmode=allow: without TLS first; with it when the server insists.
+        Err(sqlx::Error::Database(db)) if info.allow && db.code().as_deref() == Some("28000") => {
+            pool_of(&info.with_ssl_mode(PgSslMode::Require)).await
+        }
+        other => other,
+    }
+}
+
+async fn pool_of(info: &ConnInfo) -> Result<PgPool, sqlx::Error> {
+    // connect_timeout=0 means no limit, as in libpq; a day stands for it.
+    let wait = info.connect_timeout.unwrap_or(Duration::from_secs(86_400));
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(wait)
+        // the connection was opened a moment ago; a ping costs a round trip
+        .test_before_acquire(false)
+        .connect_lazy_with(info.options.clone());
+    // Open it now, so that a failure is reported here with its cause.
+    drop(pool.acquire().await?);
+    Ok(pool)
 }
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -117,28 +203,28 @@ pub struct SchemaStatus {
     pub latest: i64,
 }
 
-/// One query: the newest successfully applied migration.
+/// One query: the newest successfully applied migration (0 before the
+/// first migration made the table).
 pub async fn schema_status(pool: &PgPool) -> Result<SchemaStatus> {
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
-    let applied = if has_table {
-        sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT max(version) FROM _sqlx_migrations WHERE success",
-        )
-        .fetch_one(pool)
-        .await?
-        .unwrap_or(0)
-    } else {
-        0
+    let applied = match sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT max(version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(pool)
+    .await
+    {
+        Ok(v) => v.unwrap_or(0),
+        // undefined_table: never migrated
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P01") => 0,
+        Err(e) => return Err(e.into()),
     };
     Ok(SchemaStatus { applied, latest })
 }
 
-/// Apply every pending migration.
+/// Apply every pending migration, waiting at most
+/// `COACHCTL_MIGRATE_LOCK_TIMEOUT` (60 s) for another migration.
 pub async fn migrate(pool: &PgPool) -> Result<SchemaStatus> {
-    MIGRATOR.run(pool).await?;
+    migrate::run(pool, migrate::lock_wait()?).await?;
     schema_status(pool).await
 }
 
@@ -157,13 +243,22 @@ pub async fn server_version(pool: &PgPool) -> Result<String> {
         .await?)
 }
 
-/// The cause in plain words: never the server's or the driver's own text.
-fn short(e: &sqlx::Error) -> String {
-    crate::error::connection_cause(e)
-}
-
 /// Hide a password in a URL: postgres://u:secret@h/db -> postgres://u:***@h/db.
 pub fn redact(url: &str) -> String {
+    // a password may also be a query parameter
+    let url = &match url.split_once('?') {
+        Some((head, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some(("password", _)) => "password=***".to_string(),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{head}?{}", query.join("&"))
+        }
+        None => url.to_string(),
+    };
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -185,5 +280,9 @@ mod tests {
     fn a_password_in_a_url_is_hidden() {
         assert_eq!(redact("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact("postgres://h/db?user=u&password=pw&sslmode=require"),
+            "postgres://h/db?user=u&password=***&sslmode=require"
+        );
     }
 }

@@ -202,7 +202,10 @@ pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
         let email = Email::parse(email).map_err(bad_seed)?;
         let who = UserRef::Email(email.clone());
         let coach = coach_idx.map(|i| UserRef::Id(coach_ids[i]));
-        match users::find(&mut *pool.acquire().await?, &who).await? {
+        // Not in the match: the connection would be held through the arms,
+        // and a command has only one.
+        let existing = users::find(&mut *pool.acquire().await?, &who).await?;
+        match existing {
             None => {
                 let new = NewMember {
                     email,

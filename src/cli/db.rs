@@ -63,7 +63,7 @@ impl Cmd {
                 report(ctx, &pool, schema, state).await
             }
             Commands::Migrate => {
-                let pool = ctx.target().connect_raw().await?;
+                let pool = ctx.target().connect_for_migration().await?;
                 let schema = db::migrate(&pool).await?;
                 report(ctx, &pool, schema, "up to date").await
             }
@@ -72,7 +72,7 @@ impl Cmd {
                     "Erase every coach, member and session in {}?",
                     ctx.target().describe()
                 ))?;
-                let pool = ctx.target().connect_raw().await?;
+                let pool = ctx.target().connect_for_migration().await?;
                 let schema = db::reset(&pool).await?;
                 report(ctx, &pool, schema, "reset").await
             }

@@ -118,6 +118,8 @@ pub enum Command {
 pub struct Ctx {
     pub global: Global,
     target: Target,
+    /// The command's connection, kept to be closed politely at the end.
+    pools: std::sync::Mutex<Vec<PgPool>>,
 }
 
 impl Ctx {
@@ -126,7 +128,11 @@ impl Ctx {
         if self.global.verbose > 0 {
             eprintln!("coachctl: using {}", self.target.describe());
         }
-        self.target.connect().await
+        let pool = self.target.connect().await?;
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.push(pool.clone());
+        }
+        Ok(pool)
     }
 
     /// The pool and the acting user.
@@ -215,13 +221,15 @@ pub fn run(cli: Cli) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    crate::db::set_application_name(command_name());
     let target = Target::from_url_or_env(cli.global.database_url.clone())?;
     let ctx = Ctx {
         global: cli.global,
         target,
+        pools: std::sync::Mutex::new(Vec::new()),
     };
     rt.block_on(async move {
-        match cli.command {
+        let result = match cli.command {
             Command::Db(c) => c.run(&ctx).await,
             Command::Coach(c) => c.run(&ctx).await,
             Command::Member(c) => c.run(&ctx).await,
@@ -232,6 +240,33 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Audit(c) => c.run(&ctx).await,
             Command::Completions(c) => c.run(),
             Command::Demo(c) => c.run(&ctx).await,
+        };
+        // Say goodbye (Terminate) instead of vanishing from the server.
+        let pools = ctx.pools.lock().map(|p| p.clone()).unwrap_or_default();
+        for pool in pools {
+            pool.close().await;
         }
+        result
     })
+}
+
+/// `coachctl coach list`: the subcommand path of this process, for
+/// `application_name`. Read from the arguments again: the parsed `Cli`
+/// keeps no names.
+fn command_name() -> String {
+    use clap::CommandFactory;
+    let mut name = String::from("coachctl");
+    let Ok(matches) = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(std::env::args_os())
+    else {
+        return name;
+    };
+    let mut m = &matches;
+    while let Some((sub, next)) = m.subcommand() {
+        name.push(' ');
+        name.push_str(sub);
+        m = next;
+    }
+    name
 }
