@@ -289,7 +289,7 @@ fn tls_cause(text: &str) -> &'static str {
 }
 
 /// A server that refused or dropped the connection, by SQLSTATE.
-fn refused_connection(code: &str) -> &'static str {
+pub(crate) fn refused_connection(code: &str) -> &'static str {
     match code {
         "28P01" => "the database refused the password for this user",
         c if c.starts_with("28") => "the database refused the login of this user",

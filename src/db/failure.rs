@@ -45,13 +45,18 @@ pub fn connect_error(info: &ConnInfo, e: sqlx::Error) -> Error {
                 ),
                 "53300" => "the server has no connection slots left (too many connections)".into(),
                 "57P03" => "the server is starting up or shutting down".into(),
-                "28000" if msg.contains("no encryption") => format!(
-                    "the server accepts this user only over TLS ({msg}); use sslmode=require or stronger"
-                ),
+                "28000" if msg.contains("no encryption") => {
+                    "the server accepts this user only over TLS; use sslmode=require or stronger"
+                        .to_string()
+                }
                 _ if msg.contains("unsupported startup parameter") => format!(
                     "the connection pooler refused a startup parameter ({msg}); add it to pgbouncer's ignore_startup_parameters"
                 ),
-                _ => format!("the server refused the connection: {msg}"),
+                // Never the server's own words: they may be a raw log line.
+                _ => format!(
+                    "{} (SQLSTATE {code})",
+                    crate::error::refused_connection(&code)
+                ),
             }
         }
         sqlx::Error::Configuration(c) => {
