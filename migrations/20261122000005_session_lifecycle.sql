@@ -181,3 +181,31 @@ $$;
 CREATE TRIGGER session_ratings_check
     BEFORE INSERT OR UPDATE ON session_ratings
     FOR EACH ROW EXECUTE FUNCTION session_ratings_check();
+
+-- `slots --watch`: a change to a coach's seats or schedule notifies
+-- listeners on channel `coachctl_slots` with the coach's id; PostgreSQL
+-- delivers it when (and only if) the change commits.
+CREATE FUNCTION notify_slots_changed() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    coach uuid;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        coach := OLD.coach_id;
+    ELSE
+        coach := NEW.coach_id;
+    END IF;
+    PERFORM pg_notify('coachctl_slots', coach::text);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sessions_notify_slots
+    AFTER INSERT OR UPDATE OF status, starts_at, ends_at OR DELETE ON sessions
+    FOR EACH ROW EXECUTE FUNCTION notify_slots_changed();
+CREATE TRIGGER availability_windows_notify_slots
+    AFTER INSERT OR UPDATE OR DELETE ON availability_windows
+    FOR EACH ROW EXECUTE FUNCTION notify_slots_changed();
+CREATE TRIGGER availability_blocks_notify_slots
+    AFTER INSERT OR UPDATE OR DELETE ON availability_blocks
+    FOR EACH ROW EXECUTE FUNCTION notify_slots_changed();

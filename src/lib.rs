@@ -11,6 +11,7 @@ pub mod availability;
 pub mod booking;
 pub mod cli;
 pub mod coach;
+pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod domain;

@@ -17,6 +17,11 @@ pub struct Cmd {
 
 #[derive(Debug, Subcommand)]
 enum Commands {
+    /// What a coach looks at first: today, this week, members, proposals, activity
+    Dashboard {
+        /// The coach's email or id (default: the acting coach)
+        coach: Option<UserRef>,
+    },
     /// Create a coach (admin only)
     Create {
         /// The coach's email address (unique)
@@ -152,6 +157,14 @@ impl Cmd {
                     include_inactive: all,
                 };
                 output::list(ctx, tz, &coach::list(&pool, &actor, filter).await?)
+            }
+            Commands::Dashboard { coach: who } => {
+                let d = crate::dashboard::coach(&pool, &actor, who.as_ref(), chrono::Utc::now())
+                    .await?;
+                let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| {
+                    d.timezone.parse().unwrap_or(chrono_tz::UTC)
+                });
+                super::dashboard::coach(ctx, tz, &d)
             }
             Commands::Show { coach: who } => output::one(
                 ctx,

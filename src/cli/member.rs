@@ -98,6 +98,11 @@ enum Commands {
         /// The new status
         status: OnboardingStatus,
     },
+    /// What a member looks at first: next session, the next three, their coach
+    Dashboard {
+        /// The member's email or id (default: the acting member)
+        member: Option<UserRef>,
+    },
     /// Set who may find the member: public, connections or private
     Privacy {
         /// The member's email or id
@@ -143,6 +148,11 @@ impl Cmd {
                 return output::list(ctx, tz, &member::list(&pool, &actor, &filter).await?);
             }
             Commands::Show { member: who } => member::show(&pool, &actor, &who).await?,
+            Commands::Dashboard { member: who } => {
+                let d = crate::dashboard::member(&pool, &actor, who.as_ref(), chrono::Utc::now())
+                    .await?;
+                return super::dashboard::member(ctx, tz, &d);
+            }
             Commands::Update {
                 member: who,
                 name,

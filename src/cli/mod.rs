@@ -16,6 +16,7 @@ pub mod availability;
 pub mod book;
 pub mod coach;
 pub mod completions;
+pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod member;

@@ -1,5 +1,7 @@
 //! `coachctl slots ...`
 
+use std::io::{IsTerminal, Write};
+
 use clap::Args;
 
 use super::{Ctx, output};
@@ -25,6 +27,10 @@ pub struct Cmd {
     /// List full slots too, with remaining 0
     #[arg(long)]
     all: bool,
+    /// Keep the view current as others book and cancel (Ctrl-C stops): on a
+    /// terminal it redraws, otherwise it prints one JSON line per change
+    #[arg(long)]
+    watch: bool,
 }
 
 impl Cmd {
@@ -51,17 +57,53 @@ impl Cmd {
                 "--days must be between 1 and 366, not {days}"
             )));
         }
-        let (coach, slots) = booking::slots(
-            &pool,
-            &actor,
-            &self.coach,
-            self.from.map(|d| d.naive()),
-            days,
-            self.all,
-        )
-        .await?;
+        let from = self.from.map(|d| d.naive());
+        let (coach, slots) =
+            booking::slots(&pool, &actor, &self.coach, from, days, self.all).await?;
         // Slots read best in the coach's own zone unless --tz says otherwise.
         let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| coach.tz());
-        output::list(ctx, tz, &slots)
+        if !self.watch {
+            return output::list(ctx, tz, &slots);
+        }
+        // LISTEN needs a session of its own, beside the command's connection.
+        let mut listener = sqlx::postgres::PgListener::connect_with(&ctx.pool().await?).await?;
+        listener.listen("coachctl_slots").await?;
+        let redraw = ctx.global.output == output::Format::Table && std::io::stdout().is_terminal();
+        let coach_id = coach.id.to_string();
+        let mut current = slots;
+        loop {
+            if redraw {
+                // clear the screen, cursor home: the view replaces itself
+                print!("\x1b[2J\x1b[H");
+                output::list(ctx, tz, &current)?;
+                eprintln!("watching {}'s slots; Ctrl-C to stop", coach.email);
+            } else {
+                let line = serde_json::json!({
+                    "coach_email": coach.email,
+                    "at": chrono::Utc::now(),
+                    "slots": output::localized(&current, tz)?,
+                });
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{line}")?;
+                out.flush()?;
+            }
+            // Wait for a change of this coach (or Ctrl-C, which is no error).
+            loop {
+                tokio::select! {
+                    n = listener.recv() => {
+                        if n?.payload() == coach_id {
+                            break;
+                        }
+                    }
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                }
+            }
+            // A burst of changes (a booking touches several rows) is one redraw.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            while listener.next_buffered().is_some() {}
+            current = booking::slots(&pool, &actor, &self.coach, from, days, self.all)
+                .await?
+                .1;
+        }
     }
 }

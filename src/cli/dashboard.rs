@@ -1,0 +1,116 @@
+//! Rendering the dashboards: JSON as one document, a table as a short
+//! report that reads well at 80 columns (times in the display zone, named
+//! once).
+
+use std::io::Write;
+
+use super::Ctx;
+use super::output::{self, Format};
+use crate::dashboard::{CoachDashboard, MemberDashboard};
+use crate::error::Result;
+use crate::session::Session;
+
+fn agenda_line(s: &Session, tz: chrono_tz::Tz, with: &str) -> String {
+    let start = s.start.with_timezone(&tz);
+    format!(
+        "  {}  {}–{}  {:<24} {:<10} {}",
+        start.format("%a %d %b"),
+        start.format("%H:%M"),
+        s.end.with_timezone(&tz).format("%H:%M"),
+        with,
+        s.status,
+        &s.id.to_string()[..8]
+    )
+}
+
+fn json_or(ctx: &Ctx, tz: chrono_tz::Tz, item: &impl serde::Serialize) -> Result<bool> {
+    if matches!(ctx.global.output, Format::Table) {
+        return Ok(false);
+    }
+    let v = output::localized(item, tz)?;
+    output::value(ctx, &v)?;
+    Ok(true)
+}
+
+/// `member dashboard`.
+pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
+    if json_or(ctx, tz, d)? {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} <{}>   times in {}", d.name, d.email, tz.name())?;
+    match &d.next_session {
+        Some(n) => writeln!(
+            out,
+            "Next session {}: {} with {}",
+            n.countdown,
+            n.session.start.with_timezone(&tz).format("%a %d %b %H:%M"),
+            n.session.coach_email
+        )?,
+        None => writeln!(out, "No upcoming sessions.")?,
+    }
+    if !d.upcoming.is_empty() {
+        writeln!(out, "\nUpcoming")?;
+        for s in &d.upcoming {
+            writeln!(out, "{}", agenda_line(s, tz, &s.coach_email))?;
+        }
+    }
+    match &d.coach {
+        Some(c) => writeln!(
+            out,
+            "\nCoach: {} <{}>\n  message them: {}",
+            c.name, c.email, c.message_hint
+        )?,
+        None => writeln!(out, "\nNo coach yet; an admin assigns one.")?,
+    }
+    if let Some(hint) = &d.book_hint {
+        writeln!(out, "\nBook a session:\n  {hint}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `coach dashboard`.
+pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
+    if json_or(ctx, tz, d)? {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} <{}>   times in {}\n{} active members, {} pending proposals",
+        d.name,
+        d.email,
+        tz.name(),
+        d.active_members,
+        d.pending_proposals.len()
+    )?;
+    for (title, list) in [
+        ("Today", &d.today),
+        ("Rest of this week", &d.this_week),
+        ("Waiting for the member's answer", &d.pending_proposals),
+    ] {
+        writeln!(out, "\n{title}")?;
+        if list.is_empty() {
+            writeln!(out, "  (none)")?;
+        }
+        for s in list {
+            writeln!(out, "{}", agenda_line(s, tz, &s.member_email))?;
+        }
+    }
+    writeln!(out, "\nRecent member activity")?;
+    if d.recent_activity.is_empty() {
+        writeln!(out, "  (none)")?;
+    }
+    for a in &d.recent_activity {
+        writeln!(
+            out,
+            "  {}  {:<28} {}",
+            a.at.with_timezone(&tz).format("%a %d %b %H:%M"),
+            a.member_email,
+            a.action
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
