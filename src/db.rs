@@ -59,15 +59,29 @@ impl Target {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.clone())
         };
-        let first = pool().await;
         // The embedded cluster: a running server costs one connect; only
-        // when that fails is it created or started (under its lock).
-        let result = match (self, first) {
-            (Target::Embedded(c), Err(_)) => {
-                c.ensure_running().await?;
-                pool().await
+        // when that fails is it created or started (under its lock). A
+        // server known to be down (a crash leaves a stale socket) is started
+        // at once, and one dying as we look gets a short wait, rather than
+        // the pool's whole acquire timeout of retries.
+        let result = match self {
+            Target::Embedded(c) => {
+                let first = match c.server_pid() {
+                    Some(_) => tokio::time::timeout(Duration::from_secs(2), pool())
+                        .await
+                        .ok()
+                        .and_then(|p| p.ok()),
+                    None => None,
+                };
+                match first {
+                    Some(pool) => Ok(pool),
+                    None => {
+                        c.ensure_running().await?;
+                        pool().await
+                    }
+                }
             }
-            (_, first) => first,
+            Target::Url(_) => pool().await,
         };
         result.map_err(|e| match Error::from(e) {
             Error::Database(inner) => Error::Unavailable(format!(

@@ -1,51 +1,71 @@
-//! The embedded default: a private PostgreSQL cluster under `COACHCTL_HOME`,
-//! reachable only through a unix socket in that directory.
+//! The embedded default: a private PostgreSQL cluster for `COACHCTL_HOME`,
+//! reachable only through a unix socket, by its owner only.
 //!
 //! Layout of `COACHCTL_HOME`:
 //!
 //! ```text
 //! lock                 taken while the cluster is created or started
-//! server/              owned by the user the server runs as
+//! server/              the server's files (as root: a symlink, see below)
 //!   data/              the cluster (initdb)
 //!   run/               the socket directory
 //!   postgres.log       the server's log
 //! ```
 //!
-//! PostgreSQL refuses to run as root. When coachctl runs as root, the server
-//! runs as the `postgres` user if there is one, else `nobody`; that user must
-//! be able to reach `server/`, so coachctl grants search (x, not read) on the
-//! directories above it that would stop it.
+//! PostgreSQL refuses to run as root. Run as root, coachctl runs the server
+//! as the `postgres` user (else `nobody`) and keeps its files in a directory
+//! it creates for it under [`ROOT_SERVER_BASE`], owned by that user with mode
+//! 0700; `server` is then a symlink to it. No directory coachctl did not
+//! create ever has its mode changed.
+//!
+//! Safety does not depend on the state of the directory: the cluster is
+//! built aside and moved into place only when complete ([`build`]), its
+//! `pg_hba.conf` admits only its owner over the socket (peer), and the server
+//! is always started with `listen_addresses=''` on its command line.
 
-use std::ffi::OsStr;
+mod build;
+mod system;
+
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::error::{Error, Result};
+pub use system::find_binaries;
+use system::ServerUser;
 
 /// The superuser name the embedded cluster is created with.
 pub const DB_USER: &str = "coachctl";
 /// The database coachctl keeps its data in.
 pub const DB_NAME: &str = "coachctl";
-
-const INSTALL_HINT: &str = "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found on PATH or in /usr/lib/postgresql/*/bin; install them (Debian/Ubuntu: apt-get install postgresql; Fedora: dnf install postgresql-server; macOS: brew install postgresql) or set DATABASE_URL to an existing server";
+/// Where coachctl, run as root, creates the directories its server user
+/// owns: reachable by that user on any usual system without loosening
+/// anything, and kept across reboots (unlike /tmp).
+pub const ROOT_SERVER_BASE: &str = "/var/lib/coachctl";
+/// The server's port: only names the socket file (`.s.PGSQL.5432`); pinned
+/// so that a `PGPORT` in the environment cannot move it.
+const PORT: u16 = 5432;
+/// How long a starting server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct Cluster {
     home: PathBuf,
+    verbose: bool,
 }
 
-/// Facts for `db status`.
+/// Facts for `db status`; gathering them never starts anything.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ClusterStatus {
     pub home: PathBuf,
+    /// Where the server's files live (outside `home` when run as root).
+    pub server_dir: PathBuf,
     pub data_dir: PathBuf,
     pub socket_dir: PathBuf,
+    pub log_file: PathBuf,
     pub initialized: bool,
     pub running: bool,
 }
@@ -71,14 +91,31 @@ impl Cluster {
     }
 
     pub fn at(home: PathBuf) -> Self {
-        Cluster { home }
+        Cluster {
+            home,
+            verbose: false,
+        }
+    }
+
+    /// Say on stderr when the server is created, started or restarted.
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
     }
 
     pub fn home(&self) -> &Path {
         &self.home
     }
-    fn server_dir(&self) -> PathBuf {
+    /// `COACHCTL_HOME/server`: the server directory, or a symlink to it.
+    fn pointer(&self) -> PathBuf {
         self.home.join("server")
+    }
+    /// The directory holding the server's files, wherever it lives.
+    pub fn server_dir(&self) -> PathBuf {
+        match fs::read_link(self.pointer()) {
+            Ok(target) => self.home.join(target),
+            Err(_) => self.pointer(),
+        }
     }
     pub fn data_dir(&self) -> PathBuf {
         self.server_dir().join("data")
@@ -90,17 +127,38 @@ impl Cluster {
         self.server_dir().join("postgres.log")
     }
     fn socket_file(&self) -> PathBuf {
-        self.socket_dir().join(".s.PGSQL.5432")
+        self.socket_dir().join(format!(".s.PGSQL.{PORT}"))
     }
 
+    /// A complete cluster is in place (half-made ones never are).
     pub fn is_initialized(&self) -> bool {
-        self.data_dir().join("PG_VERSION").exists()
+        build::is_complete(&self.server_dir())
+    }
+
+    /// Half-made clusters left by interrupted creations of this home; the
+    /// next creation removes them, and nothing ever starts them.
+    pub fn leftovers(&self) -> Vec<PathBuf> {
+        build::leftovers(self)
+    }
+
+    /// The postmaster's pid when one runs on this cluster, read from its
+    /// pid file without connecting (a stale file after a crash names a
+    /// process that is gone).
+    pub fn server_pid(&self) -> Option<u32> {
+        let pid = self.pid_in_file()?;
+        system::is_live_postgres(pid).then_some(pid)
+    }
+
+    fn pid_in_file(&self) -> Option<u32> {
+        let text = fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
     }
 
     /// Options to connect to `database` in this cluster.
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
         PgConnectOptions::new()
             .socket(self.socket_dir())
+            .port(PORT)
             .username(DB_USER)
             .database(database)
             .disable_statement_logging()
@@ -109,7 +167,7 @@ impl Cluster {
     /// A URL for `database` in this cluster, for tools and child processes.
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgres://{DB_USER}@localhost/{database}?host={}",
+            "postgres://{DB_USER}@localhost:{PORT}/{database}?host={}",
             self.socket_dir().display()
         )
     }
@@ -121,13 +179,6 @@ impl Cluster {
         if self.socket_file().exists() && self.can_connect("postgres").await {
             // Running: make sure coachctl's database is there too.
             return self.create_database().await;
-        }
-        // sun_path holds 107 bytes; a longer socket path cannot be bound.
-        if self.socket_file().as_os_str().len() > 100 {
-            return Err(Error::invalid(format!(
-                "COACHCTL_HOME {} is too long a path for a PostgreSQL socket; choose a shorter one",
-                self.home.display()
-            )));
         }
         let bin = find_binaries()?;
         fs::create_dir_all(&self.home).map_err(|e| {
@@ -144,13 +195,33 @@ impl Cluster {
 
     async fn ensure_running_locked(&self, bin: &Path) -> Result<()> {
         let runner = ServerUser::for_current_process()?;
-        if !self.is_initialized() {
-            self.init(bin, &runner)?;
+        let created = !self.is_initialized();
+        if created {
+            build::create(self, bin, &runner)?;
         }
         if !self.can_connect("postgres").await {
-            self.start(bin, &runner)?;
+            // A pid file that names no live server: it crashed or was killed.
+            let crashed = !created && self.pid_in_file().is_some() && self.server_pid().is_none();
+            if self.start(bin, &runner).await? {
+                self.note(&if created {
+                    format!(
+                        "created the embedded database in {}",
+                        self.server_dir().display()
+                    )
+                } else if crashed {
+                    "the embedded database was not running (it had stopped without shutting down); restarted it".to_string()
+                } else {
+                    "started the embedded database".to_string()
+                });
+            }
         }
         self.create_database().await
+    }
+
+    fn note(&self, message: &str) {
+        if self.verbose {
+            eprintln!("coachctl: {message}");
+        }
     }
 
     fn lock(&self) -> Result<File> {
@@ -170,56 +241,76 @@ impl Cluster {
         self.connect_options(database).connect().await.is_ok()
     }
 
-    fn init(&self, bin: &Path, runner: &ServerUser) -> Result<()> {
-        let server = self.server_dir();
-        // A half-made cluster from an interrupted init is removed and redone.
-        if server.exists() {
-            fs::remove_dir_all(&server).map_err(|e| io_err("remove", &server, e))?;
+    /// Start the server, or wait for one that is starting (e.g. launched by
+    /// a command that was killed meanwhile). True when this call started it.
+    async fn start(&self, bin: &Path, runner: &ServerUser) -> Result<bool> {
+        build::secure_legacy_auth(&self.data_dir(), runner)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut last_error = None;
+        let mut failures = 0;
+        loop {
+            if let Some(pid) = self.pid_in_file() {
+                // A killed server's pid lingers until its parent reaps it.
+                while system::is_zombie(pid) && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            if self.server_pid().is_none() {
+                match self.pg_ctl_start(bin, runner) {
+                    Ok(()) => return Ok(true),
+                    // Usually the processes of a killed server still hold
+                    // its shared memory for a moment: try again, a few times.
+                    Err(e) if failures >= 5 => return Err(e),
+                    Err(e) => {
+                        failures += 1;
+                        last_error = Some(e);
+                    }
+                }
+            }
+            if self.can_connect("postgres").await {
+                return Ok(false);
+            }
+            if Instant::now() >= deadline {
+                return Err(last_error.unwrap_or_else(|| {
+                    Error::Unavailable(format!(
+                        "the embedded PostgreSQL server did not accept connections within {} s (log: {})",
+                        START_TIMEOUT.as_secs(),
+                        self.log_file().display()
+                    ))
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        for dir in [server.clone(), self.data_dir(), self.socket_dir()] {
-            fs::create_dir_all(&dir).map_err(|e| io_err("create", &dir, e))?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| io_err("set permissions on", &dir, e))?;
-            runner.give(&dir)?;
-        }
-        runner.make_reachable(&server)?;
-        let out = runner
-            .command(bin.join("initdb"))
-            .arg("-D")
-            .arg(self.data_dir())
-            .args(["-U", DB_USER, "--auth=trust", "-E", "UTF8", "--no-locale"])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| Error::Unavailable(format!("cannot run initdb: {e}")))?;
-        if !out.status.success() {
-            return Err(Error::Unavailable(format!(
-                "initdb failed: {}",
-                last_line(&out.stderr)
-            )));
-        }
-        // Socket only: no TCP listener at all, so nothing outside this
-        // directory can reach the server.
-        let conf = format!(
-            "\n# coachctl: socket only, inside COACHCTL_HOME\nlisten_addresses = ''\nunix_socket_directories = '{}'\nunix_socket_permissions = 0700\nmax_connections = 200\n",
-            self.socket_dir().display()
-        );
-        let conf_path = self.data_dir().join("postgresql.conf");
-        let mut existing =
-            fs::read_to_string(&conf_path).map_err(|e| io_err("read", &conf_path, e))?;
-        existing.push_str(&conf);
-        fs::write(&conf_path, existing).map_err(|e| io_err("write", &conf_path, e))?;
-        Ok(())
     }
 
-    fn start(&self, bin: &Path, runner: &ServerUser) -> Result<()> {
-        runner.make_reachable(&self.server_dir())?;
+    fn pg_ctl_start(&self, bin: &Path, runner: &ServerUser) -> Result<()> {
+        // The safety settings go on the command line, where no file in the
+        // data directory can override them.
+        let mut options = format!(
+            "-c listen_addresses='' -c port={PORT} -c unix_socket_permissions=0700 -c {}",
+            shell_quote(&format!(
+                "unix_socket_directories=\"{}\"",
+                self.socket_dir().display().to_string().replace('"', "\"\"")
+            ))
+        );
+        // After a crash the server first syncs its data directory: one
+        // syncfs instead of an fsync per file (PostgreSQL 14+) takes that
+        // from seconds to a moment.
+        let version = fs::read_to_string(self.data_dir().join("PG_VERSION")).unwrap_or_default();
+        if version.trim().parse::<u32>().is_ok_and(|v| v >= 14) {
+            options.push_str(" -c recovery_init_sync_method=syncfs");
+        }
         let out = runner
             .command(bin.join("pg_ctl"))
             .arg("-D")
             .arg(self.data_dir())
             .arg("-l")
             .arg(self.log_file())
-            .args(["-w", "-t", "60", "-s", "start"])
+            .arg("-o")
+            .arg(options)
+            .args(["-w", "-t"])
+            .arg(START_TIMEOUT.as_secs().to_string())
+            .args(["-s", "start"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .output()
@@ -247,8 +338,11 @@ impl Cluster {
                 .execute(&mut conn)
                 .await
             {
-                // Another coachctl created it a moment ago: that is the goal.
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+                // Another coachctl created it a moment ago (or a killed one
+                // whose statement ran on): that is the goal. A creation
+                // committing meanwhile surfaces as a unique violation.
+                Err(sqlx::Error::Database(e))
+                    if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {}
                 other => {
                     other?;
                 }
@@ -259,23 +353,11 @@ impl Cluster {
 
     /// Stop the server if it runs. Idempotent.
     pub fn stop(&self) -> Result<bool> {
-        if !self.is_initialized() {
+        if self.server_pid().is_none() {
             return Ok(false);
         }
         let bin = find_binaries()?;
         let runner = ServerUser::for_current_process()?;
-        let status = runner
-            .command(bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(self.data_dir())
-            .arg("status")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| Error::Unavailable(format!("cannot run pg_ctl: {e}")))?;
-        if !status.success() {
-            return Ok(false);
-        }
         let out = runner
             .command(bin.join("pg_ctl"))
             .arg("-D")
@@ -285,6 +367,10 @@ impl Cluster {
             .output()
             .map_err(|e| Error::Unavailable(format!("cannot run pg_ctl: {e}")))?;
         if !out.status.success() {
+            // It went away on its own meanwhile: stopped all the same.
+            if self.server_pid().is_none() {
+                return Ok(true);
+            }
             return Err(Error::Unavailable(format!(
                 "the embedded PostgreSQL server did not stop: {}",
                 last_line(&out.stderr)
@@ -293,140 +379,33 @@ impl Cluster {
         Ok(true)
     }
 
+    /// Where everything lives and whether the server runs; starts nothing.
     pub async fn status(&self) -> ClusterStatus {
+        let running = self.server_pid().is_some()
+            && self.socket_file().exists()
+            && self.can_connect("postgres").await;
         ClusterStatus {
             home: self.home.clone(),
+            server_dir: self.server_dir(),
             data_dir: self.data_dir(),
             socket_dir: self.socket_dir(),
+            log_file: self.log_file(),
             initialized: self.is_initialized(),
-            running: self.socket_file().exists() && self.can_connect("postgres").await,
+            running,
         }
     }
 }
 
-/// The directory holding initdb, pg_ctl and postgres: `COACHCTL_PG_BINDIR`
-/// when set (the only place searched then), else PATH, else the newest
-/// `/usr/lib/postgresql/*/bin`.
-pub fn find_binaries() -> Result<PathBuf> {
-    let has_all = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|b| dir.join(b).is_file())
-    };
-    if let Some(dir) = std::env::var_os("COACHCTL_PG_BINDIR").filter(|d| !d.is_empty()) {
-        let dir = PathBuf::from(dir);
-        return if has_all(&dir) {
-            Ok(dir)
-        } else {
-            Err(Error::Unavailable(format!(
-                "COACHCTL_PG_BINDIR ({}) does not hold initdb, pg_ctl and postgres. {INSTALL_HINT}",
-                dir.display()
-            )))
-        };
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            if dir.join("pg_ctl").is_file() {
-                // PATH may hold symlinks into the real bin directory.
-                let real = fs::canonicalize(dir.join("pg_ctl"))
-                    .ok()
-                    .and_then(|p| p.parent().map(Path::to_path_buf));
-                if let Some(real) = real.filter(|d| has_all(d)) {
-                    return Ok(real);
-                }
-                if has_all(&dir) {
-                    return Ok(dir);
-                }
-            }
-        }
-    }
-    let mut candidates: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            has_all(&bin).then_some((v, bin))
-        })
-        .collect();
-    candidates.sort();
-    candidates
-        .pop()
-        .map(|(_, p)| p)
-        .ok_or_else(|| Error::Unavailable(INSTALL_HINT.into()))
+/// 64-bit FNV-1a: a stable short name for a path.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }
 
-/// The account the server runs as: ourselves, or an unprivileged user when
-/// we are root.
-struct ServerUser {
-    /// `Some((uid, gid))` when we must switch to another user.
-    switch_to: Option<(u32, u32)>,
-}
-
-impl ServerUser {
-    fn for_current_process() -> Result<Self> {
-        let me = fs::metadata("/proc/self")
-            .map(|m| m.uid())
-            .unwrap_or(u32::MAX);
-        if me != 0 {
-            return Ok(ServerUser { switch_to: None });
-        }
-        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-        let find = |name: &str| {
-            passwd.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 3 && f[0] == name)
-                    .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
-                    .flatten()
-            })
-        };
-        match find("postgres").or_else(|| find("nobody")) {
-            Some(ids) => Ok(ServerUser {
-                switch_to: Some(ids),
-            }),
-            None => Err(Error::Unavailable(
-                "PostgreSQL refuses to run as root and there is no 'postgres' or 'nobody' user to run it as; create one, run coachctl as a normal user, or set DATABASE_URL".into(),
-            )),
-        }
-    }
-
-    fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut c = Command::new(program);
-        if let Some((uid, gid)) = self.switch_to {
-            // std drops supplementary groups when root switches uid.
-            c.uid(uid).gid(gid).current_dir("/");
-        }
-        c
-    }
-
-    fn give(&self, path: &Path) -> Result<()> {
-        if let Some((uid, gid)) = self.switch_to {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid))
-                .map_err(|e| io_err("change the owner of", path, e))?;
-        }
-        Ok(())
-    }
-
-    /// Grant search permission on the directories above `dir` that would
-    /// keep the server user out (e.g. a 0700 home or mktemp directory).
-    fn make_reachable(&self, dir: &Path) -> Result<()> {
-        let Some((uid, _)) = self.switch_to else {
-            return Ok(());
-        };
-        for anc in dir.ancestors().skip(1) {
-            let Ok(meta) = fs::metadata(anc) else {
-                continue;
-            };
-            if meta.uid() == uid || meta.mode() & 0o001 != 0 {
-                continue;
-            }
-            let mode = meta.mode() | 0o001;
-            fs::set_permissions(anc, fs::Permissions::from_mode(mode & 0o7777))
-                .map_err(|e| io_err("grant search permission on", anc, e))?;
-        }
-        Ok(())
-    }
+/// Quote for the shell that pg_ctl hands `-o` to.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn absolute(p: PathBuf) -> Result<PathBuf> {
