@@ -166,17 +166,23 @@ pub(super) fn leftovers(cluster: &Cluster) -> Vec<PathBuf> {
     found
 }
 
-/// Remove the leftovers of interrupted creations. One that a process still
-/// writes to (an initdb orphaned by a killed coachctl) is removed once that
-/// finishes; if it runs on for a minute, it is left for next time: nothing
-/// ever starts it.
+/// Remove the leftovers of interrupted creations. Under the home's lock, a
+/// process still writing to one is an initdb orphaned by a killed coachctl
+/// (with its postgres children): its work is lost anyway, so it is
+/// stopped. Should one not go away, its directory is left for next time;
+/// nothing ever starts it.
 fn remove_leftovers(cluster: &Cluster) {
     for path in leftovers(cluster) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while system::in_use(&path) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
+        for (pid, named) in system::users_of(&path) {
+            if named {
+                system::kill(pid);
+            }
         }
-        if system::in_use(&path) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !system::users_of(&path).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !system::users_of(&path).is_empty() {
             continue;
         }
         let _ = match fs::symlink_metadata(&path) {

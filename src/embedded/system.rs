@@ -194,20 +194,37 @@ fn proc_state(pid: u32) -> Option<(String, char)> {
     Some((stat.get(open + 1..close)?.to_string(), state))
 }
 
-/// Whether any live process names `path` on its command line (e.g. an
-/// initdb still writing there after the coachctl that ran it was killed).
-pub(super) fn in_use(path: &Path) -> bool {
+/// The live processes that name `path` on their command line (an initdb
+/// orphaned by a killed coachctl), and those whose `PGDATA` lies under it
+/// (that initdb's postgres children). The flag tells the former.
+pub(super) fn users_of(path: &Path) -> Vec<(u32, bool)> {
     let needle = path.as_os_str().as_bytes();
-    if needle.is_empty() {
-        return false;
-    }
+    let mut pgdata = b"PGDATA=".to_vec();
+    pgdata.extend_from_slice(needle);
+    let contains = |hay: &[u8], n: &[u8]| !n.is_empty() && hay.windows(n.len()).any(|w| w == n);
     let Ok(procs) = fs::read_dir("/proc") else {
-        return false;
+        return Vec::new();
     };
-    procs.flatten().any(|p| {
-        let is_pid = p.file_name().to_str().is_some_and(|n| n.parse::<u32>().is_ok());
-        is_pid
-            && fs::read(p.path().join("cmdline"))
-                .is_ok_and(|cmd| cmd.windows(needle.len()).any(|w| w == needle))
-    })
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let pid: u32 = p.file_name().to_str()?.parse().ok()?;
+            if contains(&fs::read(p.path().join("cmdline")).ok()?, needle) {
+                return Some((pid, true));
+            }
+            // Unreadable for processes we may not inspect: not ours then.
+            let env = fs::read(p.path().join("environ")).unwrap_or_default();
+            contains(&env, &pgdata).then_some((pid, false))
+        })
+        .collect()
+}
+
+/// Send SIGKILL to `pid` (through kill(1): this crate has no unsafe code).
+pub(super) fn kill(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", &pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
