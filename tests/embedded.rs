@@ -262,7 +262,10 @@ fn processes_of(home: &Home) -> Vec<(u32, Vec<String>)> {
     pids()
         .into_iter()
         .map(|pid| (pid, cmdline(pid)))
-        .filter(|(_, cmd)| cmd.iter().any(|a| dirs.iter().any(|d| a.contains(d.as_str()))))
+        .filter(|(_, cmd)| {
+            cmd.iter()
+                .any(|a| dirs.iter().any(|d| a.contains(d.as_str())))
+        })
         .collect()
 }
 
@@ -283,8 +286,7 @@ fn assert_nothing_listens_on_tcp(home: &Home) {
         }
     }
     for (pid, cmd) in processes_of(home) {
-        if cmd.first().is_some_and(|c| c.ends_with("/postgres")) && cmd.iter().any(|a| a == "-D")
-        {
+        if cmd.first().is_some_and(|c| c.ends_with("/postgres")) && cmd.iter().any(|a| a == "-D") {
             assert!(
                 cmd.iter().any(|a| a == "listen_addresses="),
                 "postmaster {pid} started without listen_addresses='' on its command line: {cmd:?}"
@@ -363,10 +365,16 @@ fn killing_the_first_db_up_at_any_moment_never_opens_tcp_and_the_next_command_wo
                     assert_eq!(next.code, 0, "{context}: {next:#?}");
                     assert_nothing_listens_on_tcp(&home);
                     let cluster = home.cluster();
-                    assert!(cluster.leftovers().is_empty(), "{context}: {:?}", cluster.leftovers());
-                    let hba = std::fs::read_to_string(cluster.data_dir().join("pg_hba.conf")).unwrap();
                     assert!(
-                        hba.lines().all(|l| l.starts_with('#') || !l.contains("trust")),
+                        cluster.leftovers().is_empty(),
+                        "{context}: {:?}",
+                        cluster.leftovers()
+                    );
+                    let hba =
+                        std::fs::read_to_string(cluster.data_dir().join("pg_hba.conf")).unwrap();
+                    assert!(
+                        hba.lines()
+                            .all(|l| l.starts_with('#') || !l.contains("trust")),
                         "{context}: {hba}"
                     );
                     let st = status(home.path());
@@ -444,7 +452,10 @@ fn db_up_changes_the_mode_of_no_directory_it_did_not_create() {
         // the home pointing there.
         assert!(server.starts_with(ROOT_SERVER_BASE), "{}", server.display());
         assert_ne!(meta.uid(), 0);
-        assert_eq!(std::fs::read_link(home.path().join("server")).unwrap(), server);
+        assert_eq!(
+            std::fs::read_link(home.path().join("server")).unwrap(),
+            server
+        );
     } else {
         assert_eq!(server, home.path().join("server"));
     }

@@ -129,7 +129,9 @@ async fn embedded_status(ctx: &Ctx, c: &Cluster) -> Result<()> {
                 "newer than this coachctl"
             }
         }
-        None if st.running => "running, without coachctl's database yet: the next command creates it",
+        None if st.running => {
+            "running, without coachctl's database yet: the next command creates it"
+        }
         None if st.initialized => "not running: the next command starts it",
         None => "not created: the next command creates it",
     };

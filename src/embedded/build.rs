@@ -138,7 +138,11 @@ fn write_auth(data: &Path, runner: &ServerUser) -> Result<()> {
     let mut users = vec![runner.client.as_str(), runner.name.as_str()];
     users.dedup();
     for user in users {
-        ident.push_str(&format!("coachctl   {}   {}\n", quote(user), quote(DB_USER)));
+        ident.push_str(&format!(
+            "coachctl   {}   {}\n",
+            quote(user),
+            quote(DB_USER)
+        ));
     }
     write_file(&data.join("pg_ident.conf"), &ident, runner)?;
     write_file(&data.join("pg_hba.conf"), HBA, runner)

@@ -34,8 +34,8 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::error::{Error, Result};
-pub use system::find_binaries;
 use system::ServerUser;
+pub use system::find_binaries;
 
 /// The superuser name the embedded cluster is created with.
 pub const DB_USER: &str = "coachctl";
@@ -267,8 +267,15 @@ impl Cluster {
                     }
                 }
             }
-            if self.can_connect("postgres").await {
-                return Ok(false);
+            match self.connect_options("postgres").connect().await {
+                Ok(_) => return Ok(false),
+                // Starting up, or briefly full: wait.
+                Err(sqlx::Error::Database(e))
+                    if !matches!(e.code().as_deref(), Some("57P03" | "53300")) =>
+                {
+                    return Err(refused(&*e));
+                }
+                Err(_) => {}
             }
             if Instant::now() >= deadline {
                 return Err(last_error.unwrap_or_else(|| {
@@ -394,6 +401,19 @@ impl Cluster {
             running,
         }
     }
+}
+
+/// A running server that turned coachctl away, in one sentence.
+fn refused(e: &dyn sqlx::error::DatabaseError) -> Error {
+    let why = if e.code().is_some_and(|c| c.starts_with("28")) {
+        " (only the system user that created it may connect)"
+    } else {
+        ""
+    };
+    Error::Unavailable(format!(
+        "the embedded database refused the connection: {}{why}",
+        e.message()
+    ))
 }
 
 /// 64-bit FNV-1a: a stable short name for a path.
