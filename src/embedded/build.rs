@@ -177,16 +177,16 @@ pub(super) fn leftovers(cluster: &Cluster) -> Vec<PathBuf> {
 /// nothing ever starts it.
 fn remove_leftovers(cluster: &Cluster) {
     for path in leftovers(cluster) {
-        for (pid, named) in system::users_of(&path) {
-            if named {
+        for (pid, initdb) in system::initdb_in(&path) {
+            if initdb {
                 system::kill(pid);
             }
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !system::users_of(&path).is_empty() && Instant::now() < deadline {
+        while !system::initdb_in(&path).is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        if !system::users_of(&path).is_empty() {
+        if !system::initdb_in(&path).is_empty() {
             continue;
         }
         let _ = match fs::symlink_metadata(&path) {

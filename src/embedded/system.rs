@@ -194,10 +194,10 @@ fn proc_state(pid: u32) -> Option<(String, char)> {
     Some((stat.get(open + 1..close)?.to_string(), state))
 }
 
-/// The live processes that name `path` on their command line (an initdb
-/// orphaned by a killed coachctl), and those whose `PGDATA` lies under it
-/// (that initdb's postgres children). The flag tells the former.
-pub(super) fn users_of(path: &Path) -> Vec<(u32, bool)> {
+/// The PostgreSQL processes working in `path`: an initdb naming it on its
+/// command line (one orphaned by a killed coachctl; flagged true), and
+/// postgres processes whose `PGDATA` lies under it (that initdb's children).
+pub(super) fn initdb_in(path: &Path) -> Vec<(u32, bool)> {
     let needle = path.as_os_str().as_bytes();
     let mut pgdata = b"PGDATA=".to_vec();
     pgdata.extend_from_slice(needle);
@@ -209,12 +209,18 @@ pub(super) fn users_of(path: &Path) -> Vec<(u32, bool)> {
         .flatten()
         .filter_map(|p| {
             let pid: u32 = p.file_name().to_str()?.parse().ok()?;
-            if contains(&fs::read(p.path().join("cmdline")).ok()?, needle) {
-                return Some((pid, true));
+            let (comm, state) = proc_state(pid)?;
+            if matches!(state, 'Z' | 'X') {
+                return None;
             }
-            // Unreadable for processes we may not inspect: not ours then.
-            let env = fs::read(p.path().join("environ")).unwrap_or_default();
-            contains(&env, &pgdata).then_some((pid, false))
+            match comm.as_str() {
+                "initdb" => contains(&fs::read(p.path().join("cmdline")).ok()?, needle)
+                    .then_some((pid, true)),
+                // Unreadable for processes we may not inspect: not ours then.
+                "postgres" => contains(&fs::read(p.path().join("environ")).ok()?, &pgdata)
+                    .then_some((pid, false)),
+                _ => None,
+            }
         })
         .collect()
 }
