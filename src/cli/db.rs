@@ -3,11 +3,11 @@
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::{Ctx, output};
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
 
+use super::{Ctx, output};
 use crate::db::{self, Target};
 use crate::embedded::{Cluster, DB_NAME};
 use crate::error::{Error, Result};
@@ -107,12 +107,18 @@ async fn embedded_status(ctx: &Ctx, c: &Cluster) -> Result<()> {
         "schema_latest": latest,
     });
     let pool = if st.running {
-        PgPoolOptions::new()
+        match PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(c.connect_options(DB_NAME))
             .await
-            .ok()
+        {
+            Ok(pool) => Some(pool),
+            // invalid_catalog_name: the server runs, coachctl's database is
+            // not there yet; anything else is worth its own sentence.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => None,
+            Err(e) => return Err(e.into()),
+        }
     } else {
         None
     };
