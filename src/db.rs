@@ -81,14 +81,25 @@ impl Target {
         let info = self.info()?;
         match self {
             // A running server costs one connect; only when that fails is
-            // the cluster created or started (under its lock).
-            Target::Embedded(c) => match open_raw(&info).await {
-                Ok(pool) => Ok(pool),
-                Err(_) => {
-                    c.ensure_running().await?;
-                    open(&info).await
+            // the cluster created or started (under its lock). A server
+            // known to be down (a crash leaves a stale socket) is started at
+            // once, and one dying as we look gets a short wait.
+            Target::Embedded(c) => {
+                let first = match c.server_pid() {
+                    Some(_) => tokio::time::timeout(Duration::from_secs(2), open_raw(&info))
+                        .await
+                        .ok()
+                        .and_then(|p| p.ok()),
+                    None => None,
+                };
+                match first {
+                    Some(pool) => Ok(pool),
+                    None => {
+                        c.ensure_running().await?;
+                        open(&info).await
+                    }
                 }
-            },
+            }
             Target::Url(_) => open(&info).await,
         }
     }

@@ -3,8 +3,13 @@
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+
 use super::{Ctx, output};
 use crate::db::{self, Target};
+use crate::embedded::{Cluster, DB_NAME};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Args)]
@@ -51,6 +56,9 @@ impl Cmd {
                 )),
             },
             Commands::Status => {
+                if let Target::Embedded(c) = ctx.target() {
+                    return embedded_status(ctx, c).await;
+                }
                 let pool = ctx.target().connect_raw().await?;
                 let schema = db::schema_status(&pool).await?;
                 let state = if schema.applied == schema.latest {
@@ -80,6 +88,63 @@ impl Cmd {
     }
 }
 
+/// `db status` on the embedded database: where it lives and whether it
+/// runs. It reports only: it never creates or starts the server.
+async fn embedded_status(ctx: &Ctx, c: &Cluster) -> Result<()> {
+    let st = c.status().await;
+    let latest = db::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let mut v = json!({
+        "database": ctx.target().describe(),
+        "home": st.home,
+        "server_dir": st.server_dir,
+        "data_dir": st.data_dir,
+        "socket_dir": st.socket_dir,
+        "log_file": st.log_file,
+        "url": c.url(DB_NAME),
+        "running": st.running,
+        "server_version": null,
+        "schema_version": null,
+        "schema_latest": latest,
+    });
+    let pool = if st.running {
+        match PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(c.connect_options(DB_NAME))
+            .await
+        {
+            Ok(pool) => Some(pool),
+            // invalid_catalog_name: the server runs, coachctl's database is
+            // not there yet; anything else is worth its own sentence.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    let state = match pool {
+        Some(pool) => {
+            let schema = db::schema_status(&pool).await?;
+            v["server_version"] = json!(db::server_version(&pool).await?);
+            v["schema_version"] = json!(schema.applied);
+            if schema.applied == schema.latest {
+                "up to date"
+            } else if schema.applied < schema.latest {
+                "behind: the next command migrates it"
+            } else {
+                "newer than this coachctl"
+            }
+        }
+        None if st.running => {
+            "running, without coachctl's database yet: the next command creates it"
+        }
+        None if st.initialized => "not running: the next command starts it",
+        None => "not created: the next command creates it",
+    };
+    v["state"] = json!(state);
+    output::value(ctx, &v)
+}
+
 async fn report(
     ctx: &Ctx,
     pool: &sqlx::PgPool,
@@ -97,7 +162,7 @@ async fn report(
     if let Target::Embedded(c) = ctx.target() {
         v["data_dir"] = json!(c.data_dir());
         v["socket_dir"] = json!(c.socket_dir());
-        v["url"] = json!(c.url(crate::embedded::DB_NAME));
+        v["url"] = json!(c.url(DB_NAME));
     }
     output::value(ctx, &v)
 }

@@ -223,7 +223,10 @@ pub fn run(cli: Cli) -> Result<()> {
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
     crate::db::set_application_name(command_name());
-    let target = Target::from_url_or_env(cli.global.database_url.clone())?;
+    let target = match Target::from_url_or_env(cli.global.database_url.clone())? {
+        Target::Embedded(c) => Target::Embedded(c.verbose(cli.global.verbose > 0)),
+        url => url,
+    };
     let ctx = Ctx {
         global: cli.global,
         target,
