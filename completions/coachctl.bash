@@ -112,6 +112,9 @@ _coachctl() {
             coachctl__subcmd__coach,create)
                 cmd="coachctl__subcmd__coach__subcmd__create"
                 ;;
+            coachctl__subcmd__coach,dashboard)
+                cmd="coachctl__subcmd__coach__subcmd__dashboard"
+                ;;
             coachctl__subcmd__coach,deactivate)
                 cmd="coachctl__subcmd__coach__subcmd__deactivate"
                 ;;
@@ -132,6 +135,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__coach__subcmd__help,create)
                 cmd="coachctl__subcmd__coach__subcmd__help__subcmd__create"
+                ;;
+            coachctl__subcmd__coach__subcmd__help,dashboard)
+                cmd="coachctl__subcmd__coach__subcmd__help__subcmd__dashboard"
                 ;;
             coachctl__subcmd__coach__subcmd__help,deactivate)
                 cmd="coachctl__subcmd__coach__subcmd__help__subcmd__deactivate"
@@ -247,6 +253,9 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__coach,create)
                 cmd="coachctl__subcmd__help__subcmd__coach__subcmd__create"
                 ;;
+            coachctl__subcmd__help__subcmd__coach,dashboard)
+                cmd="coachctl__subcmd__help__subcmd__coach__subcmd__dashboard"
+                ;;
             coachctl__subcmd__help__subcmd__coach,deactivate)
                 cmd="coachctl__subcmd__help__subcmd__coach__subcmd__deactivate"
                 ;;
@@ -282,6 +291,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help__subcmd__member,create)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__create"
+                ;;
+            coachctl__subcmd__help__subcmd__member,dashboard)
+                cmd="coachctl__subcmd__help__subcmd__member__subcmd__dashboard"
                 ;;
             coachctl__subcmd__help__subcmd__member,list)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__list"
@@ -337,6 +349,9 @@ _coachctl() {
             coachctl__subcmd__member,create)
                 cmd="coachctl__subcmd__member__subcmd__create"
                 ;;
+            coachctl__subcmd__member,dashboard)
+                cmd="coachctl__subcmd__member__subcmd__dashboard"
+                ;;
             coachctl__subcmd__member,help)
                 cmd="coachctl__subcmd__member__subcmd__help"
                 ;;
@@ -363,6 +378,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__member__subcmd__help,create)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__create"
+                ;;
+            coachctl__subcmd__member__subcmd__help,dashboard)
+                cmd="coachctl__subcmd__member__subcmd__help__subcmd__dashboard"
                 ;;
             coachctl__subcmd__member__subcmd__help,help)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__help"
@@ -1194,7 +1212,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update promote deactivate help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version dashboard create list show update promote deactivate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1305,6 +1323,44 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__coach__subcmd__dashboard)
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__coach__subcmd__deactivate)
             opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1344,7 +1400,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__help)
-            opts="create list show update promote deactivate help"
+            opts="dashboard create list show update promote deactivate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1358,6 +1414,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__coach__subcmd__help__subcmd__dashboard)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2238,7 +2308,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__coach)
-            opts="create list show update promote deactivate"
+            opts="dashboard create list show update promote deactivate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2252,6 +2322,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__coach__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__coach__subcmd__dashboard)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2462,7 +2546,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__member)
-            opts="create list show update assign unassign onboarding privacy"
+            opts="create list show update assign unassign onboarding dashboard privacy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2490,6 +2574,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__member__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__member__subcmd__dashboard)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2756,7 +2854,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding privacy help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2897,8 +2995,46 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__member__subcmd__dashboard)
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__member__subcmd__help)
-            opts="create list show update assign unassign onboarding privacy help"
+            opts="create list show update assign unassign onboarding dashboard privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2926,6 +3062,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__member__subcmd__help__subcmd__dashboard)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3964,7 +4114,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__slots)
-            opts="-o -y -v -h -V --coach --from --days --to --all --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --from --days --to --all --watch --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

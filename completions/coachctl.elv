@@ -189,6 +189,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand dashboard 'What a coach looks at first: today, this week, members, proposals, activity'
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
             cand show 'Show a coach''s profile: member count, free capacity, ratings'
@@ -196,6 +197,23 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand promote 'Make an existing member a coach (admin only)'
             cand deactivate 'Deactivate a coach: they stop taking members and cannot act (admin only)'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;coach;dashboard'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'coachctl;coach;create'= {
             cand --email 'The coach''s email address (unique)'
@@ -334,6 +352,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --version 'Print version'
         }
         &'coachctl;coach;help'= {
+            cand dashboard 'What a coach looks at first: today, this week, members, proposals, activity'
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
             cand show 'Show a coach''s profile: member count, free capacity, ratings'
@@ -341,6 +360,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand promote 'Make an existing member a coach (admin only)'
             cand deactivate 'Deactivate a coach: they stop taking members and cannot act (admin only)'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;coach;help;dashboard'= {
         }
         &'coachctl;coach;help;create'= {
         }
@@ -379,6 +400,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand assign 'Assign a member to a coach (admin only)'
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
+            cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -517,6 +539,23 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;member;dashboard'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;member;privacy'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -542,6 +581,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand assign 'Assign a member to a coach (admin only)'
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
+            cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -558,6 +598,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;member;help;unassign'= {
         }
         &'coachctl;member;help;onboarding'= {
+        }
+        &'coachctl;member;help;dashboard'= {
         }
         &'coachctl;member;help;privacy'= {
         }
@@ -764,6 +806,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
             cand --color 'When to use color (NO_COLOR is respected)'
             cand --all 'List full slots too, with remaining 0'
+            cand --watch 'Keep the view current as others book and cancel (Ctrl-C stops): on a terminal it redraws, otherwise it prints one JSON line per change'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -1166,12 +1209,15 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;db;reset'= {
         }
         &'coachctl;help;coach'= {
+            cand dashboard 'What a coach looks at first: today, this week, members, proposals, activity'
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
             cand show 'Show a coach''s profile: member count, free capacity, ratings'
             cand update 'Change a coach''s profile (admin, or the coach themself)'
             cand promote 'Make an existing member a coach (admin only)'
             cand deactivate 'Deactivate a coach: they stop taking members and cannot act (admin only)'
+        }
+        &'coachctl;help;coach;dashboard'= {
         }
         &'coachctl;help;coach;create'= {
         }
@@ -1193,6 +1239,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand assign 'Assign a member to a coach (admin only)'
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
+            cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand privacy 'Set who may find the member: public, connections or private'
         }
         &'coachctl;help;member;create'= {
@@ -1208,6 +1255,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;member;unassign'= {
         }
         &'coachctl;help;member;onboarding'= {
+        }
+        &'coachctl;help;member;dashboard'= {
         }
         &'coachctl;help;member;privacy'= {
         }

@@ -211,8 +211,7 @@ pub async fn coach(
     let tz = c.tz();
     let today = now.with_timezone(&tz).date_naive();
     let tomorrow = today + Duration::days(1);
-    let next_monday =
-        today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
+    let next_monday = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
     let (day_start, day_end, week_end) = (
         start_of(tz, today),
         start_of(tz, tomorrow),

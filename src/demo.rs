@@ -235,6 +235,7 @@ pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
         seed_availability(pool, actor, *id, WINDOWS[i]).await?;
     }
     seed_bookings(pool, actor, &coach_ids).await?;
+    seed_lifecycle(pool, &coach_ids).await?;
     let mut views = Vec::new();
     let now = chrono::Utc::now();
     for id in coach_ids {
@@ -346,5 +347,102 @@ async fn seed_bookings(pool: &PgPool, actor: &Actor, coaches: &[UserId]) -> Resu
             }
         }
     }
+    Ok(())
+}
+
+/// The rest of a session's life: a proposal waiting for its member, and a
+/// completed, noted and rated session last week. The past session is
+/// recorded directly (no command books the past), under fixed ids, so
+/// demos running at once write it once.
+async fn seed_lifecycle(pool: &PgPool, coaches: &[UserId]) -> Result<()> {
+    let Some(ana) = coaches.first() else {
+        return Ok(());
+    };
+    let as_ana = Actor::resolve(pool, Some(&UserRef::Id(*ana))).await?;
+    let members = member::list(pool, &as_ana, &member::Filter::default()).await?;
+    // Who has nothing booked gets a proposal (odd members: the even ones booked).
+    let upcoming = session::Filter {
+        from: Some(chrono::Utc::now()),
+        upcoming: true,
+        ..session::Filter::default()
+    };
+    let busy: std::collections::HashSet<uuid::Uuid> = session::list(pool, &as_ana, &upcoming)
+        .await?
+        .into_iter()
+        .map(|s| s.member_id)
+        .collect();
+    let pending = session::Filter {
+        status: Some(SessionStatus::Proposed),
+        upcoming: true,
+        ..session::Filter::default()
+    };
+    let proposing = session::list(pool, &as_ana, &pending).await?.is_empty();
+    let (_, grid) = booking::slots(pool, &as_ana, &UserRef::Id(*ana), None, 14, true).await?;
+    if let (true, Some(m), Some(slot)) = (
+        proposing,
+        members.iter().find(|m| !busy.contains(&m.id)),
+        grid.get(grid.len().saturating_sub(2)),
+    ) {
+        let new = session::NewSession {
+            member: UserRef::Id(UserId::from_uuid(m.id)),
+            coach: None,
+            at: At::Absolute(slot.start),
+            length: None,
+            session_type: None,
+            notes: Some(
+                ProfileText::parse("First check-in: bring your training log").map_err(bad_seed)?,
+            ),
+            off_grid: false,
+            expires: None,
+        };
+        match session::create(pool, &as_ana, &new).await {
+            Ok(_) | Err(Error::Conflict(_)) | Err(Error::Rule(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(bo) = members.iter().find(|m| m.email == "bo.lind@example.com") else {
+        return Ok(());
+    };
+    let past = uuid::Uuid::from_u128(0xc0ac_4c71_de30_0000_0000_0000_0000_0001);
+    let mut tx = pool.begin().await?;
+    let created = sqlx::query(
+        "INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, session_type, status,
+            completed_at, outcomes, off_grid)
+         SELECT $1, $2, $3, t, t + interval '1 hour', 'initial', 'completed', t + interval '1 hour',
+                'Deadlift form reviewed; plan for 12 weeks agreed', true
+         FROM (SELECT date_trunc('day', now() - interval '7 days') + interval '9 hours' AS t) x
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(past)
+    .bind(ana.as_uuid())
+    .bind(bo.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if created == 1 {
+        sqlx::query(
+            "INSERT INTO session_notes (id, session_id, author_id, author_label, visibility, body, created_at)
+             SELECT gen_random_uuid(), $1, a, l, v, b, now() - interval '7 days'
+             FROM (VALUES ($2::uuid, $3::text, 'private', 'Left knee tracks inward under load; watch it'),
+                          ($4::uuid, $5::text, 'shared', 'Thanks! I will film my next sets')) AS n(a, l, v, b)",
+        )
+        .bind(past)
+        .bind(ana.as_uuid())
+        .bind("ana.berger@example.com")
+        .bind(bo.id)
+        .bind("bo.lind@example.com")
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO session_ratings (session_id, member_id, coach_id, rating, feedback)
+             VALUES ($1, $2, $3, 5, 'Clear cues, great plan')",
+        )
+        .bind(past)
+        .bind(bo.id)
+        .bind(ana.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }

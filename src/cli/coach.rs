@@ -161,9 +161,11 @@ impl Cmd {
             Commands::Dashboard { coach: who } => {
                 let d = crate::dashboard::coach(&pool, &actor, who.as_ref(), chrono::Utc::now())
                     .await?;
-                let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| {
-                    d.timezone.parse().unwrap_or(chrono_tz::UTC)
-                });
+                let tz = ctx
+                    .global
+                    .tz
+                    .map(|t| t.tz())
+                    .unwrap_or_else(|| d.timezone.parse().unwrap_or(chrono_tz::UTC));
                 super::dashboard::coach(ctx, tz, &d)
             }
             Commands::Show { coach: who } => output::one(

@@ -1,0 +1,396 @@
+//! `member dashboard`, `coach dashboard` and `slots --watch`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+
+use chrono::{Duration, Timelike, Utc};
+use common::{TestDb, monday};
+use serde_json::Value;
+
+/// A zone where it is now between 02:00 and 20:00, so that "in two hours"
+/// is still today there.
+fn daytime_zone() -> &'static str {
+    [
+        "UTC",
+        "Asia/Tokyo",
+        "America/New_York",
+        "Pacific/Kiritimati",
+        "Pacific/Honolulu",
+    ]
+    .into_iter()
+    .find(|z| {
+        let tz: chrono_tz::Tz = z.parse().unwrap();
+        (2..20).contains(&Utc::now().with_timezone(&tz).hour())
+    })
+    .unwrap()
+}
+
+fn coach_and_members(db: &TestDb, zone: &str, members: &[&str]) {
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana Berger",
+        "--timezone",
+        zone,
+    ])
+    .ok();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "cy@example.com",
+        "--name",
+        "Cy",
+        "--timezone",
+        zone,
+    ])
+    .ok();
+    for m in members {
+        db.run(&[
+            "member",
+            "create",
+            "--email",
+            m,
+            "--name",
+            m,
+            "--coach",
+            "ana@example.com",
+        ])
+        .ok();
+    }
+    db.run(&[
+        "availability",
+        "add",
+        "--coach",
+        "ana@example.com",
+        "--day",
+        "mon",
+        "--start",
+        "09:00",
+        "--end",
+        "17:00",
+        "--length",
+        "60",
+        "--buffer",
+        "0",
+        "--capacity",
+        "2",
+    ])
+    .ok();
+}
+
+fn admin_session(db: &TestDb, member: &str, start: chrono::DateTime<Utc>) -> String {
+    db.run(&[
+        "session",
+        "create",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        member,
+        "--at",
+        &start.to_rfc3339(),
+        "--off-grid",
+        "--length",
+        "30",
+        "-o",
+        "ids",
+    ])
+    .id()
+}
+
+#[test]
+fn a_member_without_sessions_is_shown_the_exact_command_that_books_one() {
+    let db = TestDb::new();
+    coach_and_members(&db, "Europe/Berlin", &["bo@example.com"]);
+    let d = db
+        .run(&[
+            "--as",
+            "bo@example.com",
+            "member",
+            "dashboard",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert!(d["next_session"].is_null(), "{d}");
+    assert_eq!(d["coach"]["email"], "ana@example.com");
+    assert!(
+        d["coach"]["message_hint"]
+            .as_str()
+            .unwrap()
+            .contains("message send --to ana@example.com")
+    );
+    let hint = d["book_hint"].as_str().unwrap().to_string();
+    assert!(
+        hint.starts_with("coachctl book --coach ana@example.com --at "),
+        "{hint}"
+    );
+    // the hint works as written
+    let args: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    let mut with_member = vec!["--as", "bo@example.com"];
+    with_member.extend(args);
+    db.run(&with_member).ok();
+    let after = db
+        .run(&[
+            "--as",
+            "bo@example.com",
+            "member",
+            "dashboard",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert!(after["book_hint"].is_null(), "{after}");
+    assert!(
+        after["next_session"]["countdown"]
+            .as_str()
+            .unwrap()
+            .starts_with("in ")
+    );
+    let table = db.run(&["--as", "bo@example.com", "member", "dashboard"]);
+    assert!(table.ok().contains("Next session in "), "{}", table.stdout);
+}
+
+#[test]
+fn the_member_dashboard_shows_the_earliest_session_and_the_next_three_in_order() {
+    let db = TestDb::new();
+    coach_and_members(&db, "Europe/Berlin", &["bo@example.com", "ed@example.com"]);
+    let base = Utc::now() + Duration::days(3);
+    // created out of order; one cancelled, one of another member
+    let ids: Vec<String> = [5, 1, 4, 2]
+        .iter()
+        .map(|h| admin_session(&db, "bo@example.com", base + Duration::hours(*h)))
+        .collect();
+    let cancelled = admin_session(&db, "bo@example.com", base - Duration::hours(1));
+    db.run(&["session", "cancel", &cancelled, "--yes"]).ok();
+    admin_session(&db, "ed@example.com", base - Duration::hours(2));
+    let d = db
+        .run(&[
+            "--as",
+            "bo@example.com",
+            "member",
+            "dashboard",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(d["next_session"]["id"], ids[1].as_str());
+    let upcoming: Vec<&str> = d["upcoming"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        upcoming,
+        [ids[1].as_str(), ids[3].as_str(), ids[2].as_str()]
+    );
+    assert!(
+        d["next_session"]["countdown"]
+            .as_str()
+            .unwrap()
+            .starts_with("in 3 d"),
+        "{d}"
+    );
+    // who may look
+    db.run(&[
+        "--as",
+        "ana@example.com",
+        "member",
+        "dashboard",
+        "bo@example.com",
+    ])
+    .ok();
+    db.run(&[
+        "--as",
+        "ed@example.com",
+        "member",
+        "dashboard",
+        "bo@example.com",
+    ])
+    .fails_with(4);
+    db.run(&[
+        "--as",
+        "cy@example.com",
+        "member",
+        "dashboard",
+        "bo@example.com",
+    ])
+    .fails_with(4);
+}
+
+#[test]
+fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
+    let db = TestDb::new();
+    let zone = daytime_zone();
+    coach_and_members(
+        &db,
+        zone,
+        &["bo@example.com", "ed@example.com", "fi@example.com"],
+    );
+    db.run(&["member", "update", "fi@example.com", "--status", "paused"])
+        .ok();
+    let today = admin_session(&db, "bo@example.com", Utc::now() + Duration::hours(2));
+    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    let local_today = Utc::now().with_timezone(&tz).date_naive();
+    let later = admin_session(&db, "ed@example.com", Utc::now() + Duration::days(20));
+    let proposal = db
+        .run(&[
+            "--as",
+            "ana@example.com",
+            "session",
+            "create",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &format!("{}T10:00", monday()),
+            "-o",
+            "ids",
+        ])
+        .id();
+    db.run(&[
+        "--as",
+        "bo@example.com",
+        "session",
+        "note",
+        &today,
+        "--text",
+        "see you",
+    ])
+    .ok();
+    let d = db
+        .run(&[
+            "--as",
+            "ana@example.com",
+            "coach",
+            "dashboard",
+            "-o",
+            "json",
+        ])
+        .json();
+    let ids = |k: &str| -> Vec<String> {
+        d[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids("today"), [today.clone()], "{d}");
+    assert!(!ids("this_week").contains(&later) && !ids("this_week").contains(&today));
+    assert_eq!(d["active_members"], 2, "a paused member is not active");
+    assert_eq!(ids("pending_proposals"), [proposal]);
+    let activity = d["recent_activity"].as_array().unwrap();
+    assert_eq!(activity[0]["member_email"], "bo@example.com");
+    assert_eq!(activity[0]["action"], "session.note");
+    for s in d["this_week"].as_array().unwrap() {
+        let start = chrono::DateTime::parse_from_rfc3339(s["start"].as_str().unwrap()).unwrap();
+        assert!(start.with_timezone(&tz).date_naive() > local_today);
+    }
+    let table = db.run(&["--as", "ana@example.com", "coach", "dashboard"]);
+    assert!(
+        table.ok().contains("2 active members, 1 pending proposals"),
+        "{}",
+        table.stdout
+    );
+    db.run(&[
+        "--as",
+        "cy@example.com",
+        "coach",
+        "dashboard",
+        "ana@example.com",
+    ])
+    .fails_with(4);
+    db.run(&[
+        "--as",
+        "bo@example.com",
+        "coach",
+        "dashboard",
+        "ana@example.com",
+    ])
+    .fails_with(4);
+    db.run(&["coach", "dashboard", "ana@example.com"]).ok();
+}
+
+/// Read lines of a child's stdout on a thread, so a test can wait with a timeout.
+fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn remaining_at(line: &str, hhmm: &str) -> u64 {
+    let v: Value = serde_json::from_str(line).unwrap();
+    v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["start"].as_str().unwrap().contains(&format!("T{hhmm}:")))
+        .map(|s| s["remaining"].as_u64().unwrap())
+        .unwrap_or(0)
+}
+
+#[test]
+fn slots_watch_prints_a_json_line_when_another_process_books_and_ctrl_c_exits_0() {
+    let db = TestDb::new();
+    coach_and_members(&db, "Europe/Berlin", &["bo@example.com", "ed@example.com"]);
+    let mut watch = db
+        .cmd()
+        .args([
+            "slots",
+            "--coach",
+            "ana@example.com",
+            "--from",
+            &monday().to_string(),
+            "--days",
+            "1",
+            "--all",
+            "--watch",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut watch);
+    let wait = std::time::Duration::from_secs(10);
+    let first = lines.recv_timeout(wait).expect("the initial view");
+    assert_eq!(remaining_at(&first, "09:00"), 2, "{first}");
+    let booked = db
+        .run(&[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &format!("{}T09:00", monday()),
+            "-o",
+            "ids",
+        ])
+        .id();
+    let second = lines.recv_timeout(wait).expect("a line after the booking");
+    assert_eq!(remaining_at(&second, "09:00"), 1, "{second}");
+    db.run(&["session", "cancel", &booked, "--yes"]).ok();
+    let third = lines
+        .recv_timeout(wait)
+        .expect("a line after the cancellation");
+    assert_eq!(remaining_at(&third, "09:00"), 2, "{third}");
+    // Ctrl-C
+    std::process::Command::new("kill")
+        .args(["-INT", &watch.id().to_string()])
+        .status()
+        .unwrap();
+    let status = watch.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
