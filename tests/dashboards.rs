@@ -280,7 +280,7 @@ fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
             .map(|s| s["id"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(ids("today"), [today.clone()], "{d}");
+    assert_eq!(ids("today"), std::slice::from_ref(&today), "{d}");
     assert!(!ids("this_week").contains(&later) && !ids("this_week").contains(&today));
     assert_eq!(d["active_members"], 2, "a paused member is not active");
     assert_eq!(ids("pending_proposals"), [proposal]);
