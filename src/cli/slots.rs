@@ -74,7 +74,10 @@ impl Cmd {
         loop {
             if redraw {
                 // clear the screen, cursor home: the view replaces itself
-                print!("\x1b[2J\x1b[H");
+                let mut out = std::io::stdout().lock();
+                write!(out, "\x1b[2J\x1b[H")?;
+                out.flush()?;
+                drop(out);
                 output::list(ctx, tz, &current)?;
                 eprintln!("watching {}'s slots; Ctrl-C to stop", coach.email);
             } else {
