@@ -40,7 +40,9 @@ CREATE INDEX sessions_coach_member_idx ON sessions (coach_id, member_id);
 CREATE FUNCTION session_holds_seat(status text) RETURNS boolean
     LANGUAGE sql IMMUTABLE AS $$ SELECT status = 'scheduled' $$;
 
-CREATE FUNCTION lock_coach_schedule(coach uuid) RETURNS void
+-- `keep`: the session a trigger is deciding on, which the lock's upkeep
+-- (a later migration expires overdue proposals here) must leave alone.
+CREATE FUNCTION lock_coach_schedule(coach uuid, keep uuid DEFAULT NULL) RETURNS void
     LANGUAGE sql AS $$
     UPDATE coach_profiles SET schedule_version = schedule_version + 1 WHERE user_id = coach
 $$;
@@ -113,7 +115,7 @@ BEGIN
        AND NEW.slot_capacity = OLD.slot_capacity THEN
         RETURN NEW;
     END IF;
-    PERFORM lock_coach_schedule(NEW.coach_id);
+    PERFORM lock_coach_schedule(NEW.coach_id, NEW.id);
     SELECT timezone INTO tz FROM users WHERE id = NEW.coach_id;
     w := containing_window(NEW.coach_id, tz, NEW.starts_at, NEW.ends_at);
     IF w.id IS NULL AND NOT NEW.off_grid THEN

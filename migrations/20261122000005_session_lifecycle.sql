@@ -57,64 +57,10 @@ CREATE FUNCTION expire_proposals(coach uuid, keep uuid) RETURNS void
       AND id IS DISTINCT FROM keep
 $$;
 
-DROP FUNCTION lock_coach_schedule(uuid);
-CREATE FUNCTION lock_coach_schedule(coach uuid, keep uuid DEFAULT NULL) RETURNS void
+CREATE OR REPLACE FUNCTION lock_coach_schedule(coach uuid, keep uuid DEFAULT NULL) RETURNS void
     LANGUAGE sql AS $$
     UPDATE coach_profiles SET schedule_version = schedule_version + 1 WHERE user_id = coach;
     SELECT expire_proposals(coach, keep);
-$$;
-
--- The seat guard of the previous migration, now clearing overdue proposals
--- of the coach (but the row at hand) once it holds the lock.
-CREATE OR REPLACE FUNCTION sessions_guard_schedule() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-DECLARE
-    tz text;
-    w availability_windows;
-    local_day date;
-    clash uuid;
-BEGIN
-    IF NOT session_holds_seat(NEW.status) THEN
-        RETURN NEW;
-    END IF;
-    -- Notes, sequence and other bookkeeping of a seated session: no new seat.
-    IF TG_OP = 'UPDATE' AND session_holds_seat(OLD.status)
-       AND NEW.starts_at = OLD.starts_at AND NEW.ends_at = OLD.ends_at
-       AND NEW.coach_id = OLD.coach_id AND NEW.member_id = OLD.member_id
-       AND NEW.buffer_minutes = OLD.buffer_minutes AND NEW.off_grid = OLD.off_grid
-       AND NEW.slot_capacity = OLD.slot_capacity THEN
-        RETURN NEW;
-    END IF;
-    PERFORM lock_coach_schedule(NEW.coach_id, NEW.id);
-    SELECT timezone INTO tz FROM users WHERE id = NEW.coach_id;
-    w := containing_window(NEW.coach_id, tz, NEW.starts_at, NEW.ends_at);
-    IF w.id IS NULL AND NOT NEW.off_grid THEN
-        RAISE EXCEPTION 'session % lies outside the availability of coach %', NEW.id, NEW.coach_id
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'sessions_within_window';
-    END IF;
-    NEW.window_id := w.id;
-    NEW.slot_capacity := coalesce(w.capacity, 1);
-    NEW.buffer_minutes := greatest(NEW.buffer_minutes, coalesce(w.buffer_minutes, 0));
-    local_day := (NEW.starts_at AT TIME ZONE tz)::date;
-    IF EXISTS (SELECT 1 FROM availability_blocks b
-               WHERE b.coach_id = NEW.coach_id AND local_day BETWEEN b.first_day AND b.last_day) THEN
-        RAISE EXCEPTION 'session % falls on a blocked date of coach %', NEW.id, NEW.coach_id
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'sessions_not_on_blocked_date';
-    END IF;
-    SELECT o.id INTO clash FROM sessions o
-    WHERE o.coach_id = NEW.coach_id AND o.id <> NEW.id AND session_holds_seat(o.status)
-      AND o.starts_at > NEW.starts_at - interval '2 days'
-      AND o.starts_at < NEW.ends_at + interval '1 day'
-      AND o.starts_at <> NEW.starts_at
-      AND o.starts_at < NEW.ends_at + make_interval(mins => greatest(o.buffer_minutes, NEW.buffer_minutes))
-      AND NEW.starts_at < o.ends_at + make_interval(mins => greatest(o.buffer_minutes, NEW.buffer_minutes))
-    LIMIT 1;
-    IF clash IS NOT NULL THEN
-        RAISE EXCEPTION 'session % is within the buffer of session %', NEW.id, clash
-            USING ERRCODE = 'exclusion_violation', CONSTRAINT = 'sessions_buffer_no_overlap';
-    END IF;
-    RETURN NEW;
-END
 $$;
 
 -- An overdue proposal takes no seat and can no longer be accepted.

@@ -63,25 +63,7 @@ fn coach_and_members(db: &TestDb, zone: &str, members: &[&str]) {
         ])
         .ok();
     }
-    db.run(&[
-        "availability",
-        "add",
-        "--coach",
-        "ana@example.com",
-        "--day",
-        "mon",
-        "--start",
-        "09:00",
-        "--end",
-        "17:00",
-        "--length",
-        "60",
-        "--buffer",
-        "0",
-        "--capacity",
-        "2",
-    ])
-    .ok();
+    common::window(db, "ana@example.com", "mon", ("09:00", "17:00"), 60, 0, 2);
 }
 
 fn admin_session(db: &TestDb, member: &str, start: chrono::DateTime<Utc>) -> String {

@@ -43,26 +43,16 @@ fn coach_with_members(db: &TestDb, zone: &str, members: usize) -> Vec<String> {
         .collect()
 }
 
-fn add_window(db: &TestDb, day: &str, start: &str, end: &str, buffer: &str, capacity: &str) {
-    db.run(&[
-        "availability",
-        "add",
-        "--coach",
+fn add_window(db: &TestDb, day: &str, start: &str, end: &str, buffer: u32, capacity: u32) {
+    common::window(
+        db,
         "ana@example.com",
-        "--day",
         day,
-        "--start",
-        start,
-        "--end",
-        end,
-        "--length",
-        "60",
-        "--buffer",
+        (start, end),
+        60,
         buffer,
-        "--capacity",
         capacity,
-    ])
-    .ok();
+    );
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -93,8 +83,8 @@ fn wednesday(weeks_ahead: i64) -> NaiveDate {
 fn one_at_a_time_a_slot_within_the_larger_of_two_buffers_is_refused() {
     let db = TestDb::new();
     let m = coach_with_members(&db, "UTC", 2);
-    add_window(&db, "wed", "09:00", "10:00", "0", "3");
-    add_window(&db, "wed", "10:10", "11:10", "20", "3");
+    add_window(&db, "wed", "09:00", "10:00", 0, 3);
+    add_window(&db, "wed", "10:10", "11:10", 20, 3);
     let day = wednesday(0);
     run(&db, book(&m[0], &format!("{day}T09:00"))).ok();
     let err = run(&db, book(&m[1], &format!("{day}T10:10")))
@@ -108,8 +98,8 @@ fn one_at_a_time_a_slot_within_the_larger_of_two_buffers_is_refused() {
 fn forty_processes_booking_two_slots_with_different_buffers_never_seat_both() {
     let db = TestDb::new();
     let m = coach_with_members(&db, "UTC", 20);
-    add_window(&db, "wed", "09:00", "10:00", "0", "3");
-    add_window(&db, "wed", "10:10", "11:10", "20", "3");
+    add_window(&db, "wed", "09:00", "10:00", 0, 3);
+    add_window(&db, "wed", "10:10", "11:10", 20, 3);
     for week in 0..6 {
         let day = wednesday(week);
         let runs = m
@@ -156,7 +146,7 @@ fn bookers_race_a_schedule_change(change: Change, rounds: usize) {
     for round in 0..rounds {
         let db = TestDb::new();
         let m = coach_with_members(&db, "UTC", 5);
-        add_window(&db, "wed", "09:00", "11:00", "0", "5");
+        add_window(&db, "wed", "09:00", "11:00", 0, 5);
         let window = db.run(&["availability", "list", "-o", "ids"]).id();
         let day = wednesday(round as i64 % 3);
         // An instant, not a wall-clock time: after a zone change the same
@@ -237,7 +227,7 @@ fn changing_the_coach_zone_while_five_book_never_leaves_a_session_outside() {
 fn a_zone_change_that_would_orphan_booked_sessions_exits_6_naming_them() {
     let db = TestDb::new();
     let m = coach_with_members(&db, "UTC", 1);
-    add_window(&db, "wed", "09:00", "11:00", "0", "5");
+    add_window(&db, "wed", "09:00", "11:00", 0, 5);
     let day = wednesday(0);
     let session = db
         .run(&[
@@ -287,7 +277,7 @@ fn a_zone_change_that_would_orphan_booked_sessions_exits_6_naming_them() {
 fn raw_sql_cannot_orphan_sessions_by_changing_the_schedule() {
     let db = TestDb::new();
     let m = coach_with_members(&db, "UTC", 2);
-    add_window(&db, "wed", "09:00", "11:00", "0", "5");
+    add_window(&db, "wed", "09:00", "11:00", 0, 5);
     let day = wednesday(0);
     for id in &m {
         db.run(&[
@@ -526,8 +516,8 @@ proptest! {
     ) {
         let db = TestDb::new();
         let members = coach_with_members(&db, "UTC", 4);
-        add_window(&db, "wed", "09:00", "12:00", "15", "2");
-        add_window(&db, "mon", "14:00", "17:00", "30", "1");
+        add_window(&db, "wed", "09:00", "12:00", 15, 2);
+        add_window(&db, "mon", "14:00", "17:00", 30, 1);
         let barrier = std::sync::Barrier::new(lanes.len());
         let outcomes: Vec<Vec<(Op, i32, String)>> = std::thread::scope(|s| {
             let handles: Vec<_> = lanes

@@ -11,7 +11,7 @@ use serde_json::Value;
 /// Coach Ana (Berlin, Monday 09:00-12:00, 60 + 15 minutes, capacity `cap`)
 /// with Bo assigned; another coach Cy with member Di. Returns nothing: the
 /// tests name people by email.
-fn ana_bo_cy_di(db: &TestDb, cap: &str) {
+fn ana_bo_cy_di(db: &TestDb, cap: u32) {
     for (email, zone) in [
         ("ana@example.com", "Europe/Berlin"),
         ("cy@example.com", "UTC"),
@@ -39,25 +39,15 @@ fn ana_bo_cy_di(db: &TestDb, cap: &str) {
         ])
         .ok();
     }
-    db.run(&[
-        "availability",
-        "add",
-        "--coach",
+    common::window(
+        db,
         "ana@example.com",
-        "--day",
         "mon",
-        "--start",
-        "09:00",
-        "--end",
-        "12:00",
-        "--length",
-        "60",
-        "--buffer",
-        "15",
-        "--capacity",
+        ("09:00", "12:00"),
+        60,
+        15,
         cap,
-    ])
-    .ok();
+    );
 }
 
 fn at(day: NaiveDate, hhmm: &str) -> String {
@@ -109,7 +99,7 @@ fn session_starting_now(db: &TestDb) -> String {
 #[test]
 fn a_coach_proposes_the_member_accepts_and_it_is_scheduled() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let s = propose(&db, "09:00");
     assert_eq!(s["status"], "proposed");
     assert_eq!(s["session_type"], "initial");
@@ -148,7 +138,7 @@ fn a_coach_proposes_the_member_accepts_and_it_is_scheduled() {
 #[test]
 fn an_admin_creates_a_scheduled_session_and_a_member_cannot_create_one() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let s = db
         .run(&[
             "session",
@@ -228,7 +218,7 @@ fn an_admin_creates_a_scheduled_session_and_a_member_cannot_create_one() {
 #[test]
 fn off_the_grid_a_session_still_never_breaches_a_buffer() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "3");
+    ana_bo_cy_di(&db, 3);
     db.run(&[
         "book",
         "--coach",
@@ -272,7 +262,7 @@ fn off_the_grid_a_session_still_never_breaches_a_buffer() {
 #[test]
 fn declining_frees_the_seat_and_only_the_member_answers() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let id = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
     db.run(&["--as", "di@example.com", "session", "accept", &id])
         .fails_with(4);
@@ -311,7 +301,7 @@ fn declining_frees_the_seat_and_only_the_member_answers() {
 #[test]
 fn an_expired_proposal_holds_no_seat_and_cannot_be_accepted() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let expires = (Utc::now() + Duration::seconds(2)).to_rfc3339();
     let id = db
         .run(&[
@@ -389,7 +379,7 @@ fn an_expired_proposal_holds_no_seat_and_cannot_be_accepted() {
 #[test]
 fn rescheduling_moves_the_seat_raises_the_sequence_and_a_full_target_changes_nothing() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     db.run(&[
         "member",
         "create",
@@ -506,25 +496,7 @@ fn forty_processes_rescheduling_into_one_slot_of_capacity_three_leave_exactly_th
         "50",
     ])
     .ok();
-    db.run(&[
-        "availability",
-        "add",
-        "--coach",
-        "ana@example.com",
-        "--day",
-        "mon",
-        "--start",
-        "06:00",
-        "--end",
-        "22:00",
-        "--length",
-        "15",
-        "--buffer",
-        "0",
-        "--capacity",
-        "3",
-    ])
-    .ok();
+    common::window(&db, "ana@example.com", "mon", ("06:00", "22:00"), 15, 0, 3);
     let mut ids = Vec::new();
     for i in 0..40 {
         let email = format!("m{i}@example.com");
@@ -594,7 +566,7 @@ fn forty_processes_rescheduling_into_one_slot_of_capacity_three_leave_exactly_th
 #[test]
 fn completing_needs_a_started_scheduled_session_and_the_coach() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let future = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
     db.run(&["session", "complete", &future]).fails_with(7);
     db.run(&["--as", "bo@example.com", "session", "accept", &future])
@@ -634,7 +606,7 @@ fn completing_needs_a_started_scheduled_session_and_the_coach() {
 #[test]
 fn private_notes_are_absent_for_the_member_in_every_format() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let id = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
     db.run(&[
         "--as",
@@ -721,7 +693,7 @@ fn private_notes_are_absent_for_the_member_in_every_format() {
 #[test]
 fn a_rating_is_given_once_by_the_member_after_completion_and_shows_on_the_coach() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let future = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
     db.run(&[
         "--as",
@@ -840,7 +812,7 @@ fn a_rating_is_given_once_by_the_member_after_completion_and_shows_on_the_coach(
 #[test]
 fn the_first_session_with_a_coach_is_initial_and_later_ones_regular() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let first = db
         .run(&[
             "book",
@@ -880,7 +852,7 @@ fn the_first_session_with_a_coach_is_initial_and_later_ones_regular() {
 #[test]
 fn session_list_upcoming_shows_only_seats_still_ahead() {
     let db = TestDb::new();
-    ana_bo_cy_di(&db, "1");
+    ana_bo_cy_di(&db, 1);
     let p = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
     let s = propose(&db, "10:15")["id"].as_str().unwrap().to_string();
     db.run(&["--as", "bo@example.com", "session", "decline", &s])

@@ -403,3 +403,36 @@ impl TestDb {
         );
     }
 }
+
+/// Give `coach` a weekly window: `day start-end`, sessions of `length`
+/// minutes with `buffer` minutes between, `capacity` seats per slot.
+#[allow(clippy::too_many_arguments)]
+pub fn window(
+    db: &TestDb,
+    coach: &str,
+    day: &str,
+    (start, end): (&str, &str),
+    length: u32,
+    buffer: u32,
+    capacity: u32,
+) {
+    db.run(&[
+        "availability",
+        "add",
+        "--coach",
+        coach,
+        "--day",
+        day,
+        "--start",
+        start,
+        "--end",
+        end,
+        "--length",
+        &length.to_string(),
+        "--buffer",
+        &buffer.to_string(),
+        "--capacity",
+        &capacity.to_string(),
+    ])
+    .ok();
+}
