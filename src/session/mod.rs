@@ -259,6 +259,12 @@ pub async fn cancel(
     let before = fetch_for_update(&mut tx, id).await?;
     check_access(actor, &before)?;
     match before.status {
+        // Overdue is expired, whether or not a write has caught up with the clock.
+        SessionStatus::Proposed if before.expires_at.is_some_and(|t| t <= Utc::now()) => {
+            return Err(Error::rule(format!(
+                "the proposal of session {id} has expired and holds no seat; there is nothing to cancel"
+            )));
+        }
         SessionStatus::Scheduled | SessionStatus::Proposed => {}
         SessionStatus::Completed => {
             return Err(Error::rule(format!(
