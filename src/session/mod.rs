@@ -113,7 +113,11 @@ impl TryFrom<SessionRow> for Session {
 }
 
 const SELECT: &str = "SELECT s.id, s.coach_id, cu.email AS coach_email, s.member_id,
-        mu.email AS member_email, s.starts_at, s.ends_at, s.status, s.session_type,
+        mu.email AS member_email, s.starts_at, s.ends_at,
+        -- an overdue proposal is expired, whether or not a write has said so yet
+        CASE WHEN s.status = 'proposed' AND s.expires_at <= now() THEN 'expired'
+             ELSE s.status END AS status,
+        s.session_type,
         s.member_notes, s.coach_notes, s.cancellation_reason, s.cancelled_at, s.completed_at,
         s.expires_at, s.decline_reason, s.outcomes, s.sequence, s.created_at
     FROM sessions s
@@ -208,7 +212,8 @@ pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<S
            AND ($2::uuid IS NULL OR s.member_id = $2)
            AND ($3::timestamptz IS NULL OR s.starts_at >= $3)
            AND ($4::timestamptz IS NULL OR s.starts_at < $4)
-           AND ($5::text IS NULL OR s.status = $5)
+           AND ($5::text IS NULL OR $5 = CASE WHEN s.status = 'proposed' AND s.expires_at <= now()
+                                              THEN 'expired' ELSE s.status END)
            AND (NOT $6 OR (s.starts_at > now() AND (s.status = 'scheduled'
                            OR (s.status = 'proposed' AND s.expires_at > now()))))
          ORDER BY s.starts_at, s.id"
