@@ -47,6 +47,11 @@ BEGIN
 END
 $$;
 
+-- Every seat-taking write looks for a coach's overdue proposals: an index
+-- on just the open ones keeps that independent of the coach's history.
+CREATE INDEX sessions_open_proposals_idx ON sessions (coach_id, expires_at)
+    WHERE status = 'proposed';
+
 -- Overdue proposals of a coach give their seats back (all but `keep`, the
 -- row a trigger is deciding on). Called under the coach's lock, before
 -- anything decides on seats.
