@@ -135,7 +135,18 @@ CREATE TRIGGER session_ratings_check
 
 -- `slots --watch`: a change to a coach's seats or schedule notifies
 -- listeners on channel `coachctl_slots` with the coach's id; PostgreSQL
--- delivers it when (and only if) the change commits.
+-- delivers it when (and only if) the change commits. A transaction that
+-- notified takes a database-wide lock at commit, which would serialise every
+-- booker, so only coaches someone watches are notified: a watcher registers
+-- its session here, and clears its row (or the next watcher clears rows of
+-- sessions that are gone).
+CREATE TABLE slot_watchers (
+    coach_id  uuid NOT NULL REFERENCES coach_profiles (user_id) ON DELETE CASCADE,
+    pid       integer NOT NULL,
+    since     timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT slot_watchers_pkey PRIMARY KEY (coach_id, pid)
+);
+
 CREATE FUNCTION notify_slots_changed() RETURNS trigger
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -146,7 +157,9 @@ BEGIN
     ELSE
         coach := NEW.coach_id;
     END IF;
-    PERFORM pg_notify('coachctl_slots', coach::text);
+    IF EXISTS (SELECT 1 FROM slot_watchers w WHERE w.coach_id = coach) THEN
+        PERFORM pg_notify('coachctl_slots', coach::text);
+    END IF;
     RETURN NULL;
 END
 $$;

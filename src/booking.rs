@@ -60,6 +60,32 @@ pub async fn slots(
     Ok((c, slots))
 }
 
+/// Register the listening session `conn` as a watcher of a coach's slots
+/// (`slots --watch`), and forget watchers whose sessions are gone.
+pub async fn watch_slots(conn: &mut sqlx::postgres::PgListener, coach: Uuid) -> Result<()> {
+    sqlx::query(
+        "WITH gone AS (
+            DELETE FROM slot_watchers w
+            WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid)
+         )
+         INSERT INTO slot_watchers (coach_id, pid) VALUES ($1, pg_backend_pid())
+         ON CONFLICT (coach_id, pid) DO NOTHING",
+    )
+    .bind(coach)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The end of `slots --watch`: stop notifying for this session.
+pub async fn unwatch_slots(conn: &mut sqlx::postgres::PgListener, coach: Uuid) -> Result<()> {
+    sqlx::query("DELETE FROM slot_watchers WHERE coach_id = $1 AND pid = pg_backend_pid()")
+        .bind(coach)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Input of `book`.
 #[derive(Debug, Clone)]
 pub struct Request {

@@ -375,4 +375,7 @@ fn slots_watch_prints_a_json_line_when_another_process_books_and_ctrl_c_exits_0(
         .unwrap();
     let status = watch.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+    // Only watched coaches are notified (NOTIFY serialises commits): the
+    // watcher registered itself and went away cleanly.
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM slot_watchers"), 0);
 }

@@ -68,9 +68,17 @@ impl Cmd {
         // LISTEN needs a session of its own, beside the command's connection.
         let mut listener = sqlx::postgres::PgListener::connect_with(&ctx.pool().await?).await?;
         listener.listen("coachctl_slots").await?;
+        // Register this session as a watcher of the coach (bookings notify
+        // only watched coaches), clearing registrations of sessions that are
+        // gone; the view is read after this, so it misses nothing before.
+        crate::booking::watch_slots(&mut listener, coach.id).await?;
         let redraw = ctx.global.output == output::Format::Table && std::io::stdout().is_terminal();
         let coach_id = coach.id.to_string();
-        let mut current = slots;
+        // Read again now that changes reach us: nothing falls in between.
+        let mut current = booking::slots(&pool, &actor, &self.coach, from, days, self.all)
+            .await?
+            .1;
+        drop(slots);
         loop {
             if redraw {
                 // clear the screen, cursor home: the view replaces itself
@@ -98,7 +106,10 @@ impl Cmd {
                             break;
                         }
                     }
-                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    _ = tokio::signal::ctrl_c() => {
+                        crate::booking::unwatch_slots(&mut listener, coach.id).await?;
+                        return Ok(());
+                    }
                 }
             }
             // A burst of changes (a booking touches several rows) is one redraw.
