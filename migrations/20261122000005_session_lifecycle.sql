@@ -47,6 +47,11 @@ BEGIN
 END
 $$;
 
+-- What decides a slot is the coach's seat-holding sessions near it; this
+-- index skips a long history of completed and cancelled ones.
+CREATE INDEX sessions_seated_coach_start_idx ON sessions (coach_id, starts_at)
+    WHERE status IN ('scheduled', 'proposed');
+
 -- Every seat-taking write looks for a coach's overdue proposals: an index
 -- on just the open ones keeps that independent of the coach's history.
 CREATE INDEX sessions_open_proposals_idx ON sessions (coach_id, expires_at)
