@@ -169,6 +169,21 @@ fn bad_seed(e: Error) -> Error {
 /// Seed (or top up) the demo organisation and return each coach's view.
 pub async fn seed(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
     actor.require_admin("seed the demo organisation")?;
+    // Demos started at once take turns: each step below is idempotent on
+    // its own, but which member gets which slot depends on what the others
+    // did. A command has one connection, so a session lock taken through
+    // the pool holds until it is released below (or the process ends).
+    sqlx::query("SELECT pg_advisory_lock(hashtext('coachctl demo'))")
+        .execute(pool)
+        .await?;
+    let seeded = seed_locked(pool, actor).await;
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('coachctl demo'))")
+        .execute(pool)
+        .await?;
+    seeded
+}
+
+async fn seed_locked(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
     let mut coach_ids = Vec::new();
     for (email, name, zone, spec, max) in COACHES {
         let email = Email::parse(email).map_err(bad_seed)?;
