@@ -4,34 +4,8 @@
 mod common;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
-use common::{TestDb, monday};
+use common::{TestDb, ana_with_monday_mornings, monday};
 use serde_json::Value;
-
-/// Ana (Berlin, room for 2 members) with Bo assigned, and Monday 09:00-12:00
-/// in 60-minute sessions, 15 minutes buffer, 3 per slot.
-fn ana_with_monday_mornings(db: &TestDb) {
-    let (c, m) = common::ana_and_bo(db);
-    db.run(&["member", "assign", &m, "--coach", &c]).ok();
-    db.run(&[
-        "availability",
-        "add",
-        "--coach",
-        "ana@example.com",
-        "--day",
-        "mon",
-        "--start",
-        "09:00",
-        "--end",
-        "12:00",
-        "--length",
-        "60",
-        "--buffer",
-        "15",
-        "--capacity",
-        "3",
-    ])
-    .ok();
-}
 
 /// `slots --coach ana@example.com` as JSON for `days` days from `from`.
 fn slots_json(db: &TestDb, from: NaiveDate, days: u32, all: bool) -> Value {

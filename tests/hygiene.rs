@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use common::{TestDb, monday};
+use common::{TestDb, ana_with_monday_mornings, monday};
 use serde_json::Value;
 
 /// Assert that stderr is exactly one line and return it.
@@ -592,27 +592,6 @@ fn time_off_reasons_are_seen_only_by_the_coach_and_admins() {
 }
 
 // ------------------------------------------------------------- contract
-
-/// Ana with Bo assigned and Monday 09:00-12:00 open, 3 seats a slot.
-fn ana_with_monday_mornings(db: &TestDb) {
-    let (c, m) = common::ana_and_bo(db);
-    db.run(&["member", "assign", &m, "--coach", &c]).ok();
-    db.run(&[
-        "availability",
-        "add",
-        "--coach",
-        "ana@example.com",
-        "--day",
-        "mon",
-        "--start",
-        "09:00",
-        "--end",
-        "12:00",
-        "--capacity",
-        "3",
-    ])
-    .ok();
-}
 
 #[test]
 fn book_ids_print_the_session_id_that_session_cancel_takes() {

@@ -50,6 +50,22 @@ fn ana_bo_cy_di(db: &TestDb, cap: u32) {
     );
 }
 
+/// `book` with Ana for `member` at Monday `hhmm` (Berlin), plus `more` arguments.
+fn book(db: &TestDb, member: &str, hhmm: &str, more: &[&str]) -> common::Run {
+    let at = at(monday(), hhmm);
+    let mut args = vec![
+        "book",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        member,
+        "--at",
+        &at,
+    ];
+    args.extend(more);
+    db.run(&args)
+}
+
 fn at(day: NaiveDate, hhmm: &str) -> String {
     format!("{day}T{hhmm}")
 }
@@ -106,16 +122,7 @@ fn a_coach_proposes_the_member_accepts_and_it_is_scheduled() {
     assert!(s["expires_at"].is_string(), "{s}");
     let id = s["id"].as_str().unwrap();
     // the proposal holds the seat (capacity 1)
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(monday(), "09:00"),
-    ])
-    .fails_with(6);
+    book(&db, "bo@example.com", "09:00", &[]).fails_with(6);
     let accepted = db
         .run(&[
             "--as",
@@ -219,16 +226,7 @@ fn an_admin_creates_a_scheduled_session_and_a_member_cannot_create_one() {
 fn off_the_grid_a_session_still_never_breaches_a_buffer() {
     let db = TestDb::new();
     ana_bo_cy_di(&db, 3);
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(monday(), "09:00"),
-    ])
-    .ok();
+    book(&db, "bo@example.com", "09:00", &[]).ok();
     // 10:05 is 5 minutes after the 09:00 session ends: inside its 15-minute buffer
     db.run(&[
         "session",
@@ -285,16 +283,7 @@ fn declining_frees_the_seat_and_only_the_member_answers() {
         .json();
     assert_eq!(declined["status"], "declined");
     assert_eq!(declined["decline_reason"], "away");
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(monday(), "09:00"),
-    ])
-    .ok();
+    book(&db, "bo@example.com", "09:00", &[]).ok();
     db.assert_invariants();
 }
 
@@ -355,16 +344,7 @@ fn an_expired_proposal_holds_no_seat_and_cannot_be_accepted() {
         .to_string();
     assert!(err.contains("expired"), "{err}");
     // ...and the database agrees: the next booking takes it
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(monday(), "09:00"),
-    ])
-    .ok();
+    book(&db, "bo@example.com", "09:00", &[]).ok();
     assert_eq!(
         db.scalar::<String>(
             "SELECT status FROM sessions WHERE id = '$1'"
@@ -391,19 +371,7 @@ fn rescheduling_moves_the_seat_raises_the_sequence_and_a_full_target_changes_not
         "ana@example.com",
     ])
     .ok();
-    let id = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at(monday(), "09:00"),
-            "-o",
-            "json",
-        ])
-        .json()["session_id"]
+    let id = book(&db, "bo@example.com", "09:00", &["-o", "json"]).json()["session_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -428,16 +396,7 @@ fn rescheduling_moves_the_seat_raises_the_sequence_and_a_full_target_changes_not
         "{moved}"
     );
     // the old seat is free again (capacity 1): Ed takes it
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "ed@example.com",
-        "--at",
-        &at(monday(), "09:00"),
-    ])
-    .ok();
+    book(&db, "ed@example.com", "09:00", &[]).ok();
     let err = db
         .run(&["session", "reschedule", &id, "--at", &at(monday(), "09:00")])
         .fails_with(6)
@@ -813,32 +772,8 @@ fn a_rating_is_given_once_by_the_member_after_completion_and_shows_on_the_coach(
 fn the_first_session_with_a_coach_is_initial_and_later_ones_regular() {
     let db = TestDb::new();
     ana_bo_cy_di(&db, 1);
-    let first = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at(monday(), "09:00"),
-            "-o",
-            "json",
-        ])
-        .json();
-    let second = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at(monday(), "10:15"),
-            "-o",
-            "json",
-        ])
-        .json();
+    let first = book(&db, "bo@example.com", "09:00", &["-o", "json"]).json();
+    let second = book(&db, "bo@example.com", "10:15", &["-o", "json"]).json();
     let types = db.run(&["session", "list", "-o", "json"]).json();
     let t: Vec<&str> = types
         .as_array()

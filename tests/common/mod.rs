@@ -436,3 +436,12 @@ pub fn window(
     ])
     .ok();
 }
+
+/// DESIGN.md's contract setup: Ana (Berlin, room for 2 members) with Bo
+/// assigned, and Monday 09:00-12:00 in 60-minute sessions, 15 minutes
+/// buffer, 3 per slot.
+pub fn ana_with_monday_mornings(db: &TestDb) {
+    let (c, m) = ana_and_bo(db);
+    db.run(&["member", "assign", &m, "--coach", &c]).ok();
+    window(db, "ana@example.com", "mon", ("09:00", "12:00"), 60, 15, 3);
+}
