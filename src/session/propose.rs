@@ -148,8 +148,10 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewSession) -> Result<Se
         _ => None,
     };
     let has_history: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM sessions WHERE coach_id = $1 AND member_id = $2
-                          AND status NOT IN ('cancelled', 'declined', 'expired'))",
+        // as in booking's snapshot: an ordered probe of the history index
+        "SELECT coalesce((SELECT true FROM sessions WHERE coach_id = $1 AND member_id = $2
+                            AND status NOT IN ('cancelled', 'declined', 'expired')
+                          ORDER BY starts_at LIMIT 1), false)",
     )
     .bind(c.id)
     .bind(m.id)
