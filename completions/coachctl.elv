@@ -39,7 +39,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand availability 'Weekly availability windows and blocked dates'
             cand slots 'Open slots of a coach, in the coach''s time zone'
             cand book 'Book a slot (atomic: never overbooks)'
-            cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
+            cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
+            cand notify 'The email outbox: list, send (cron), retry'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand demo 'Seed a small realistic organisation and show it'
@@ -863,6 +864,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
+            cand remind 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1025,6 +1027,23 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;session;remind'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;session;show'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -1069,6 +1088,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
+            cand remind 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1089,11 +1109,106 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;session;help;rate'= {
         }
+        &'coachctl;session;help;remind'= {
+        }
         &'coachctl;session;help;show'= {
         }
         &'coachctl;session;help;cancel'= {
         }
         &'coachctl;session;help;help'= {
+        }
+        &'coachctl;notify'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List the outbox, oldest first (admin)'
+            cand send 'Deliver every due message over SMTP (admin; what cron runs)'
+            cand retry 'Queue failed messages again (admin)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;notify;list'= {
+            cand --status 'Only messages in this state'
+            cand --limit 'At most this many rows'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;notify;send'= {
+            cand --smtp-url 'SMTP server: smtp://host:port, smtp://host:port?tls=required (STARTTLS), smtps://user:pass@host (implicit TLS)'
+            cand --from 'The sender address'
+            cand --batch 'Messages claimed at a time'
+            cand --max-attempts 'Attempts before a message stays failed'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;notify;retry'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --all-failed 'Every failed message'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;notify;help'= {
+            cand list 'List the outbox, oldest first (admin)'
+            cand send 'Deliver every due message over SMTP (admin; what cron runs)'
+            cand retry 'Queue failed messages again (admin)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;notify;help;list'= {
+        }
+        &'coachctl;notify;help;send'= {
+        }
+        &'coachctl;notify;help;retry'= {
+        }
+        &'coachctl;notify;help;help'= {
         }
         &'coachctl;audit'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
@@ -1185,7 +1300,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand availability 'Weekly availability windows and blocked dates'
             cand slots 'Open slots of a coach, in the coach''s time zone'
             cand book 'Book a slot (atomic: never overbooks)'
-            cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
+            cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
+            cand notify 'The email outbox: list, send (cron), retry'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand demo 'Seed a small realistic organisation and show it'
@@ -1296,6 +1412,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
+            cand remind 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
         }
@@ -1315,9 +1432,22 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;help;session;rate'= {
         }
+        &'coachctl;help;session;remind'= {
+        }
         &'coachctl;help;session;show'= {
         }
         &'coachctl;help;session;cancel'= {
+        }
+        &'coachctl;help;notify'= {
+            cand list 'List the outbox, oldest first (admin)'
+            cand send 'Deliver every due message over SMTP (admin; what cron runs)'
+            cand retry 'Queue failed messages again (admin)'
+        }
+        &'coachctl;help;notify;list'= {
+        }
+        &'coachctl;help;notify;send'= {
+        }
+        &'coachctl;help;notify;retry'= {
         }
         &'coachctl;help;audit'= {
             cand list 'List changes, newest first (admin only)'

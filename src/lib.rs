@@ -18,6 +18,7 @@ pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod member;
+pub mod notify;
 pub mod schedule;
 pub mod session;
 pub mod users;

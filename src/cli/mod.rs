@@ -20,6 +20,7 @@ pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod member;
+pub mod notify;
 pub mod output;
 pub mod report;
 pub mod session;
@@ -105,8 +106,10 @@ pub enum Command {
     Slots(slots::Cmd),
     /// Book a slot (atomic: never overbooks)
     Book(book::Cmd),
-    /// Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel
+    /// Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind
     Session(session::Cmd),
+    /// The email outbox: list, send (cron), retry
+    Notify(notify::Cmd),
     /// The audit log: who changed what, when
     Audit(audit::Cmd),
     /// Print a shell completion script
@@ -241,6 +244,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Slots(c) => c.run(&ctx).await,
             Command::Book(c) => c.run(&ctx).await,
             Command::Session(c) => c.run(&ctx).await,
+            Command::Notify(c) => c.run(&ctx).await,
             Command::Audit(c) => c.run(&ctx).await,
             Command::Completions(c) => c.run(),
             Command::Demo(c) => c.run(&ctx).await,

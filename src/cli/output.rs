@@ -72,6 +72,20 @@ impl Record for crate::audit::Entry {
     }
 }
 
+impl Record for crate::notify::Message {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "event",
+        "recipient_email",
+        "status",
+        "attempts",
+        "next_attempt_at",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
 impl Record for crate::availability::Window {
     const COLUMNS: &'static [&'static str] = &[
         "id",

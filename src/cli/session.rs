@@ -120,6 +120,8 @@ enum Commands {
         #[arg(long)]
         feedback: Option<ProfileText>,
     },
+    /// Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)
+    Remind,
     /// Show one session
     Show {
         /// The session's id
@@ -212,6 +214,11 @@ impl Cmd {
                 tz,
                 &session::rate(&pool, &actor, id, rating, feedback).await?,
             ),
+            Commands::Remind => {
+                let r = crate::notify::remind(&pool, &actor).await?;
+                output::note(ctx, &format!("queued {} reminder(s)", r.queued));
+                output::value(ctx, &serde_json::json!({ "queued": r.queued }))
+            }
             Commands::Show { id } => output::one(ctx, tz, &session::show(&pool, &actor, id).await?),
             Commands::Cancel { id, reason } => {
                 ctx.confirm(&format!("Cancel session {id}?"))?;

@@ -1,0 +1,107 @@
+//! `coachctl notify ...`: the email outbox (cron: `coachctl notify send`).
+
+use clap::{Args, Subcommand};
+use uuid::Uuid;
+
+use super::{Ctx, output};
+use crate::error::{Error, Result};
+use crate::notify::{self, Retry, SendOptions, Status};
+
+#[derive(Debug, Args)]
+pub struct Cmd {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// List the outbox, oldest first (admin)
+    List {
+        /// Only messages in this state
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+        /// At most this many rows
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Deliver every due message over SMTP (admin; what cron runs)
+    ///
+    /// Exit 8 when the SMTP server cannot be reached; the messages stay queued.
+    Send {
+        /// SMTP server: smtp://host:port, smtp://host:port?tls=required (STARTTLS),
+        /// smtps://user:pass@host (implicit TLS)
+        #[arg(long, env = "COACHCTL_SMTP_URL", hide_env_values = true)]
+        smtp_url: Option<String>,
+        /// The sender address
+        #[arg(
+            long,
+            env = "COACHCTL_SMTP_FROM",
+            default_value = "coachctl <coachctl@localhost>"
+        )]
+        from: String,
+        /// Messages claimed at a time
+        #[arg(long, default_value_t = 100)]
+        batch: i64,
+        /// Attempts before a message stays failed
+        #[arg(long, default_value_t = 5)]
+        max_attempts: i32,
+    },
+    /// Queue failed messages again (admin)
+    Retry {
+        /// The message to retry
+        #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]
+        id: Option<Uuid>,
+        /// Every failed message
+        #[arg(long)]
+        all_failed: bool,
+    },
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let (pool, actor) = ctx.session().await?;
+        let tz = ctx.display_tz(Some(&actor));
+        match self.command {
+            Commands::List { status, limit } => {
+                output::list(ctx, tz, &notify::list(&pool, &actor, status, limit).await?)
+            }
+            Commands::Send {
+                smtp_url,
+                from,
+                batch,
+                max_attempts,
+            } => {
+                let url = smtp_url.ok_or_else(|| {
+                    Error::invalid(
+                        "set COACHCTL_SMTP_URL (or --smtp-url), e.g. smtp://127.0.0.1:2525",
+                    )
+                })?;
+                let mut opts = SendOptions::new(url, from);
+                opts.batch = batch.max(1);
+                opts.max_attempts = max_attempts.max(1);
+                let d = notify::send(&pool, &actor, &opts).await?;
+                output::note(
+                    ctx,
+                    &format!(
+                        "sent {}, retrying {}, failed {}, skipped {} (stale reminders)",
+                        d.sent, d.retrying, d.failed, d.skipped
+                    ),
+                );
+                output::value(ctx, &serde_json::to_value(&d).map_err(internal)?)
+            }
+            Commands::Retry { id, all_failed } => {
+                let which = match (id, all_failed) {
+                    (Some(id), _) => Retry::One(id),
+                    (None, _) => Retry::AllFailed,
+                };
+                let n = notify::retry(&pool, &actor, which).await?;
+                output::note(ctx, &format!("queued {n} message(s) again"));
+                output::value(ctx, &serde_json::json!({ "queued": n }))
+            }
+        }
+    }
+}
+
+fn internal(e: serde_json::Error) -> Error {
+    Error::Internal(e.to_string())
+}

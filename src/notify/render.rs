@@ -1,0 +1,306 @@
+//! What an outbox message says: subject and plain-text body in the
+//! recipient's own time zone, and the calendar attachment of session
+//! notices (RFC 5545: CRLF, lines folded at 75 octets, text escaped).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// The payload a trigger stored with the notice (migration 000006).
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Payload {
+    pub session_id: Option<Uuid>,
+    pub booking_id: Option<Uuid>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub sequence: Option<i32>,
+    pub reason: Option<String>,
+    pub coach_name: Option<String>,
+    pub coach_email: Option<String>,
+    pub member_name: Option<String>,
+    pub member_email: Option<String>,
+}
+
+/// The recipient, as the message addresses them.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub email: String,
+    pub name: String,
+    pub tz: Tz,
+}
+
+/// A message ready to send.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub subject: String,
+    pub body: String,
+    /// (METHOD, the iCalendar text) for session notices.
+    pub calendar: Option<(&'static str, String)>,
+}
+
+/// `Mon 29 Mar 09:00 CEST`
+fn when(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%a %-d %b %H:%M %Z")
+        .to_string()
+}
+
+/// Compose the message of one notice for one recipient.
+pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
+    let coach = p.coach_name.clone().unwrap_or_else(|| "your coach".into());
+    let member = p
+        .member_name
+        .clone()
+        .unwrap_or_else(|| "your member".into());
+    let to_coach = p.coach_email.as_deref() == Some(to.email.as_str());
+    // the other party, as the recipient sees it
+    let other = if to_coach { &member } else { &coach };
+    let at = p.start.map(|t| when(t, to.tz)).unwrap_or_default();
+    let id = p.session_id.map(|i| i.to_string()).unwrap_or_default();
+    let (subject, lead) = match event {
+        "session.confirmed" => (
+            format!("Session with {other} confirmed: {at}"),
+            format!("Your session with {other} is booked."),
+        ),
+        "session.proposed" => (
+            format!("{coach} proposes a session: {at}"),
+            format!(
+                "{coach} proposes a session. Accept it with `coachctl session accept {id}` \
+                 or decline it with `coachctl session decline {id}`."
+            ),
+        ),
+        "session.accepted" => (
+            format!("{member} accepted the session: {at}"),
+            format!("{member} accepted the session you proposed."),
+        ),
+        "session.declined" => (
+            format!("{member} declined the session: {at}"),
+            format!("{member} declined the session you proposed."),
+        ),
+        "session.rescheduled" => (
+            format!("Session with {other} moved: {at}"),
+            format!("Your session with {other} has a new time."),
+        ),
+        "session.cancelled" => (
+            format!("Session with {other} cancelled: {at}"),
+            format!("Your session with {other} is cancelled."),
+        ),
+        "session.completed" => (
+            format!("How was your session with {coach}? {at}"),
+            format!(
+                "Your session with {coach} is complete. Rate it from 1 to 5 with \
+                 `coachctl session rate {id} --rating 5 --feedback \"...\"`."
+            ),
+        ),
+        "booking.rejected" => (
+            format!("Booking with {coach} not possible: {at}"),
+            "Your booking could not be made; please choose another time with \
+             `coachctl slots`."
+                .to_string(),
+        ),
+        "member.assigned" => (
+            format!("New member: {member}"),
+            format!(
+                "{member} ({}) is now assigned to you.",
+                p.member_email.as_deref().unwrap_or("")
+            ),
+        ),
+        "reminder.24h" => (
+            format!("Reminder: session with {other} {at}"),
+            format!("Your session with {other} is within a day."),
+        ),
+        "reminder.1h" => (
+            format!("Starting soon: session with {other} {at}"),
+            format!("Your session with {other} starts within the hour."),
+        ),
+        other_event => (
+            format!("coachctl: {other_event}"),
+            format!("Something happened: {other_event}."),
+        ),
+    };
+    let mut body = format!("Hello {},\n\n{lead}\n", to.name);
+    if let (Some(start), Some(end)) = (p.start, p.end) {
+        body.push_str(&format!(
+            "\nWhen:  {} - {} ({})\nWho:   {coach} (coach), {member} (member)\n",
+            when(start, to.tz),
+            end.with_timezone(&to.tz).format("%H:%M"),
+            to.tz.name(),
+        ));
+    } else if let Some(start) = p.start {
+        body.push_str(&format!("\nWhen:  {}\n", when(start, to.tz)));
+    }
+    if let Some(reason) = p.reason.as_deref().filter(|r| !r.is_empty()) {
+        body.push_str(&format!("Why:   {reason}\n"));
+    }
+    if p.session_id.is_some() {
+        body.push_str(&format!("\nSee it:    coachctl session show {id}\n"));
+        if !matches!(
+            event,
+            "session.cancelled" | "session.completed" | "session.declined"
+        ) {
+            body.push_str(&format!(
+                "Cancel it: coachctl session cancel {id} --reason \"...\"\n"
+            ));
+        }
+    }
+    body.push_str("\n-- \ncoachctl\n");
+    let method = match event {
+        "session.confirmed" | "session.rescheduled" | "session.proposed" | "session.accepted" => {
+            Some("REQUEST")
+        }
+        "session.cancelled" => Some("CANCEL"),
+        _ => None,
+    };
+    let calendar = method.and_then(|m| Some((m, event_ics(m, event, p)?)));
+    Email {
+        subject,
+        body,
+        calendar,
+    }
+}
+
+/// One VEVENT of a session, wrapped in a VCALENDAR with `method`.
+fn event_ics(method: &str, event: &str, p: &Payload) -> Option<String> {
+    let id = p.session_id?;
+    let (start, end) = (p.start?, p.end?);
+    let status = match (event, method) {
+        (_, "CANCEL") => "CANCELLED",
+        ("session.proposed", _) => "TENTATIVE",
+        _ => "CONFIRMED",
+    };
+    let partstat = match event {
+        "session.proposed" => "NEEDS-ACTION",
+        "session.cancelled" => "DECLINED",
+        _ => "ACCEPTED",
+    };
+    let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let coach = p.coach_name.clone().unwrap_or_default();
+    let member = p.member_name.clone().unwrap_or_default();
+    let lines = [
+        "BEGIN:VCALENDAR".to_string(),
+        "VERSION:2.0".into(),
+        "PRODID:-//coachctl//coachctl//EN".into(),
+        format!("METHOD:{method}"),
+        "BEGIN:VEVENT".into(),
+        format!("UID:{id}@coachctl"),
+        format!("SEQUENCE:{}", p.sequence.unwrap_or(0)),
+        format!("DTSTAMP:{}", stamp(Utc::now())),
+        format!("DTSTART:{}", stamp(start)),
+        format!("DTEND:{}", stamp(end)),
+        format!(
+            "SUMMARY:{}",
+            escape(&format!("Coaching session: {coach} and {member}"))
+        ),
+        format!(
+            "DESCRIPTION:{}",
+            escape(&format!("See it with: coachctl session show {id}"))
+        ),
+        "CATEGORIES:Coaching Session".into(),
+        format!("STATUS:{status}"),
+        format!(
+            "ORGANIZER;CN={}:mailto:{}",
+            param(&coach),
+            p.coach_email.clone().unwrap_or_default()
+        ),
+        format!(
+            "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT={partstat}:mailto:{}",
+            param(&member),
+            p.member_email.clone().unwrap_or_default()
+        ),
+        "END:VEVENT".into(),
+        "END:VCALENDAR".into(),
+    ];
+    Some(lines.iter().map(|l| fold(l)).collect())
+}
+
+/// TEXT value escaping of RFC 5545 3.3.11.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A parameter value: quoted, without the characters it may not hold.
+fn param(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\r' | '\n'))
+        .collect();
+    format!("\"{clean}\"")
+}
+
+/// One content line, folded at 75 octets (never inside a UTF-8 sequence),
+/// ending in CRLF.
+pub fn fold(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut width = 0;
+    for c in line.chars() {
+        let n = c.len_utf8();
+        if width + n > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += n;
+    }
+    out.push_str("\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_lines_never_pass_75_octets_and_unfold_to_the_original() {
+        let line = format!("SUMMARY:{}", "Zoë Ångström, ☕ ".repeat(20));
+        let folded = fold(&line);
+        for l in folded.split("\r\n").filter(|l| !l.is_empty()) {
+            assert!(l.len() <= 75, "{} octets: {l}", l.len());
+        }
+        assert_eq!(folded.replace("\r\n ", "").trim_end_matches("\r\n"), line);
+    }
+
+    #[test]
+    fn text_escaping_covers_backslash_semicolon_comma_and_newline() {
+        assert_eq!(escape("a\\b;c,d\ne"), "a\\\\b\\;c\\,d\\ne");
+    }
+
+    #[test]
+    fn a_subject_names_the_other_party_and_the_local_time() {
+        let p = Payload {
+            session_id: Some(Uuid::nil()),
+            start: "2027-03-29T07:00:00Z".parse().ok(),
+            end: "2027-03-29T08:00:00Z".parse().ok(),
+            coach_name: Some("Ana Coach".into()),
+            coach_email: Some("ana@example.com".into()),
+            member_name: Some("Bo Member".into()),
+            member_email: Some("bo@example.com".into()),
+            ..Payload::default()
+        };
+        let to = Recipient {
+            email: "bo@example.com".into(),
+            name: "Bo Member".into(),
+            tz: chrono_tz::Europe::Berlin,
+        };
+        let e = compose("session.confirmed", &p, &to);
+        assert_eq!(
+            e.subject,
+            "Session with Ana Coach confirmed: Mon 29 Mar 09:00 CEST"
+        );
+        assert!(e.body.contains("coachctl session show 00000000-"));
+        let (method, ics) = e.calendar.expect("a calendar attachment");
+        assert_eq!(method, "REQUEST");
+        assert!(ics.contains("DTSTART:20270329T070000Z\r\n"));
+    }
+}

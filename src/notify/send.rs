@@ -1,0 +1,266 @@
+//! `notify send`: drain the outbox over SMTP.
+//!
+//! Messages are claimed in batches with `FOR UPDATE SKIP LOCKED` and a
+//! lease (two senders never hold one message), sent outside the claiming
+//! transaction over one SMTP connection, and each is marked sent as soon as
+//! the server took it. A refused message is retried with exponential
+//! backoff and, after the last attempt, stays `failed`. When the server
+//! cannot be reached, the messages in hand are released untouched and the
+//! run ends with exit 8: nothing is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{Message, SmtpTransport, Transport};
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use super::render::{self, Payload, Recipient};
+use crate::actor::Actor;
+use crate::error::{Error, Result};
+
+/// How `notify send` runs.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    /// `COACHCTL_SMTP_URL`: `smtp://host:port` (plain), `smtp://host?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host` (implicit TLS).
+    pub smtp_url: String,
+    /// `COACHCTL_SMTP_FROM`
+    pub from: String,
+    /// Messages claimed per batch (memory stays bounded by it).
+    pub batch: i64,
+    /// Attempts before a message stays `failed`.
+    pub max_attempts: i32,
+    /// How long a claim holds before another sender may take the message.
+    pub lease: Duration,
+}
+
+impl SendOptions {
+    pub fn new(smtp_url: String, from: String) -> Self {
+        SendOptions {
+            smtp_url,
+            from,
+            batch: 100,
+            max_attempts: 5,
+            lease: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What one run delivered.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Delivery {
+    pub sent: u64,
+    pub retrying: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+#[derive(FromRow)]
+struct Claimed {
+    id: Uuid,
+    event: String,
+    payload: sqlx::types::Json<Payload>,
+    message_id: String,
+    attempts: i32,
+    email: String,
+    name: String,
+    timezone: String,
+    /// For reminders: is the session still as it was reminded of?
+    stale: bool,
+}
+
+/// `notify send` (admin, i.e. the cron job): deliver every due message.
+pub async fn send(pool: &PgPool, actor: &Actor, opts: &SendOptions) -> Result<Delivery> {
+    actor.require_admin("send the email outbox")?;
+    let from: Mailbox = opts.from.parse().map_err(|_| {
+        Error::invalid(format!(
+            "COACHCTL_SMTP_FROM is not an email address: {}",
+            opts.from
+        ))
+    })?;
+    let transport = Arc::new(
+        SmtpTransport::from_url(&opts.smtp_url)
+            .map_err(|_| {
+                Error::invalid(
+                    "COACHCTL_SMTP_URL is not an SMTP URL; use smtp://host:port, \
+                     smtp://host:port?tls=required (STARTTLS) or smtps://user:pass@host",
+                )
+            })?
+            .timeout(Some(Duration::from_secs(10)))
+            // one connection, reused for the whole run
+            .pool_config(PoolConfig::new().max_size(1))
+            .build(),
+    );
+    let probe = transport.clone();
+    let reachable = tokio::task::spawn_blocking(move || probe.test_connection())
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    if !matches!(reachable, Ok(true)) {
+        return Err(unreachable(&opts.smtp_url));
+    }
+    let mut done = Delivery::default();
+    loop {
+        let batch = claim(pool, opts).await?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        let mut rest = batch.into_iter();
+        while let Some(m) = rest.next() {
+            if m.stale {
+                settle(pool, m.id, "skipped", None).await?;
+                done.skipped += 1;
+                continue;
+            }
+            let email = build(&from, &m)?;
+            let t = transport.clone();
+            let outcome = tokio::task::spawn_blocking(move || t.send(&email))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            match outcome {
+                Ok(_) => {
+                    settle(pool, m.id, "sent", None).await?;
+                    done.sent += 1;
+                }
+                Err(e) if e.is_permanent() || e.is_transient() => {
+                    // the server refused this message: back off, or give up
+                    let err = e.to_string();
+                    if m.attempts >= opts.max_attempts || e.is_permanent() {
+                        settle(pool, m.id, "failed", Some(&err)).await?;
+                        done.failed += 1;
+                    } else {
+                        back_off(pool, m.id, &err).await?;
+                        done.retrying += 1;
+                    }
+                }
+                Err(_) => {
+                    // the connection failed: this message and the rest go
+                    // back untouched (the server may or may not have taken
+                    // this one; a resend carries the same Message-ID)
+                    let ids: Vec<Uuid> = std::iter::once(m.id).chain(rest.map(|r| r.id)).collect();
+                    release(pool, &ids).await?;
+                    return Err(unreachable(&opts.smtp_url));
+                }
+            }
+        }
+    }
+}
+
+fn unreachable(url: &str) -> Error {
+    // the URL without credentials
+    let shown = url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{}://{h}:{}", u.scheme(), u.port().unwrap_or(25)))
+        })
+        .unwrap_or_else(|| "the SMTP server".into());
+    Error::Unavailable(format!(
+        "cannot reach the SMTP server at {shown}; nothing was lost, the messages stay queued"
+    ))
+}
+
+async fn claim(pool: &PgPool, opts: &SendOptions) -> Result<Vec<Claimed>> {
+    Ok(sqlx::query_as(
+        "UPDATE outbox o
+         SET lease_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
+         FROM (SELECT id FROM outbox
+               WHERE status = 'queued' AND next_attempt_at <= now()
+                 AND (lease_until IS NULL OR lease_until <= now())
+               ORDER BY next_attempt_at, id
+               LIMIT $1
+               FOR UPDATE SKIP LOCKED) c,
+              users u
+         WHERE o.id = c.id AND u.id = o.recipient_id
+         RETURNING o.id, o.event, o.payload, o.message_id, o.attempts, u.email, u.name, u.timezone,
+                   (o.event LIKE 'reminder.%' AND NOT EXISTS (
+                        SELECT 1 FROM sessions s
+                        WHERE s.id = o.session_id AND s.status = 'scheduled'
+                          AND s.sequence = (o.payload->>'sequence')::int
+                          AND s.starts_at > now())) AS stale",
+    )
+    .bind(opts.batch)
+    .bind(opts.lease.as_secs_f64())
+    .fetch_all(pool)
+    .await?)
+}
+
+fn build(from: &Mailbox, m: &Claimed) -> Result<Message> {
+    let tz = m.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let to = Recipient {
+        email: m.email.clone(),
+        name: m.name.clone(),
+        tz,
+    };
+    let email = render::compose(&m.event, &m.payload.0, &to);
+    let mailbox = Mailbox::new(
+        Some(m.name.clone()),
+        m.email
+            .parse()
+            .map_err(|_| Error::Internal(format!("unusable recipient address {}", m.email)))?,
+    );
+    let builder = Message::builder()
+        .from(from.clone())
+        .to(mailbox)
+        .subject(email.subject)
+        .message_id(Some(m.message_id.clone()));
+    let text = SinglePart::plain(email.body);
+    let built = match email.calendar {
+        Some((method, ics)) => {
+            let kind =
+                ContentType::parse(&format!("text/calendar; charset=UTF-8; method={method}"))
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(text)
+                    .singlepart(Attachment::new("session.ics".into()).body(ics, kind)),
+            )
+        }
+        None => builder.singlepart(text),
+    };
+    built.map_err(|e| Error::Internal(format!("cannot build the message: {e}")))
+}
+
+async fn settle(pool: &PgPool, id: Uuid, status: &str, err: Option<&str>) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = $2, lease_until = NULL, last_error = $3,
+                sent_at = CASE WHEN $2 = 'sent' THEN now() END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(err)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Try again after 1, 2, 4, ... minutes.
+async fn back_off(pool: &PgPool, id: Uuid, err: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET lease_until = NULL, last_error = $2,
+                next_attempt_at = now() + interval '1 minute' * power(2, greatest(attempts - 1, 0))
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(err)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Give claimed messages back as they were (an outage is not their fault).
+async fn release(pool: &PgPool, ids: &[Uuid]) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET lease_until = NULL, attempts = greatest(attempts - 1, 0)
+         WHERE id = ANY($1) AND status = 'queued'",
+    )
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+"""A real SMTP server for the tests: aiosmtpd on 127.0.0.1, writing each
+message it accepts to OUTDIR/<n>.eml (atomically), and printing "ready"
+once it listens.  Usage: smtp_sink.py PORT OUTDIR"""
+import asyncio
+import os
+import signal
+import sys
+import threading
+import uuid
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, outdir):
+        self.outdir = outdir
+
+    async def handle_DATA(self, server, session, envelope):
+        name = os.path.join(self.outdir, uuid.uuid4().hex)
+        with open(name + ".tmp", "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        os.rename(name + ".tmp", name + ".eml")
+        return "250 OK"
+
+
+def main():
+    port, outdir = int(sys.argv[1]), sys.argv[2]
+    os.makedirs(outdir, exist_ok=True)
+    controller = Controller(Sink(outdir), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
