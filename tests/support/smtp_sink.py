@@ -15,6 +15,13 @@ class Sink:
     def __init__(self, outdir):
         self.outdir = outdir
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # a mailbox that does not exist: a permanent refusal
+        if address.startswith("bounce"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         name = os.path.join(self.outdir, uuid.uuid4().hex)
         with open(name + ".tmp", "wb") as f:

@@ -1,0 +1,643 @@
+//! The email outbox against a real SMTP server (aiosmtpd on 127.0.0.1,
+//! started by each test): what every event queues, reminders, delivery,
+//! outages, concurrent senders and a killed sender.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{Duration, Timelike, Utc};
+use common::{TestDb, ana_with_monday_mornings, monday, race};
+
+/// A real SMTP server on 127.0.0.1 writing what it accepts to a directory.
+struct Sink {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+fn python() -> &'static str {
+    // Debian's python3-aiosmtpd lives beside Debian's python
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("port").port()
+}
+
+impl Sink {
+    fn start() -> Sink {
+        let mut s = Sink {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("sink dir"),
+            child: None,
+        };
+        s.restart();
+        s
+    }
+
+    fn restart(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .arg(self.port.to_string())
+            .arg(self.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SMTP sink (apt-get install python3-aiosmtpd)");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("sink ready");
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        self.child = Some(child);
+    }
+
+    /// Stop the server at once (SIGKILL), mid-conversation if need be.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received, as raw text.
+    fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.dir.path()).expect("read sink dir") {
+            let p: PathBuf = e.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "eml") {
+                out.push(std::fs::read_to_string(&p).expect("read message"));
+            }
+        }
+        out
+    }
+
+    fn count(&self) -> usize {
+        std::fs::read_dir(self.dir.path())
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A header's value in a raw message.
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+/// Message-ID -> how many times the server got it.
+fn by_message_id(sink: &Sink) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for m in sink.messages() {
+        let id = header(&m, "Message-ID").expect("a Message-ID").to_string();
+        *seen.entry(id).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// (event, recipient email) -> count, from the outbox.
+fn queued(db: &TestDb) -> BTreeMap<(String, String), i64> {
+    common::runtime().block_on(async {
+        let pool = db.pool().await;
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT o.event, u.email, count(*) FROM outbox o JOIN users u ON u.id = o.recipient_id
+             GROUP BY 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("outbox");
+        pool.close().await;
+        rows.into_iter().map(|(e, u, n)| ((e, u), n)).collect()
+    })
+}
+
+fn n(q: &BTreeMap<(String, String), i64>, event: &str, email: &str) -> i64 {
+    q.get(&(event.to_string(), email.to_string()))
+        .copied()
+        .unwrap_or(0)
+}
+
+fn send(db: &TestDb, sink_url: &str) -> common::Run {
+    common::Run::from(
+        db.cmd()
+            .args(["notify", "send", "-o", "json"])
+            .env("COACHCTL_SMTP_URL", sink_url)
+            .output()
+            .expect("run notify send"),
+    )
+}
+
+fn at(hhmm: &str) -> String {
+    format!("{}T{hhmm}", monday())
+}
+
+fn book(db: &TestDb, member: &str, hhmm: &str) -> common::Run {
+    db.run(&[
+        "book",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        member,
+        "--at",
+        &at(hhmm),
+        "-o",
+        "ids",
+    ])
+}
+
+#[test]
+fn each_session_event_queues_its_notices_once_for_the_right_people() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let q = queued(&db);
+    assert_eq!(n(&q, "member.assigned", "ana@example.com"), 1, "{q:?}");
+
+    let id = book(&db, "bo@example.com", "09:00").id();
+    let q = queued(&db);
+    assert_eq!(n(&q, "session.confirmed", "bo@example.com"), 1, "{q:?}");
+    assert_eq!(n(&q, "session.confirmed", "ana@example.com"), 1, "{q:?}");
+
+    db.run(&["session", "reschedule", &id, "--at", &at("10:15")])
+        .ok();
+    let q = queued(&db);
+    assert_eq!(n(&q, "session.rescheduled", "bo@example.com"), 1, "{q:?}");
+    assert_eq!(n(&q, "session.rescheduled", "ana@example.com"), 1, "{q:?}");
+
+    db.run(&["session", "cancel", &id, "--reason", "sick", "--yes"])
+        .ok();
+    let q = queued(&db);
+    assert_eq!(n(&q, "session.cancelled", "bo@example.com"), 1, "{q:?}");
+    assert_eq!(n(&q, "session.cancelled", "ana@example.com"), 1, "{q:?}");
+    // nothing else was queued
+    assert_eq!(q.values().sum::<i64>(), 7, "{q:?}");
+}
+
+#[test]
+fn a_refused_change_queues_nothing_and_a_full_slot_queues_the_rejection() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let before: i64 = db.scalar("SELECT count(*) FROM outbox");
+    // outside the window: refused before anything is written
+    book(&db, "bo@example.com", "13:00").fails_with(7);
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM outbox"), before);
+
+    // a capacity-one slot taken by Cy, then Bo is turned away
+    common::window(&db, "ana@example.com", "tue", ("09:00", "10:00"), 60, 0, 1);
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "cy@example.com",
+        "--name",
+        "Cy",
+        "--coach",
+        "ana@example.com",
+    ])
+    .ok();
+    let tue = format!("{}T09:00", monday() + Duration::days(1));
+    db.run(&[
+        "book",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        "cy@example.com",
+        "--at",
+        &tue,
+    ])
+    .ok();
+    let err = db
+        .run(&[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &tue,
+        ])
+        .fails_with(6)
+        .to_string();
+    assert!(err.contains("This slot is now full"), "{err}");
+    let q = queued(&db);
+    assert_eq!(n(&q, "booking.rejected", "bo@example.com"), 1, "{q:?}");
+    assert_eq!(n(&q, "session.confirmed", "bo@example.com"), 0, "{q:?}");
+}
+
+#[test]
+fn notify_send_delivers_every_message_once_with_its_message_id_and_calendar() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let id = book(&db, "bo@example.com", "09:00").id();
+    db.run(&["session", "cancel", &id, "--reason", "sick", "--yes"])
+        .ok();
+    let sink = Sink::start();
+    let out = send(&db, &sink.url()).json();
+    assert_eq!(out["sent"], 5, "{out}");
+
+    let ids: Vec<String> = common::runtime().block_on(async {
+        let pool = db.pool().await;
+        sqlx::query_scalar("SELECT message_id FROM outbox WHERE status = 'sent'")
+            .fetch_all(&pool)
+            .await
+            .expect("ids")
+    });
+    let got = by_message_id(&sink);
+    assert_eq!(got.len(), 5);
+    for i in &ids {
+        assert_eq!(got.get(i), Some(&1), "{i} delivered once");
+    }
+    let msgs = sink.messages();
+    let confirmed = msgs
+        .iter()
+        .find(|m| {
+            header(m, "To").is_some_and(|t| t.contains("bo@example.com"))
+                && header(m, "Subject").is_some_and(|s| s.contains("confirmed"))
+        })
+        .expect("Bo's confirmation");
+    // Bo has no zone of his own (UTC); the session is Monday 09:00 in Berlin
+    assert!(
+        header(confirmed, "Subject")
+            .is_some_and(|s| s.starts_with("Session with Ana Coach confirmed: Mon ")),
+        "{confirmed}"
+    );
+    assert!(confirmed.contains("method=REQUEST"), "{confirmed}");
+    assert!(confirmed.contains(&format!("coachctl session show {id}")));
+    let cancelled = msgs
+        .iter()
+        .find(|m| header(m, "Subject").is_some_and(|s| s.contains("cancelled")))
+        .expect("a cancellation");
+    assert!(cancelled.contains("method=CANCEL"), "{cancelled}");
+
+    // a second run finds nothing to do
+    assert_eq!(send(&db, &sink.url()).json()["sent"], 0);
+    assert_eq!(sink.count(), 5);
+}
+
+#[test]
+fn an_unreachable_smtp_server_exits_8_and_loses_nothing() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let dead = format!("smtp://127.0.0.1:{}", free_port());
+    let err = send(&db, &dead).fails_with(8).to_string();
+    assert!(err.contains("cannot reach the SMTP server"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts = 0"),
+        1
+    );
+    let sink = Sink::start();
+    assert_eq!(send(&db, &sink.url()).json()["sent"], 1);
+    assert_eq!(sink.count(), 1);
+}
+
+/// `count` queued notices for Ana, straight into the outbox.
+fn queue_bulk(db: &TestDb, count: i32) {
+    common::runtime().block_on(async {
+        let pool = db.pool().await;
+        sqlx::query(
+            "SELECT queue_notice('member.assigned', 'bulk:' || i, u.id, NULL,
+                                 jsonb_build_object('member_name', 'M' || i))
+             FROM generate_series(1, $1) AS i, users u WHERE u.email = 'ana@example.com'",
+        )
+        .bind(count)
+        .execute(&pool)
+        .await
+        .expect("queue");
+        pool.close().await;
+    });
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < StdDuration::from_secs(60),
+            "timed out: {what}"
+        );
+        std::thread::sleep(StdDuration::from_millis(20));
+    }
+}
+
+#[test]
+fn two_senders_through_an_outage_mid_drain_deliver_each_of_1000_messages() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    queue_bulk(&db, 999);
+    let mut sink = Sink::start();
+    let url = sink.url();
+    let spawn = |db: &TestDb| {
+        db.cmd()
+            .args(["notify", "send", "--batch", "20"])
+            .env("COACHCTL_SMTP_URL", &url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn a sender")
+    };
+    let senders = vec![spawn(&db), spawn(&db)];
+    wait_until("300 delivered", || sink.count() >= 300);
+    sink.kill();
+    let codes: Vec<i32> = common::outcomes(senders)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert!(codes.iter().all(|c| *c == 8 || *c == 0), "{codes:?}");
+    assert!(codes.contains(&8), "the outage was seen: {codes:?}");
+    let mid = sink.count();
+    assert!(mid < 1000, "the outage came mid-drain ({mid})");
+
+    sink.restart();
+    let again = common::outcomes(vec![spawn(&db), spawn(&db)]);
+    assert!(again.iter().all(|(c, _)| *c == 0), "{again:?}");
+    let got = by_message_id(&sink);
+    assert_eq!(got.len(), 1000, "every message arrived");
+    // The one boundary: a message the server stored as it was killed, before
+    // answering, is sent again with the same Message-ID (one per sender).
+    let doubled: usize = got.values().map(|n| n - 1).sum();
+    assert!(doubled <= 2, "{doubled} messages doubled");
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM outbox WHERE status = 'sent'"),
+        1000
+    );
+}
+
+#[test]
+fn a_killed_sender_leaves_only_its_message_in_flight_to_resend_with_the_same_message_id() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    queue_bulk(&db, 299);
+    let sink = Sink::start();
+    let mut sender = db
+        .cmd()
+        .args(["notify", "send", "--batch", "50"])
+        .env("COACHCTL_SMTP_URL", sink.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn a sender");
+    wait_until("some delivered", || sink.count() >= 60);
+    sender.kill().expect("kill -9");
+    sender.wait().expect("reap");
+    let sent: i64 = db.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'");
+    let delivered = sink.count() as i64;
+    assert!(
+        delivered - sent <= 1,
+        "at most the message in flight was delivered unmarked ({delivered} vs {sent})"
+    );
+    // its claim still holds the rest of its batch: a second sender leaves them ...
+    let leased: i64 =
+        db.scalar("SELECT count(*) FROM outbox WHERE status = 'queued' AND lease_until > now()");
+    assert!(leased <= 50, "{leased}");
+    // ... until the lease runs out (here: made to run out now)
+    common::runtime().block_on(async {
+        let pool = db.pool().await;
+        sqlx::query("UPDATE outbox SET lease_until = now() WHERE lease_until > now()")
+            .execute(&pool)
+            .await
+            .expect("expire the lease");
+    });
+    send(&db, &sink.url()).ok();
+    let got = by_message_id(&sink);
+    assert_eq!(got.len(), 300);
+    let doubled: usize = got.values().map(|n| n - 1).sum();
+    assert!(doubled <= 1, "{doubled}");
+}
+
+/// A coach in UTC available all day, every day, with Bo assigned.
+fn always_open(db: &TestDb) {
+    let (c, m) = common::ana_and_bo(db);
+    db.run(&["member", "assign", &m, "--coach", &c]).ok();
+    db.run(&["coach", "update", "ana@example.com", "--timezone", "UTC"])
+        .ok();
+    for day in ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] {
+        db.run(&[
+            "availability",
+            "add",
+            "--coach",
+            "ana@example.com",
+            "--day",
+            day,
+            "--start",
+            "00:00",
+            "--end",
+            "23:59",
+            "--length",
+            "10",
+            "--buffer",
+            "0",
+            "--capacity",
+            "5",
+        ])
+        .ok();
+    }
+}
+
+/// A start about `minutes` from now on the 10-minute grid, kept clear of
+/// midnight, where no window reaches.
+fn start_in(minutes: i64) -> chrono::DateTime<Utc> {
+    let t = Utc::now() + Duration::minutes(minutes);
+    let mut start = t
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .and_then(|t| t.with_minute(t.minute() / 10 * 10))
+        .expect("a time");
+    if start.hour() == 23 && start.minute() >= 40 {
+        start += Duration::minutes(30);
+    }
+    start
+}
+
+/// An admin's 10-minute session for Bo starting about `minutes` from now.
+fn session_in(db: &TestDb, minutes: i64) -> String {
+    let start = start_in(minutes);
+    db.run(&[
+        "session",
+        "create",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        "bo@example.com",
+        "--at",
+        &start.to_rfc3339(),
+        "--off-grid",
+        "--length",
+        "10",
+        "-o",
+        "ids",
+    ])
+    .id()
+}
+
+#[test]
+fn session_remind_queues_each_due_reminder_once_even_run_twice_at_once() {
+    let db = TestDb::new();
+    always_open(&db);
+    let soon = session_in(&db, 30);
+    let later = session_in(&db, 300);
+    let _tomorrow = session_in(&db, 30 * 60);
+    let gone = session_in(&db, 200);
+    db.run(&["session", "cancel", &gone, "--reason", "x", "--yes"])
+        .ok();
+
+    let runs = race(&db, vec![vec!["session".into(), "remind".into()]; 2]);
+    assert!(runs.iter().all(|(c, _)| *c == 0), "{runs:?}");
+    let q = queued(&db);
+    // catch-up: the session half an hour away gets the 1 h reminder only
+    for who in ["bo@example.com", "ana@example.com"] {
+        assert_eq!(n(&q, "reminder.1h", who), 1, "{q:?}");
+        assert_eq!(n(&q, "reminder.24h", who), 1, "{q:?}");
+    }
+    let per_session: Vec<(String, i64)> = common::runtime().block_on(async {
+        let pool = db.pool().await;
+        sqlx::query_as(
+            "SELECT event, count(*) FROM outbox WHERE event LIKE 'reminder.%' AND session_id = ANY($1::uuid[])
+             GROUP BY 1 ORDER BY 1",
+        )
+        .bind(vec![soon.clone(), later.clone()])
+        .fetch_all(&pool)
+        .await
+        .expect("reminders")
+    });
+    assert_eq!(
+        per_session,
+        vec![
+            ("reminder.1h".to_string(), 2),
+            ("reminder.24h".to_string(), 2)
+        ]
+    );
+    // a third run queues nothing new
+    assert_eq!(
+        db.run(&["session", "remind", "-o", "json"]).json()["queued"],
+        0
+    );
+
+    // moved: reminded of the new time only; the old reminders are dropped
+    let new_start = start_in(360);
+    db.run(&[
+        "session",
+        "reschedule",
+        &later,
+        "--at",
+        &new_start.to_rfc3339(),
+    ])
+    .ok();
+    assert_eq!(
+        db.run(&["session", "remind", "-o", "json"]).json()["queued"],
+        2
+    );
+    let sink = Sink::start();
+    let out = send(&db, &sink.url()).json();
+    assert_eq!(out["skipped"], 2, "{out}");
+    let reminders: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter_map(|m| header(&m, "Subject").map(str::to_string))
+        .filter(|s| s.starts_with("Reminder"))
+        .collect();
+    let hhmm = new_start.format("%H:%M").to_string();
+    assert_eq!(reminders.len(), 2, "{reminders:?}");
+    assert!(reminders.iter().all(|s| s.contains(&hhmm)), "{reminders:?}");
+}
+
+#[test]
+fn a_refused_message_fails_at_once_and_notify_retry_queues_it_again() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "bounce@example.com",
+        "--name",
+        "Bounce",
+        "--coach",
+        "ana@example.com",
+    ])
+    .ok();
+    db.run(&[
+        "book",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        "bounce@example.com",
+        "--at",
+        &at("09:00"),
+    ])
+    .ok();
+    let sink = Sink::start();
+    let out = send(&db, &sink.url()).json();
+    assert_eq!(out["failed"], 1, "{out}");
+    let failed = db
+        .run(&["notify", "list", "--status", "failed", "-o", "json"])
+        .json();
+    let id = failed[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(failed[0]["recipient_email"], "bounce@example.com");
+    assert!(
+        failed[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("550"))
+    );
+
+    db.run(&["notify", "retry", &id]).ok();
+    assert_eq!(
+        db.scalar::<String>("SELECT status FROM outbox WHERE recipient_id = (SELECT id FROM users WHERE email = 'bounce@example.com')"),
+        "queued"
+    );
+    db.run(&["notify", "retry", &id]).fails_with(7);
+    db.run(&["notify", "retry", &uuid::Uuid::new_v4().to_string()])
+        .fails_with(5);
+}
+
+#[test]
+fn only_an_admin_reads_sends_retries_or_reminds() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    for who in ["ana@example.com", "bo@example.com"] {
+        for args in [
+            vec!["notify", "list"],
+            vec!["notify", "send", "--smtp-url", "smtp://127.0.0.1:1"],
+            vec!["notify", "retry", "--all-failed"],
+            vec!["session", "remind"],
+        ] {
+            let mut a = vec!["--as", who];
+            a.extend(args);
+            db.run(&a).fails_with(4);
+        }
+    }
+    let no_url = common::Run::from(
+        db.cmd()
+            .args(["notify", "send"])
+            .env_remove("COACHCTL_SMTP_URL")
+            .output()
+            .expect("run"),
+    );
+    no_url.fails_with(3);
+}
