@@ -938,6 +938,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
             [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import')
             [CompletionResult]::new('remind', 'remind', [CompletionResultType]::ParameterValue, 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one session')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a scheduled session; its slot is free again at once')
@@ -1110,6 +1111,29 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'coachctl;session;export' {
+            [CompletionResult]::new('--coach', '--coach', [CompletionResultType]::ParameterName, 'Only this coach''s sessions')
+            [CompletionResult]::new('--member', '--member', [CompletionResultType]::ParameterName, 'Only this member''s sessions')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'From this date or time (inclusive)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Until this date (inclusive) or time (exclusive)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('--ics', '--ics', [CompletionResultType]::ParameterName, 'Write iCalendar (the one export format)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'coachctl;session;remind' {
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -1174,6 +1198,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
             [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import')
             [CompletionResult]::new('remind', 'remind', [CompletionResultType]::ParameterValue, 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one session')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a scheduled session; its slot is free again at once')
@@ -1202,6 +1227,9 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;session;help;rate' {
+            break
+        }
+        'coachctl;session;help;export' {
             break
         }
         'coachctl;session;help;remind' {
@@ -1562,6 +1590,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
             [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import')
             [CompletionResult]::new('remind', 'remind', [CompletionResultType]::ParameterValue, 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one session')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a scheduled session; its slot is free again at once')
@@ -1589,6 +1618,9 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;session;rate' {
+            break
+        }
+        'coachctl;help;session;export' {
             break
         }
         'coachctl;help;session;remind' {

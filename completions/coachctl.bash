@@ -343,6 +343,9 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__session,decline)
                 cmd="coachctl__subcmd__help__subcmd__session__subcmd__decline"
                 ;;
+            coachctl__subcmd__help__subcmd__session,export)
+                cmd="coachctl__subcmd__help__subcmd__session__subcmd__export"
+                ;;
             coachctl__subcmd__help__subcmd__session,list)
                 cmd="coachctl__subcmd__help__subcmd__session__subcmd__list"
                 ;;
@@ -460,6 +463,9 @@ _coachctl() {
             coachctl__subcmd__session,decline)
                 cmd="coachctl__subcmd__session__subcmd__decline"
                 ;;
+            coachctl__subcmd__session,export)
+                cmd="coachctl__subcmd__session__subcmd__export"
+                ;;
             coachctl__subcmd__session,help)
                 cmd="coachctl__subcmd__session__subcmd__help"
                 ;;
@@ -495,6 +501,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__session__subcmd__help,decline)
                 cmd="coachctl__subcmd__session__subcmd__help__subcmd__decline"
+                ;;
+            coachctl__subcmd__session__subcmd__help,export)
+                cmd="coachctl__subcmd__session__subcmd__help__subcmd__export"
                 ;;
             coachctl__subcmd__session__subcmd__help,help)
                 cmd="coachctl__subcmd__session__subcmd__help__subcmd__help"
@@ -2790,7 +2799,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__session)
-            opts="list create accept decline reschedule complete note rate remind show cancel"
+            opts="list create accept decline reschedule complete note rate export remind show cancel"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2860,6 +2869,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__session__subcmd__decline)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__session__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3812,7 +3835,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version list create accept decline reschedule complete note rate remind show cancel help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version list create accept decline reschedule complete note rate export remind show cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4083,8 +4106,62 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__session__subcmd__export)
+            opts="-o -y -v -h -V --ics --coach --member --from --to --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --coach)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --member)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__session__subcmd__help)
-            opts="list create accept decline reschedule complete note rate remind show cancel help"
+            opts="list create accept decline reschedule complete note rate export remind show cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4154,6 +4231,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__help__subcmd__decline)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__session__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

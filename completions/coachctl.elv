@@ -864,6 +864,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
+            cand export 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
             cand remind 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
@@ -1027,6 +1028,28 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;session;export'= {
+            cand --coach 'Only this coach''s sessions'
+            cand --member 'Only this member''s sessions'
+            cand --from 'From this date or time (inclusive)'
+            cand --to 'Until this date (inclusive) or time (exclusive)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --ics 'Write iCalendar (the one export format)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;session;remind'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -1088,6 +1111,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
+            cand export 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
             cand remind 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
@@ -1108,6 +1132,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;session;help;note'= {
         }
         &'coachctl;session;help;rate'= {
+        }
+        &'coachctl;session;help;export'= {
         }
         &'coachctl;session;help;remind'= {
         }
@@ -1412,6 +1438,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
+            cand export 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
             cand remind 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
             cand show 'Show one session'
             cand cancel 'Cancel a scheduled session; its slot is free again at once'
@@ -1431,6 +1458,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;session;note'= {
         }
         &'coachctl;help;session;rate'= {
+        }
+        &'coachctl;help;session;export'= {
         }
         &'coachctl;help;session;remind'= {
         }

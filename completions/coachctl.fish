@@ -705,33 +705,34 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l no-input -d '
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "list" -d 'List sessions (a member sees their own, a coach theirs)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "create" -d 'Put a member into a session (a coach proposes, an admin schedules)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "accept" -d 'Accept a proposed session (the member)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "decline" -d 'Decline a proposed session (the member); its seat is free again'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "reschedule" -d 'Move a session to another time, atomically (the member, the coach, an admin)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "complete" -d 'Mark a session that took place as completed (the coach, an admin)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "note" -d 'Add a note to a session (--private: the coach\'s own)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "rate" -d 'Rate a completed session, once (its member)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "remind" -d 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "show" -d 'Show one session'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate remind show cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "list" -d 'List sessions (a member sees their own, a coach theirs)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "create" -d 'Put a member into a session (a coach proposes, an admin schedules)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "accept" -d 'Accept a proposed session (the member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "decline" -d 'Decline a proposed session (the member); its seat is free again'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "reschedule" -d 'Move a session to another time, atomically (the member, the coach, an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "complete" -d 'Mark a session that took place as completed (the coach, an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "note" -d 'Add a note to a session (--private: the coach\'s own)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "rate" -d 'Rate a completed session, once (its member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "export" -d 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "remind" -d 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "show" -d 'Show one session'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l from -d 'From this date or time (inclusive)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l to -d 'Until this date (inclusive) or time (exclusive)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l status -d 'Only sessions with this status' -r
@@ -874,6 +875,26 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l coach -d 'Only this coach\'s sessions' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l member -d 'Only this member\'s sessions' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l from -d 'From this date or time (inclusive)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l to -d 'Until this date (inclusive) or time (exclusive)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l ics -d 'Write iCalendar (the one export format)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
@@ -928,6 +949,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "complete" -d 'Mark a session that took place as completed (the coach, an admin)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "note" -d 'Add a note to a session (--private: the coach\'s own)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "rate" -d 'Rate a completed session, once (its member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "remind" -d 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one session'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
@@ -1127,6 +1149,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "complete" -d 'Mark a session that took place as completed (the coach, an admin)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "note" -d 'Add a note to a session (--private: the coach\'s own)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "rate" -d 'Rate a completed session, once (its member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "export" -d 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "remind" -d 'Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "show" -d 'Show one session'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'

@@ -9,6 +9,7 @@ pub mod actor;
 pub mod audit;
 pub mod availability;
 pub mod booking;
+pub mod calendar;
 pub mod cli;
 pub mod coach;
 pub mod dashboard;

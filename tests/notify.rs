@@ -641,3 +641,43 @@ fn only_an_admin_reads_sends_retries_or_reminds() {
     );
     no_url.fails_with(3);
 }
+
+#[test]
+fn the_calendar_attachments_parse_with_python_icalendar_as_request_then_cancel() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let id = book(&db, "bo@example.com", "09:00").id();
+    db.run(&["session", "cancel", &id, "--reason", "sick", "--yes"])
+        .ok();
+    let sink = Sink::start();
+    send(&db, &sink.url()).ok();
+    let script = "import sys, email, glob, icalendar\n\
+        for f in sorted(glob.glob(sys.argv[1] + '/*.eml')):\n\
+        \x20   msg = email.message_from_binary_file(open(f, 'rb'))\n\
+        \x20   for part in msg.walk():\n\
+        \x20       if part.get_content_type() == 'text/calendar':\n\
+        \x20           cal = icalendar.Calendar.from_ical(part.get_payload(decode=True))\n\
+        \x20           for e in cal.walk('VEVENT'):\n\
+        \x20               print(cal['METHOD'], e['UID'], e['SEQUENCE'], e['STATUS'], e['ORGANIZER'])";
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(sink.dir.path())
+        .output()
+        .expect("python3 icalendar (apt-get install python3-icalendar)");
+    assert!(out.status.success(), "{out:?}");
+    let mut seen: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    seen.sort();
+    let uid = format!("{id}@coachctl");
+    assert_eq!(
+        seen,
+        vec![
+            format!("CANCEL {uid} 1 CANCELLED mailto:ana@example.com"),
+            format!("CANCEL {uid} 1 CANCELLED mailto:ana@example.com"),
+            format!("REQUEST {uid} 0 CONFIRMED mailto:ana@example.com"),
+            format!("REQUEST {uid} 0 CONFIRMED mailto:ana@example.com"),
+        ]
+    );
+}

@@ -425,6 +425,14 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     Ok(())
 }
 
+/// Text that is the data itself (an iCalendar feed), as it is.
+pub fn raw(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 /// A message for the person, on stderr, unless output is for machines.
 pub fn note(ctx: &Ctx, msg: &str) {
     if ctx.global.output == Format::Table {

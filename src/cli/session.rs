@@ -120,6 +120,24 @@ enum Commands {
         #[arg(long)]
         feedback: Option<ProfileText>,
     },
+    /// Export sessions as an iCalendar feed (RFC 5545) that calendar clients import
+    Export {
+        /// Write iCalendar (the one export format)
+        #[arg(long, required = true)]
+        ics: bool,
+        /// Only this coach's sessions
+        #[arg(long)]
+        coach: Option<UserRef>,
+        /// Only this member's sessions
+        #[arg(long)]
+        member: Option<UserRef>,
+        /// From this date or time (inclusive)
+        #[arg(long)]
+        from: Option<Bound>,
+        /// Until this date (inclusive) or time (exclusive)
+        #[arg(long)]
+        to: Option<Bound>,
+    },
     /// Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)
     Remind,
     /// Show one session
@@ -214,6 +232,24 @@ impl Cmd {
                 tz,
                 &session::rate(&pool, &actor, id, rating, feedback).await?,
             ),
+            Commands::Export {
+                ics: _,
+                coach,
+                member,
+                from,
+                to,
+            } => {
+                let filter = Filter {
+                    from: from.map(|b| b.resolve(tz, false)).transpose()?,
+                    to: to.map(|b| b.resolve(tz, true)).transpose()?,
+                    status: None,
+                    coach,
+                    member,
+                    upcoming: false,
+                };
+                let feed = crate::calendar::feed(&pool, &actor, &filter).await?;
+                output::raw(&feed)
+            }
             Commands::Remind => {
                 let r = crate::notify::remind(&pool, &actor).await?;
                 output::note(ctx, &format!("queued {} reminder(s)", r.queued));

@@ -1,6 +1,6 @@
 //! What an outbox message says: subject and plain-text body in the
 //! recipient's own time zone, and the calendar attachment of session
-//! notices (RFC 5545: CRLF, lines folded at 75 octets, text escaped).
+//! notices (see [`crate::calendar`]).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -160,121 +160,30 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
     }
 }
 
-/// One VEVENT of a session, wrapped in a VCALENDAR with `method`.
+/// The session as a calendar event, wrapped in a VCALENDAR with `method`.
 fn event_ics(method: &str, event: &str, p: &Payload) -> Option<String> {
-    let id = p.session_id?;
-    let (start, end) = (p.start?, p.end?);
     let status = match (event, method) {
-        (_, "CANCEL") => "CANCELLED",
-        ("session.proposed", _) => "TENTATIVE",
-        _ => "CONFIRMED",
+        (_, "CANCEL") => "cancelled",
+        ("session.proposed", _) => "proposed",
+        _ => "scheduled",
     };
-    let partstat = match event {
-        "session.proposed" => "NEEDS-ACTION",
-        "session.cancelled" => "DECLINED",
-        _ => "ACCEPTED",
+    let e = crate::calendar::Event {
+        id: p.session_id?,
+        start: p.start?,
+        end: p.end?,
+        sequence: p.sequence.unwrap_or(0),
+        status: status.into(),
+        coach_name: p.coach_name.clone().unwrap_or_default(),
+        coach_email: p.coach_email.clone().unwrap_or_default(),
+        member_name: p.member_name.clone().unwrap_or_default(),
+        member_email: p.member_email.clone().unwrap_or_default(),
     };
-    let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let coach = p.coach_name.clone().unwrap_or_default();
-    let member = p.member_name.clone().unwrap_or_default();
-    let lines = [
-        "BEGIN:VCALENDAR".to_string(),
-        "VERSION:2.0".into(),
-        "PRODID:-//coachctl//coachctl//EN".into(),
-        format!("METHOD:{method}"),
-        "BEGIN:VEVENT".into(),
-        format!("UID:{id}@coachctl"),
-        format!("SEQUENCE:{}", p.sequence.unwrap_or(0)),
-        format!("DTSTAMP:{}", stamp(Utc::now())),
-        format!("DTSTART:{}", stamp(start)),
-        format!("DTEND:{}", stamp(end)),
-        format!(
-            "SUMMARY:{}",
-            escape(&format!("Coaching session: {coach} and {member}"))
-        ),
-        format!(
-            "DESCRIPTION:{}",
-            escape(&format!("See it with: coachctl session show {id}"))
-        ),
-        "CATEGORIES:Coaching Session".into(),
-        format!("STATUS:{status}"),
-        format!(
-            "ORGANIZER;CN={}:mailto:{}",
-            param(&coach),
-            p.coach_email.clone().unwrap_or_default()
-        ),
-        format!(
-            "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT={partstat}:mailto:{}",
-            param(&member),
-            p.member_email.clone().unwrap_or_default()
-        ),
-        "END:VEVENT".into(),
-        "END:VCALENDAR".into(),
-    ];
-    Some(lines.iter().map(|l| fold(l)).collect())
-}
-
-/// TEXT value escaping of RFC 5545 3.3.11.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A parameter value: quoted, without the characters it may not hold.
-fn param(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .filter(|c| !matches!(c, '"' | '\r' | '\n'))
-        .collect();
-    format!("\"{clean}\"")
-}
-
-/// One content line, folded at 75 octets (never inside a UTF-8 sequence),
-/// ending in CRLF.
-pub fn fold(line: &str) -> String {
-    let mut out = String::with_capacity(line.len() + 8);
-    let mut width = 0;
-    for c in line.chars() {
-        let n = c.len_utf8();
-        if width + n > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(c);
-        width += n;
-    }
-    out.push_str("\r\n");
-    out
+    Some(crate::calendar::calendar(method, &[e]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn folded_lines_never_pass_75_octets_and_unfold_to_the_original() {
-        let line = format!("SUMMARY:{}", "Zoë Ångström, ☕ ".repeat(20));
-        let folded = fold(&line);
-        for l in folded.split("\r\n").filter(|l| !l.is_empty()) {
-            assert!(l.len() <= 75, "{} octets: {l}", l.len());
-        }
-        assert_eq!(folded.replace("\r\n ", "").trim_end_matches("\r\n"), line);
-    }
-
-    #[test]
-    fn text_escaping_covers_backslash_semicolon_comma_and_newline() {
-        assert_eq!(escape("a\\b;c,d\ne"), "a\\\\b\\;c\\,d\\ne");
-    }
 
     #[test]
     fn a_subject_names_the_other_party_and_the_local_time() {
