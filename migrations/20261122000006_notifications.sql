@@ -71,15 +71,15 @@ BEGIN
         IF NEW.status = 'scheduled' THEN
             ev := 'session.confirmed'; to_coach := true; to_member := true;
         ELSIF NEW.status = 'proposed' THEN
-            ev := 'session.proposed'; to_member := true;
+            ev := 'session.proposed'; to_coach := true; to_member := true;
         END IF;
     ELSIF NEW.status IS DISTINCT FROM OLD.status THEN
         CASE NEW.status
             WHEN 'scheduled' THEN ev := 'session.accepted'; to_coach := true;
             WHEN 'declined' THEN ev := 'session.declined'; to_coach := true;
             WHEN 'cancelled' THEN ev := 'session.cancelled'; to_coach := true; to_member := true;
-            -- the member's rating prompt
-            WHEN 'completed' THEN ev := 'session.completed'; to_member := true;
+            -- the member's is their rating prompt
+            WHEN 'completed' THEN ev := 'session.completed'; to_coach := true; to_member := true;
             ELSE NULL;
         END CASE;
     ELSIF NEW.starts_at IS DISTINCT FROM OLD.starts_at

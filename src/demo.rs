@@ -251,6 +251,9 @@ async fn seed_locked(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
     }
     seed_bookings(pool, actor, &coach_ids).await?;
     seed_lifecycle(pool, &coach_ids).await?;
+    // The outbox already holds each event's notices; reminders for the
+    // sessions of the next day are what cron would queue now.
+    crate::notify::remind(pool, actor).await?;
     let mut views = Vec::new();
     let now = chrono::Utc::now();
     for id in coach_ids {

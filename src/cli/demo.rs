@@ -56,7 +56,8 @@ impl Cmd {
                 }
                 output::note(
                     ctx,
-                    "\nTry: coachctl --as ana.berger@example.com member list   (what Ana sees)",
+                    "\nTry: coachctl --as ana.berger@example.com member list   (what Ana sees)\n     \
+                     coachctl notify list --status queued                (the emails cron would send)",
                 );
                 Ok(())
             }

@@ -63,6 +63,10 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
             format!("Session with {other} confirmed: {at}"),
             format!("Your session with {other} is booked."),
         ),
+        "session.proposed" if to_coach => (
+            format!("Session proposed to {member}: {at}"),
+            format!("You proposed a session to {member}; they are asked to accept it."),
+        ),
         "session.proposed" => (
             format!("{coach} proposes a session: {at}"),
             format!(
@@ -85,6 +89,10 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         "session.cancelled" => (
             format!("Session with {other} cancelled: {at}"),
             format!("Your session with {other} is cancelled."),
+        ),
+        "session.completed" if to_coach => (
+            format!("Session with {member} completed: {at}"),
+            format!("Your session with {member} is recorded as completed."),
         ),
         "session.completed" => (
             format!("How was your session with {coach}? {at}"),
