@@ -1,6 +1,7 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1, writing each
 message it accepts to OUTDIR/<n>.eml (atomically), and printing "ready"
-once it listens.  Usage: smtp_sink.py PORT OUTDIR"""
+once it listens.  Usage: smtp_sink.py PORT OUTDIR; with OUTDIR "-" it only
+counts what it accepts (bench/run), printing the count when stopped."""
 import asyncio
 import os
 import signal
@@ -23,6 +24,9 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.outdir == "-":
+            self.count = getattr(self, "count", 0) + 1
+            return "250 OK"
         name = os.path.join(self.outdir, uuid.uuid4().hex)
         with open(name + ".tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)
@@ -32,8 +36,10 @@ class Sink:
 
 def main():
     port, outdir = int(sys.argv[1]), sys.argv[2]
-    os.makedirs(outdir, exist_ok=True)
-    controller = Controller(Sink(outdir), hostname="127.0.0.1", port=port)
+    if outdir != "-":
+        os.makedirs(outdir, exist_ok=True)
+    sink = Sink(outdir)
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     done = threading.Event()
@@ -41,6 +47,8 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: done.set())
     done.wait()
     controller.stop()
+    if outdir == "-":
+        print(getattr(sink, "count", 0), flush=True)
 
 
 if __name__ == "__main__":
