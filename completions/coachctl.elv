@@ -1186,6 +1186,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;notify;send'= {
             cand --smtp-url 'SMTP server: smtp://host:port, smtp://host:port?tls=required (STARTTLS), smtps://user:pass@host (implicit TLS)'
             cand --from 'The sender address'
+            cand --smtp-ca 'A PEM file of the CA that signed the SMTP server''s certificate (a private relay), trusted besides the public roots'
             cand --batch 'Messages claimed at a time'
             cand --max-attempts 'Attempts before a message stays failed'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'

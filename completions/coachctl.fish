@@ -995,6 +995,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l smtp-url -d 'SMTP server: smtp://host:port, smtp://host:port?tls=required (STARTTLS), smtps://user:pass@host (implicit TLS)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l from -d 'The sender address' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l smtp-ca -d 'A PEM file of the CA that signed the SMTP server\'s certificate (a private relay), trusted besides the public roots' -r -F
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l batch -d 'Messages claimed at a time' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l max-attempts -d 'Attempts before a message stays failed' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r

@@ -17,6 +17,7 @@ struct Sink {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    env: Vec<(String, String)>,
 }
 
 fn python() -> &'static str {
@@ -35,10 +36,19 @@ fn free_port() -> u16 {
 
 impl Sink {
     fn start() -> Sink {
+        Sink::start_with(&[])
+    }
+
+    /// A sink with settings of tests/support/smtp_sink.py (SINK_TLS, ...).
+    fn start_with(env: &[(&str, &str)]) -> Sink {
         let mut s = Sink {
             port: free_port(),
             dir: tempfile::tempdir().expect("sink dir"),
             child: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.restart();
         s
@@ -50,6 +60,7 @@ impl Sink {
             .arg(script)
             .arg(self.port.to_string())
             .arg(self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -852,4 +863,80 @@ fn a_completed_session_notifies_both_and_prompts_the_member_to_rate() {
         unfolded(&prompt).contains(&format!("coachctl session rate {id} --rating")),
         "{prompt}"
     );
+}
+
+/// A CA and a certificate for localhost signed by it, in `dir`.
+fn make_pki(dir: &Path) {
+    let script = "set -e
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout ca.key -out ca.crt -days 30 -subj '/CN=coachctl test ca' \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout server.key -out server.csr -subj /CN=localhost
+        printf 'basicConstraints=critical,CA:FALSE\\nextendedKeyUsage=serverAuth\\nsubjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+            -out server.crt -days 30 -extfile server.ext";
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn starttls_and_implicit_tls_with_a_login_deliver_and_an_untrusted_certificate_loses_nothing() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let pki = tempfile::tempdir().expect("pki");
+    make_pki(pki.path());
+    let file = |f: &str| pki.path().join(f).display().to_string();
+    let (cert, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
+    for mode in ["starttls", "implicit"] {
+        let sink = Sink::start_with(&[
+            ("SINK_TLS", mode),
+            ("SINK_CERT", &cert),
+            ("SINK_KEY", &key),
+            ("SINK_AUTH", "mailer:s3cret"),
+        ]);
+        let url = |login: &str| match mode {
+            "implicit" => format!("smtps://{login}@localhost:{}", sink.port),
+            _ => format!("smtp://{login}@localhost:{}?tls=required", sink.port),
+        };
+        let run = |url: &str, ca: Option<&str>| {
+            let mut c = db.cmd();
+            c.args(["notify", "send", "-o", "json"])
+                .env("COACHCTL_SMTP_URL", url);
+            match ca {
+                Some(ca) => c.env("COACHCTL_SMTP_CA", ca),
+                None => c.env_remove("COACHCTL_SMTP_CA"),
+            };
+            common::Run::from(c.output().expect("run notify send"))
+        };
+        // a new notice to deliver in each mode
+        let day = if mode == "implicit" { "10:15" } else { "09:00" };
+        book(&db, "bo@example.com", day).ok();
+        let queued_before: i64 =
+            db.scalar("SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts = 0");
+        assert!(queued_before > 0);
+
+        let err = run(&url("mailer:s3cret"), None).fails_with(8).to_string();
+        assert!(err.contains("TLS"), "{mode}: {err}");
+        assert!(
+            !err.contains("s3cret"),
+            "the password stays out of messages: {err}"
+        );
+        assert_eq!(
+            db.scalar::<i64>(
+                "SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts = 0"
+            ),
+            queued_before,
+            "{mode}: nothing was lost or used up"
+        );
+        assert_eq!(sink.count(), 0);
+
+        let out = run(&url("mailer:s3cret"), Some(&ca)).json();
+        assert_eq!(out["sent"], queued_before, "{mode}: {out}");
+        assert_eq!(sink.count() as i64, queued_before);
+    }
 }

@@ -39,6 +39,10 @@ enum Commands {
             default_value = "coachctl <coachctl@localhost>"
         )]
         from: String,
+        /// A PEM file of the CA that signed the SMTP server's certificate (a
+        /// private relay), trusted besides the public roots
+        #[arg(long, env = "COACHCTL_SMTP_CA", value_name = "PEM")]
+        smtp_ca: Option<std::path::PathBuf>,
         /// Messages claimed at a time
         #[arg(long, default_value_t = 100)]
         batch: i64,
@@ -68,6 +72,7 @@ impl Cmd {
             Commands::Send {
                 smtp_url,
                 from,
+                smtp_ca,
                 batch,
                 max_attempts,
             } => {
@@ -77,6 +82,7 @@ impl Cmd {
                     )
                 })?;
                 let mut opts = SendOptions::new(url, from);
+                opts.ca = smtp_ca;
                 opts.batch = batch.max(1);
                 opts.max_attempts = max_attempts.max(1);
                 let d = notify::send(&pool, &actor, &opts).await?;

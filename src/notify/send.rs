@@ -14,6 +14,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool};
@@ -31,6 +32,9 @@ pub struct SendOptions {
     pub smtp_url: String,
     /// `COACHCTL_SMTP_FROM`
     pub from: String,
+    /// `COACHCTL_SMTP_CA`: a PEM file of the CA that signed the server's
+    /// certificate, trusted besides the public roots (a private mail relay).
+    pub ca: Option<std::path::PathBuf>,
     /// Messages claimed per batch (memory stays bounded by it).
     pub batch: i64,
     /// Attempts before a message stays `failed`.
@@ -44,6 +48,7 @@ impl SendOptions {
         SendOptions {
             smtp_url,
             from,
+            ca: None,
             batch: 100,
             max_attempts: 5,
             lease: Duration::from_secs(300),
@@ -83,25 +88,31 @@ pub async fn send(pool: &PgPool, actor: &Actor, opts: &SendOptions) -> Result<De
             opts.from
         ))
     })?;
-    let transport = Arc::new(
-        SmtpTransport::from_url(&opts.smtp_url)
-            .map_err(|_| {
-                Error::invalid(
-                    "COACHCTL_SMTP_URL is not an SMTP URL; use smtp://host:port, \
-                     smtp://host:port?tls=required (STARTTLS) or smtps://user:pass@host",
-                )
-            })?
-            .timeout(Some(Duration::from_secs(10)))
-            // one connection, reused for the whole run
-            .pool_config(PoolConfig::new().max_size(1))
-            .build(),
-    );
+    let transport = Arc::new(transport(opts)?);
     let probe = transport.clone();
     let reachable = tokio::task::spawn_blocking(move || probe.test_connection())
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
-    if !matches!(reachable, Ok(true)) {
-        return Err(unreachable(&opts.smtp_url));
+    match reachable {
+        Ok(true) => {}
+        Err(e) if e.is_permanent() => {
+            // e.g. 535: the server answered, and refused the login
+            return Err(Error::Unavailable(format!(
+                "the SMTP server at {} refused the connection ({}); check the credentials in \
+                 COACHCTL_SMTP_URL; nothing was lost, the messages stay queued",
+                shown(&opts.smtp_url),
+                e.status().map(|c| c.to_string()).unwrap_or_default()
+            )));
+        }
+        // a certificate refused during STARTTLS reads as a connection error
+        Err(e) if e.is_tls() || format!("{e:?}").contains("Certificate") => {
+            return Err(Error::Unavailable(format!(
+                "cannot set up TLS with the SMTP server at {} (is its certificate trusted? \
+                 COACHCTL_SMTP_CA names a private CA); nothing was lost, the messages stay queued",
+                shown(&opts.smtp_url)
+            )));
+        }
+        _ => return Err(unreachable(&opts.smtp_url)),
     }
     let mut done = Delivery::default();
     loop {
@@ -150,17 +161,68 @@ pub async fn send(pool: &PgPool, actor: &Actor, opts: &SendOptions) -> Result<De
     }
 }
 
-fn unreachable(url: &str) -> Error {
-    // the URL without credentials
-    let shown = url::Url::parse(url)
+/// The SMTP transport the URL names: plain, STARTTLS or implicit TLS, with
+/// credentials from the URL, one connection reused for the whole run.
+fn transport(opts: &SendOptions) -> Result<SmtpTransport> {
+    let bad_url = || {
+        Error::invalid(
+            "COACHCTL_SMTP_URL is not an SMTP URL; use smtp://host:port, \
+             smtp://host:port?tls=required (STARTTLS) or smtps://user:pass@host",
+        )
+    };
+    let mut builder = SmtpTransport::from_url(&opts.smtp_url).map_err(|_| bad_url())?;
+    if let Some(path) = &opts.ca {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::invalid(format!(
+                "cannot read COACHCTL_SMTP_CA {}: {e}",
+                path.display()
+            ))
+        })?;
+        let cert = Certificate::from_pem(&pem).map_err(|_| {
+            Error::invalid(format!(
+                "COACHCTL_SMTP_CA {} holds no PEM certificate",
+                path.display()
+            ))
+        })?;
+        let url = url::Url::parse(&opts.smtp_url).map_err(|_| bad_url())?;
+        let host = url.host_str().ok_or_else(bad_url)?.to_string();
+        let params = TlsParameters::builder(host)
+            .add_root_certificate(cert)
+            .build()
+            .map_err(|e| Error::invalid(format!("cannot set up TLS for SMTP: {e}")))?;
+        let starttls = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let tls = match (url.scheme(), starttls.as_deref()) {
+            ("smtps", _) => Tls::Wrapper(params),
+            (_, Some("required")) => Tls::Required(params),
+            (_, Some("opportunistic")) => Tls::Opportunistic(params),
+            _ => Tls::None,
+        };
+        builder = builder.tls(tls);
+    }
+    Ok(builder
+        .timeout(Some(Duration::from_secs(10)))
+        .pool_config(PoolConfig::new().max_size(1))
+        .build())
+}
+
+/// The URL without credentials.
+fn shown(url: &str) -> String {
+    url::Url::parse(url)
         .ok()
         .and_then(|u| {
             u.host_str()
                 .map(|h| format!("{}://{h}:{}", u.scheme(), u.port().unwrap_or(25)))
         })
-        .unwrap_or_else(|| "the SMTP server".into());
+        .unwrap_or_else(|| "the SMTP server".into())
+}
+
+fn unreachable(url: &str) -> Error {
     Error::Unavailable(format!(
-        "cannot reach the SMTP server at {shown}; nothing was lost, the messages stay queued"
+        "cannot reach the SMTP server at {}; nothing was lost, the messages stay queued",
+        shown(url)
     ))
 }
 

@@ -1,15 +1,20 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1, writing each
 message it accepts to OUTDIR/<n>.eml (atomically), and printing "ready"
 once it listens.  Usage: smtp_sink.py PORT OUTDIR; with OUTDIR "-" it only
-counts what it accepts (bench/run), printing the count when stopped."""
+counts what it accepts (bench/run), printing the count when stopped.
+
+SINK_TLS=implicit|starttls with SINK_CERT and SINK_KEY serves TLS (STARTTLS
+then required); SINK_AUTH=user:password requires that login."""
 import asyncio
 import os
 import signal
 import sys
 import threading
+import ssl
 import uuid
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class Sink:
@@ -39,7 +44,29 @@ def main():
     if outdir != "-":
         os.makedirs(outdir, exist_ok=True)
     sink = Sink(outdir)
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    kw = {}
+    mode = os.environ.get("SINK_TLS")
+    if mode:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(os.environ["SINK_CERT"], os.environ["SINK_KEY"])
+        if mode == "implicit":
+            kw["ssl_context"] = ctx
+        else:
+            kw["tls_context"] = ctx
+            kw["require_starttls"] = True
+    auth = os.environ.get("SINK_AUTH")
+    if auth:
+        user, password = auth.split(":", 1)
+
+        def check(server, session, envelope, mechanism, data):
+            ok = data.login.decode() == user and data.password.decode() == password
+            return AuthResult(success=ok)
+
+        kw["authenticator"] = check
+        kw["auth_required"] = True
+        # (aiosmtpd 1.4 does not count implicit TLS as TLS for this check)
+        kw["auth_require_tls"] = mode == "starttls"
+    controller = Controller(sink, hostname="127.0.0.1", port=port, server_hostname="localhost", **kw)
     controller.start()
     print("ready", flush=True)
     done = threading.Event()
