@@ -20,6 +20,11 @@ pub struct Payload {
     pub coach_email: Option<String>,
     pub member_name: Option<String>,
     pub member_email: Option<String>,
+    /// Relationship notices: who acted, what they wrote, about what.
+    pub from_name: Option<String>,
+    pub text: Option<String>,
+    pub area: Option<String>,
+    pub status: Option<String>,
 }
 
 /// The recipient, as the message addresses them.
@@ -121,6 +126,50 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         "reminder.1h" => (
             format!("Starting soon: session with {other} {at}"),
             format!("Your session with {other} starts within the hour."),
+        ),
+        "connection.requested" => {
+            let from = p.from_name.clone().unwrap_or_else(|| "Someone".into());
+            (
+                format!("{from} asks to connect"),
+                format!(
+                    "{from} asks to connect with you{}.{} Answer with `coachctl connect list` \
+                     and `coachctl connect respond <id> --accept` (or --decline).",
+                    p.area
+                        .as_deref()
+                        .map(|a| format!(" about {a}"))
+                        .unwrap_or_default(),
+                    p.text
+                        .as_deref()
+                        .map(|t| format!("\n\n  \"{t}\"\n"))
+                        .unwrap_or_default()
+                ),
+            )
+        }
+        "connection.answered" => {
+            let from = p.from_name.clone().unwrap_or_else(|| "They".into());
+            let status = p.status.clone().unwrap_or_else(|| "answered".into());
+            (
+                format!("{from} {status} your connection request"),
+                format!("{from} {status} your connection request."),
+            )
+        }
+        "message" => {
+            let from = p.from_name.clone().unwrap_or_else(|| "Someone".into());
+            (
+                format!("New message from {from}"),
+                format!(
+                    "{from} wrote:\n\n  {}\n\nReply with `coachctl message send --to <them> --text ...`; \
+                     read the conversation with `coachctl message list`.",
+                    p.text.as_deref().unwrap_or("").replace('\n', "\n  ")
+                ),
+            )
+        }
+        "invitation" => (
+            format!("{coach} invites you to coachctl"),
+            format!(
+                "{coach} invited you as a member. Accept with `coachctl invite accept <code>`, \
+                 using the code {coach} gave you (it is never sent by email or stored)."
+            ),
         ),
         other_event => (
             format!("coachctl: {other_event}"),
