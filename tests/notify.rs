@@ -798,30 +798,8 @@ mod properties {
 #[test]
 fn a_completed_session_notifies_both_and_prompts_the_member_to_rate() {
     let db = TestDb::new();
-    let (c, m) = common::ana_and_bo(&db);
-    db.run(&["member", "assign", &m, "--coach", &c]).ok();
-    db.run(&["coach", "update", "ana@example.com", "--timezone", "UTC"])
-        .ok();
+    always_open(&db);
     let now = Utc::now();
-    let day = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-        [chrono::Datelike::weekday(&now).num_days_from_sunday() as usize];
-    db.run(&[
-        "availability",
-        "add",
-        "--coach",
-        "ana@example.com",
-        "--day",
-        day,
-        "--start",
-        "00:00",
-        "--end",
-        "23:59",
-        "--length",
-        "10",
-        "--buffer",
-        "0",
-    ])
-    .ok();
     let start = (now + Duration::seconds(2)).to_rfc3339();
     let id = db
         .run(&[
