@@ -43,6 +43,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand notify 'The email outbox: list, send (cron), retry'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
+            cand man 'Write man pages for every command into a directory'
             cand demo 'Seed a small realistic organisation and show it'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1303,6 +1304,23 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;man'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;demo'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -1331,6 +1349,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand notify 'The email outbox: list, send (cron), retry'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
+            cand man 'Write man pages for every command into a directory'
             cand demo 'Seed a small realistic organisation and show it'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1485,6 +1504,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;audit;list'= {
         }
         &'coachctl;help;completions'= {
+        }
+        &'coachctl;help;man'= {
         }
         &'coachctl;help;demo'= {
         }

@@ -19,6 +19,7 @@ pub mod completions;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
+pub mod man;
 pub mod member;
 pub mod notify;
 pub mod output;
@@ -44,8 +45,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options that every command accepts.
+/// Options that every command accepts, listed under their own heading in
+/// every command's help, after the command's own.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// PostgreSQL URL to use instead of the embedded database
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
@@ -55,13 +58,14 @@ pub struct Global {
     #[arg(
         long = "as",
         env = "COACHCTL_AS",
+        hide_env_values = true,
         global = true,
         value_name = "EMAIL|ID"
     )]
     pub as_user: Option<UserRef>,
 
     /// Output format: table for people, json/csv/ids for scripts
-    #[arg(short, long, env = "COACHCTL_OUTPUT", global = true, value_enum, default_value_t = output::Format::Table)]
+    #[arg(short, long, env = "COACHCTL_OUTPUT", hide_env_values = true, global = true, value_enum, default_value_t = output::Format::Table)]
     pub output: output::Format,
 
     /// Time zone to show times in (IANA name); default: the actor's, else the system's
@@ -103,17 +107,37 @@ pub enum Command {
     /// Weekly availability windows and blocked dates
     Availability(availability::Cmd),
     /// Open slots of a coach, in the coach's time zone
+    #[command(after_long_help = "Examples:
+  coachctl slots --coach ana@example.com --from 2027-03-29 --days 7
+  coachctl slots --coach ana@example.com -o json | jq '.[0].start'
+  coachctl slots --coach ana@example.com --watch")]
     Slots(slots::Cmd),
     /// Book a slot (atomic: never overbooks)
+    #[command(after_long_help = "Examples:
+  coachctl --as bo@example.com book --coach ana@example.com --at 2027-03-29T09:00
+  S=$(coachctl book --coach ana@example.com --member bo@example.com --at 2027-03-29T09:00 -o ids)
+  coachctl book --coach ana@example.com --member bo@example.com   (pick a slot on a terminal)")]
     Book(book::Cmd),
     /// Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind
+    #[command(after_long_help = "Examples:
+  coachctl --as bo@example.com session list -o json
+  coachctl --as ana@example.com session create --member bo@example.com --at 2027-04-01T15:00
+  coachctl session reschedule <id> --at 2027-04-05T09:00
+  coachctl session export --coach ana@example.com --ics > ana.ics
+  coachctl session remind && coachctl notify send          (cron)")]
     Session(session::Cmd),
     /// The email outbox: list, send (cron), retry
+    #[command(after_long_help = "Examples:
+  COACHCTL_SMTP_URL=smtp://127.0.0.1:2525 coachctl notify send
+  coachctl notify list --status failed
+  coachctl notify retry --all-failed")]
     Notify(notify::Cmd),
     /// The audit log: who changed what, when
     Audit(audit::Cmd),
     /// Print a shell completion script
     Completions(completions::Cmd),
+    /// Write man pages for every command into a directory
+    Man(man::Cmd),
     /// Seed a small realistic organisation and show it
     Demo(demo::Cmd),
 }
@@ -247,6 +271,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Notify(c) => c.run(&ctx).await,
             Command::Audit(c) => c.run(&ctx).await,
             Command::Completions(c) => c.run(),
+            Command::Man(c) => c.run(),
             Command::Demo(c) => c.run(&ctx).await,
         };
         // Say goodbye (Terminate) instead of vanishing from the server.

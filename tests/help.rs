@@ -1,0 +1,102 @@
+//! Help that reads like cargo's, and man pages for every command.
+
+use std::process::Command;
+
+fn coachctl(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_coachctl"))
+        .args(args)
+        .env_remove("COACHCTL_AS")
+        .env_remove("COACHCTL_OUTPUT")
+        .output()
+        .expect("run coachctl");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_commands_own_flags_come_first_and_global_options_under_their_own_heading() {
+    for args in [
+        ["book", "--help"],
+        ["book", "-h"],
+        ["session", "--help"],
+        ["slots", "-h"],
+    ] {
+        let help = coachctl(&args);
+        let own = help.find("Options:").expect("an Options heading");
+        let global = help
+            .find("Global options:")
+            .expect("a Global options heading");
+        assert!(own < global, "{args:?}:\n{help}");
+        // every global option sits below its heading, none among the command's own
+        let (mine, globals) = help.split_at(global);
+        for flag in [
+            "--database-url",
+            "--as ",
+            "--output",
+            "--tz",
+            "--no-input",
+            "--color",
+        ] {
+            assert!(
+                !mine.contains(flag),
+                "{flag} among the own options of {args:?}"
+            );
+            assert!(globals.contains(flag), "{flag} missing from {args:?}");
+        }
+        assert!(
+            !help.contains("=]"),
+            "no dangling `[env: X=]` in {args:?}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn short_help_gives_one_line_per_flag_and_long_help_ends_with_examples() {
+    let short = coachctl(&["book", "-h"]);
+    let own: Vec<&str> = short
+        .split("Global options:")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.trim_start().starts_with('-'))
+        .collect();
+    assert!(
+        own.iter()
+            .any(|l| l.contains("--coach") && l.contains("The coach"))
+    );
+    assert!(!short.contains("Examples:"));
+    for cmd in ["book", "slots", "session", "notify"] {
+        let long = coachctl(&[cmd, "--help"]);
+        let tail = long.rsplit("Examples:").next().unwrap_or_default();
+        assert!(
+            long.contains("Examples:") && tail.contains("coachctl "),
+            "{cmd}:\n{long}"
+        );
+    }
+}
+
+#[test]
+fn man_writes_a_page_for_every_command_that_man_can_render() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_coachctl"))
+        .arg("man")
+        .arg(dir.path())
+        .output()
+        .expect("run coachctl man");
+    assert!(out.status.success(), "{out:?}");
+    for page in [
+        "coachctl.1",
+        "coachctl-book.1",
+        "coachctl-session-list.1",
+        "coachctl-notify-send.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).expect(page);
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page}: not roff"
+        );
+        assert!(text.contains(".SH NAME"), "{page}");
+    }
+    let book = std::fs::read_to_string(dir.path().join("coachctl-book.1")).expect("book");
+    assert!(book.contains("\\-\\-coach"), "{book}");
+}
