@@ -510,3 +510,49 @@ pub async fn set_privacy(
     tx.commit().await?;
     Ok(redact_for(actor, after))
 }
+
+/// A new member (user and profile with defaults), audited as created: the
+/// path `invite accept` takes for an invitee without an account.
+pub(crate) async fn insert_profile(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    email: &Email,
+    name: &PersonName,
+    timezone: TimeZone,
+) -> Result<UserId> {
+    let id = users::insert(conn, email, name, Role::Member, timezone).await?;
+    sqlx::query("INSERT INTO member_profiles (user_id) VALUES ($1)")
+        .bind(id.as_uuid())
+        .execute(&mut *conn)
+        .await?;
+    let member = fetch(conn, id).await?;
+    audit::record(
+        conn,
+        actor,
+        Change::of("member.create", "member", member.id, None, Some(&member))?,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Assign a member to a coach inside the caller's transaction, through the
+/// same capacity-guarded path as `member assign`. False when already theirs.
+pub(crate) async fn assign_within(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    member: UserId,
+    coach: &coach::Coach,
+) -> Result<bool> {
+    sqlx::query("SELECT 1 FROM member_profiles WHERE user_id = $1 FOR UPDATE")
+        .bind(member.as_uuid())
+        .execute(&mut *conn)
+        .await?;
+    let before = fetch(conn, member).await?;
+    if before.coach_id == Some(coach.id) {
+        return Ok(false);
+    }
+    set_coach(conn, member, Some(coach)).await?;
+    let after = fetch(conn, member).await?;
+    record(conn, actor, "member.assign", &before, &after).await?;
+    Ok(true)
+}

@@ -16,9 +16,11 @@ pub mod availability;
 pub mod book;
 pub mod coach;
 pub mod completions;
+pub mod connect;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
+pub mod invite;
 pub mod member;
 pub mod output;
 pub mod report;
@@ -113,6 +115,10 @@ pub enum Command {
     Completions(completions::Cmd),
     /// Seed a small realistic organisation and show it
     Demo(demo::Cmd),
+    /// Invitations: send, list, accept, decline, revoke
+    Invite(invite::Cmd),
+    /// Connections between coaches and members: request, respond, list, remove
+    Connect(connect::Cmd),
 }
 
 /// What every handler gets: the global options and a way to the database.
@@ -244,6 +250,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Audit(c) => c.run(&ctx).await,
             Command::Completions(c) => c.run(),
             Command::Demo(c) => c.run(&ctx).await,
+            Command::Invite(c) => c.run(&ctx).await,
+            Command::Connect(c) => c.run(&ctx).await,
         };
         // Say goodbye (Terminate) instead of vanishing from the server.
         let pools = ctx.pools.lock().map(|p| p.clone()).unwrap_or_default();

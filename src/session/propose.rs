@@ -90,7 +90,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewSession) -> Result<Se
     }
     if !may_book(pool, &m, &c).await? {
         let sentence = format!(
-            "{} is not assigned to coach {}; sessions are only for a coach's own members",
+            "{} is neither assigned nor connected to coach {}; sessions are only for a coach's own or connected members",
             m.email, c.email
         );
         return Err(match actor.role() {
