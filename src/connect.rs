@@ -113,7 +113,13 @@ pub(crate) async fn open_accepted(
             audit::record(
                 conn,
                 actor,
-                Change::of("connection.accept", "connection", id, Some(&before), Some(&after))?,
+                Change::of(
+                    "connection.accept",
+                    "connection",
+                    id,
+                    Some(&before),
+                    Some(&after),
+                )?,
             )
             .await?;
             return Ok(id);
@@ -233,7 +239,9 @@ pub async fn request(pool: &PgPool, actor: &Actor, new: &NewRequest) -> Result<C
     .bind(new.message.clone().and_then(ProfileText::into_option))
     .execute(&mut *tx)
     .await
-    .on_constraint("connections_one_open_per_pair", || one_open(&c.email, &m.email))?;
+    .on_constraint("connections_one_open_per_pair", || {
+        one_open(&c.email, &m.email)
+    })?;
     let after = fetch(&mut tx, id).await?;
     audit::record(
         &mut tx,
@@ -331,7 +339,13 @@ pub async fn remove(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Connection
     audit::record(
         &mut tx,
         actor,
-        Change::of("connection.remove", "connection", id, Some(&before), Some(&after))?,
+        Change::of(
+            "connection.remove",
+            "connection",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
     )
     .await?;
     tx.commit().await?;

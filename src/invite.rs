@@ -289,13 +289,13 @@ async fn unusable(conn: &mut PgConnection, code: &InviteCode) -> Result<Error> {
 /// holding the code may answer it; a coach never.
 async fn may_answer(conn: &mut PgConnection, actor: &Actor, invitation: &Invitation) -> Result<()> {
     let invitee = match actor.id() {
-        Some(me) if actor.role() == Role::Member => sqlx::query_scalar(
-            "SELECT email_key(email) = email_key($2) FROM users WHERE id = $1",
-        )
-        .bind(me.as_uuid())
-        .bind(&invitation.email)
-        .fetch_one(&mut *conn)
-        .await?,
+        Some(me) if actor.role() == Role::Member => {
+            sqlx::query_scalar("SELECT email_key(email) = email_key($2) FROM users WHERE id = $1")
+                .bind(me.as_uuid())
+                .bind(&invitation.email)
+                .fetch_one(&mut *conn)
+                .await?
+        }
         _ => false,
     };
     match actor.role() {
@@ -360,7 +360,12 @@ pub async fn accept(
         .bind(invitation.id)
         .fetch_one(&mut *tx)
         .await?;
-    let member_id = match users::find(&mut tx, &UserRef::Email(Email::from_str(&invitation.email)?)).await? {
+    let member_id = match users::find(
+        &mut tx,
+        &UserRef::Email(Email::from_str(&invitation.email)?),
+    )
+    .await?
+    {
         Some(u) if u.role == Role::Member => u.id,
         Some(u) => {
             return Err(Error::rule(format!(
@@ -472,7 +477,13 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Invitation
     audit::record(
         &mut tx,
         actor,
-        Change::of("invitation.revoke", "invitation", id, Some(&before), Some(&after))?,
+        Change::of(
+            "invitation.revoke",
+            "invitation",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
     )
     .await?;
     tx.commit().await?;

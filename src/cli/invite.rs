@@ -75,7 +75,9 @@ impl Cmd {
                     (Some(e), _) => Invitee::Email(e),
                     (None, Some(u)) => Invitee::User(u),
                     (None, None) => {
-                        return Err(crate::Error::invalid("name the invitee with --email or --user"));
+                        return Err(crate::Error::invalid(
+                            "name the invitee with --email or --user",
+                        ));
                     }
                 };
                 let new = NewInvite {

@@ -154,8 +154,14 @@ impl Record for crate::session::SessionRating {
 }
 
 impl Record for crate::invite::Invitation {
-    const COLUMNS: &'static [&'static str] =
-        &["id", "coach_email", "email", "status", "assign", "expires_at"];
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "coach_email",
+        "email",
+        "status",
+        "assign",
+        "expires_at",
+    ];
     fn id(&self) -> String {
         self.id.to_string()
     }
