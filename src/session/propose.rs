@@ -88,7 +88,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewSession) -> Result<Se
             m.email, m.membership_status
         )));
     }
-    if !may_book(pool, &m, &c).await? {
+    if !may_book(&mut conn, &m, &c).await? {
         let sentence = format!(
             "{} is neither assigned nor connected to coach {}; sessions are only for a coach's own or connected members",
             m.email, c.email
