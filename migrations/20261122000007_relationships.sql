@@ -60,7 +60,7 @@ CREATE FUNCTION invitations_rate_limit() RETURNS trigger
 DECLARE
     sent integer;
 BEGIN
-    -- GUARD OFF
+    PERFORM 1 FROM coach_profiles WHERE user_id = NEW.coach_id FOR UPDATE;
     SELECT count(*) INTO sent FROM invitations
         WHERE coach_id = NEW.coach_id AND created_at > clock_timestamp() - interval '24 hours';
     IF sent >= 10 THEN
