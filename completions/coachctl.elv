@@ -43,6 +43,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand demo 'Seed a small realistic organisation and show it'
+            cand invite 'Invitations: send, list, accept, decline, revoke'
+            cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;db'= {
@@ -1178,6 +1180,253 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;invite'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand send 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+            cand accept 'Accept an invitation: creates the member if needed and the connection'
+            cand decline 'Decline an invitation'
+            cand revoke 'Withdraw a pending invitation (its coach or an admin)'
+            cand list 'List invitations: a coach''s own, a member''s received, all for admins'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;invite;send'= {
+            cand --email 'Invite this email address (a new or existing member)'
+            cand --user 'Invite this existing member (email or id)'
+            cand --coach 'The inviting coach (admins only; a coach invites as themself)'
+            cand --message 'A personal message for the invitee'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --assign 'Accepting also assigns the member to the coach, within capacity'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;accept'= {
+            cand --name 'Your name, when the invitation creates your account (default: the email''s local part)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;decline'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;revoke'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;list'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;help'= {
+            cand send 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+            cand accept 'Accept an invitation: creates the member if needed and the connection'
+            cand decline 'Decline an invitation'
+            cand revoke 'Withdraw a pending invitation (its coach or an admin)'
+            cand list 'List invitations: a coach''s own, a member''s received, all for admins'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;invite;help;send'= {
+        }
+        &'coachctl;invite;help;accept'= {
+        }
+        &'coachctl;invite;help;decline'= {
+        }
+        &'coachctl;invite;help;revoke'= {
+        }
+        &'coachctl;invite;help;list'= {
+        }
+        &'coachctl;invite;help;help'= {
+        }
+        &'coachctl;connect'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+            cand respond 'Accept or decline a request (the side that was asked)'
+            cand list 'List your connections (all for admins)'
+            cand remove 'End a connection (either side); scheduled sessions stay'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;connect;request'= {
+            cand --coach 'The coach to connect with (email or id)'
+            cand --member 'The member to connect with (email or id)'
+            cand --area 'The expertise area the connection is about'
+            cand --message 'A message for the other side'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;respond'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --accept 'Accept the request'
+            cand --decline 'Decline the request'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;list'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;remove'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;help'= {
+            cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+            cand respond 'Accept or decline a request (the side that was asked)'
+            cand list 'List your connections (all for admins)'
+            cand remove 'End a connection (either side); scheduled sessions stay'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;connect;help;request'= {
+        }
+        &'coachctl;connect;help;respond'= {
+        }
+        &'coachctl;connect;help;list'= {
+        }
+        &'coachctl;connect;help;remove'= {
+        }
+        &'coachctl;connect;help;help'= {
+        }
         &'coachctl;help'= {
             cand db 'The database: start, stop, status, migrate, reset'
             cand coach 'Coaches: create, list, show, update, promote, deactivate'
@@ -1189,6 +1438,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand demo 'Seed a small realistic organisation and show it'
+            cand invite 'Invitations: send, list, accept, decline, revoke'
+            cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;help;db'= {
@@ -1327,6 +1578,37 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;completions'= {
         }
         &'coachctl;help;demo'= {
+        }
+        &'coachctl;help;invite'= {
+            cand send 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+            cand accept 'Accept an invitation: creates the member if needed and the connection'
+            cand decline 'Decline an invitation'
+            cand revoke 'Withdraw a pending invitation (its coach or an admin)'
+            cand list 'List invitations: a coach''s own, a member''s received, all for admins'
+        }
+        &'coachctl;help;invite;send'= {
+        }
+        &'coachctl;help;invite;accept'= {
+        }
+        &'coachctl;help;invite;decline'= {
+        }
+        &'coachctl;help;invite;revoke'= {
+        }
+        &'coachctl;help;invite;list'= {
+        }
+        &'coachctl;help;connect'= {
+            cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+            cand respond 'Accept or decline a request (the side that was asked)'
+            cand list 'List your connections (all for admins)'
+            cand remove 'End a connection (either side); scheduled sessions stay'
+        }
+        &'coachctl;help;connect;request'= {
+        }
+        &'coachctl;help;connect;respond'= {
+        }
+        &'coachctl;help;connect;list'= {
+        }
+        &'coachctl;help;connect;remove'= {
         }
         &'coachctl;help;help'= {
         }

@@ -49,6 +49,8 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "session" -d 'Sess
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "audit" -d 'The audit log: who changed what, when'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -983,17 +985,218 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l no-input -d '
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "audit" -d 'The audit log: who changed what, when'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "completions" -d 'Print a shell completion script'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "send" -d 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "accept" -d 'Accept an invitation: creates the member if needed and the connection'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "decline" -d 'Decline an invitation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "revoke" -d 'Withdraw a pending invitation (its coach or an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "list" -d 'List invitations: a coach\'s own, a member\'s received, all for admins'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l email -d 'Invite this email address (a new or existing member)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l user -d 'Invite this existing member (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l coach -d 'The inviting coach (admins only; a coach invites as themself)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l message -d 'A personal message for the invitee' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l assign -d 'Accepting also assigns the member to the coach, within capacity'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l name -d 'Your name, when the invitation creates your account (default: the email\'s local part)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "send" -d 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "accept" -d 'Accept an invitation: creates the member if needed and the connection'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "decline" -d 'Decline an invitation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Withdraw a pending invitation (its coach or an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "list" -d 'List invitations: a coach\'s own, a member\'s received, all for admins'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l coach -d 'The coach to connect with (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l member -d 'The member to connect with (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l area -d 'The expertise area the connection is about' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l message -d 'A message for the other side' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l accept -d 'Accept the request'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l decline -d 'Decline the request'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "completions" -d 'Print a shell completion script'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Where the database lives, the server version and the schema version'
@@ -1033,3 +1236,12 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "show" -d 'Show one session'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "list" -d 'List changes, newest first (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "send" -d 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "accept" -d 'Accept an invitation: creates the member if needed and the connection'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "decline" -d 'Decline an invitation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "revoke" -d 'Withdraw a pending invitation (its coach or an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "list" -d 'List invitations: a coach\'s own, a member\'s received, all for admins'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
