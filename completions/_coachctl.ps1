@@ -1450,6 +1450,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days')
             [CompletionResult]::new('respond', 'respond', [CompletionResultType]::ParameterValue, 'Accept or decline a request (the side that was asked)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List your connections (all for admins)')
+            [CompletionResult]::new('search', 'search', [CompletionResultType]::ParameterValue, 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'End a connection (either side); scheduled sessions stay')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -1514,6 +1515,26 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'coachctl;connect;search' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Part of the name')
+            [CompletionResult]::new('--area', '--area', [CompletionResultType]::ParameterName, 'Part of the expertise area (a coach''s specialization, a member''s goals)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'coachctl;connect;remove' {
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -1536,6 +1557,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days')
             [CompletionResult]::new('respond', 'respond', [CompletionResultType]::ParameterValue, 'Accept or decline a request (the side that was asked)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List your connections (all for admins)')
+            [CompletionResult]::new('search', 'search', [CompletionResultType]::ParameterValue, 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'End a connection (either side); scheduled sessions stay')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -1547,6 +1569,9 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;connect;help;list' {
+            break
+        }
+        'coachctl;connect;help;search' {
             break
         }
         'coachctl;connect;help;remove' {
@@ -1784,6 +1809,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('request', 'request', [CompletionResultType]::ParameterValue, 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days')
             [CompletionResult]::new('respond', 'respond', [CompletionResultType]::ParameterValue, 'Accept or decline a request (the side that was asked)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List your connections (all for admins)')
+            [CompletionResult]::new('search', 'search', [CompletionResultType]::ParameterValue, 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'End a connection (either side); scheduled sessions stay')
             break
         }
@@ -1794,6 +1820,9 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;connect;list' {
+            break
+        }
+        'coachctl;help;connect;search' {
             break
         }
         'coachctl;help;connect;remove' {

@@ -178,6 +178,9 @@ _coachctl() {
             coachctl__subcmd__connect,respond)
                 cmd="coachctl__subcmd__connect__subcmd__respond"
                 ;;
+            coachctl__subcmd__connect,search)
+                cmd="coachctl__subcmd__connect__subcmd__search"
+                ;;
             coachctl__subcmd__connect__subcmd__help,help)
                 cmd="coachctl__subcmd__connect__subcmd__help__subcmd__help"
                 ;;
@@ -192,6 +195,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__connect__subcmd__help,respond)
                 cmd="coachctl__subcmd__connect__subcmd__help__subcmd__respond"
+                ;;
+            coachctl__subcmd__connect__subcmd__help,search)
+                cmd="coachctl__subcmd__connect__subcmd__help__subcmd__search"
                 ;;
             coachctl__subcmd__db,down)
                 cmd="coachctl__subcmd__db__subcmd__down"
@@ -324,6 +330,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help__subcmd__connect,respond)
                 cmd="coachctl__subcmd__help__subcmd__connect__subcmd__respond"
+                ;;
+            coachctl__subcmd__help__subcmd__connect,search)
+                cmd="coachctl__subcmd__help__subcmd__connect__subcmd__search"
                 ;;
             coachctl__subcmd__help__subcmd__db,down)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__down"
@@ -1881,7 +1890,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version request respond list remove help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version request respond list search remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1919,7 +1928,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__help)
-            opts="request respond list remove help"
+            opts="request respond list search remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1989,6 +1998,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__help__subcmd__respond)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__connect__subcmd__help__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2139,6 +2162,52 @@ _coachctl() {
                 return 0
             fi
             case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__connect__subcmd__search)
+            opts="-o -y -v -h -V --name --area --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --area)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2829,7 +2898,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__connect)
-            opts="request respond list remove"
+            opts="request respond list search remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2885,6 +2954,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__connect__subcmd__respond)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__connect__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -1333,6 +1333,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
             cand respond 'Accept or decline a request (the side that was asked)'
             cand list 'List your connections (all for admins)'
+            cand search 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
             cand remove 'End a connection (either side); scheduled sessions stay'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1393,6 +1394,25 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;connect;search'= {
+            cand --name 'Part of the name'
+            cand --area 'Part of the expertise area (a coach''s specialization, a member''s goals)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;connect;remove'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -1414,6 +1434,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
             cand respond 'Accept or decline a request (the side that was asked)'
             cand list 'List your connections (all for admins)'
+            cand search 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
             cand remove 'End a connection (either side); scheduled sessions stay'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1422,6 +1443,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;connect;help;respond'= {
         }
         &'coachctl;connect;help;list'= {
+        }
+        &'coachctl;connect;help;search'= {
         }
         &'coachctl;connect;help;remove'= {
         }
@@ -1600,6 +1623,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
             cand respond 'Accept or decline a request (the side that was asked)'
             cand list 'List your connections (all for admins)'
+            cand search 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
             cand remove 'End a connection (either side); scheduled sessions stay'
         }
         &'coachctl;help;connect;request'= {
@@ -1607,6 +1631,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;connect;respond'= {
         }
         &'coachctl;help;connect;list'= {
+        }
+        &'coachctl;help;connect;search'= {
         }
         &'coachctl;help;connect;remove'= {
         }

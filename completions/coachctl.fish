@@ -1093,26 +1093,27 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Withdraw a pending invitation (its coach or an admin)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "list" -d 'List invitations: a coach\'s own, a member\'s received, all for admins'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "list" -d 'List your connections (all for admins)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "search" -d 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l coach -d 'The coach to connect with (email or id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l member -d 'The member to connect with (email or id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l area -d 'The expertise area the connection is about' -r
@@ -1164,6 +1165,23 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l name -d 'Part of the name' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l area -d 'Part of the expertise area (a coach\'s specialization, a member\'s goals)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
@@ -1182,6 +1200,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "search" -d 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
@@ -1244,4 +1263,5 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "search" -d 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'

@@ -366,3 +366,68 @@ pub async fn list(pool: &PgPool, actor: &Actor) -> Result<Vec<Connection>> {
         .fetch_all(&mut *conn)
         .await?)
 }
+
+/// A person found by `connect search`: no profile details beyond what
+/// finding someone needs.
+#[derive(Debug, Clone, Serialize, PartialEq, FromRow)]
+pub struct Found {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    /// A coach's specialization; absent for members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub specialization: Option<String>,
+}
+
+/// `connect search`: people by name or expertise area, honouring privacy.
+/// A coach finds members who are `public`, or `connections` and connected
+/// with them (an accepted connection or an assignment); `private` members
+/// only admins find. A member finds active coaches who accept members.
+/// Admins find everyone. Deactivated people are never found.
+pub async fn search(
+    pool: &PgPool,
+    actor: &Actor,
+    name: Option<&str>,
+    area: Option<&str>,
+) -> Result<Vec<Found>> {
+    let mut conn = pool.acquire().await?;
+    // Typed text is matched literally: LIKE's wildcards are escaped.
+    let pattern = |t: Option<&str>| {
+        t.map(|t| {
+            let esc = t
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{esc}%")
+        })
+    };
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.email, u.name, u.role, cp.specialization
+         FROM users u
+         LEFT JOIN member_profiles m ON m.user_id = u.id
+         LEFT JOIN coach_profiles cp ON cp.user_id = u.id
+         WHERE u.active
+           AND ($3::text IS NULL OR u.name ILIKE $3)
+           AND ($4::text IS NULL OR cp.specialization ILIKE $4 OR m.goals ILIKE $4)
+           AND CASE $1
+               WHEN 'admin' THEN u.role IN ('coach', 'member')
+               WHEN 'coach' THEN u.role = 'member' AND (
+                    m.privacy = 'public'
+                 OR (m.privacy = 'connections' AND (
+                        m.coach_id = $2
+                     OR EXISTS (SELECT 1 FROM connections c
+                                WHERE c.coach_id = $2 AND c.member_id = u.id
+                                  AND c.status = 'accepted'))))
+               WHEN 'member' THEN u.role = 'coach' AND cp.accepting_members
+               ELSE false
+           END
+         ORDER BY u.name, u.email",
+    )
+    .bind(actor.role().as_str())
+    .bind(actor.id().map(|i| i.as_uuid()))
+    .bind(pattern(name))
+    .bind(pattern(area))
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -46,6 +46,16 @@ enum Commands {
     },
     /// List your connections (all for admins)
     List,
+    /// Find people to connect with, honouring privacy: coaches find public
+    /// members and connected ones; members find coaches accepting members
+    Search {
+        /// Part of the name
+        #[arg(long)]
+        name: Option<String>,
+        /// Part of the expertise area (a coach's specialization, a member's goals)
+        #[arg(long)]
+        area: Option<String>,
+    },
     /// End a connection (either side); scheduled sessions stay
     Remove {
         /// The connection id
@@ -76,6 +86,11 @@ impl Cmd {
                 connect::respond(&pool, &actor, id, accept).await?
             }
             Commands::List => return output::list(ctx, tz, &connect::list(&pool, &actor).await?),
+            Commands::Search { name, area } => {
+                let found =
+                    connect::search(&pool, &actor, name.as_deref(), area.as_deref()).await?;
+                return output::list(ctx, tz, &found);
+            }
             Commands::Remove { id } => connect::remove(&pool, &actor, id).await?,
         };
         output::one(ctx, tz, &c)

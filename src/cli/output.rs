@@ -196,6 +196,13 @@ impl Record for crate::connect::Connection {
     }
 }
 
+impl Record for crate::connect::Found {
+    const COLUMNS: &'static [&'static str] = &["email", "name", "role", "specialization"];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
 impl Record for crate::coach::CoachShow {
     const COLUMNS: &'static [&'static str] = &[
         "email",
