@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Seed a small realistic organisation and show it')
             [CompletionResult]::new('invite', 'invite', [CompletionResultType]::ParameterValue, 'Invitations: send, list, accept, decline, revoke')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Connections between coaches and members: request, respond, list, remove')
+            [CompletionResult]::new('message', 'message', [CompletionResultType]::ParameterValue, 'Messages between a coach and their members: send, list')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1580,6 +1581,82 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         'coachctl;connect;help;help' {
             break
         }
+        'coachctl;message' {
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to your coach or member (participants only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List your messages, unread first; listing marks them read')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'coachctl;message;send' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The recipient (email or id)')
+            [CompletionResult]::new('--text', '--text', [CompletionResultType]::ParameterName, 'The message')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;message;list' {
+            [CompletionResult]::new('--with', '--with', [CompletionResultType]::ParameterName, 'Only the conversation with this person (email or id)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('--unread', '--unread', [CompletionResultType]::ParameterName, 'Print only the number of unread messages (for scripts); marks nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;message;help' {
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to your coach or member (participants only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List your messages, unread first; listing marks them read')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'coachctl;message;help;send' {
+            break
+        }
+        'coachctl;message;help;list' {
+            break
+        }
+        'coachctl;message;help;help' {
+            break
+        }
         'coachctl;help' {
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'The database: start, stop, status, migrate, reset')
             [CompletionResult]::new('coach', 'coach', [CompletionResultType]::ParameterValue, 'Coaches: create, list, show, update, promote, deactivate')
@@ -1593,6 +1670,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Seed a small realistic organisation and show it')
             [CompletionResult]::new('invite', 'invite', [CompletionResultType]::ParameterValue, 'Invitations: send, list, accept, decline, revoke')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Connections between coaches and members: request, respond, list, remove')
+            [CompletionResult]::new('message', 'message', [CompletionResultType]::ParameterValue, 'Messages between a coach and their members: send, list')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1826,6 +1904,17 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;connect;remove' {
+            break
+        }
+        'coachctl;help;message' {
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to your coach or member (participants only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List your messages, unread first; listing marks them read')
+            break
+        }
+        'coachctl;help;message;send' {
+            break
+        }
+        'coachctl;help;message;list' {
             break
         }
         'coachctl;help;help' {

@@ -49,6 +49,9 @@ _coachctl() {
             coachctl,member)
                 cmd="coachctl__subcmd__member"
                 ;;
+            coachctl,message)
+                cmd="coachctl__subcmd__message"
+                ;;
             coachctl,session)
                 cmd="coachctl__subcmd__session"
                 ;;
@@ -268,6 +271,9 @@ _coachctl() {
             coachctl__subcmd__help,member)
                 cmd="coachctl__subcmd__help__subcmd__member"
                 ;;
+            coachctl__subcmd__help,message)
+                cmd="coachctl__subcmd__help__subcmd__message"
+                ;;
             coachctl__subcmd__help,session)
                 cmd="coachctl__subcmd__help__subcmd__session"
                 ;;
@@ -390,6 +396,12 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help__subcmd__member,update)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__update"
+                ;;
+            coachctl__subcmd__help__subcmd__message,list)
+                cmd="coachctl__subcmd__help__subcmd__message__subcmd__list"
+                ;;
+            coachctl__subcmd__help__subcmd__message,send)
+                cmd="coachctl__subcmd__help__subcmd__message__subcmd__send"
                 ;;
             coachctl__subcmd__help__subcmd__session,accept)
                 cmd="coachctl__subcmd__help__subcmd__session__subcmd__accept"
@@ -517,6 +529,24 @@ _coachctl() {
             coachctl__subcmd__member__subcmd__help,update)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__update"
                 ;;
+            coachctl__subcmd__message,help)
+                cmd="coachctl__subcmd__message__subcmd__help"
+                ;;
+            coachctl__subcmd__message,list)
+                cmd="coachctl__subcmd__message__subcmd__list"
+                ;;
+            coachctl__subcmd__message,send)
+                cmd="coachctl__subcmd__message__subcmd__send"
+                ;;
+            coachctl__subcmd__message__subcmd__help,help)
+                cmd="coachctl__subcmd__message__subcmd__help__subcmd__help"
+                ;;
+            coachctl__subcmd__message__subcmd__help,list)
+                cmd="coachctl__subcmd__message__subcmd__help__subcmd__list"
+                ;;
+            coachctl__subcmd__message__subcmd__help,send)
+                cmd="coachctl__subcmd__message__subcmd__help__subcmd__send"
+                ;;
             coachctl__subcmd__session,accept)
                 cmd="coachctl__subcmd__session__subcmd__accept"
                 ;;
@@ -590,7 +620,7 @@ _coachctl() {
 
     case "${cmd}" in
         coachctl)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session audit completions demo invite connect help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session audit completions demo invite connect message help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2604,7 +2634,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help)
-            opts="db coach member availability slots book session audit completions demo invite connect help"
+            opts="db coach member availability slots book session audit completions demo invite connect message help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3304,6 +3334,48 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__member__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__message)
+            opts="send list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__message__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__message__subcmd__send)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4391,6 +4463,188 @@ _coachctl() {
                     return 0
                     ;;
                 --status)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__message)
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version send list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__message__subcmd__help)
+            opts="send list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__message__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__message__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__message__subcmd__help__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__message__subcmd__list)
+            opts="-o -y -v -h -V --with --unread --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --with)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__message__subcmd__send)
+            opts="-o -y -v -h -V --to --text --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --text)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

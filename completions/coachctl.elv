@@ -45,6 +45,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand demo 'Seed a small realistic organisation and show it'
             cand invite 'Invitations: send, list, accept, decline, revoke'
             cand connect 'Connections between coaches and members: request, respond, list, remove'
+            cand message 'Messages between a coach and their members: send, list'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;db'= {
@@ -1450,6 +1451,75 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;connect;help;help'= {
         }
+        &'coachctl;message'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand send 'Send a message to your coach or member (participants only)'
+            cand list 'List your messages, unread first; listing marks them read'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;message;send'= {
+            cand --to 'The recipient (email or id)'
+            cand --text 'The message'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;message;list'= {
+            cand --with 'Only the conversation with this person (email or id)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --unread 'Print only the number of unread messages (for scripts); marks nothing'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;message;help'= {
+            cand send 'Send a message to your coach or member (participants only)'
+            cand list 'List your messages, unread first; listing marks them read'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;message;help;send'= {
+        }
+        &'coachctl;message;help;list'= {
+        }
+        &'coachctl;message;help;help'= {
+        }
         &'coachctl;help'= {
             cand db 'The database: start, stop, status, migrate, reset'
             cand coach 'Coaches: create, list, show, update, promote, deactivate'
@@ -1463,6 +1533,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand demo 'Seed a small realistic organisation and show it'
             cand invite 'Invitations: send, list, accept, decline, revoke'
             cand connect 'Connections between coaches and members: request, respond, list, remove'
+            cand message 'Messages between a coach and their members: send, list'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;help;db'= {
@@ -1635,6 +1706,14 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;connect;search'= {
         }
         &'coachctl;help;connect;remove'= {
+        }
+        &'coachctl;help;message'= {
+            cand send 'Send a message to your coach or member (participants only)'
+            cand list 'List your messages, unread first; listing marks them read'
+        }
+        &'coachctl;help;message;send'= {
+        }
+        &'coachctl;help;message;list'= {
         }
         &'coachctl;help;help'= {
         }

@@ -51,6 +51,7 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "completions" -d '
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "demo" -d 'Seed a small realistic organisation and show it'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "message" -d 'Messages between a coach and their members: send, list'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -1203,19 +1204,75 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "search" -d 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "audit" -d 'The audit log: who changed what, when'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "completions" -d 'Print a shell completion script'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -f -a "send" -d 'Send a message to your coach or member (participants only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -f -a "list" -d 'List your messages, unread first; listing marks them read'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l to -d 'The recipient (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l text -d 'The message' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l with -d 'Only the conversation with this person (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l unread -d 'Print only the number of unread messages (for scripts); marks nothing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send a message to your coach or member (participants only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your messages, unread first; listing marks them read'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "completions" -d 'Print a shell completion script'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session audit completions demo invite connect message help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Where the database lives, the server version and the schema version'
@@ -1265,3 +1322,5 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "list" -d 'List your connections (all for admins)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "search" -d 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "send" -d 'Send a message to your coach or member (participants only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List your messages, unread first; listing marks them read'

@@ -75,3 +75,26 @@ $$;
 CREATE TRIGGER invitations_rate_limit
     BEFORE INSERT ON invitations
     FOR EACH ROW EXECUTE FUNCTION invitations_rate_limit();
+
+-- Messages (seed 003 r10): one conversation per coach-member pair, opened
+-- by an assignment or an accepted connection; only its two participants
+-- write to it.
+CREATE TABLE conversations (
+    id          uuid PRIMARY KEY,
+    coach_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    member_id   uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT conversations_pair_key UNIQUE (coach_id, member_id)
+);
+CREATE INDEX conversations_member_idx ON conversations (member_id);
+
+CREATE TABLE messages (
+    id               uuid PRIMARY KEY,
+    conversation_id  uuid NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    sender_id        uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    body             text NOT NULL,
+    sent_at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    read_at          timestamptz,
+    CONSTRAINT messages_body_not_blank CHECK (length(btrim(body)) > 0)
+);
+CREATE INDEX messages_conversation_idx ON messages (conversation_id, sent_at);

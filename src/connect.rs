@@ -98,7 +98,10 @@ pub(crate) async fn open_accepted(
     .fetch_optional(&mut *conn)
     .await?;
     let id = match existing {
-        Some((id, s)) if s == "accepted" => return Ok(id),
+        Some((id, s)) if s == "accepted" => {
+            crate::message::open(conn, coach, member).await?;
+            return Ok(id);
+        }
         Some((id, _)) => {
             let before = fetch(conn, id).await?;
             sqlx::query(
@@ -109,6 +112,7 @@ pub(crate) async fn open_accepted(
             .bind(member)
             .execute(&mut *conn)
             .await?;
+            crate::message::open(conn, coach, member).await?;
             let after = fetch(conn, id).await?;
             audit::record(
                 conn,
@@ -138,6 +142,7 @@ pub(crate) async fn open_accepted(
     .on_constraint("connections_one_open_per_pair", || {
         Error::conflict("this coach and member already have an open connection")
     })?;
+    crate::message::open(conn, coach, member).await?;
     let after = fetch(conn, id).await?;
     audit::record(
         conn,
@@ -294,6 +299,9 @@ pub async fn respond(pool: &PgPool, actor: &Actor, id: Uuid, accept: bool) -> Re
     .bind(other_side)
     .execute(&mut *tx)
     .await?;
+    if accept {
+        crate::message::open(&mut tx, before.coach_id, before.member_id).await?;
+    }
     let after = fetch(&mut tx, id).await?;
     let action = if accept {
         "connection.accept"

@@ -20,6 +20,7 @@ pub mod embedded;
 pub mod error;
 pub mod invite;
 pub mod member;
+pub mod message;
 pub mod schedule;
 pub mod session;
 pub mod users;

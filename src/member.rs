@@ -218,6 +218,10 @@ async fn set_coach(
         .on_constraint("coach_profiles_accepting_members", || {
             Error::rule(format!("coach {name} is not accepting members"))
         })?;
+    // An assignment opens the pair's conversation (seed 003 r10).
+    if let Some(c) = coach {
+        crate::message::open(conn, c.id, member.as_uuid()).await?;
+    }
     Ok(())
 }
 

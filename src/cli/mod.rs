@@ -22,6 +22,7 @@ pub mod db;
 pub mod demo;
 pub mod invite;
 pub mod member;
+pub mod message;
 pub mod output;
 pub mod report;
 pub mod session;
@@ -119,6 +120,8 @@ pub enum Command {
     Invite(invite::Cmd),
     /// Connections between coaches and members: request, respond, list, remove
     Connect(connect::Cmd),
+    /// Messages between a coach and their members: send, list
+    Message(message::Cmd),
 }
 
 /// What every handler gets: the global options and a way to the database.
@@ -252,6 +255,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Demo(c) => c.run(&ctx).await,
             Command::Invite(c) => c.run(&ctx).await,
             Command::Connect(c) => c.run(&ctx).await,
+            Command::Message(c) => c.run(&ctx).await,
         };
         // Say goodbye (Terminate) instead of vanishing from the server.
         let pools = ctx.pools.lock().map(|p| p.clone()).unwrap_or_default();

@@ -203,6 +203,13 @@ impl Record for crate::connect::Found {
     }
 }
 
+impl Record for crate::message::Message {
+    const COLUMNS: &'static [&'static str] = &["from", "to", "text", "sent_at", "read"];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
 impl Record for crate::coach::CoachShow {
     const COLUMNS: &'static [&'static str] = &[
         "email",
