@@ -438,6 +438,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('unassign', 'unassign', [CompletionResultType]::ParameterValue, 'Remove a member''s coach (admin, or that coach)')
             [CompletionResult]::new('onboarding', 'onboarding', [CompletionResultType]::ParameterValue, 'Set onboarding status: pending, in_progress or completed')
             [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'What a member looks at first: next session, the next three, their coach')
+            [CompletionResult]::new('sharing', 'sharing', [CompletionResultType]::ParameterValue, 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings')
             [CompletionResult]::new('privacy', 'privacy', [CompletionResultType]::ParameterValue, 'Set who may find the member: public, connections or private')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -602,6 +603,26 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'coachctl;member;sharing' {
+            [CompletionResult]::new('--goals', '--goals', [CompletionResultType]::ParameterName, 'Share goals with the coach')
+            [CompletionResult]::new('--health-info', '--health-info', [CompletionResultType]::ParameterName, 'Share health information with the coach')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'coachctl;member;privacy' {
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -629,6 +650,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('unassign', 'unassign', [CompletionResultType]::ParameterValue, 'Remove a member''s coach (admin, or that coach)')
             [CompletionResult]::new('onboarding', 'onboarding', [CompletionResultType]::ParameterValue, 'Set onboarding status: pending, in_progress or completed')
             [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'What a member looks at first: next session, the next three, their coach')
+            [CompletionResult]::new('sharing', 'sharing', [CompletionResultType]::ParameterValue, 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings')
             [CompletionResult]::new('privacy', 'privacy', [CompletionResultType]::ParameterValue, 'Set who may find the member: public, connections or private')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -655,6 +677,9 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;member;help;dashboard' {
+            break
+        }
+        'coachctl;member;help;sharing' {
             break
         }
         'coachctl;member;help;privacy' {
@@ -1737,6 +1762,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('unassign', 'unassign', [CompletionResultType]::ParameterValue, 'Remove a member''s coach (admin, or that coach)')
             [CompletionResult]::new('onboarding', 'onboarding', [CompletionResultType]::ParameterValue, 'Set onboarding status: pending, in_progress or completed')
             [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'What a member looks at first: next session, the next three, their coach')
+            [CompletionResult]::new('sharing', 'sharing', [CompletionResultType]::ParameterValue, 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings')
             [CompletionResult]::new('privacy', 'privacy', [CompletionResultType]::ParameterValue, 'Set who may find the member: public, connections or private')
             break
         }
@@ -1762,6 +1788,9 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;member;dashboard' {
+            break
+        }
+        'coachctl;help;member;sharing' {
             break
         }
         'coachctl;help;member;privacy' {

@@ -388,6 +388,9 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__member,privacy)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__privacy"
                 ;;
+            coachctl__subcmd__help__subcmd__member,sharing)
+                cmd="coachctl__subcmd__help__subcmd__member__subcmd__sharing"
+                ;;
             coachctl__subcmd__help__subcmd__member,show)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__show"
                 ;;
@@ -490,6 +493,9 @@ _coachctl() {
             coachctl__subcmd__member,privacy)
                 cmd="coachctl__subcmd__member__subcmd__privacy"
                 ;;
+            coachctl__subcmd__member,sharing)
+                cmd="coachctl__subcmd__member__subcmd__sharing"
+                ;;
             coachctl__subcmd__member,show)
                 cmd="coachctl__subcmd__member__subcmd__show"
                 ;;
@@ -519,6 +525,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__member__subcmd__help,privacy)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__privacy"
+                ;;
+            coachctl__subcmd__member__subcmd__help,sharing)
+                cmd="coachctl__subcmd__member__subcmd__help__subcmd__sharing"
                 ;;
             coachctl__subcmd__member__subcmd__help,show)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__show"
@@ -3208,7 +3217,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__member)
-            opts="create list show update assign unassign onboarding dashboard privacy"
+            opts="create list show update assign unassign onboarding dashboard sharing privacy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3292,6 +3301,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__member__subcmd__privacy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__member__subcmd__sharing)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3904,7 +3927,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard privacy help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4084,7 +4107,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__help)
-            opts="create list show update assign unassign onboarding dashboard privacy help"
+            opts="create list show update assign unassign onboarding dashboard sharing privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4182,6 +4205,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__help__subcmd__privacy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__member__subcmd__help__subcmd__sharing)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4328,6 +4365,52 @@ _coachctl() {
                 return 0
             fi
             case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__member__subcmd__sharing)
+            opts="-o -y -v -h -V --goals --health-info --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --goals)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --health-info)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -404,6 +404,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -559,6 +560,25 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;member;sharing'= {
+            cand --goals 'Share goals with the coach'
+            cand --health-info 'Share health information with the coach'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;member;privacy'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -585,6 +605,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -603,6 +624,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;member;help;onboarding'= {
         }
         &'coachctl;member;help;dashboard'= {
+        }
+        &'coachctl;member;help;sharing'= {
         }
         &'coachctl;member;help;privacy'= {
         }
@@ -1585,6 +1608,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand privacy 'Set who may find the member: public, connections or private'
         }
         &'coachctl;help;member;create'= {
@@ -1602,6 +1626,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;member;onboarding'= {
         }
         &'coachctl;help;member;dashboard'= {
+        }
+        &'coachctl;help;member;sharing'= {
         }
         &'coachctl;help;member;privacy'= {
         }

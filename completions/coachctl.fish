@@ -325,31 +325,32 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Make an existing member a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "create" -d 'Create a member; with --coach this is signup with a coach choice'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "list" -d 'List members (a coach sees their own, a member only themself)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "show" -d 'Show one member'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "update" -d 'Change a member\'s profile; an empty text clears a field'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "assign" -d 'Assign a member to a coach (admin only)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "create" -d 'Create a member; with --coach this is signup with a coach choice'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "list" -d 'List members (a coach sees their own, a member only themself)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "show" -d 'Show one member'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "update" -d 'Change a member\'s profile; an empty text clears a field'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "assign" -d 'Assign a member to a coach (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing privacy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l email -d 'The member\'s email address (unique)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l name -d 'The member\'s display name' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l timezone -d 'The member\'s IANA time zone' -r
@@ -486,6 +487,25 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l goals -d 'Share goals with the coach' -r -f -a "on\t''
+off\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l health-info -d 'Share health information with the coach' -r -f -a "on\t''
+off\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
@@ -509,6 +529,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
@@ -1293,6 +1314,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from availability" -f -a "add" -d 'Add a weekly window, in the coach\'s own time zone'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from availability" -f -a "list" -d 'List weekly windows'

@@ -98,3 +98,9 @@ CREATE TABLE messages (
     CONSTRAINT messages_body_not_blank CHECK (length(btrim(body)) > 0)
 );
 CREATE INDEX messages_conversation_idx ON messages (conversation_id, sent_at);
+
+-- Sharing (seed 004): what a member's coach sees of their profile. Goals
+-- are shared and health information is not, unless the member says so.
+ALTER TABLE member_profiles
+    ADD COLUMN share_goals boolean NOT NULL DEFAULT true,
+    ADD COLUMN share_health_info boolean NOT NULL DEFAULT false;
