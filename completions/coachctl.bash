@@ -379,6 +379,9 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__member,dashboard)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__dashboard"
                 ;;
+            coachctl__subcmd__help__subcmd__member,history)
+                cmd="coachctl__subcmd__help__subcmd__member__subcmd__history"
+                ;;
             coachctl__subcmd__help__subcmd__member,list)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__list"
                 ;;
@@ -484,6 +487,9 @@ _coachctl() {
             coachctl__subcmd__member,help)
                 cmd="coachctl__subcmd__member__subcmd__help"
                 ;;
+            coachctl__subcmd__member,history)
+                cmd="coachctl__subcmd__member__subcmd__history"
+                ;;
             coachctl__subcmd__member,list)
                 cmd="coachctl__subcmd__member__subcmd__list"
                 ;;
@@ -516,6 +522,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__member__subcmd__help,help)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__help"
+                ;;
+            coachctl__subcmd__member__subcmd__help,history)
+                cmd="coachctl__subcmd__member__subcmd__help__subcmd__history"
                 ;;
             coachctl__subcmd__member__subcmd__help,list)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__list"
@@ -3217,7 +3226,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__member)
-            opts="create list show update assign unassign onboarding dashboard sharing privacy"
+            opts="create list show update assign unassign onboarding dashboard sharing history privacy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3259,6 +3268,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__member__subcmd__dashboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__member__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3927,7 +3950,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing privacy help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing history privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4107,7 +4130,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__help)
-            opts="create list show update assign unassign onboarding dashboard sharing privacy help"
+            opts="create list show update assign unassign onboarding dashboard sharing history privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4163,6 +4186,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__member__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4267,6 +4304,44 @@ _coachctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__member__subcmd__history)
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

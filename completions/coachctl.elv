@@ -405,6 +405,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+            cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -579,6 +580,23 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;member;history'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;member;privacy'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -606,6 +624,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+            cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -626,6 +645,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;member;help;dashboard'= {
         }
         &'coachctl;member;help;sharing'= {
+        }
+        &'coachctl;member;help;history'= {
         }
         &'coachctl;member;help;privacy'= {
         }
@@ -1609,6 +1630,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+            cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand privacy 'Set who may find the member: public, connections or private'
         }
         &'coachctl;help;member;create'= {
@@ -1628,6 +1650,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;member;dashboard'= {
         }
         &'coachctl;help;member;sharing'= {
+        }
+        &'coachctl;help;member;history'= {
         }
         &'coachctl;help;member;privacy'= {
         }

@@ -104,3 +104,18 @@ CREATE INDEX messages_conversation_idx ON messages (conversation_id, sent_at);
 ALTER TABLE member_profiles
     ADD COLUMN share_goals boolean NOT NULL DEFAULT true,
     ADD COLUMN share_health_info boolean NOT NULL DEFAULT false;
+
+-- Relationship history (seed 004: coach history): every assignment,
+-- unassignment and connection change of a member, with when and who.
+CREATE TABLE relationship_events (
+    id          bigserial PRIMARY KEY,
+    member_id   uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    coach_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    event       text NOT NULL,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    by_label    text NOT NULL,
+    CONSTRAINT relationship_events_event_valid CHECK (event IN (
+        'assigned', 'unassigned', 'connection_requested', 'connected',
+        'connection_declined', 'connection_removed'))
+);
+CREATE INDEX relationship_events_member_idx ON relationship_events (member_id, at);

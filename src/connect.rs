@@ -112,6 +112,7 @@ pub(crate) async fn open_accepted(
             .bind(member)
             .execute(&mut *conn)
             .await?;
+            crate::history::record(conn, actor, member, coach, "connected").await?;
             crate::message::open(conn, coach, member).await?;
             let after = fetch(conn, id).await?;
             audit::record(
@@ -142,6 +143,7 @@ pub(crate) async fn open_accepted(
     .on_constraint("connections_one_open_per_pair", || {
         Error::conflict("this coach and member already have an open connection")
     })?;
+    crate::history::record(conn, actor, member, coach, "connected").await?;
     crate::message::open(conn, coach, member).await?;
     let after = fetch(conn, id).await?;
     audit::record(
@@ -247,6 +249,7 @@ pub async fn request(pool: &PgPool, actor: &Actor, new: &NewRequest) -> Result<C
     .on_constraint("connections_one_open_per_pair", || {
         one_open(&c.email, &m.email)
     })?;
+    crate::history::record(&mut tx, actor, m.id.as_uuid(), c.id, "connection_requested").await?;
     let after = fetch(&mut tx, id).await?;
     audit::record(
         &mut tx,
@@ -299,6 +302,12 @@ pub async fn respond(pool: &PgPool, actor: &Actor, id: Uuid, accept: bool) -> Re
     .bind(other_side)
     .execute(&mut *tx)
     .await?;
+    let event = if accept {
+        "connected"
+    } else {
+        "connection_declined"
+    };
+    crate::history::record(&mut tx, actor, before.member_id, before.coach_id, event).await?;
     if accept {
         crate::message::open(&mut tx, before.coach_id, before.member_id).await?;
     }
@@ -342,6 +351,14 @@ pub async fn remove(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Connection
     .bind(id)
     .bind(actor.id().map(|i| i.as_uuid()))
     .execute(&mut *tx)
+    .await?;
+    crate::history::record(
+        &mut tx,
+        actor,
+        before.member_id,
+        before.coach_id,
+        "connection_removed",
+    )
     .await?;
     let after = fetch(&mut tx, id).await?;
     audit::record(

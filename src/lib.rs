@@ -18,6 +18,7 @@ pub mod demo;
 pub mod domain;
 pub mod embedded;
 pub mod error;
+pub mod history;
 pub mod invite;
 pub mod member;
 pub mod message;

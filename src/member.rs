@@ -213,9 +213,15 @@ pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Membe
 /// acceptance, this turns its refusal into a sentence.
 async fn set_coach(
     conn: &mut PgConnection,
+    actor: &Actor,
     member: UserId,
     coach: Option<&coach::Coach>,
 ) -> Result<()> {
+    let previous: Option<Uuid> =
+        sqlx::query_scalar("SELECT coach_id FROM member_profiles WHERE user_id = $1")
+            .bind(member.as_uuid())
+            .fetch_one(&mut *conn)
+            .await?;
     if let Some(c) = coach
         && !c.active
     {
@@ -239,8 +245,16 @@ async fn set_coach(
         .on_constraint("coach_profiles_accepting_members", || {
             Error::rule(format!("coach {name} is not accepting members"))
         })?;
+    if let Some(p) = previous
+        && Some(p) != coach.map(|c| c.id)
+    {
+        crate::history::record(conn, actor, member.as_uuid(), p, "unassigned").await?;
+    }
     // An assignment opens the pair's conversation (seed 003 r10).
-    if let Some(c) = coach {
+    if let Some(c) = coach
+        && previous != Some(c.id)
+    {
+        crate::history::record(conn, actor, member.as_uuid(), c.id, "assigned").await?;
         crate::message::open(conn, c.id, member.as_uuid()).await?;
     }
     Ok(())
@@ -285,7 +299,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewMember) -> Result<Memb
         .execute(&mut *tx)
         .await?;
     if coach.is_some() {
-        set_coach(&mut tx, id, coach.as_ref()).await?;
+        set_coach(&mut tx, actor, id, coach.as_ref()).await?;
     }
     let member = fetch(&mut tx, id).await?;
     audit::record(
@@ -457,7 +471,7 @@ pub async fn assign(
         // Idempotent: assigning again changes nothing and records nothing.
         return Ok(before);
     }
-    set_coach(&mut tx, UserId::from_uuid(before.id), Some(&coach)).await?;
+    set_coach(&mut tx, actor, UserId::from_uuid(before.id), Some(&coach)).await?;
     let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
     record(&mut tx, actor, "member.assign", &before, &after).await?;
     tx.commit().await?;
@@ -480,7 +494,7 @@ pub async fn unassign(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Mem
     if before.coach_id.is_none() {
         return Ok(redact_for(actor, before));
     }
-    set_coach(&mut tx, UserId::from_uuid(before.id), None).await?;
+    set_coach(&mut tx, actor, UserId::from_uuid(before.id), None).await?;
     let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
     record(&mut tx, actor, "member.unassign", &before, &after).await?;
     tx.commit().await?;
@@ -576,7 +590,7 @@ pub(crate) async fn assign_within(
     if before.coach_id == Some(coach.id) {
         return Ok(false);
     }
-    set_coach(conn, member, Some(coach)).await?;
+    set_coach(conn, actor, member, Some(coach)).await?;
     let after = fetch(conn, member).await?;
     record(conn, actor, "member.assign", &before, &after).await?;
     Ok(true)

@@ -115,6 +115,13 @@ enum Commands {
         #[arg(long, value_enum)]
         health_info: Option<OnOff>,
     },
+    /// Every assignment, unassignment and connection change, with when and who,
+    /// and each coach relationship's status (pending, active, inactive, terminated);
+    /// a coach sees only their own period
+    History {
+        /// The member's email or id (default: the acting member)
+        member: Option<UserRef>,
+    },
     /// Set who may find the member: public, connections or private
     Privacy {
         /// The member's email or id
@@ -205,6 +212,16 @@ impl Cmd {
                 member: who,
                 status,
             } => member::set_onboarding(&pool, &actor, &who, status).await?,
+            Commands::History { member: who } => {
+                let who = match who {
+                    Some(w) => w,
+                    None => actor.id().map(UserRef::Id).ok_or_else(|| {
+                        crate::Error::invalid("name the member whose history to show")
+                    })?,
+                };
+                let events = crate::history::of_member(&pool, &actor, &who).await?;
+                return output::list(ctx, tz, &events);
+            }
             Commands::Sharing {
                 member: who,
                 goals,

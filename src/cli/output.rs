@@ -210,6 +210,14 @@ impl Record for crate::message::Message {
     }
 }
 
+impl Record for crate::history::Event {
+    const COLUMNS: &'static [&'static str] = &["at", "coach_email", "event", "by", "relationship"];
+    const ID_FIELD: Option<&'static str> = None;
+    fn id(&self) -> String {
+        self.coach_email.clone()
+    }
+}
+
 impl Record for crate::coach::CoachShow {
     const COLUMNS: &'static [&'static str] = &[
         "email",
