@@ -45,6 +45,9 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand completions 'Print a shell completion script'
             cand man 'Write man pages for every command into a directory'
             cand demo 'Seed a small realistic organisation and show it'
+            cand invite 'Invitations: send, list, accept, decline, revoke'
+            cand connect 'Connections between coaches and members: request, respond, list, remove'
+            cand message 'Messages between a coach and their members: send, list'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;db'= {
@@ -403,6 +406,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+            cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -558,6 +563,42 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;member;sharing'= {
+            cand --goals 'Share goals with the coach'
+            cand --health-info 'Share health information with the coach'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;member;history'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;member;privacy'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -584,6 +625,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+            cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -602,6 +645,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;member;help;onboarding'= {
         }
         &'coachctl;member;help;dashboard'= {
+        }
+        &'coachctl;member;help;sharing'= {
+        }
+        &'coachctl;member;help;history'= {
         }
         &'coachctl;member;help;privacy'= {
         }
@@ -1338,6 +1385,345 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;invite'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand send 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+            cand accept 'Accept an invitation: creates the member if needed and the connection'
+            cand decline 'Decline an invitation'
+            cand revoke 'Withdraw a pending invitation (its coach or an admin)'
+            cand list 'List invitations: a coach''s own, a member''s received, all for admins'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;invite;send'= {
+            cand --email 'Invite this email address (a new or existing member)'
+            cand --user 'Invite this existing member (email or id)'
+            cand --coach 'The inviting coach (admins only; a coach invites as themself)'
+            cand --message 'A personal message for the invitee'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --assign 'Accepting also assigns the member to the coach, within capacity'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;accept'= {
+            cand --name 'Your name, when the invitation creates your account (default: the email''s local part)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;decline'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;revoke'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;list'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;invite;help'= {
+            cand send 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+            cand accept 'Accept an invitation: creates the member if needed and the connection'
+            cand decline 'Decline an invitation'
+            cand revoke 'Withdraw a pending invitation (its coach or an admin)'
+            cand list 'List invitations: a coach''s own, a member''s received, all for admins'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;invite;help;send'= {
+        }
+        &'coachctl;invite;help;accept'= {
+        }
+        &'coachctl;invite;help;decline'= {
+        }
+        &'coachctl;invite;help;revoke'= {
+        }
+        &'coachctl;invite;help;list'= {
+        }
+        &'coachctl;invite;help;help'= {
+        }
+        &'coachctl;connect'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+            cand respond 'Accept or decline a request (the side that was asked)'
+            cand list 'List your connections (all for admins)'
+            cand search 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
+            cand remove 'End a connection (either side); scheduled sessions stay'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;connect;request'= {
+            cand --coach 'The coach to connect with (email or id)'
+            cand --member 'The member to connect with (email or id)'
+            cand --area 'The expertise area the connection is about'
+            cand --message 'A message for the other side'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;respond'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --accept 'Accept the request'
+            cand --decline 'Decline the request'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;list'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;search'= {
+            cand --name 'Part of the name'
+            cand --area 'Part of the expertise area (a coach''s specialization, a member''s goals)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;remove'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;connect;help'= {
+            cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+            cand respond 'Accept or decline a request (the side that was asked)'
+            cand list 'List your connections (all for admins)'
+            cand search 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
+            cand remove 'End a connection (either side); scheduled sessions stay'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;connect;help;request'= {
+        }
+        &'coachctl;connect;help;respond'= {
+        }
+        &'coachctl;connect;help;list'= {
+        }
+        &'coachctl;connect;help;search'= {
+        }
+        &'coachctl;connect;help;remove'= {
+        }
+        &'coachctl;connect;help;help'= {
+        }
+        &'coachctl;message'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand send 'Send a message to your coach or member (participants only)'
+            cand list 'List your messages, unread first; listing marks them read'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;message;send'= {
+            cand --to 'The recipient (email or id)'
+            cand --text 'The message'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;message;list'= {
+            cand --with 'Only the conversation with this person (email or id)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --unread 'Print only the number of unread messages (for scripts); marks nothing'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;message;help'= {
+            cand send 'Send a message to your coach or member (participants only)'
+            cand list 'List your messages, unread first; listing marks them read'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;message;help;send'= {
+        }
+        &'coachctl;message;help;list'= {
+        }
+        &'coachctl;message;help;help'= {
+        }
         &'coachctl;help'= {
             cand db 'The database: start, stop, status, migrate, reset'
             cand coach 'Coaches: create, list, show, update, promote, deactivate'
@@ -1351,6 +1737,9 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand completions 'Print a shell completion script'
             cand man 'Write man pages for every command into a directory'
             cand demo 'Seed a small realistic organisation and show it'
+            cand invite 'Invitations: send, list, accept, decline, revoke'
+            cand connect 'Connections between coaches and members: request, respond, list, remove'
+            cand message 'Messages between a coach and their members: send, list'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;help;db'= {
@@ -1402,6 +1791,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+            cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand privacy 'Set who may find the member: public, connections or private'
         }
         &'coachctl;help;member;create'= {
@@ -1419,6 +1810,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;member;onboarding'= {
         }
         &'coachctl;help;member;dashboard'= {
+        }
+        &'coachctl;help;member;sharing'= {
+        }
+        &'coachctl;help;member;history'= {
         }
         &'coachctl;help;member;privacy'= {
         }
@@ -1508,6 +1903,48 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;man'= {
         }
         &'coachctl;help;demo'= {
+        }
+        &'coachctl;help;invite'= {
+            cand send 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+            cand accept 'Accept an invitation: creates the member if needed and the connection'
+            cand decline 'Decline an invitation'
+            cand revoke 'Withdraw a pending invitation (its coach or an admin)'
+            cand list 'List invitations: a coach''s own, a member''s received, all for admins'
+        }
+        &'coachctl;help;invite;send'= {
+        }
+        &'coachctl;help;invite;accept'= {
+        }
+        &'coachctl;help;invite;decline'= {
+        }
+        &'coachctl;help;invite;revoke'= {
+        }
+        &'coachctl;help;invite;list'= {
+        }
+        &'coachctl;help;connect'= {
+            cand request 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+            cand respond 'Accept or decline a request (the side that was asked)'
+            cand list 'List your connections (all for admins)'
+            cand search 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
+            cand remove 'End a connection (either side); scheduled sessions stay'
+        }
+        &'coachctl;help;connect;request'= {
+        }
+        &'coachctl;help;connect;respond'= {
+        }
+        &'coachctl;help;connect;list'= {
+        }
+        &'coachctl;help;connect;search'= {
+        }
+        &'coachctl;help;connect;remove'= {
+        }
+        &'coachctl;help;message'= {
+            cand send 'Send a message to your coach or member (participants only)'
+            cand list 'List your messages, unread first; listing marks them read'
+        }
+        &'coachctl;help;message;send'= {
+        }
+        &'coachctl;help;message;list'= {
         }
         &'coachctl;help;help'= {
         }

@@ -51,6 +51,9 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "audit" -d 'The au
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "man" -d 'Write man pages for every command into a directory'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "message" -d 'Messages between a coach and their members: send, list'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -324,31 +327,33 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Make an existing member a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "create" -d 'Create a member; with --coach this is signup with a coach choice'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "list" -d 'List members (a coach sees their own, a member only themself)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "show" -d 'Show one member'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "update" -d 'Change a member\'s profile; an empty text clears a field'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "assign" -d 'Assign a member to a coach (admin only)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard privacy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "create" -d 'Create a member; with --coach this is signup with a coach choice'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "list" -d 'List members (a coach sees their own, a member only themself)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "show" -d 'Show one member'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "update" -d 'Change a member\'s profile; an empty text clears a field'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "assign" -d 'Assign a member to a coach (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "history" -d 'Every assignment, unassignment and connection change, with when and who, and each coach relationship\'s status (pending, active, inactive, terminated); a coach sees only their own period'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l email -d 'The member\'s email address (unique)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l name -d 'The member\'s display name' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l timezone -d 'The member\'s IANA time zone' -r
@@ -485,6 +490,40 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l goals -d 'Share goals with the coach' -r -f -a "on\t''
+off\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l health-info -d 'Share health information with the coach' -r -f -a "on\t''
+off\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
@@ -508,6 +547,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "history" -d 'Every assignment, unassignment and connection change, with when and who, and each coach relationship\'s status (pending, active, inactive, terminated); a coach sees only their own period'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
@@ -1118,19 +1159,295 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l no-input -d '
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "audit" -d 'The audit log: who changed what, when'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "completions" -d 'Print a shell completion script'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "man" -d 'Write man pages for every command into a directory'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "send" -d 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "accept" -d 'Accept an invitation: creates the member if needed and the connection'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "decline" -d 'Decline an invitation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "revoke" -d 'Withdraw a pending invitation (its coach or an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "list" -d 'List invitations: a coach\'s own, a member\'s received, all for admins'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l email -d 'Invite this email address (a new or existing member)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l user -d 'Invite this existing member (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l coach -d 'The inviting coach (admins only; a coach invites as themself)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l message -d 'A personal message for the invitee' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l assign -d 'Accepting also assigns the member to the coach, within capacity'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l name -d 'Your name, when the invitation creates your account (default: the email\'s local part)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "send" -d 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "accept" -d 'Accept an invitation: creates the member if needed and the connection'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "decline" -d 'Decline an invitation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Withdraw a pending invitation (its coach or an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "list" -d 'List invitations: a coach\'s own, a member\'s received, all for admins'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "search" -d 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l coach -d 'The coach to connect with (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l member -d 'The member to connect with (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l area -d 'The expertise area the connection is about' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l message -d 'A message for the other side' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l accept -d 'Accept the request'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l decline -d 'Decline the request'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l name -d 'Part of the name' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l area -d 'Part of the expertise area (a coach\'s specialization, a member\'s goals)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "search" -d 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -f -a "send" -d 'Send a message to your coach or member (participants only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -f -a "list" -d 'List your messages, unread first; listing marks them read'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l to -d 'The recipient (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l text -d 'The message' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l with -d 'Only the conversation with this person (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l unread -d 'Print only the number of unread messages (for scripts); marks nothing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send a message to your coach or member (participants only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your messages, unread first; listing marks them read'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "completions" -d 'Print a shell completion script'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "man" -d 'Write man pages for every command into a directory'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo invite connect message help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Where the database lives, the server version and the schema version'
@@ -1151,6 +1468,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "history" -d 'Every assignment, unassignment and connection change, with when and who, and each coach relationship\'s status (pending, active, inactive, terminated); a coach sees only their own period'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from availability" -f -a "add" -d 'Add a weekly window, in the coach\'s own time zone'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from availability" -f -a "list" -d 'List weekly windows'
@@ -1175,3 +1494,15 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "send" -d 'Deliver every due message over SMTP (admin; what cron runs)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "retry" -d 'Queue failed messages again (admin)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "list" -d 'List changes, newest first (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "send" -d 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "accept" -d 'Accept an invitation: creates the member if needed and the connection'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "decline" -d 'Decline an invitation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "revoke" -d 'Withdraw a pending invitation (its coach or an admin)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "list" -d 'List invitations: a coach\'s own, a member\'s received, all for admins'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "request" -d 'Ask to connect: a member names a coach, a coach a member. One open request per pair; after a decline, ask again after 30 days'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "respond" -d 'Accept or decline a request (the side that was asked)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "list" -d 'List your connections (all for admins)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "search" -d 'Find people to connect with, honouring privacy: coaches find public members and connected ones; members find coaches accepting members'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "send" -d 'Send a message to your coach or member (participants only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List your messages, unread first; listing marks them read'

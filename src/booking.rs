@@ -152,10 +152,17 @@ fn member_ref(actor: &Actor, named: Option<&UserRef>) -> Result<UserRef> {
     }
 }
 
-/// May this member book this coach? Assigned today; accepted connections
-/// plug in here.
-pub(crate) async fn may_book(_pool: &PgPool, m: &member::Member, c: &Coach) -> Result<bool> {
-    Ok(m.coach_id == Some(c.id))
+/// May this member book this coach? Assigned, or an accepted connection
+/// (a removed one allows no new sessions; scheduled ones stay).
+pub(crate) async fn may_book(
+    conn: &mut sqlx::PgConnection,
+    m: &member::Member,
+    c: &Coach,
+) -> Result<bool> {
+    if m.coach_id == Some(c.id) {
+        return Ok(true);
+    }
+    crate::connect::connected(conn, c.id, m.id).await
 }
 
 /// Everything a booking decides on, read in one round trip: the coach, the
@@ -255,9 +262,9 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
             m.email, m.membership_status
         )));
     }
-    if !may_book(pool, &m, &c).await? {
+    if !may_book(&mut *pool.acquire().await?, &m, &c).await? {
         return Err(Error::rule(format!(
-            "{} is not assigned to coach {}; a member books only their own coach",
+            "{} is neither assigned nor connected to coach {}; a member books only a coach they are assigned or connected to",
             m.email, c.email
         )));
     }

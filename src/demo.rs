@@ -254,6 +254,7 @@ async fn seed_locked(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
     // The outbox already holds each event's notices; reminders for the
     // sessions of the next day are what cron would queue now.
     crate::notify::remind(pool, actor).await?;
+    seed_relations(pool).await?;
     let mut views = Vec::new();
     let now = chrono::Utc::now();
     for id in coach_ids {
@@ -462,5 +463,58 @@ async fn seed_lifecycle(pool: &PgPool, coaches: &[UserId]) -> Result<()> {
         .await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// A pending invitation (Ana invites Nina), a connection request (Frank
+/// asks Yuki) and a short conversation (Ana and Bo), each made once: what
+/// exists already is left alone. Runs under the demo lock.
+async fn seed_relations(pool: &PgPool) -> Result<()> {
+    let as_user = |email: &'static str| async move {
+        let who = UserRef::Email(Email::parse(email).map_err(bad_seed)?);
+        Actor::resolve(pool, Some(&who)).await
+    };
+    let ana = as_user("ana.berger@example.com").await?;
+    let invited = crate::invite::list(pool, &ana).await?;
+    if !invited.iter().any(|i| i.email == "nina.park@example.com") {
+        let new = crate::invite::NewInvite {
+            coach: None,
+            invitee: crate::invite::Invitee::Email(
+                Email::parse("nina.park@example.com").map_err(bad_seed)?,
+            ),
+            message: Some(ProfileText::parse("Join me for strength training!").map_err(bad_seed)?),
+            assign: true,
+        };
+        crate::invite::send(pool, &ana, &new).await?;
+    }
+    let frank = as_user("frank.moss@example.com").await?;
+    let yuki = UserRef::Email(Email::parse("yuki.tanaka@example.com").map_err(bad_seed)?);
+    let asked = crate::connect::list(pool, &frank).await?;
+    if !asked
+        .iter()
+        .any(|c| c.coach_email == "yuki.tanaka@example.com")
+    {
+        let new = crate::connect::NewRequest {
+            coach: Some(yuki),
+            member: None,
+            area: ProfileText::parse("Mindfulness").map_err(bad_seed)?,
+            message: Some(ProfileText::parse("Could you help me sleep better?").map_err(bad_seed)?),
+        };
+        crate::connect::request(pool, &frank, &new).await?;
+    }
+    let bo_ref = UserRef::Email(Email::parse("bo.lind@example.com").map_err(bad_seed)?);
+    let said = crate::message::list(pool, &Actor::operator(), Some(&bo_ref)).await?;
+    if said.is_empty() {
+        let bo = as_user("bo.lind@example.com").await?;
+        let ana_ref = UserRef::Email(Email::parse("ana.berger@example.com").map_err(bad_seed)?);
+        for (from, to, text) in [
+            (&ana, &bo_ref, "Welcome, Bo! Ready for Monday?"),
+            (&bo, &ana_ref, "Yes! Should I bring anything?"),
+            (&ana, &bo_ref, "Just water and good shoes."),
+        ] {
+            let text = ProfileText::parse(text).map_err(bad_seed)?;
+            crate::message::send(pool, from, to, &text).await?;
+        }
+    }
     Ok(())
 }

@@ -34,8 +34,16 @@ pub struct Member {
     pub membership_status: MembershipStatus,
     pub onboarding_status: OnboardingStatus,
     pub privacy: Privacy,
+    /// Absent when unset, or when the member does not share it with the reader (their coach).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub goals: Option<String>,
+    /// Absent when unset, or when the member does not share it with the reader (their coach).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub health_info: Option<String>,
+    /// Whether the member's coach sees their goals (`member sharing`).
+    pub share_goals: bool,
+    /// Whether the member's coach sees their health information.
+    pub share_health_info: bool,
     /// Coach-private: present only for the member's coach and admins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coach_notes: Option<String>,
@@ -57,6 +65,8 @@ pub(crate) struct MemberRow {
     privacy: String,
     goals: Option<String>,
     health_info: Option<String>,
+    share_goals: bool,
+    share_health_info: bool,
     coach_notes: Option<String>,
     joined_at: DateTime<Utc>,
 }
@@ -77,6 +87,8 @@ impl TryFrom<MemberRow> for Member {
             privacy: Privacy::from_db(&r.privacy)?,
             goals: r.goals,
             health_info: r.health_info,
+            share_goals: r.share_goals,
+            share_health_info: r.share_health_info,
             coach_notes: r.coach_notes,
             joined_at: r.joined_at,
         })
@@ -85,7 +97,7 @@ impl TryFrom<MemberRow> for Member {
 
 pub(crate) const SELECT: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, m.coach_id,
         cu.email AS coach_email, m.membership_status, m.onboarding_status, m.privacy,
-        m.goals, m.health_info, m.coach_notes, m.joined_at
+        m.goals, m.health_info, m.share_goals, m.share_health_info, m.coach_notes, m.joined_at
     FROM users u
     JOIN member_profiles m ON m.user_id = u.id
     LEFT JOIN users cu ON cu.id = m.coach_id";
@@ -155,6 +167,15 @@ fn redact_for(actor: &Actor, mut m: Member) -> Member {
     if !actor.is_admin() && actor.as_coach().map(|c| c.as_uuid()) != m.coach_id {
         m.coach_notes = None;
     }
+    // The member decides what their coach sees (`member sharing`).
+    if !actor.is_admin() && !actor.is(UserId::from_uuid(m.id)) {
+        if !m.share_goals {
+            m.goals = None;
+        }
+        if !m.share_health_info {
+            m.health_info = None;
+        }
+    }
     m
 }
 
@@ -192,9 +213,15 @@ pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Membe
 /// acceptance, this turns its refusal into a sentence.
 async fn set_coach(
     conn: &mut PgConnection,
+    actor: &Actor,
     member: UserId,
     coach: Option<&coach::Coach>,
 ) -> Result<()> {
+    let previous: Option<Uuid> =
+        sqlx::query_scalar("SELECT coach_id FROM member_profiles WHERE user_id = $1")
+            .bind(member.as_uuid())
+            .fetch_one(&mut *conn)
+            .await?;
     if let Some(c) = coach
         && !c.active
     {
@@ -218,6 +245,18 @@ async fn set_coach(
         .on_constraint("coach_profiles_accepting_members", || {
             Error::rule(format!("coach {name} is not accepting members"))
         })?;
+    if let Some(p) = previous
+        && Some(p) != coach.map(|c| c.id)
+    {
+        crate::history::record(conn, actor, member.as_uuid(), p, "unassigned").await?;
+    }
+    // An assignment opens the pair's conversation (seed 003 r10).
+    if let Some(c) = coach
+        && previous != Some(c.id)
+    {
+        crate::history::record(conn, actor, member.as_uuid(), c.id, "assigned").await?;
+        crate::message::open(conn, c.id, member.as_uuid()).await?;
+    }
     Ok(())
 }
 
@@ -260,7 +299,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewMember) -> Result<Memb
         .execute(&mut *tx)
         .await?;
     if coach.is_some() {
-        set_coach(&mut tx, id, coach.as_ref()).await?;
+        set_coach(&mut tx, actor, id, coach.as_ref()).await?;
     }
     let member = fetch(&mut tx, id).await?;
     audit::record(
@@ -432,7 +471,7 @@ pub async fn assign(
         // Idempotent: assigning again changes nothing and records nothing.
         return Ok(before);
     }
-    set_coach(&mut tx, UserId::from_uuid(before.id), Some(&coach)).await?;
+    set_coach(&mut tx, actor, UserId::from_uuid(before.id), Some(&coach)).await?;
     let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
     record(&mut tx, actor, "member.assign", &before, &after).await?;
     tx.commit().await?;
@@ -455,7 +494,7 @@ pub async fn unassign(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Mem
     if before.coach_id.is_none() {
         return Ok(redact_for(actor, before));
     }
-    set_coach(&mut tx, UserId::from_uuid(before.id), None).await?;
+    set_coach(&mut tx, actor, UserId::from_uuid(before.id), None).await?;
     let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
     record(&mut tx, actor, "member.unassign", &before, &after).await?;
     tx.commit().await?;
@@ -507,6 +546,88 @@ pub async fn set_privacy(
         .await?;
     let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
     record(&mut tx, actor, "member.privacy", &before, &after).await?;
+    tx.commit().await?;
+    Ok(redact_for(actor, after))
+}
+
+/// A new member (user and profile with defaults), audited as created: the
+/// path `invite accept` takes for an invitee without an account.
+pub(crate) async fn insert_profile(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    email: &Email,
+    name: &PersonName,
+    timezone: TimeZone,
+) -> Result<UserId> {
+    let id = users::insert(conn, email, name, Role::Member, timezone).await?;
+    sqlx::query("INSERT INTO member_profiles (user_id) VALUES ($1)")
+        .bind(id.as_uuid())
+        .execute(&mut *conn)
+        .await?;
+    let member = fetch(conn, id).await?;
+    audit::record(
+        conn,
+        actor,
+        Change::of("member.create", "member", member.id, None, Some(&member))?,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Assign a member to a coach inside the caller's transaction, through the
+/// same capacity-guarded path as `member assign`. False when already theirs.
+pub(crate) async fn assign_within(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    member: UserId,
+    coach: &coach::Coach,
+) -> Result<bool> {
+    sqlx::query("SELECT 1 FROM member_profiles WHERE user_id = $1 FOR UPDATE")
+        .bind(member.as_uuid())
+        .execute(&mut *conn)
+        .await?;
+    let before = fetch(conn, member).await?;
+    if before.coach_id == Some(coach.id) {
+        return Ok(false);
+    }
+    set_coach(conn, actor, member, Some(coach)).await?;
+    let after = fetch(conn, member).await?;
+    record(conn, actor, "member.assign", &before, &after).await?;
+    Ok(true)
+}
+
+/// `member sharing`: the member (or an admin) decides whether their coach
+/// sees their goals and health information; `None` keeps a setting.
+pub async fn set_sharing(
+    pool: &PgPool,
+    actor: &Actor,
+    who: &UserRef,
+    goals: Option<bool>,
+    health_info: Option<bool>,
+) -> Result<Member> {
+    let mut tx = pool.begin().await?;
+    let before = find_for_update(&mut tx, who).await?;
+    if access(actor, &before)? == Access::Coach {
+        return Err(Error::forbidden(format!(
+            "only the member or an admin may change what {} shares",
+            before.email
+        )));
+    }
+    if goals.is_none() && health_info.is_none() {
+        return Ok(redact_for(actor, before));
+    }
+    sqlx::query(
+        "UPDATE member_profiles SET share_goals = coalesce($2, share_goals),
+            share_health_info = coalesce($3, share_health_info), updated_at = now()
+         WHERE user_id = $1",
+    )
+    .bind(before.id)
+    .bind(goals)
+    .bind(health_info)
+    .execute(&mut *tx)
+    .await?;
+    let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
+    record(&mut tx, actor, "member.sharing", &before, &after).await?;
     tx.commit().await?;
     Ok(redact_for(actor, after))
 }

@@ -110,3 +110,24 @@ fn twenty_demos_at_once_on_a_fresh_home_all_succeed_and_leave_one_organisation()
         "a member got more than one demo session: {per_member:?}"
     );
 }
+
+#[test]
+fn the_demo_has_one_pending_invitation_one_connection_request_and_a_short_conversation() {
+    let db = common::TestDb::new();
+    let runs = (0..3).map(|_| vec!["demo".to_string()]).collect();
+    for (code, err) in common::race(&db, runs) {
+        assert_eq!(code, 0, "{err}");
+    }
+    db.run(&["demo"]).ok();
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM invitations WHERE status = 'pending'"),
+        1
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM connections WHERE status = 'pending'"),
+        1
+    );
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM messages"), 3);
+    let unread = db.run(&["--as", "bo.lind@example.com", "message", "list", "--unread"]);
+    assert_eq!(unread.ok().trim(), "2");
+}

@@ -918,3 +918,73 @@ fn starttls_and_implicit_tls_with_a_login_deliver_and_an_untrusted_certificate_l
         assert_eq!(sink.count() as i64, queued_before);
     }
 }
+
+#[test]
+fn connection_requests_answers_and_messages_notify_the_other_side_once() {
+    let db = TestDb::new();
+    common::ana_and_bo(&db);
+    let id = db
+        .run(&[
+            "--as",
+            "bo@example.com",
+            "connect",
+            "request",
+            "--coach",
+            "ana@example.com",
+            "--area",
+            "running",
+            "--message",
+            "Hi Ana",
+            "-o",
+            "ids",
+        ])
+        .id();
+    let q = queued(&db);
+    assert_eq!(n(&q, "connection.requested", "ana@example.com"), 1, "{q:?}");
+    assert_eq!(n(&q, "connection.requested", "bo@example.com"), 0, "{q:?}");
+    db.run(&[
+        "--as",
+        "ana@example.com",
+        "connect",
+        "respond",
+        &id,
+        "--accept",
+    ])
+    .ok();
+    db.run(&[
+        "--as",
+        "ana@example.com",
+        "message",
+        "send",
+        "--to",
+        "bo@example.com",
+        "--text",
+        "Welcome, Bo",
+    ])
+    .ok();
+    let q = queued(&db);
+    assert_eq!(n(&q, "connection.answered", "bo@example.com"), 1, "{q:?}");
+    assert_eq!(n(&q, "message", "bo@example.com"), 1, "{q:?}");
+    assert_eq!(q.values().sum::<i64>(), 3, "{q:?}");
+
+    let sink = Sink::start();
+    assert_eq!(send(&db, &sink.url()).json()["sent"], 3);
+    let msgs: Vec<String> = sink.messages().iter().map(|m| unfolded(m)).collect();
+    let ask = msgs
+        .iter()
+        .find(|m| header(m, "Subject") == Some("Bo Member asks to connect"))
+        .expect("Ana's notice");
+    assert!(
+        ask.contains("about running") && ask.contains("Hi Ana"),
+        "{ask}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| header(m, "Subject") == Some("Ana Coach accepted your connection request"))
+    );
+    let note = msgs
+        .iter()
+        .find(|m| header(m, "Subject") == Some("New message from Ana Coach"))
+        .expect("Bo's message notice");
+    assert!(note.contains("Welcome, Bo"), "{note}");
+}

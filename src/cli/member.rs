@@ -103,6 +103,25 @@ enum Commands {
         /// The member's email or id (default: the acting member)
         member: Option<UserRef>,
     },
+    /// What the member's coach sees: goals (default on) and health info (default off);
+    /// without flags, shows the current settings
+    Sharing {
+        /// The member's email or id (default: the acting member)
+        member: Option<UserRef>,
+        /// Share goals with the coach
+        #[arg(long, value_enum)]
+        goals: Option<OnOff>,
+        /// Share health information with the coach
+        #[arg(long, value_enum)]
+        health_info: Option<OnOff>,
+    },
+    /// Every assignment, unassignment and connection change, with when and who,
+    /// and each coach relationship's status (pending, active, inactive, terminated);
+    /// a coach sees only their own period
+    History {
+        /// The member's email or id (default: the acting member)
+        member: Option<UserRef>,
+    },
     /// Set who may find the member: public, connections or private
     Privacy {
         /// The member's email or id
@@ -110,6 +129,19 @@ enum Commands {
         /// The new privacy level
         level: Privacy,
     },
+}
+
+/// A switch: on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    fn on(self) -> bool {
+        self == OnOff::On
+    }
 }
 
 impl Cmd {
@@ -180,6 +212,36 @@ impl Cmd {
                 member: who,
                 status,
             } => member::set_onboarding(&pool, &actor, &who, status).await?,
+            Commands::History { member: who } => {
+                let who = match who {
+                    Some(w) => w,
+                    None => actor.id().map(UserRef::Id).ok_or_else(|| {
+                        crate::Error::invalid("name the member whose history to show")
+                    })?,
+                };
+                let events = crate::history::of_member(&pool, &actor, &who).await?;
+                return output::list(ctx, tz, &events);
+            }
+            Commands::Sharing {
+                member: who,
+                goals,
+                health_info,
+            } => {
+                let who = match who {
+                    Some(w) => w,
+                    None => actor.id().map(UserRef::Id).ok_or_else(|| {
+                        crate::Error::invalid("name the member whose sharing to change")
+                    })?,
+                };
+                member::set_sharing(
+                    &pool,
+                    &actor,
+                    &who,
+                    goals.map(OnOff::on),
+                    health_info.map(OnOff::on),
+                )
+                .await?
+            }
             Commands::Privacy { member: who, level } => {
                 member::set_privacy(&pool, &actor, &who, level).await?
             }

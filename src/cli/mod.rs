@@ -16,11 +16,14 @@ pub mod availability;
 pub mod book;
 pub mod coach;
 pub mod completions;
+pub mod connect;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
+pub mod invite;
 pub mod man;
 pub mod member;
+pub mod message;
 pub mod notify;
 pub mod output;
 pub mod report;
@@ -140,6 +143,12 @@ pub enum Command {
     Man(man::Cmd),
     /// Seed a small realistic organisation and show it
     Demo(demo::Cmd),
+    /// Invitations: send, list, accept, decline, revoke
+    Invite(invite::Cmd),
+    /// Connections between coaches and members: request, respond, list, remove
+    Connect(connect::Cmd),
+    /// Messages between a coach and their members: send, list
+    Message(message::Cmd),
 }
 
 /// What every handler gets: the global options and a way to the database.
@@ -273,6 +282,9 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Completions(c) => c.run(),
             Command::Man(c) => c.run(),
             Command::Demo(c) => c.run(&ctx).await,
+            Command::Invite(c) => c.run(&ctx).await,
+            Command::Connect(c) => c.run(&ctx).await,
+            Command::Message(c) => c.run(&ctx).await,
         };
         // Say goodbye (Terminate) instead of vanishing from the server.
         let pools = ctx.pools.lock().map(|p| p.clone()).unwrap_or_default();

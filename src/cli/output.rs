@@ -167,6 +167,71 @@ impl Record for crate::session::SessionRating {
     }
 }
 
+impl Record for crate::invite::Invitation {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "coach_email",
+        "email",
+        "status",
+        "assign",
+        "expires_at",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+/// `-o ids` prints the code: the one thing a script needs from `invite send`.
+impl Record for crate::invite::Sent {
+    const COLUMNS: &'static [&'static str] = &["id", "email", "status", "expires_at", "code"];
+    fn id(&self) -> String {
+        self.code.clone()
+    }
+}
+
+impl Record for crate::invite::Accepted {
+    const COLUMNS: &'static [&'static str] = &["id", "email", "status", "member_id", "assigned"];
+    fn id(&self) -> String {
+        self.invitation.id.to_string()
+    }
+}
+
+impl Record for crate::connect::Connection {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "coach_email",
+        "member_email",
+        "area",
+        "status",
+        "created_at",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::connect::Found {
+    const COLUMNS: &'static [&'static str] = &["email", "name", "role", "specialization"];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::message::Message {
+    const COLUMNS: &'static [&'static str] = &["from", "to", "text", "sent_at", "read"];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::history::Event {
+    const COLUMNS: &'static [&'static str] = &["at", "coach_email", "event", "by", "relationship"];
+    const ID_FIELD: Option<&'static str> = None;
+    fn id(&self) -> String {
+        self.coach_email.clone()
+    }
+}
+
 impl Record for crate::coach::CoachShow {
     const COLUMNS: &'static [&'static str] = &[
         "email",

@@ -29,7 +29,7 @@ const CONF: &str = "
 # coachctl: socket only (the server's command line repeats these settings)
 listen_addresses = ''
 unix_socket_permissions = 0700
-max_connections = 200
+max_connections = 300
 ";
 const HBA_MARKER: &str = "# coachctl: only the owner";
 const HBA: &str = "# coachctl: only the owner may connect: over the unix socket, as one of the

@@ -88,9 +88,9 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewSession) -> Result<Se
             m.email, m.membership_status
         )));
     }
-    if !may_book(pool, &m, &c).await? {
+    if !may_book(&mut conn, &m, &c).await? {
         let sentence = format!(
-            "{} is not assigned to coach {}; sessions are only for a coach's own members",
+            "{} is neither assigned nor connected to coach {}; sessions are only for a coach's own or connected members",
             m.email, c.email
         );
         return Err(match actor.role() {

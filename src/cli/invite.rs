@@ -1,0 +1,109 @@
+//! `coachctl invite ...`
+
+use clap::{ArgGroup, Args, Subcommand};
+use uuid::Uuid;
+
+use super::{Ctx, output};
+use crate::domain::{Email, PersonName, ProfileText, UserRef};
+use crate::error::Result;
+use crate::invite::{self, InviteCode, Invitee, NewInvite};
+
+#[derive(Debug, Args)]
+pub struct Cmd {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Invite a person by email or an existing member; prints the code once
+    /// (`-o ids` prints only the code). Codes expire after 7 days; a coach
+    /// sends at most 10 per rolling 24 hours.
+    #[command(group(ArgGroup::new("whom").required(true).args(["email", "user"])))]
+    Send {
+        /// Invite this email address (a new or existing member)
+        #[arg(long)]
+        email: Option<Email>,
+        /// Invite this existing member (email or id)
+        #[arg(long)]
+        user: Option<UserRef>,
+        /// The inviting coach (admins only; a coach invites as themself)
+        #[arg(long)]
+        coach: Option<UserRef>,
+        /// A personal message for the invitee
+        #[arg(long)]
+        message: Option<ProfileText>,
+        /// Accepting also assigns the member to the coach, within capacity
+        #[arg(long)]
+        assign: bool,
+    },
+    /// Accept an invitation: creates the member if needed and the connection
+    Accept {
+        /// The invitation code
+        code: InviteCode,
+        /// Your name, when the invitation creates your account (default: the email's local part)
+        #[arg(long)]
+        name: Option<PersonName>,
+    },
+    /// Decline an invitation
+    Decline {
+        /// The invitation code
+        code: InviteCode,
+    },
+    /// Withdraw a pending invitation (its coach or an admin)
+    Revoke {
+        /// The invitation id (from `invite list`)
+        id: Uuid,
+    },
+    /// List invitations: a coach's own, a member's received, all for admins
+    List,
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let (pool, actor) = ctx.session().await?;
+        let tz = ctx.display_tz(Some(&actor));
+        match self.command {
+            Commands::Send {
+                email,
+                user,
+                coach,
+                message,
+                assign,
+            } => {
+                let invitee = match (email, user) {
+                    (Some(e), _) => Invitee::Email(e),
+                    (None, Some(u)) => Invitee::User(u),
+                    (None, None) => {
+                        return Err(crate::Error::invalid(
+                            "name the invitee with --email or --user",
+                        ));
+                    }
+                };
+                let new = NewInvite {
+                    coach,
+                    invitee,
+                    message,
+                    assign,
+                };
+                let sent = invite::send(&pool, &actor, &new).await?;
+                output::note(
+                    ctx,
+                    "Give this code to the invitee now: it is shown only once and expires in 7 days.",
+                );
+                output::one(ctx, tz, &sent)
+            }
+            Commands::Accept { code, name } => {
+                let a = invite::accept(&pool, &actor, &code, name.as_ref()).await?;
+                output::one(ctx, tz, &a)
+            }
+            Commands::Decline { code } => {
+                output::one(ctx, tz, &invite::decline(&pool, &actor, &code).await?)
+            }
+            Commands::Revoke { id } => {
+                output::one(ctx, tz, &invite::revoke(&pool, &actor, id).await?)
+            }
+            Commands::List => output::list(ctx, tz, &invite::list(&pool, &actor).await?),
+        }
+    }
+}
