@@ -531,6 +531,12 @@ pub async fn set_privacy(
     who: &UserRef,
     privacy: Privacy,
 ) -> Result<Member> {
+    if actor.role() == crate::domain::Role::Coach {
+        return Err(Error::forbidden(format!(
+            "only a member or an admin may change what a member shares; {} is a coach",
+            actor.label()
+        )));
+    }
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, who).await?;
     if access(actor, &before)? == Access::Coach {
@@ -605,6 +611,12 @@ pub async fn set_sharing(
     goals: Option<bool>,
     health_info: Option<bool>,
 ) -> Result<Member> {
+    if actor.role() == crate::domain::Role::Coach {
+        return Err(Error::forbidden(format!(
+            "only a member or an admin may change what a member shares; {} is a coach",
+            actor.label()
+        )));
+    }
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, who).await?;
     if access(actor, &before)? == Access::Coach {
