@@ -120,3 +120,15 @@ fn a_coach_cannot_change_what_a_member_shares() {
         "the member's own change lands, audited"
     );
 }
+
+#[test]
+fn a_code_that_starts_with_a_dash_is_read_as_a_code_not_a_flag() {
+    let db = TestDb::new();
+    ana_and_bo(&db);
+    // base64url codes start with '-' one time in 64
+    let code = format!("-j{}", "A".repeat(41));
+    for cmd in ["accept", "decline"] {
+        let err = db.run(&["invite", cmd, &code]).fails_with(5).to_string();
+        assert!(err.contains("no invitation has this code"), "{err}");
+    }
+}

@@ -39,7 +39,8 @@ enum Commands {
     },
     /// Accept an invitation: creates the member if needed and the connection
     Accept {
-        /// The invitation code
+        /// The invitation code (base64url: it may start with '-')
+        #[arg(allow_hyphen_values = true)]
         code: InviteCode,
         /// Your name, when the invitation creates your account (default: the email's local part)
         #[arg(long)]
@@ -47,7 +48,8 @@ enum Commands {
     },
     /// Decline an invitation
     Decline {
-        /// The invitation code
+        /// The invitation code (base64url: it may start with '-')
+        #[arg(allow_hyphen_values = true)]
         code: InviteCode,
     },
     /// Withdraw a pending invitation (its coach or an admin)

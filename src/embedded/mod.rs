@@ -200,8 +200,10 @@ impl Cluster {
             build::create(self, bin, &runner)?;
         }
         if !self.can_connect("postgres").await {
-            // A pid file that names no live server: it crashed or was killed.
-            let crashed = !created && self.pid_in_file().is_some() && self.server_pid().is_none();
+            // A pid file left behind: the server did not shut down cleanly (it
+            // crashed or was killed; one killed a moment ago may not have
+            // exited yet, so its process is not asked).
+            let crashed = !created && self.pid_in_file().is_some();
             if self.start(bin, &runner).await? {
                 self.note(&if created {
                     format!(
