@@ -21,13 +21,66 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::availability::load_schedule;
 use crate::coach::{self, Coach};
-use crate::domain::{At, MembershipStatus, ProfileText, Role, SessionType, UserId, UserRef};
+use crate::domain::{At, Day, MembershipStatus, ProfileText, Role, SessionType, UserId, UserRef};
 use crate::error::{Error, Result};
 use crate::member;
 use crate::schedule::Slot;
 
 /// The one message of a full slot (seed 003, requirement 5.5).
 pub const SLOT_FULL: &str = "This slot is now full, please choose another";
+
+/// The local days `slots` covers, as typed: from a day (default today),
+/// for a number of days (default 7) or through a last day.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DayRange {
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+    pub days: Option<u32>,
+}
+
+impl DayRange {
+    /// The first date and the number of days, with today read in `tz`.
+    pub fn resolve_at(&self, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<(NaiveDate, u32)> {
+        let today = Day::Today.resolve_at(tz, now)?.naive();
+        let from = match self.from {
+            Some(d) => d.resolve_at(tz, now)?.naive(),
+            None => today,
+        };
+        let days = match (self.days, self.to) {
+            (Some(d), _) => d,
+            (None, Some(to)) => {
+                let to = to.resolve_at(tz, now)?.naive();
+                let n = (to - from).num_days() + 1;
+                if n < 1 {
+                    return Err(Error::invalid(format!(
+                        "--to ({to}) is before --from ({from})"
+                    )));
+                }
+                u32::try_from(n).unwrap_or(u32::MAX)
+            }
+            (None, None) => 7,
+        };
+        if days == 0 || days > 366 {
+            return Err(Error::invalid(format!(
+                "--days must be between 1 and 366, not {days}"
+            )));
+        }
+        Ok((from, days))
+    }
+}
+
+/// [`slots`] over days as typed, read in the coach's zone.
+pub async fn slots_in(
+    pool: &PgPool,
+    actor: &Actor,
+    coach_ref: &UserRef,
+    range: &DayRange,
+    include_full: bool,
+) -> Result<(Coach, Vec<Slot>)> {
+    let c = coach::find(&mut *pool.acquire().await?, coach_ref).await?;
+    let (from, days) = range.resolve_at(c.tz(), Utc::now())?;
+    slots(pool, actor, coach_ref, Some(from), days, include_full).await
+}
 
 /// `slots`: the offered slots of a coach for local dates from..=to, in the
 /// coach's zone. Anyone may look.
@@ -152,6 +205,60 @@ fn member_ref(actor: &Actor, named: Option<&UserRef>) -> Result<UserRef> {
     }
 }
 
+/// Who a booking is between, checked: what the slot picker knows before a
+/// slot is chosen.
+#[derive(Debug, Clone)]
+pub struct Parties {
+    pub coach: Coach,
+    pub member: member::Member,
+}
+
+/// Every check of `book` that needs no slot (who books for whom, active
+/// accounts, assignment or connection), made before a picker is shown.
+pub async fn prepare(
+    pool: &PgPool,
+    actor: &Actor,
+    coach_ref: &UserRef,
+    member_ref_named: Option<&UserRef>,
+) -> Result<Parties> {
+    let who = member_ref(actor, member_ref_named)?;
+    let mut conn = pool.acquire().await?;
+    let c = coach::find(&mut conn, coach_ref).await?;
+    let m = member::find(&mut conn, &who).await?;
+    drop(conn);
+    check_parties(pool, actor, &c, &m).await?;
+    Ok(Parties {
+        coach: c,
+        member: m,
+    })
+}
+
+async fn check_parties(pool: &PgPool, actor: &Actor, c: &Coach, m: &member::Member) -> Result<()> {
+    if actor.role() == Role::Member && !actor.is(UserId::from_uuid(m.id)) {
+        return Err(Error::forbidden(format!(
+            "{} may not book for another member ({})",
+            actor.label(),
+            m.email
+        )));
+    }
+    if !c.active {
+        return Err(Error::rule(format!("coach {} is deactivated", c.email)));
+    }
+    if !m.active || m.membership_status != MembershipStatus::Active {
+        return Err(Error::rule(format!(
+            "{}'s membership is not active ({}); only active members book",
+            m.email, m.membership_status
+        )));
+    }
+    if !may_book(&mut *pool.acquire().await?, m, c).await? {
+        return Err(Error::rule(format!(
+            "{} is neither assigned nor connected to coach {}; a member books only a coach they are assigned or connected to",
+            m.email, c.email
+        )));
+    }
+    Ok(())
+}
+
 /// May this member book this coach? Assigned, or an accepted connection
 /// (a removed one allows no new sessions; scheduled ones stay).
 pub(crate) async fn may_book(
@@ -191,9 +298,11 @@ async fn snapshot(
     // Before the coach's zone is known, a local time is placed as if in UTC
     // and widened by the largest UTC offset (and an hour of DST): the
     // sessions loaded stay a superset of those that decide the slot.
+    // A relative day (`tomorrow 9:00`) is placed by today in UTC: a day more.
     let (absolute, local, margin) = match at {
         At::Absolute(t) => (Some(*t), None, "interval '0'"),
         At::Local(n) => (None, Some(*n), "interval '15 hours'"),
+        At::Relative(..) => (None, at.local_guess(), "interval '39 hours'"),
     };
     let near = "(SELECT t FROM the_time)";
     let sql = format!(
@@ -246,28 +355,7 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
         Some(row) => row.0.try_into()?,
         None => member::find(&mut *pool.acquire().await?, &who).await?,
     };
-    if actor.role() == Role::Member && !actor.is(UserId::from_uuid(m.id)) {
-        return Err(Error::forbidden(format!(
-            "{} may not book for another member ({})",
-            actor.label(),
-            m.email
-        )));
-    }
-    if !c.active {
-        return Err(Error::rule(format!("coach {} is deactivated", c.email)));
-    }
-    if !m.active || m.membership_status != MembershipStatus::Active {
-        return Err(Error::rule(format!(
-            "{}'s membership is not active ({}); only active members book",
-            m.email, m.membership_status
-        )));
-    }
-    if !may_book(&mut *pool.acquire().await?, &m, &c).await? {
-        return Err(Error::rule(format!(
-            "{} is neither assigned nor connected to coach {}; a member books only a coach they are assigned or connected to",
-            m.email, c.email
-        )));
-    }
+    check_parties(pool, actor, &c, &m).await?;
     let tz = c.tz();
     let start = req.at.resolve(tz)?;
     let schedule = snap.schedule.into_schedule(&c);
