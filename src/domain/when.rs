@@ -170,6 +170,10 @@ fn clock_time(t: &str) -> Option<NaiveTime> {
     if h.is_empty() || h.len() > 2 || !h.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // Minutes and seconds take two digits: `9:5` is a typo, not 09:05.
+    if !rest.split(':').all(|p| p.len() == 2) {
+        return None;
+    }
     let padded = format!("{h:0>2}:{rest}");
     NaiveTime::parse_from_str(&padded, "%H:%M")
         .or_else(|_| NaiveTime::parse_from_str(&padded, "%H:%M:%S"))
