@@ -218,7 +218,11 @@ fn the_cancel_prompt_names_who_and_when_after_the_session_was_found() {
     let id = db.run(&args).id();
     let short = &id[..8];
 
-    let s = on_terminal(&db, &["session", "cancel", short], &[(CONFIRM, "n")]);
+    let s = on_terminal(
+        &db,
+        &["session", "cancel", short, "--tz", "Europe/Berlin"],
+        &[(CONFIRM, "n")],
+    );
     assert_eq!(s.code, 3, "{s:#?}");
     let when = common::monday().format("%a %-d %b %Y 09:00").to_string();
     assert!(
