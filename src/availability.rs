@@ -442,7 +442,10 @@ pub async fn block(
     let c = coach_for_change(&mut tx, actor, coach_ref).await?;
     // `today`, `mon`, `+3d` are the coach's days.
     let first = first.resolve(c.tz())?;
-    let last = last.map(|d| d.resolve(c.tz())).transpose()?.unwrap_or(first);
+    let last = last
+        .map(|d| d.resolve(c.tz()))
+        .transpose()?
+        .unwrap_or(first);
     if last < first {
         return Err(Error::invalid(format!(
             "the range ends ({last}) before it starts ({first})"

@@ -158,9 +158,8 @@ pub fn parse(path: &Path, text: &str) -> Result<File> {
                             }
                         }
                     }
-                    let url = url.ok_or_else(|| {
-                        at(line, format!("profile '{name}' has no database_url"))
-                    })?;
+                    let url = url
+                        .ok_or_else(|| at(line, format!("profile '{name}' has no database_url")))?;
                     file.profiles.insert(name, url);
                 }
             }
@@ -246,7 +245,10 @@ pub enum Given<'a> {
 
 /// The winner for one setting: a flag, else the environment, else the
 /// file, else nothing (the built-in default).
-pub fn pick<'a>(given: Given<'a>, file: Option<(&'a File, &'a Entry)>) -> Option<(Source, &'a str)> {
+pub fn pick<'a>(
+    given: Given<'a>,
+    file: Option<(&'a File, &'a Entry)>,
+) -> Option<(Source, &'a str)> {
     match (given, file) {
         (Given::Flag(v), _) => Some((Source::Flag, v)),
         (Given::Env(v), _) => Some((Source::Env, v)),
@@ -289,13 +291,24 @@ mod tests {
         let e = parse(p, "as = \"a@b.c\"\noutput = json\n").unwrap_err();
         assert!(e.to_string().starts_with("/c.toml line 2:"), "{e}");
         let e = parse(p, "as = \"a@b.c\"\n\ncolour = \"red\"\n").unwrap_err();
-        assert!(e.to_string().contains("line 3: unknown key 'colour'"), "{e}");
+        assert!(
+            e.to_string().contains("line 3: unknown key 'colour'"),
+            "{e}"
+        );
         let e = parse(p, "[profiles.prod]\nurl = \"x\"\n").unwrap_err();
         assert!(e.to_string().contains("line 2: unknown key 'url'"), "{e}");
-        let f = parse(p, "profile = \"prod\"\n[profiles.prod]\ndatabase_url = \"postgres://h/d\"\n")
-            .unwrap();
+        let f = parse(
+            p,
+            "profile = \"prod\"\n[profiles.prod]\ndatabase_url = \"postgres://h/d\"\n",
+        )
+        .unwrap();
         assert_eq!(f.profile_url("prod").unwrap().value, "postgres://h/d");
         assert_eq!(f.profile_url("prod").unwrap().line, 3);
-        assert!(f.profile_url("dev").unwrap_err().to_string().contains("defines prod"));
+        assert!(
+            f.profile_url("dev")
+                .unwrap_err()
+                .to_string()
+                .contains("defines prod")
+        );
     }
 }

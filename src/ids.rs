@@ -229,13 +229,22 @@ pub async fn user(pool: &PgPool, actor: &Actor, who: UserRef) -> Result<UserRef>
     } else {
         actor.id().map(|u| u.as_uuid())
     };
-    user_among(&mut *pool.acquire().await?, prefix, viewer, !actor.is_admin())
-        .await
-        .map(|u| UserRef::Id(UserId::from_uuid(u)))
+    user_among(
+        &mut *pool.acquire().await?,
+        prefix,
+        viewer,
+        !actor.is_admin(),
+    )
+    .await
+    .map(|u| UserRef::Id(UserId::from_uuid(u)))
 }
 
 /// [`user`] for an optional argument.
-pub async fn user_opt(pool: &PgPool, actor: &Actor, who: Option<UserRef>) -> Result<Option<UserRef>> {
+pub async fn user_opt(
+    pool: &PgPool,
+    actor: &Actor,
+    who: Option<UserRef>,
+) -> Result<Option<UserRef>> {
     match who {
         Some(w) => user(pool, actor, w).await.map(Some),
         None => Ok(None),

@@ -47,7 +47,12 @@ fn settings(r: &Run) -> std::collections::HashMap<String, (String, String, Strin
 fn without_a_file_every_setting_is_the_default_or_the_environment() {
     let db = TestDb::new();
     let home = tempfile::tempdir().unwrap();
-    let s = settings(&run(&db, home.path(), &[], &["config", "show", "-o", "json"]));
+    let s = settings(&run(
+        &db,
+        home.path(),
+        &[],
+        &["config", "show", "-o", "json"],
+    ));
     assert_eq!(s["output"].1, "flag", "-o json is a flag: {s:?}");
     assert_eq!(s["as"].1, "default");
     assert_eq!(s["tz"].1, "default");
@@ -59,9 +64,8 @@ fn without_a_file_every_setting_is_the_default_or_the_environment() {
 fn flags_beat_the_environment_which_beats_the_file() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    let home = config_home(
-        "# defaults\nas = \"bo@example.com\"\noutput = \"csv\"\ntz = \"Asia/Tokyo\"\n",
-    );
+    let home =
+        config_home("# defaults\nas = \"bo@example.com\"\noutput = \"csv\"\ntz = \"Asia/Tokyo\"\n");
     let show = |env: &[(&str, Option<&str>)], args: &[&str]| {
         let mut all = vec!["config", "show"];
         all.extend_from_slice(args);
@@ -77,10 +81,16 @@ fn flags_beat_the_environment_which_beats_the_file() {
     assert!(text.contains("tz,Asia/Tokyo,file,"), "{text}");
     // The environment beats the file ...
     let s = settings(&show(
-        &[("COACHCTL_OUTPUT", Some("json")), ("COACHCTL_AS", Some("ana@example.com"))],
+        &[
+            ("COACHCTL_OUTPUT", Some("json")),
+            ("COACHCTL_AS", Some("ana@example.com")),
+        ],
         &[],
     ));
-    assert_eq!(s["output"], ("json".into(), "env".into(), "COACHCTL_OUTPUT".into()));
+    assert_eq!(
+        s["output"],
+        ("json".into(), "env".into(), "COACHCTL_OUTPUT".into())
+    );
     assert_eq!(s["as"].0, "ana@example.com");
     assert_eq!(s["as"].1, "env");
     // ... and flags beat both.
@@ -88,7 +98,10 @@ fn flags_beat_the_environment_which_beats_the_file() {
         &[("COACHCTL_AS", Some("ana@example.com"))],
         &["-o", "json", "--as", "bo@example.com", "--tz", "UTC"],
     ));
-    assert_eq!(s["as"], ("bo@example.com".into(), "flag".into(), "--as".into()));
+    assert_eq!(
+        s["as"],
+        ("bo@example.com".into(), "flag".into(), "--as".into())
+    );
     assert_eq!(s["tz"].1, "flag");
     assert_eq!(s["output"].1, "flag");
     // The file's `as` really acts: Bo may not create a coach.
@@ -115,19 +128,45 @@ fn a_profile_picks_the_database_and_its_password_is_never_shown() {
         &db,
         home.path(),
         &no_url,
-        &["coach", "create", "--email", "p@example.com", "--name", "P", "-o", "ids"],
+        &[
+            "coach",
+            "create",
+            "--email",
+            "p@example.com",
+            "--name",
+            "P",
+            "-o",
+            "ids",
+        ],
     )
     .id();
     let n: i64 = db.scalar("SELECT count(*) FROM users WHERE email = 'p@example.com'");
     assert_eq!(n, 1, "{id}");
-    let s = settings(&run(&db, home.path(), &no_url, &["config", "show", "-o", "json"]));
+    let s = settings(&run(
+        &db,
+        home.path(),
+        &no_url,
+        &["config", "show", "-o", "json"],
+    ));
     assert_eq!(s["database"].1, "file", "{s:?}");
     assert!(s["database"].2.contains("profile test"), "{s:?}");
     // DATABASE_URL beats the file's profile; --profile beats DATABASE_URL.
     let broken = [("DATABASE_URL", Some(secret_url))];
     run(&db, home.path(), &broken, &["coach", "list"]).fails_with(8);
-    run(&db, home.path(), &broken, &["--profile", "test", "coach", "list"]).ok();
-    run(&db, home.path(), &[("DATABASE_URL", None), ("COACHCTL_PROFILE", Some("test"))], &["coach", "list"]).ok();
+    run(
+        &db,
+        home.path(),
+        &broken,
+        &["--profile", "test", "coach", "list"],
+    )
+    .ok();
+    run(
+        &db,
+        home.path(),
+        &[("DATABASE_URL", None), ("COACHCTL_PROFILE", Some("test"))],
+        &["coach", "list"],
+    )
+    .ok();
     // A profile with a password: masked in `config show`.
     let shown = run(
         &db,
@@ -139,16 +178,31 @@ fn a_profile_picks_the_database_and_its_password_is_never_shown() {
     assert!(out.contains("someone:***@127.0.0.1"), "{out}");
     assert!(!out.contains("hunter2"), "{out}");
     // An unknown profile names the file and the profiles it has.
-    let err = run(&db, home.path(), &no_url, &["--profile", "prod", "coach", "list"])
-        .fails_with(3)
-        .to_string();
-    assert!(err.contains("no profile 'prod'") && err.contains("broken, test"), "{err}");
+    let err = run(
+        &db,
+        home.path(),
+        &no_url,
+        &["--profile", "prod", "coach", "list"],
+    )
+    .fails_with(3)
+    .to_string();
+    assert!(
+        err.contains("no profile 'prod'") && err.contains("broken, test"),
+        "{err}"
+    );
     // Both flags at once is a mistake.
     run(
         &db,
         home.path(),
         &[],
-        &["--profile", "test", "--database-url", &db.url, "coach", "list"],
+        &[
+            "--profile",
+            "test",
+            "--database-url",
+            &db.url,
+            "coach",
+            "list",
+        ],
     )
     .fails_with(3);
 }

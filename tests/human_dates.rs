@@ -58,7 +58,10 @@ fn every_day_form_names_the_expected_date_from_a_saturday() {
 fn a_weekday_name_typed_on_that_weekday_means_today() {
     // Saturday: `sat` is this very day, not a week ahead (like `date -d sat`).
     assert_eq!(day("sat", Berlin, SAT_BEFORE_SPRING), date("2027-03-27"));
-    assert_eq!(day("saturday", Berlin, SAT_BEFORE_SPRING), date("2027-03-27"));
+    assert_eq!(
+        day("saturday", Berlin, SAT_BEFORE_SPRING),
+        date("2027-03-27")
+    );
 }
 
 #[test]
@@ -81,14 +84,23 @@ fn times_alone_are_today_and_after_a_day_that_day_across_the_spring_change() {
     assert_eq!(at("14:30", Berlin, now), utc("2027-03-27T13:30:00Z"));
     assert_eq!(at("today 9:00", Berlin, now), utc("2027-03-27T08:00:00Z"));
     // ... Sunday morning after the change is summer time (+02:00).
-    assert_eq!(at("tomorrow 9:00", Berlin, now), utc("2027-03-28T07:00:00Z"));
+    assert_eq!(
+        at("tomorrow 9:00", Berlin, now),
+        utc("2027-03-28T07:00:00Z")
+    );
     assert_eq!(at("sun 09:00", Berlin, now), utc("2027-03-28T07:00:00Z"));
     assert_eq!(at("mon 14:30", Berlin, now), utc("2027-03-29T12:30:00Z"));
     assert_eq!(at("+1d 9:00", Berlin, now), utc("2027-03-28T07:00:00Z"));
     assert_eq!(at("+3d 9:00", Berlin, now), utc("2027-03-30T07:00:00Z"));
     // The ISO forms are unchanged, and a one-digit hour is welcome with a date.
-    assert_eq!(at("2027-03-28T09:00", Berlin, now), utc("2027-03-28T07:00:00Z"));
-    assert_eq!(at("2027-03-28 9:00", Berlin, now), utc("2027-03-28T07:00:00Z"));
+    assert_eq!(
+        at("2027-03-28T09:00", Berlin, now),
+        utc("2027-03-28T07:00:00Z")
+    );
+    assert_eq!(
+        at("2027-03-28 9:00", Berlin, now),
+        utc("2027-03-28T07:00:00Z")
+    );
     assert_eq!(
         at("2027-03-28T09:00+01:00", Berlin, now),
         utc("2027-03-28T08:00:00Z")
@@ -102,7 +114,10 @@ fn a_relative_time_skipped_by_the_spring_change_does_not_exist() {
         .resolve_at(Berlin, utc(SAT_BEFORE_SPRING))
         .unwrap_err();
     assert_eq!(err.kind().exit_code(), 7, "{err}");
-    assert!(err.to_string().contains("2027-03-28 02:30 does not exist"), "{err}");
+    assert!(
+        err.to_string().contains("2027-03-28 02:30 does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -126,13 +141,19 @@ fn a_relative_time_repeated_by_the_fall_change_takes_its_first_occurrence() {
 #[test]
 fn a_day_as_a_range_bound_covers_the_short_and_the_long_dst_day() {
     let spring = Bound::parse("tomorrow").unwrap();
-    let from = spring.resolve_at(Berlin, false, utc(SAT_BEFORE_SPRING)).unwrap();
-    let to = spring.resolve_at(Berlin, true, utc(SAT_BEFORE_SPRING)).unwrap();
+    let from = spring
+        .resolve_at(Berlin, false, utc(SAT_BEFORE_SPRING))
+        .unwrap();
+    let to = spring
+        .resolve_at(Berlin, true, utc(SAT_BEFORE_SPRING))
+        .unwrap();
     assert_eq!(from, Berlin.with_ymd_and_hms(2027, 3, 28, 0, 0, 0).unwrap());
     assert_eq!((to - from).num_hours(), 23, "the spring day has 23 hours");
 
     let fall = Bound::parse("sun").unwrap();
-    let from = fall.resolve_at(Berlin, false, utc(SAT_BEFORE_FALL)).unwrap();
+    let from = fall
+        .resolve_at(Berlin, false, utc(SAT_BEFORE_FALL))
+        .unwrap();
     let to = fall.resolve_at(Berlin, true, utc(SAT_BEFORE_FALL)).unwrap();
     assert_eq!((to - from).num_hours(), 25, "the fall day has 25 hours");
 
@@ -160,7 +181,10 @@ fn an_unreadable_date_or_time_lists_the_accepted_forms() {
             "{bad}: {msg}"
         );
         let msg = Bound::parse(bad).unwrap_err().to_string();
-        assert!(msg.contains("tomorrow") && msg.contains("14:30"), "{bad}: {msg}");
+        assert!(
+            msg.contains("tomorrow") && msg.contains("14:30"),
+            "{bad}: {msg}"
+        );
     }
     // A day where a time is needed says what is missing.
     let msg = At::parse("tomorrow").unwrap_err().to_string();
@@ -205,10 +229,21 @@ fn slots_from_tomorrow_start_at_the_coachs_tomorrow() {
     );
     if monday != today {
         assert_eq!(starts.len(), 2, "{slots}");
-        assert!(starts[0].starts_with(&format!("{monday}T09:00")), "{starts:?}");
+        assert!(
+            starts[0].starts_with(&format!("{monday}T09:00")),
+            "{starts:?}"
+        );
     }
-    db.run(&["slots", "--coach", "ana@example.com", "--from", "tomorrow", "--to", "+7d"])
-        .ok();
+    db.run(&[
+        "slots",
+        "--coach",
+        "ana@example.com",
+        "--from",
+        "tomorrow",
+        "--to",
+        "+7d",
+    ])
+    .ok();
     let err = db
         .run(&["slots", "--coach", "ana@example.com", "--from", "soon"])
         .fails_with(3)
@@ -257,7 +292,9 @@ fn book_at_a_weekday_and_time_and_block_tomorrow_in_the_coachs_zone() {
     assert_eq!(first, tomorrow);
 
     let listed = db
-        .run(&["session", "list", "--from", "today", "--to", "+30d", "-o", "json"])
+        .run(&[
+            "session", "list", "--from", "today", "--to", "+30d", "-o", "json",
+        ])
         .json();
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
 }

@@ -114,16 +114,16 @@ fn enter_then_y_books_the_slot_named_in_the_confirmation() {
     common::ana_with_monday_mornings(&db);
     let s = on_terminal(&db, BOOK, &[(PICKER, "\r"), (CONFIRM, "y")]);
     assert_eq!(s.code, 0, "{s:#?}");
-    assert!(
-        s.output.contains("with Ana Coach for Bo Member?"),
-        "{s:#?}"
-    );
+    assert!(s.output.contains("with Ana Coach for Bo Member?"), "{s:#?}");
     assert_eq!(sessions(&db), 1);
     // The question named the slot that was booked.
     let start: String = db.scalar(
         "SELECT to_char(starts_at AT TIME ZONE 'Europe/Berlin', 'Dy FMDD Mon HH24:MI') FROM sessions",
     );
-    assert!(s.output.contains(&format!("Book {start} with")), "{start}: {s:#?}");
+    assert!(
+        s.output.contains(&format!("Book {start} with")),
+        "{start}: {s:#?}"
+    );
 }
 
 #[test]
@@ -164,7 +164,10 @@ fn ctrl_c_in_the_picker_shows_the_cursor_again_and_changes_nothing() {
         // The picker hid the cursor; what follows Ctrl-C shows it again.
         assert!(s.output.contains("\x1b[?25l"), "{s:#?}");
         assert!(s.after.contains("\x1b[?25h"), "{s:#?}");
-        assert!(s.after.contains("interrupted; nothing was changed"), "{s:#?}");
+        assert!(
+            s.after.contains("interrupted; nothing was changed"),
+            "{s:#?}"
+        );
     }
     assert_eq!(sessions(&db), 0);
 }
@@ -179,16 +182,32 @@ fn an_admin_without_member_is_told_before_any_picker_is_shown() {
     assert!(!s.output.contains(PICKER), "{s:#?}");
     // A member who may not book the coach is refused before the picker too.
     db.run(&[
-        "member", "create", "--email", "cy@example.com", "--name", "Cy", "-o", "ids",
+        "member",
+        "create",
+        "--email",
+        "cy@example.com",
+        "--name",
+        "Cy",
+        "-o",
+        "ids",
     ])
     .ok();
     let s = on_terminal(
         &db,
-        &["--as", "cy@example.com", "book", "--coach", "ana@example.com"],
+        &[
+            "--as",
+            "cy@example.com",
+            "book",
+            "--coach",
+            "ana@example.com",
+        ],
         &[],
     );
     assert_eq!(s.code, 7, "{s:#?}");
-    assert!(s.output.contains("neither assigned nor connected"), "{s:#?}");
+    assert!(
+        s.output.contains("neither assigned nor connected"),
+        "{s:#?}"
+    );
     assert!(!s.output.contains(PICKER), "{s:#?}");
 }
 
@@ -226,9 +245,10 @@ fn the_cancel_prompt_names_who_and_when_after_the_session_was_found() {
     assert_eq!(s.code, 3, "{s:#?}");
     let when = common::monday().format("%a %-d %b %Y 09:00").to_string();
     assert!(
-        s.output.contains(&format!(
-            "Cancel the session on {when} CE"
-        )) && s.output.contains("with ana@example.com for bo@example.com?"),
+        s.output
+            .contains(&format!("Cancel the session on {when} CE"))
+            && s.output
+                .contains("with ana@example.com for bo@example.com?"),
         "{when}: {s:#?}"
     );
     let status: String = db.scalar("SELECT status FROM sessions");

@@ -55,13 +55,25 @@ fn email_of(db: &TestDb, args: &[&str]) -> String {
 fn a_unique_prefix_names_the_user_with_or_without_dashes_and_any_case() {
     let db = TestDb::new();
     lookalikes(&db);
-    assert_eq!(email_of(&db, &["member", "show", "12345678-aaaa"]), "cy@example.com");
-    assert_eq!(email_of(&db, &["member", "show", "12345678AAAA"]), "cy@example.com");
-    assert_eq!(email_of(&db, &["member", "show", "12345678-bbbb"]), "di@example.com");
+    assert_eq!(
+        email_of(&db, &["member", "show", "12345678-aaaa"]),
+        "cy@example.com"
+    );
+    assert_eq!(
+        email_of(&db, &["member", "show", "12345678AAAA"]),
+        "cy@example.com"
+    );
+    assert_eq!(
+        email_of(&db, &["member", "show", "12345678-bbbb"]),
+        "di@example.com"
+    );
     // Full ids keep working, and so does --as by prefix.
     assert_eq!(email_of(&db, &["member", "show", ED]), "ed@example.com");
     assert_eq!(
-        email_of(&db, &["--as", "12345678-bbbc", "member", "show", "12345678-bbbc"]),
+        email_of(
+            &db,
+            &["--as", "12345678-bbbc", "member", "show", "12345678-bbbc"]
+        ),
         "ed@example.com"
     );
 }
@@ -82,7 +94,10 @@ fn an_ambiguous_prefix_exits_3_listing_every_candidate_on_one_line() {
         .run(&["member", "show", "12345678-bbb"])
         .fails_with(3)
         .to_string();
-    assert!(err.contains("di@") && err.contains("ed@") && !err.contains("cy@"), "{err}");
+    assert!(
+        err.contains("di@") && err.contains("ed@") && !err.contains("cy@"),
+        "{err}"
+    );
     // Under -o json the error is a JSON object.
     let r = db.run(&["member", "show", "12345678", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(r.fails_with(3).trim()).unwrap();
@@ -93,7 +108,10 @@ fn an_ambiguous_prefix_exits_3_listing_every_candidate_on_one_line() {
 fn a_prefix_shorter_than_8_digits_or_not_hex_exits_3_saying_so() {
     let db = TestDb::new();
     lookalikes(&db);
-    let err = db.run(&["member", "show", "1234567"]).fails_with(3).to_string();
+    let err = db
+        .run(&["member", "show", "1234567"])
+        .fails_with(3)
+        .to_string();
     assert!(err.contains("at least 8 hex digits"), "{err}");
     let err = db
         .run(&["session", "show", "12ab"])
@@ -105,7 +123,10 @@ fn a_prefix_shorter_than_8_digits_or_not_hex_exits_3_saying_so() {
         .fails_with(3)
         .to_string();
     assert!(err.contains("not an id"), "{err}");
-    let err = db.run(&["member", "show", "12345679"]).fails_with(5).to_string();
+    let err = db
+        .run(&["member", "show", "12345679"])
+        .fails_with(5)
+        .to_string();
     assert!(err.contains("12345679"), "{err}");
 }
 
@@ -129,7 +150,10 @@ fn a_coach_resolves_a_prefix_only_among_the_people_they_may_see() {
     assert!(!err.contains("cy@") && !err.contains("Cy"), "{err}");
     // A member sees only themself among members.
     assert_eq!(
-        email_of(&db, &["--as", "cy@example.com", "member", "show", "12345678"]),
+        email_of(
+            &db,
+            &["--as", "cy@example.com", "member", "show", "12345678"]
+        ),
         "cy@example.com"
     );
 }
@@ -154,35 +178,56 @@ fn sessions_windows_and_blocks_take_the_8_digit_ids_tables_show() {
         .id();
     let short = &id[..8];
     let shown = db.run(&["session", "show", short, "-o", "json"]).json();
-    assert_eq!(shown["id"].as_str(), Some(id.as_str()), "JSON keeps the full id");
     assert_eq!(
-        db.run(&["--as", "bo@example.com", "session", "show", short, "-o", "ids"])
-            .id(),
+        shown["id"].as_str(),
+        Some(id.as_str()),
+        "JSON keeps the full id"
+    );
+    assert_eq!(
+        db.run(&[
+            "--as",
+            "bo@example.com",
+            "session",
+            "show",
+            short,
+            "-o",
+            "ids"
+        ])
+        .id(),
         id
     );
     // Another member cannot find it by prefix: not found, not forbidden.
     db.run(&[
-        "member", "create", "--email", "cy@example.com", "--name", "Cy", "-o", "ids",
+        "member",
+        "create",
+        "--email",
+        "cy@example.com",
+        "--name",
+        "Cy",
+        "-o",
+        "ids",
     ])
     .ok();
     db.run(&["--as", "cy@example.com", "session", "show", short])
         .fails_with(5);
-    db.run(&["session", "note", short, "--text", "bring shoes"]).ok();
+    db.run(&["session", "note", short, "--text", "bring shoes"])
+        .ok();
     db.run(&["session", "cancel", short, "--yes"]).ok();
     let status: String = db.scalar("SELECT status FROM sessions");
     assert_eq!(status, "cancelled");
 
     let windows = db
-        .run(&["availability", "list", "--coach", "ana@example.com", "-o", "ids"])
+        .run(&[
+            "availability",
+            "list",
+            "--coach",
+            "ana@example.com",
+            "-o",
+            "ids",
+        ])
         .id();
-    db.run(&[
-        "availability",
-        "update",
-        &windows[..10],
-        "--capacity",
-        "2",
-    ])
-    .ok();
+    db.run(&["availability", "update", &windows[..10], "--capacity", "2"])
+        .ok();
     let capacity: i32 = db.scalar("SELECT capacity FROM availability_windows");
     assert_eq!(capacity, 2);
     let block = db

@@ -3,9 +3,9 @@
 use clap::{Args, Subcommand};
 
 use super::{Ctx, output};
-use crate::ids::{self, IdRef, Kind};
 use crate::audit::{self, Filter};
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -45,7 +45,8 @@ impl Cmd {
             } => {
                 let filter = Filter {
                     entity,
-                    entity_id: ids::resolve_opt(&pool, &actor, Kind::AuditEntity, id.as_ref()).await?,
+                    entity_id: ids::resolve_opt(&pool, &actor, Kind::AuditEntity, id.as_ref())
+                        .await?,
                     action,
                     limit,
                 };

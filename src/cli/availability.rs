@@ -3,12 +3,12 @@
 use clap::{Args, Subcommand};
 
 use super::{Ctx, output};
-use crate::ids::{self, IdRef, Kind};
 use crate::availability::{self, NewWindow, WindowUpdate};
 use crate::domain::{
     BufferMinutes, Day, DayOfWeek, ProfileText, SessionMinutes, SlotCapacity, TimeOfDay, UserRef,
 };
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 
 #[derive(Debug, Args)]
 pub struct Cmd {

@@ -116,17 +116,17 @@ async fn pick(
             )
         })
         .collect();
-    let backed_out = || Error::invalid("no slot chosen; nothing was changed");
-    let title = format!(
-        "Slots of {} ({}; Enter picks, Esc or q backs out)",
-        c.name,
-        tz.name()
-    );
-    let i = prompt::pick(title, items).await?.ok_or_else(backed_out)?;
+    // One line at 80 columns, with dialoguer's " [Page 1/2]": a wrapped
+    // title would break its redraw.
+    let name: String = c.name.chars().take(24).collect();
+    let title = format!("Slots of {name}, {} (Esc: back out)", tz.name());
+    let i = prompt::pick(title, items)
+        .await?
+        .ok_or_else(|| Error::invalid("no slot chosen; nothing was changed"))?;
     let slot = &slots[i];
     let question = format!("Book {} with {} for {}?", when(&slot.start), c.name, m.name);
     match prompt::yes_no(question).await? {
         Some(true) => Ok(At::Absolute(slot.start)),
-        _ => Err(backed_out()),
+        _ => Err(Error::invalid("not booked; nothing was changed")),
     }
 }

@@ -3,12 +3,12 @@
 use clap::{Args, Subcommand};
 
 use super::{Ctx, output};
-use crate::ids;
 use crate::coach::{self, CoachUpdate, Filter, NewCoach, ProfileUpdate};
 use crate::domain::{
     Email, HorizonDays, MaxMembers, NoticeMinutes, PersonName, ProfileText, TimeZone, UserRef,
 };
 use crate::error::Result;
+use crate::ids;
 
 #[derive(Debug, Args)]
 pub struct Cmd {

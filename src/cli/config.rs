@@ -63,7 +63,12 @@ fn setting(id: &'static str, value: String, source: Source, from: String) -> Set
     }
 }
 
-fn parse_entry<T>(file: &File, key: &str, e: &Entry, parse: impl Fn(&str) -> Result<T>) -> Result<T> {
+fn parse_entry<T>(
+    file: &File,
+    key: &str,
+    e: &Entry,
+    parse: impl Fn(&str) -> Result<T>,
+) -> Result<T> {
     parse(&e.value).map_err(|err| file.invalid(e, format!("'{key}': {err}")))
 }
 
@@ -73,8 +78,8 @@ fn parse_entry<T>(file: &File, key: &str, e: &Entry, parse: impl Fn(&str) -> Res
 pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> {
     let file = config::load()?;
     let file = file.as_ref();
-    let path = || file.map(|f| f.path.display().to_string()).unwrap_or_default();
-    let at = |e: &Entry| format!("{} line {}", path(), e.line);
+    // The file's path is the `config` row; entries name their line.
+    let at = |e: &Entry| format!("line {}", e.line);
     let mut out = Vec::new();
 
     let location = match config::locate(|k| std::env::var_os(k)) {
@@ -99,9 +104,7 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
     let url_given = given(matches, "database_url", global.database_url.as_deref());
     let profile_given = given(matches, "profile", global.profile.as_deref());
     if let (Given::Flag(_), Given::Flag(_)) = (url_given, profile_given) {
-        return Err(Error::invalid(
-            "give --database-url or --profile, not both",
-        ));
+        return Err(Error::invalid("give --database-url or --profile, not both"));
     }
     let file_profile = file.and_then(|f| f.profile.as_ref());
     // (source, where from, a URL as given or a profile to look up)
@@ -128,12 +131,20 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
             })?;
             let url = f.profile_url(name)?;
             global.database_url = Some(url.value.clone());
-            let from = format!("profile {name} ({from}; {})", at(url));
+            let from = match source {
+                Source::File => format!("profile {name} ({from}, url {})", at(url)),
+                _ => format!("profile {name} ({from}; url {})", at(url)),
+            };
             out.push(setting("database", String::new(), source, from));
         }
         None => {
             global.database_url = None;
-            out.push(setting("database", String::new(), Source::Default, String::new()));
+            out.push(setting(
+                "database",
+                String::new(),
+                Source::Default,
+                String::new(),
+            ));
         }
     }
 
@@ -141,13 +152,20 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
     let as_given = matches
         .value_source("as_user")
         .filter(|s| *s != ValueSource::DefaultValue);
-    match (as_given, file.and_then(|f| f.as_user.as_ref().map(|e| (f, e)))) {
+    match (
+        as_given,
+        file.and_then(|f| f.as_user.as_ref().map(|e| (f, e))),
+    ) {
         (Some(s), _) => {
             let (source, from) = match s {
                 ValueSource::EnvVariable => (Source::Env, "COACHCTL_AS"),
                 _ => (Source::Flag, "--as"),
             };
-            let who = global.as_user.as_ref().map(|u| u.to_string()).unwrap_or_default();
+            let who = global
+                .as_user
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             out.push(setting("as", who, source, from.into()));
         }
         (None, Some((f, e))) => {
@@ -163,12 +181,25 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
     }
 
     // -o, COACHCTL_OUTPUT, else the file's `output`, else table.
-    match (matches.value_source("output"), file.and_then(|f| f.output.as_ref().map(|e| (f, e)))) {
+    match (
+        matches.value_source("output"),
+        file.and_then(|f| f.output.as_ref().map(|e| (f, e))),
+    ) {
         (Some(ValueSource::CommandLine), _) => {
-            out.push(setting("output", format_name(global.output), Source::Flag, "--output".into()));
+            out.push(setting(
+                "output",
+                format_name(global.output),
+                Source::Flag,
+                "--output".into(),
+            ));
         }
         (Some(ValueSource::EnvVariable), _) => {
-            out.push(setting("output", format_name(global.output), Source::Env, "COACHCTL_OUTPUT".into()));
+            out.push(setting(
+                "output",
+                format_name(global.output),
+                Source::Env,
+                "COACHCTL_OUTPUT".into(),
+            ));
         }
         (_, Some((f, e))) => {
             global.output = parse_entry(f, "output", e, |v| {
@@ -183,9 +214,19 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
                     ))
                 })
             })?;
-            out.push(setting("output", format_name(global.output), Source::File, at(e)));
+            out.push(setting(
+                "output",
+                format_name(global.output),
+                Source::File,
+                at(e),
+            ));
         }
-        (_, None) => out.push(setting("output", format_name(global.output), Source::Default, String::new())),
+        (_, None) => out.push(setting(
+            "output",
+            format_name(global.output),
+            Source::Default,
+            String::new(),
+        )),
     }
 
     // --tz, else the file's `tz`, else the actor's zone or the system's.
@@ -197,7 +238,10 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
         }
         (None, None) => out.push(setting(
             "tz",
-            format!("(the actor's zone, else the system's: {})", super::system_tz().name()),
+            format!(
+                "(the actor's zone, else the system's: {})",
+                super::system_tz().name()
+            ),
             Source::Default,
             String::new(),
         )),

@@ -3,10 +3,10 @@
 use clap::{ArgGroup, Args, Subcommand};
 
 use super::{Ctx, output};
-use crate::ids::{self, IdRef, Kind};
 use crate::connect::{self, NewRequest};
 use crate::domain::{ProfileText, UserRef};
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 
 #[derive(Debug, Args)]
 pub struct Cmd {

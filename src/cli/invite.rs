@@ -3,9 +3,9 @@
 use clap::{ArgGroup, Args, Subcommand};
 
 use super::{Ctx, output};
-use crate::ids::{self, IdRef, Kind};
 use crate::domain::{Email, PersonName, ProfileText, UserRef};
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 use crate::invite::{self, InviteCode, Invitee, NewInvite};
 
 #[derive(Debug, Args)]

@@ -3,11 +3,11 @@
 use clap::{Args, Subcommand};
 
 use super::{Ctx, output};
-use crate::ids;
 use crate::domain::{
     Email, MembershipStatus, OnboardingStatus, PersonName, Privacy, ProfileText, TimeZone, UserRef,
 };
 use crate::error::Result;
+use crate::ids;
 use crate::member::{self, Filter, MemberUpdate, NewMember};
 
 #[derive(Debug, Args)]

@@ -3,9 +3,9 @@
 use clap::{Args, Subcommand};
 
 use super::{Ctx, output};
-use crate::ids;
 use crate::domain::{ProfileText, UserRef};
 use crate::error::Result;
+use crate::ids;
 use crate::message;
 
 #[derive(Debug, Args)]

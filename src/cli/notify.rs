@@ -3,8 +3,8 @@
 use clap::{Args, Subcommand};
 
 use super::{Ctx, output};
-use crate::ids::{self, IdRef, Kind};
 use crate::error::{Error, Result};
+use crate::ids::{self, IdRef, Kind};
 use crate::notify::{self, Retry, SendOptions, Status};
 
 #[derive(Debug, Args)]
@@ -97,7 +97,9 @@ impl Cmd {
             }
             Commands::Retry { id, all_failed } => {
                 let which = match (id, all_failed) {
-                    (Some(id), _) => Retry::One(ids::resolve(&pool, &actor, Kind::Notification, &id).await?),
+                    (Some(id), _) => {
+                        Retry::One(ids::resolve(&pool, &actor, Kind::Notification, &id).await?)
+                    }
                     (None, _) => Retry::AllFailed,
                 };
                 let n = notify::retry(&pool, &actor, which).await?;

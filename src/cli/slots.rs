@@ -5,10 +5,10 @@ use std::io::{IsTerminal, Write};
 use clap::Args;
 
 use super::{Ctx, output};
-use crate::ids;
 use crate::booking;
 use crate::domain::{Day, UserRef};
 use crate::error::Result;
+use crate::ids;
 
 /// The offered slots of a coach, computed in the coach's own time zone.
 #[derive(Debug, Args)]
@@ -44,8 +44,7 @@ impl Cmd {
             to: self.to,
             days: self.days,
         };
-        let (coach, slots) =
-            booking::slots_in(&pool, &actor, &coach_ref, &range, self.all).await?;
+        let (coach, slots) = booking::slots_in(&pool, &actor, &coach_ref, &range, self.all).await?;
         // Slots read best in the coach's own zone unless --tz says otherwise.
         let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| coach.tz());
         if !self.watch {

@@ -254,7 +254,11 @@ impl At {
     }
 
     /// [`At::resolve`] when the clock reads `now`.
-    pub fn resolve_at(&self, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
+    pub fn resolve_at(
+        &self,
+        tz: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, Error> {
         use chrono::TimeZone as _;
         let naive = match self {
             At::Absolute(t) => return Ok(*t),

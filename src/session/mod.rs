@@ -312,19 +312,13 @@ fn refuse_cancel(before: &Session) -> Result<()> {
             )))
         }
         SessionStatus::Scheduled | SessionStatus::Proposed => Ok(()),
-        SessionStatus::Completed => {
-            Err(Error::rule(format!(
-                "session {id} is completed and cannot be cancelled"
-            )))
-        }
-        SessionStatus::Cancelled => {
-            Err(Error::rule(format!("session {id} is already cancelled")))
-        }
-        SessionStatus::Declined | SessionStatus::Expired => {
-            Err(Error::rule(format!(
-                "session {id} was {} and holds no seat; there is nothing to cancel",
-                before.status
-            )))
-        }
+        SessionStatus::Completed => Err(Error::rule(format!(
+            "session {id} is completed and cannot be cancelled"
+        ))),
+        SessionStatus::Cancelled => Err(Error::rule(format!("session {id} is already cancelled"))),
+        SessionStatus::Declined | SessionStatus::Expired => Err(Error::rule(format!(
+            "session {id} was {} and holds no seat; there is nothing to cancel",
+            before.status
+        ))),
     }
 }
