@@ -59,7 +59,7 @@ impl Cmd {
             None if ctx.can_prompt() => pick(ctx, &pool, &actor, &coach, member.as_ref()).await?,
             None => {
                 return Err(Error::invalid(format!(
-                    "name the slot with --at (e.g. --at 'tomorrow 9:00'); {} to choose one",
+                    "--at is needed (e.g. --at 'tomorrow 9:00'): {}, so no slot can be picked from a list",
                     ctx.why_no_prompt()
                 )));
             }
