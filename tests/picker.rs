@@ -279,3 +279,44 @@ fn the_cancel_prompt_names_who_and_when_after_the_session_was_found() {
     let scheduled: i64 = db.scalar("SELECT count(*) FROM sessions WHERE status = 'scheduled'");
     assert_eq!(scheduled, 1);
 }
+
+#[test]
+fn deactivating_a_coach_asks_naming_them_and_only_someone_allowed_is_asked() {
+    let db = TestDb::new();
+    common::ana_with_monday_mornings(&db);
+    let active =
+        || -> bool { db.scalar("SELECT active FROM users WHERE email = 'ana@example.com'") };
+    let s = on_terminal(
+        &db,
+        &["coach", "deactivate", "ana@example.com"],
+        &[(CONFIRM, "n")],
+    );
+    assert_eq!(s.code, 3, "{s:#?}");
+    assert!(
+        s.output
+            .contains("Deactivate coach Ana Coach <ana@example.com>? [y/N]"),
+        "{s:#?}"
+    );
+    assert!(active());
+    // A member is refused before any question.
+    let s = on_terminal(
+        &db,
+        &[
+            "--as",
+            "bo@example.com",
+            "coach",
+            "deactivate",
+            "ana@example.com",
+        ],
+        &[],
+    );
+    assert_eq!(s.code, 4, "{s:#?}");
+    assert!(!s.output.contains(CONFIRM), "{s:#?}");
+    let s = on_terminal(
+        &db,
+        &["coach", "deactivate", "ana@example.com"],
+        &[(CONFIRM, "y")],
+    );
+    assert_eq!(s.code, 0, "{s:#?}");
+    assert!(!active());
+}

@@ -200,7 +200,7 @@ impl Cmd {
             Commands::Deactivate { coach: who } => {
                 let who = ids::user(&pool, &actor, who).await?;
                 // Found first, so the question names who it touches.
-                let c = coach::show(&pool, &actor, &who).await?;
+                let c = coach::deactivatable(&pool, &actor, &who).await?;
                 ctx.confirm(&format!("Deactivate coach {} <{}>?", c.name, c.email))
                     .await?;
                 output::one(ctx, tz, &coach::deactivate(&pool, &actor, &who).await?)
