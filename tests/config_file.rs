@@ -243,3 +243,20 @@ fn a_malformed_file_exits_3_naming_the_file_and_line() {
     .to_string();
     assert!(err.contains("/nonexistent/coachctl.toml"), "{err}");
 }
+
+#[test]
+fn output_json_in_the_file_makes_data_and_errors_json() {
+    let db = TestDb::new();
+    common::ana_and_bo(&db);
+    let home = config_home("output = \"json\"\n");
+    let list = run(&db, home.path(), &[], &["coach", "list"]).json();
+    assert_eq!(list[0]["email"], "ana@example.com", "{list}");
+    let r = run(
+        &db,
+        home.path(),
+        &[],
+        &["coach", "show", "nobody@example.com"],
+    );
+    let v: Value = serde_json::from_str(r.fails_with(5).trim()).unwrap();
+    assert_eq!(v["kind"], "not_found", "{v}");
+}

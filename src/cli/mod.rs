@@ -287,13 +287,17 @@ fn system_tz() -> chrono_tz::Tz {
         .unwrap_or(chrono_tz::UTC)
 }
 
-/// Run a parsed command line on a single-threaded runtime.
-pub fn run(mut cli: Cli) -> Result<()> {
-    // The config file fills what neither a flag nor the environment set.
-    let settings = match matches() {
-        Some(m) => config::apply(&mut cli.global, &m)?,
-        None => Vec::new(),
-    };
+/// Fill the global options from the config file where neither a flag nor
+/// the environment set them; returns where each setting came from.
+pub fn configure(cli: &mut Cli) -> Result<Vec<crate::config::Setting>> {
+    match matches() {
+        Some(m) => config::apply(&mut cli.global, &m),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Run a parsed (and [`configure`]d) command line on a single-threaded runtime.
+pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
