@@ -1068,7 +1068,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--length', '--length', [CompletionResultType]::ParameterName, 'Length in minutes (default: the window''s; off the grid 60)')
             [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'initial, regular or followup (default: initial for a first session)')
             [CompletionResult]::new('--notes', '--notes', [CompletionResultType]::ParameterName, 'A shared note for the member')
-            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Until when a proposal holds its seat (default 48 h, never after the start)')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Until when a proposal holds its seat, e.g. ''tomorrow 18:00'' (default 48 h, never after the start)')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')

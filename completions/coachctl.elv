@@ -988,7 +988,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --length 'Length in minutes (default: the window''s; off the grid 60)'
             cand --type 'initial, regular or followup (default: initial for a first session)'
             cand --notes 'A shared note for the member'
-            cand --expires 'Until when a proposal holds its seat (default 48 h, never after the start)'
+            cand --expires 'Until when a proposal holds its seat, e.g. ''tomorrow 18:00'' (default 48 h, never after the start)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'

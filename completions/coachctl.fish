@@ -842,7 +842,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l length -d 'Length in minutes (default: the window\'s; off the grid 60)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l type -d 'initial, regular or followup (default: initial for a first session)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l notes -d 'A shared note for the member' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l expires -d 'Until when a proposal holds its seat (default 48 h, never after the start)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l expires -d 'Until when a proposal holds its seat, e.g. \'tomorrow 18:00\' (default 48 h, never after the start)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r

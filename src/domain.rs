@@ -145,11 +145,16 @@ impl UserRef {
         if t.contains('@') {
             return Email::parse(t).map(UserRef::Email);
         }
-        if crate::ids::IdPrefix::looks_like(t) {
+        // Hex digits are an id prefix; a word like "ada" or "bead" that
+        // happens to be hex is more likely a name mistyped for an email.
+        let hex = t.bytes().filter(u8::is_ascii_hexdigit).count();
+        if crate::ids::IdPrefix::looks_like(t)
+            && (hex >= crate::ids::MIN_DIGITS || t.bytes().any(|b| b.is_ascii_digit()))
+        {
             return crate::ids::IdPrefix::parse(t).map(UserRef::Prefix);
         }
         Err(Error::invalid(format!(
-            "'{t}' is neither an id nor an email address"
+            "'{t}' is neither an id (or its first 8+ hex digits) nor an email address"
         )))
     }
 }

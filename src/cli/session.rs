@@ -64,7 +64,8 @@ enum Commands {
         /// Outside the coach's windows (capacity, buffers and blocks still hold)
         #[arg(long)]
         off_grid: bool,
-        /// Until when a proposal holds its seat (default 48 h, never after the start)
+        /// Until when a proposal holds its seat, e.g. 'tomorrow 18:00'
+        /// (default 48 h, never after the start)
         #[arg(long)]
         expires: Option<At>,
     },
