@@ -154,7 +154,7 @@ impl UserRef {
             return crate::ids::IdPrefix::parse(t).map(UserRef::Prefix);
         }
         Err(Error::invalid(format!(
-            "'{t}' is neither an id (or its first 8+ hex digits) nor an email address"
+            "'{t}' is neither an id nor an email address (an id may be shortened to its first 8 hex digits)"
         )))
     }
 }
