@@ -4,6 +4,7 @@
 //! instead of dying with the terminal in the picker's state.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -46,11 +47,13 @@ async fn interact<T: Send + 'static>(
 ) -> Result<Option<T>> {
     let mut sigint = signal(SignalKind::interrupt())
         .map_err(|e| Error::Internal(format!("cannot listen for Ctrl-C: {e}")))?;
+    PROMPTING.store(true, Ordering::SeqCst);
     let task = tokio::task::spawn_blocking(prompt);
     let answer = tokio::select! {
         joined = task => joined,
         _ = sigint.recv() => interrupted("interrupted; nothing was changed"),
     };
+    PROMPTING.store(false, Ordering::SeqCst);
     match answer {
         Ok(Ok(v)) => {
             // Ctrl-C keeps ending the command after the prompt.
@@ -65,9 +68,14 @@ async fn interact<T: Send + 'static>(
     }
 }
 
+/// Set while a prompt runs: its own listener answers Ctrl-C then.
+static PROMPTING: AtomicBool = AtomicBool::new(false);
+
 async fn end_on_ctrl_c(mut sigint: Signal) {
-    if sigint.recv().await.is_some() {
-        interrupted("interrupted");
+    while sigint.recv().await.is_some() {
+        if !PROMPTING.load(Ordering::SeqCst) {
+            interrupted("interrupted");
+        }
     }
 }
 
