@@ -302,10 +302,10 @@ fn pick(noun: &str, prefix: &IdPrefix, mut rows: Vec<(Uuid, Option<String>)>) ->
                     format!("{} {what}", &id.to_string()[..13])
                 })
                 .collect();
-            let more = if n > 5 { ", ..." } else { "" };
+            let more = if n > 5 { "; ..." } else { "" };
             Err(Error::invalid(format!(
                 "the id prefix {prefix} is ambiguous: it matches {}{more}; give more digits",
-                shown.join(", ")
+                shown.join("; ")
             )))
         }
     }
