@@ -247,3 +247,127 @@ fn sessions_windows_and_blocks_take_the_8_digit_ids_tables_show() {
     assert_eq!(blocks, 0);
     db.run(&["audit", "list", "--id", short, "-o", "json"]).ok();
 }
+
+/// Give the session `old` the id `new`, and everything that points at it
+/// (FK checks off for the swap: this only stages lookalike ids).
+fn re_id_session(db: &TestDb, old: &str, new: &str) {
+    common::runtime().block_on(async {
+        let pool = db.pool().await;
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SET LOCAL session_replication_role = replica")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        for sql in [
+            "UPDATE sessions SET id = $2 WHERE id = $1",
+            "UPDATE bookings SET session_id = $2 WHERE session_id = $1",
+            "UPDATE outbox SET session_id = $2 WHERE session_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(uuid::Uuid::parse_str(old).unwrap())
+                .bind(uuid::Uuid::parse_str(new).unwrap())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn an_ambiguous_session_prefix_lists_only_the_sessions_the_actor_may_see() {
+    let db = TestDb::new();
+    common::ana_with_monday_mornings(&db);
+    // A second coach with a member of her own.
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "cy@example.com",
+        "--name",
+        "Cy Coach",
+        "--timezone",
+        "Europe/Berlin",
+    ])
+    .ok();
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "di@example.com",
+        "--name",
+        "Di",
+        "--coach",
+        "cy@example.com",
+    ])
+    .ok();
+    common::window(&db, "cy@example.com", "mon", ("09:00", "12:00"), 60, 15, 3);
+    let book = |coach: &str, member: &str, time: &str| {
+        let at = format!("{}T{time}", common::monday());
+        db.run(&[
+            "book", "--coach", coach, "--member", member, "--at", &at, "-o", "ids",
+        ])
+        .id()
+    };
+    let ana1 = book("ana@example.com", "bo@example.com", "09:00");
+    let ana2 = book("ana@example.com", "bo@example.com", "10:15");
+    let cy1 = book("cy@example.com", "di@example.com", "09:00");
+    for (old, new) in [
+        (&ana1, "abcdef12-0000-4000-8000-000000000001"),
+        (&ana2, "abcdef12-0000-4000-8000-000000000002"),
+        (&cy1, "abcdef12-0000-4000-8000-000000000003"),
+    ] {
+        re_id_session(&db, old, new);
+    }
+    // The operator sees all three.
+    let err = db
+        .run(&["session", "show", "abcdef12"])
+        .fails_with(3)
+        .to_string();
+    assert!(
+        err.contains("cy@example.com") && err.contains("ana@example.com"),
+        "{err}"
+    );
+    // Ana sees her two, never Cy's.
+    let err = db
+        .run(&["--as", "ana@example.com", "session", "show", "abcdef12"])
+        .fails_with(3)
+        .to_string();
+    assert!(
+        err.contains("abcdef12-0000 ") && err.contains("ambiguous"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("cy@example.com") && !err.contains("di@example.com"),
+        "{err}"
+    );
+    // Cy's prefix is Cy's alone: one match, no question.
+    let shown = db
+        .run(&[
+            "--as",
+            "cy@example.com",
+            "session",
+            "show",
+            "abcdef12",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(shown["id"], "abcdef12-0000-4000-8000-000000000003");
+    // Bo, the member, sees his two sessions and must say which.
+    db.run(&["--as", "bo@example.com", "session", "show", "abcdef12"])
+        .fails_with(3);
+    let shown = db
+        .run(&[
+            "--as",
+            "bo@example.com",
+            "session",
+            "show",
+            "abcdef12-0000-4000-8000-000000000002",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(shown["member_email"], "bo@example.com");
+}
