@@ -1,9 +1,12 @@
 //! The coachctl side of the benchmark; `bench/run` drives it and measures
 //! the baselines (pgbench, psql) on the same server in the same run.
 //!
-//!   bench throughput <url> <clients> <seconds> [history]
-//!                                                bookings/s, distinct coaches, each
-//!                                                with `history` past sessions
+//!   bench throughput-setup <url> <clients> [history]
+//!                                                the coachctl side's coaches (`bench_ours`),
+//!                                                each with `history` past sessions
+//!   bench throughput <url> <clients> <seconds> [skip]
+//!                                                bookings/s, distinct coaches, from
+//!                                                the `skip`-th booking of each plan
 //!   bench pgbench-setup <url> <clients> [history]
 //!                                                the same coaches for pgbench, and
 //!                                                `bench_plan`: the bookings it makes
@@ -106,50 +109,89 @@ async fn members(pool: &PgPool, coach: &UserRef, tag: &str, n: usize) -> Res<Vec
     Ok(out)
 }
 
-/// Each client owns a coach and books that coach's slots one after another
-/// for `seconds`, each booking a full transaction through the library.
-async fn throughput(url: &str, clients: usize, seconds: u64, history: i64) -> Res<()> {
-    let setup = pool(url, 2).await?;
+/// The coachctl side's coaches, made once per history before any round (as
+/// `pgbench-setup` makes pgbench's), so that no round measures right after
+/// a bulk insert of history: table `bench_ours` (client, coach, members).
+async fn throughput_setup(url: &str, clients: usize, history: i64) -> Res<()> {
+    let p = pool(url, 2).await?;
     let run = Utc::now().timestamp_micros();
-    let mut plans = Vec::new();
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS bench_ours;
+         CREATE TABLE bench_ours (client int PRIMARY KEY, coach_id uuid, members uuid[]);",
+    )
+    .execute(&p)
+    .await?;
     for c in 0..clients {
-        let (coach, ms) = bench_coach(&setup, &format!("tp{run}.c{c}"), history).await?;
+        let (coach, ms) = bench_coach(&p, &format!("tp{run}.c{c}"), history).await?;
+        let ids = |r: &UserRef| match r {
+            UserRef::Id(i) => Some(i.as_uuid()),
+            _ => None,
+        };
+        let members: Vec<_> = ms.iter().filter_map(ids).collect();
+        sqlx::query("INSERT INTO bench_ours VALUES ($1, $2, $3)")
+            .bind(c as i32)
+            .bind(ids(&coach))
+            .bind(&members)
+            .execute(&p)
+            .await?;
+    }
+    println!("coaches={clients}");
+    Ok(())
+}
+
+/// Each client owns a coach of `bench_ours` and books that coach's open
+/// slots one after another for `seconds`, from the `skip`-th booking of its
+/// plan on (each round books further into the year, as pgbench's rounds
+/// do), each booking a full transaction through the library.
+async fn throughput(url: &str, clients: usize, seconds: u64, skip: usize) -> Res<()> {
+    let setup = pool(url, 2).await?;
+    let ours: Vec<(i32, uuid::Uuid, Vec<uuid::Uuid>)> =
+        sqlx::query_as("SELECT client, coach_id, members FROM bench_ours ORDER BY client")
+            .fetch_all(&setup)
+            .await?;
+    if ours.len() < clients {
+        return Err("run `bench throughput-setup` with as many clients first".into());
+    }
+    let mut plans = Vec::new();
+    for (_, coach, ms) in ours.into_iter().take(clients) {
+        let coach = UserRef::Id(UserId::from_uuid(coach));
         let (_, slots) =
             booking::slots(&setup, &Actor::operator(), &coach, None, 365, false).await?;
-        plans.push((coach, ms, slots));
+        let plan: Vec<(UserRef, chrono::DateTime<Utc>)> = slots
+            .iter()
+            .flat_map(|s| {
+                ms.iter()
+                    .map(move |m| (UserRef::Id(UserId::from_uuid(*m)), s.start))
+            })
+            .skip(skip)
+            .collect();
+        plans.push((coach, plan));
     }
-    // As for the pgbench baseline: statistics that know the history.
-    sqlx::query("ANALYZE").execute(&setup).await?;
-    // As bench/run does before each pgbench round: the setup's writes are
-    // flushed before the clock starts.
-    sqlx::query("CHECKPOINT").execute(&setup).await?;
     let deadline = Instant::now() + StdDuration::from_secs(seconds);
     let barrier = Arc::new(Barrier::new(clients));
     let mut tasks = Vec::new();
-    for (coach, ms, slots) in plans {
+    for (coach, plan) in plans {
         let url = url.to_string();
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
             let pool = pool(&url, 1).await.map_err(|e| e.to_string())?;
             barrier.wait().await;
             let mut done = 0u64;
-            'outer: for slot in slots {
-                for m in &ms {
-                    if Instant::now() >= deadline {
-                        break 'outer;
-                    }
-                    let req = Request {
-                        coach: coach.clone(),
-                        member: Some(m.clone()),
-                        at: At::Absolute(slot.start),
-                        notes: None,
-                        session_type: None,
-                    };
-                    booking::book(&pool, &Actor::operator(), &req)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    done += 1;
+            for (m, start) in plan {
+                if Instant::now() >= deadline {
+                    break;
                 }
+                let req = Request {
+                    coach: coach.clone(),
+                    member: Some(m),
+                    at: At::Absolute(start),
+                    notes: None,
+                    session_type: None,
+                };
+                booking::book(&pool, &Actor::operator(), &req)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                done += 1;
             }
             Ok::<u64, String>(done)
         }));
@@ -389,6 +431,14 @@ fn main() -> Res<()> {
     let url = arg(&args, 1, "database url")?;
     rt.block_on(async {
         match mode.as_str() {
+            "throughput-setup" => {
+                throughput_setup(
+                    &url,
+                    arg(&args, 2, "clients")?.parse()?,
+                    args.get(3).map(|h| h.parse()).transpose()?.unwrap_or(0),
+                )
+                .await
+            }
             "throughput" => {
                 throughput(
                     &url,

@@ -164,10 +164,20 @@ pub struct Booking {
 }
 
 /// `book`. Retries a statement the database chose as a deadlock victim.
+///
+/// The common case, a bookable slot, is one statement ([`book_fast`]); only
+/// when that statement writes nothing or the database refuses it does the
+/// booking read its snapshot ([`book_once`]) to give the precise reason.
 pub async fn book(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
+    let who = member_ref(actor, req.member.as_ref())?;
     let mut attempt = 0;
     loop {
-        match book_once(pool, actor, req).await {
+        let outcome = match book_fast(pool, actor, req, &who).await {
+            Ok(Some(booking)) => Ok(booking),
+            Ok(None) => book_once(pool, actor, req, &who).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
             Err(Error::Database(sqlx::Error::Database(e)))
                 if attempt < 3 && matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
             {
@@ -343,9 +353,8 @@ async fn snapshot(
 /// One booking: read a snapshot, check the slot in code (for a precise
 /// reason), then write session, booking and audit row in one statement,
 /// which is one transaction and where the database has the last word.
-async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
-    let who = member_ref(actor, req.member.as_ref())?;
-    let snap = snapshot(pool, &req.coach, &who, &req.at).await?;
+async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -> Result<Booking> {
+    let snap = snapshot(pool, &req.coach, who, &req.at).await?;
     // A missing row: the precise lookups say why (no such user, wrong role).
     let c: Coach = match snap.coach {
         Some(row) => row.0.into(),
@@ -353,7 +362,7 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
     };
     let m: member::Member = match snap.member {
         Some(row) => row.0.try_into()?,
-        None => member::find(&mut *pool.acquire().await?, &who).await?,
+        None => member::find(&mut *pool.acquire().await?, who).await?,
     };
     check_parties(pool, actor, &c, &m).await?;
     let tz = c.tz();
@@ -425,6 +434,139 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Bookin
             let refusal = refusal(e, &m)?;
             reject(pool, actor, &c, &m, start, notes, refusal).await
         }
+    }
+}
+
+/// A booking in one statement, for the common case: every rule that
+/// [`book_once`] checks in code is a condition of the statement, and the
+/// database's triggers and constraints decide capacity, buffers, windows
+/// and blocks as for any write. `None` when a condition fails or the
+/// database refuses: nothing was written, and [`book_once`] says why.
+///
+/// The statement is stricter than the code, never looser: a time within a
+/// day after a change of the coach's UTC offset, or not on the minute, is
+/// left to [`book_once`], so that an ambiguous local time only ever books
+/// its first occurrence, as [`crate::schedule::local_instant`] does.
+async fn book_fast(
+    pool: &PgPool,
+    actor: &Actor,
+    req: &Request,
+    who: &UserRef,
+) -> Result<Option<Booking>> {
+    let (absolute, local) = match req.at {
+        At::Absolute(t) => (Some(t), None),
+        At::Local(n) => (None, Some(n)),
+    };
+    let (cid, cemail) = crate::users::ref_params(&req.coach);
+    let (mid, memail) = crate::users::ref_params(who);
+    // A member books only for themself.
+    let only_member = match actor.role() {
+        Role::Member => actor.id().map(|i| i.as_uuid()),
+        _ => None,
+    };
+    let booking_id = Uuid::new_v4();
+    let session_id = Uuid::new_v4();
+    let notes = req.notes.clone().and_then(ProfileText::into_option);
+    let row: std::result::Result<Option<(DateTime<Utc>, DateTime<Utc>, String, String)>, _> =
+        sqlx::query_as(
+            "WITH c AS (
+                SELECT u.id, u.email, u.timezone AS tz, p.min_notice_minutes, p.horizon_days
+                FROM users u JOIN coach_profiles p ON p.user_id = u.id
+                WHERE u.role = 'coach' AND u.active
+                  AND (u.id = $1::uuid OR email_key(u.email) = email_key($2::text))
+             ), m AS (
+                SELECT u.id, u.email, p.coach_id
+                FROM users u JOIN member_profiles p ON p.user_id = u.id
+                WHERE u.role = 'member' AND u.active AND p.membership_status = 'active'
+                  AND (u.id = $3::uuid OR email_key(u.email) = email_key($4::text))
+                  AND ($7::uuid IS NULL OR u.id = $7::uuid)
+             ), t AS (
+                SELECT c.id AS coach_id, c.email AS coach_email, m.id AS member_id,
+                       m.email AS member_email, c.tz, c.min_notice_minutes, c.horizon_days,
+                       x.start, x.start AT TIME ZONE c.tz AS local
+                FROM c CROSS JOIN m
+                CROSS JOIN LATERAL (SELECT coalesce($5::timestamptz, $6::timestamp AT TIME ZONE c.tz) AS start) x
+                WHERE m.coach_id = c.id
+                   OR EXISTS (SELECT 1 FROM connections k
+                              WHERE k.coach_id = c.id AND k.member_id = m.id AND k.status = 'accepted')
+             ), slot AS (
+                SELECT t.*, w.id AS window_id, w.session_minutes, w.buffer_minutes, w.capacity
+                FROM t JOIN availability_windows w ON w.coach_id = t.coach_id
+                WHERE w.day_of_week = extract(dow FROM t.local)
+                  -- a typed local time that exists, on the minute
+                  AND ($6::timestamp IS NULL OR t.local = $6::timestamp)
+                  AND date_trunc('minute', t.local) = t.local
+                  -- no change of UTC offset in the day before: the local time's only
+                  -- or first occurrence
+                  AND (t.start - interval '26 hours') AT TIME ZONE t.tz = t.local - interval '26 hours'
+                  -- on the window's grid
+                  AND local_minute(t.start, t.tz) >= w.start_minute
+                  AND (local_minute(t.start, t.tz) - w.start_minute) % (w.session_minutes + w.buffer_minutes) = 0
+                  AND local_minute(t.start, t.tz) + w.session_minutes <= w.end_minute
+                  -- notice and horizon
+                  AND t.start > now() + make_interval(mins => t.min_notice_minutes)
+                  AND (t.horizon_days IS NULL OR t.start <= now() + t.horizon_days * interval '24 hours')
+             ), s AS (
+                INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
+                    buffer_minutes, slot_capacity, session_type, member_notes)
+                SELECT $8, coach_id, member_id, window_id, start,
+                       start + make_interval(mins => session_minutes), buffer_minutes, capacity,
+                       coalesce($9::text,
+                                (SELECT 'regular' FROM sessions h
+                                 WHERE h.coach_id = slot.coach_id AND h.member_id = slot.member_id
+                                   AND h.status NOT IN ('cancelled', 'declined', 'expired')
+                                 ORDER BY h.starts_at LIMIT 1),
+                                'initial'),
+                       $10
+                FROM slot
+                RETURNING id, coach_id, member_id, starts_at, ends_at
+             ), b AS (
+                INSERT INTO bookings (id, coach_id, member_id, starts_at, status, session_id, member_notes)
+                SELECT $11, coach_id, member_id, starts_at, 'confirmed', id, $10 FROM s
+                RETURNING id
+             ), a AS (
+                INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
+                SELECT $12, $13, 'booking.confirm', 'booking', b.id, NULL,
+                       jsonb_build_object(
+                           'booking_id', b.id, 'session_id', s.id, 'status', 'confirmed',
+                           'start', to_char(s.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                           'end', to_char(s.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                           'coach_email', slot.coach_email, 'member_email', slot.member_email)
+                FROM b, s, slot
+                RETURNING 1
+             )
+             SELECT s.starts_at, s.ends_at, slot.coach_email, slot.member_email FROM s, slot, a",
+        )
+        .bind(cid)
+        .bind(cemail)
+        .bind(mid)
+        .bind(memail)
+        .bind(absolute)
+        .bind(local)
+        .bind(only_member)
+        .bind(session_id)
+        .bind(req.session_type.map(|t| t.as_str()))
+        .bind(notes.as_deref())
+        .bind(booking_id)
+        .bind(actor.id().map(|i| i.as_uuid()))
+        .bind(actor.label())
+        .fetch_optional(pool)
+        .await;
+    match row {
+        Ok(Some((start, end, coach_email, member_email))) => Ok(Some(Booking {
+            booking_id,
+            session_id,
+            status: "confirmed",
+            start,
+            end,
+            coach_email,
+            member_email,
+        })),
+        Ok(None) => Ok(None),
+        // An integrity refusal (full, buffer, window, block, seated twice):
+        // nothing was written; the snapshot names the reason.
+        Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("23")) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -845,3 +845,117 @@ fn a_deactivated_coach_offers_no_slots_and_takes_no_bookings() {
     assert!(err.contains("deactivated"), "{err}");
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sessions"), 0);
 }
+
+/// The one-statement booking and the snapshot path must agree: a repeated
+/// local time books only its first occurrence, a time in the gap or off the
+/// minute is refused, and both paths write the same audit record.
+#[test]
+fn a_repeated_local_time_books_only_its_first_occurrence_and_both_booking_paths_audit_alike() {
+    let db = TestDb::new();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ana@example.com",
+        "--name",
+        "Ana",
+        "--timezone",
+        "Europe/Berlin",
+    ])
+    .ok();
+    for day in ["sun", "mon"] {
+        db.run(&[
+            "availability",
+            "add",
+            "--coach",
+            "ana@example.com",
+            "--day",
+            day,
+            "--start",
+            "01:00",
+            "--end",
+            "04:00",
+            "--length",
+            "30",
+            "--buffer",
+            "0",
+            "--capacity",
+            "2",
+        ])
+        .ok();
+    }
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "bo@example.com",
+        "--name",
+        "Bo",
+        "--coach",
+        "ana@example.com",
+    ])
+    .ok();
+    let fall = last_sunday(10);
+    let book = |at: &str| {
+        db.run(&[
+            "--as",
+            "bo@example.com",
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--at",
+            at,
+            "-o",
+            "json",
+        ])
+    };
+    // 02:00 happens twice that night: only the first (+02:00) is a slot.
+    let second = book(&format!("{fall}T02:00:00+01:00"));
+    assert!(
+        second.fails_with(7).contains("not a slot start"),
+        "{second:?}"
+    );
+    book(&format!("{fall}T02:00:00+02:00")).ok();
+    // A local time that repeats means its first occurrence.
+    let local = book(&format!("{fall}T02:30")).json();
+    assert_eq!(local["start"].as_str().unwrap()[19..], *"+02:00", "{local}");
+    // Off the minute: not a slot, whichever path decides.
+    book(&format!("{}T01:00:30+01:00", fall + Duration::days(8))).fails_with(7);
+    // Far from any change of offset (the one-statement path) and on the day
+    // of the change (the snapshot path): the same audit record.
+    let monday_far = fall + Duration::days(8);
+    let far = book(&format!("{monday_far}T01:30")).json();
+    let near = book(&format!("{fall}T03:00")).json();
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM sessions WHERE status = 'scheduled'"),
+        4
+    );
+    for b in [&far, &near] {
+        let id = b["booking_id"].as_str().unwrap();
+        let after: Value = common::runtime().block_on(async {
+            let pool = db.pool().await;
+            sqlx::query_scalar(
+                "SELECT after FROM audit_log WHERE action = 'booking.confirm' AND entity_id = $1::uuid",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        });
+        let start: chrono::DateTime<Utc> = b["start"].as_str().unwrap().parse().unwrap();
+        let end: chrono::DateTime<Utc> = b["end"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            after,
+            serde_json::json!({
+                "booking_id": id,
+                "session_id": b["session_id"],
+                "status": "confirmed",
+                "start": start,
+                "end": end,
+                "coach_email": "ana@example.com",
+                "member_email": "bo@example.com",
+            }),
+            "{b}"
+        );
+    }
+}
