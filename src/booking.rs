@@ -387,6 +387,9 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -
     }
 }
 
+/// What [`book_fast`] reads back: start, end, coach and member email.
+type FastRow = (DateTime<Utc>, DateTime<Utc>, String, String);
+
 /// A booking in one statement, for the common case: every rule that
 /// [`book_once`] checks in code is a condition of the statement, and the
 /// database's triggers and constraints decide capacity, buffers, windows
@@ -419,7 +422,7 @@ async fn book_fast(
     let booking_id = Uuid::new_v4();
     let session_id = Uuid::new_v4();
     let notes = req.notes.clone().and_then(ProfileText::into_option);
-    let row: std::result::Result<Option<(DateTime<Utc>, DateTime<Utc>, String, String)>, _> =
+    let row: std::result::Result<Option<FastRow>, _> =
         sqlx::query_as(
             "WITH c AS (
                 SELECT u.id, u.email, u.timezone AS tz, p.min_notice_minutes, p.horizon_days
