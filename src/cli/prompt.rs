@@ -21,6 +21,8 @@ pub async fn pick(prompt: String, items: Vec<String>) -> Result<Option<usize>> {
             .items(&items)
             .default(0)
             .max_length(12)
+            // The confirmation names the choice; echoing it too would wrap at 80 columns.
+            .report(false)
             .interact_opt()
     })
     .await
