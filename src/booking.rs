@@ -27,7 +27,9 @@ use crate::member;
 use crate::schedule::Slot;
 
 mod days;
+mod pick;
 pub use days::{DayRange, slots_in};
+pub use pick::{Parties, prepare};
 
 /// The one message of a full slot (seed 003, requirement 5.5).
 pub const SLOT_FULL: &str = "This slot is now full, please choose another";
@@ -163,34 +165,6 @@ fn member_ref(actor: &Actor, named: Option<&UserRef>) -> Result<UserRef> {
             actor.label()
         ))),
     }
-}
-
-/// Who a booking is between, checked: what the slot picker knows before a
-/// slot is chosen.
-#[derive(Debug, Clone)]
-pub struct Parties {
-    pub coach: Coach,
-    pub member: member::Member,
-}
-
-/// Every check of `book` that needs no slot (who books for whom, active
-/// accounts, assignment or connection), made before a picker is shown.
-pub async fn prepare(
-    pool: &PgPool,
-    actor: &Actor,
-    coach_ref: &UserRef,
-    member_ref_named: Option<&UserRef>,
-) -> Result<Parties> {
-    let who = member_ref(actor, member_ref_named)?;
-    let mut conn = pool.acquire().await?;
-    let c = coach::find(&mut conn, coach_ref).await?;
-    let m = member::find(&mut conn, &who).await?;
-    drop(conn);
-    check_parties(pool, actor, &c, &m).await?;
-    Ok(Parties {
-        coach: c,
-        member: m,
-    })
 }
 
 async fn check_parties(pool: &PgPool, actor: &Actor, c: &Coach, m: &member::Member) -> Result<()> {

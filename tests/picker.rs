@@ -320,3 +320,24 @@ fn deactivating_a_coach_asks_naming_them_and_only_someone_allowed_is_asked() {
     assert_eq!(s.code, 0, "{s:#?}");
     assert!(!active());
 }
+
+#[test]
+fn the_picker_leaves_out_slots_the_member_already_holds() {
+    let db = TestDb::new();
+    common::ana_with_monday_mornings(&db);
+    let s = on_terminal(&db, BOOK, &[(PICKER, "\r"), (CONFIRM, "y")]);
+    assert_eq!(s.code, 0, "{s:#?}");
+    let held: String = db.scalar(
+        "SELECT to_char(starts_at AT TIME ZONE 'Europe/Berlin', 'Dy FMDD Mon HH24:MI') FROM sessions",
+    );
+    // The first slot offered now is another one.
+    let s = on_terminal(&db, BOOK, &[(PICKER, "\r"), (CONFIRM, "n")]);
+    assert_eq!(s.code, 3, "{s:#?}");
+    assert!(s.output.contains("Book "), "{s:#?}");
+    assert!(
+        !s.output.contains(&format!("Book {held} with")),
+        "{held}: {s:#?}"
+    );
+    assert!(!s.output.contains(&format!("  {held}–")), "{held}: {s:#?}");
+    assert_eq!(sessions(&db), 1);
+}

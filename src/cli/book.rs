@@ -95,11 +95,13 @@ async fn pick(
 ) -> Result<At> {
     let parties = booking::prepare(pool, actor, coach, member).await?;
     let (c, m) = (&parties.coach, &parties.member);
-    let (_, slots) = booking::slots(pool, actor, coach, None, 14, false).await?;
+    let (_, mut slots) = booking::slots(pool, actor, coach, None, 14, false).await?;
+    // A slot the member already has a seat in would only be refused.
+    slots.retain(|s| !parties.held.contains(&s.start));
     if slots.is_empty() {
         return Err(Error::rule(format!(
-            "coach {} has no open slots in the next 14 days",
-            c.email
+            "coach {} has no open slots for {} in the next 14 days",
+            c.email, m.email
         )));
     }
     let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| c.tz());
