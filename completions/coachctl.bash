@@ -31,6 +31,9 @@ _coachctl() {
             coachctl,completions)
                 cmd="coachctl__subcmd__completions"
                 ;;
+            coachctl,config)
+                cmd="coachctl__subcmd__config"
+                ;;
             coachctl,connect)
                 cmd="coachctl__subcmd__connect"
                 ;;
@@ -172,6 +175,18 @@ _coachctl() {
             coachctl__subcmd__coach__subcmd__help,update)
                 cmd="coachctl__subcmd__coach__subcmd__help__subcmd__update"
                 ;;
+            coachctl__subcmd__config,help)
+                cmd="coachctl__subcmd__config__subcmd__help"
+                ;;
+            coachctl__subcmd__config,show)
+                cmd="coachctl__subcmd__config__subcmd__show"
+                ;;
+            coachctl__subcmd__config__subcmd__help,help)
+                cmd="coachctl__subcmd__config__subcmd__help__subcmd__help"
+                ;;
+            coachctl__subcmd__config__subcmd__help,show)
+                cmd="coachctl__subcmd__config__subcmd__help__subcmd__show"
+                ;;
             coachctl__subcmd__connect,help)
                 cmd="coachctl__subcmd__connect__subcmd__help"
                 ;;
@@ -259,6 +274,9 @@ _coachctl() {
             coachctl__subcmd__help,completions)
                 cmd="coachctl__subcmd__help__subcmd__completions"
                 ;;
+            coachctl__subcmd__help,config)
+                cmd="coachctl__subcmd__help__subcmd__config"
+                ;;
             coachctl__subcmd__help,connect)
                 cmd="coachctl__subcmd__help__subcmd__connect"
                 ;;
@@ -336,6 +354,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help__subcmd__coach,update)
                 cmd="coachctl__subcmd__help__subcmd__coach__subcmd__update"
+                ;;
+            coachctl__subcmd__help__subcmd__config,show)
+                cmd="coachctl__subcmd__help__subcmd__config__subcmd__show"
                 ;;
             coachctl__subcmd__help__subcmd__connect,list)
                 cmd="coachctl__subcmd__help__subcmd__connect__subcmd__list"
@@ -701,13 +722,17 @@ _coachctl() {
 
     case "${cmd}" in
         coachctl)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit completions man demo invite connect message help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit completions man demo invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -739,13 +764,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__audit)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version list help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -819,7 +848,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__audit__subcmd__list)
-            opts="-o -y -v -h -V --entity --id --action --limit --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --entity --id --action --limit --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -842,6 +871,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -873,13 +906,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version add list update remove block unblock blocks help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version add list update remove block unblock blocks help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -911,7 +948,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__add)
-            opts="-o -y -v -h -V --coach --day --start --end --length --buffer --capacity --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --day --start --end --length --buffer --capacity --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -949,6 +986,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -977,7 +1018,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__block)
-            opts="-o -y -v -h -V --coach --date --to --reason --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --date --to --reason --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1000,6 +1041,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1031,7 +1076,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__blocks)
-            opts="-o -y -v -h -V --coach --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1042,6 +1087,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1199,7 +1248,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__list)
-            opts="-o -y -v -h -V --coach --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1210,6 +1259,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1241,13 +1294,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__remove)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1279,13 +1336,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__unblock)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1317,7 +1378,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__update)
-            opts="-o -y -v -h -V --day --start --end --length --buffer --capacity --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --day --start --end --length --buffer --capacity --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1351,6 +1412,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1379,7 +1444,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__book)
-            opts="-o -y -v -h -V --coach --at --member --notes --type --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --at --member --notes --type --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1406,6 +1471,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1437,13 +1506,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version dashboard create list show update promote deactivate help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version dashboard create list show update promote deactivate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1475,7 +1548,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__create)
-            opts="-o -y -v -h -V --email --name --timezone --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --email --name --timezone --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1521,6 +1594,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1549,13 +1626,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__dashboard)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1587,13 +1668,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__deactivate)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1751,13 +1836,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__list)
-            opts="-o -y -v -h -V --accepting --all --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --accepting --all --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1789,7 +1878,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__promote)
-            opts="-o -y -v -h -V --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1823,6 +1912,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1851,13 +1944,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__show)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1889,7 +1986,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__update)
-            opts="-o -y -v -h -V --name --timezone --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --name --timezone --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1931,6 +2028,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1959,7 +2060,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__completions)
-            opts="-o -y -v -h -V --dir --database-url --as --output --tz --yes --no-input --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-o -y -v -h -V --dir --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1970,6 +2071,136 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__config)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__config__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__config__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__config__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__config__subcmd__show)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2001,13 +2232,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version request respond list search remove help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version request respond list search remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2137,13 +2372,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__list)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2175,13 +2414,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__remove)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2213,7 +2456,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__request)
-            opts="-o -y -v -h -V --coach --member --area --message --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --member --area --message --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2236,6 +2479,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2267,13 +2514,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__respond)
-            opts="-o -y -v -h -V --accept --decline --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --accept --decline --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2305,7 +2556,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__search)
-            opts="-o -y -v -h -V --name --area --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --name --area --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2320,6 +2571,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2351,13 +2606,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version up down status migrate reset help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version up down status migrate reset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2389,13 +2648,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__down)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2525,13 +2788,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__migrate)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2563,13 +2830,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__reset)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2601,13 +2872,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__status)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2639,13 +2914,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__up)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2677,13 +2956,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__demo)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2715,7 +2998,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help)
-            opts="db coach member availability slots book session notify audit completions man demo invite connect message help"
+            opts="db coach member availability slots book session notify audit completions man demo invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2997,6 +3280,34 @@ _coachctl() {
         coachctl__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__config)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__config__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3765,13 +4076,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version send accept decline revoke list help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version send accept decline revoke list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3803,7 +4118,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__accept)
-            opts="-o -y -v -h -V --name --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --name --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3814,6 +4129,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3845,13 +4164,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__decline)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3981,13 +4304,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__list)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4019,13 +4346,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__revoke)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4057,7 +4388,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__send)
-            opts="-o -y -v -h -V --email --user --coach --message --assign --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --email --user --coach --message --assign --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4080,6 +4411,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4111,13 +4446,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__man)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4149,13 +4488,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing history privacy help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing history privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4187,7 +4530,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__assign)
-            opts="-o -y -v -h -V --coach --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4198,6 +4541,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4229,7 +4576,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__create)
-            opts="-o -y -v -h -V --email --name --timezone --coach --goals --health-info --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --email --name --timezone --coach --goals --health-info --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4263,6 +4610,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4291,13 +4642,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__dashboard)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4511,13 +4866,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__history)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4549,7 +4908,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__list)
-            opts="-o -y -v -h -V --coach --status --unassigned --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --status --unassigned --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4564,6 +4923,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4595,13 +4958,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__onboarding)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4633,13 +5000,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__privacy)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4671,7 +5042,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__sharing)
-            opts="-o -y -v -h -V --goals --health-info --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --goals --health-info --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4686,6 +5057,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4717,13 +5092,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__show)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4755,13 +5134,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__unassign)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4793,7 +5176,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__update)
-            opts="-o -y -v -h -V --name --timezone --goals --health-info --coach-notes --status --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --name --timezone --goals --health-info --coach-notes --status --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4827,6 +5210,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4855,13 +5242,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__message)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version send list help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version send list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4949,7 +5340,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__message__subcmd__list)
-            opts="-o -y -v -h -V --with --unread --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --with --unread --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4960,6 +5351,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4991,7 +5386,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__message__subcmd__send)
-            opts="-o -y -v -h -V --to --text --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --to --text --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5006,6 +5401,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5037,13 +5436,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version list send retry help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version list send retry help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5145,7 +5548,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__list)
-            opts="-o -y -v -h -V --status --limit --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --status --limit --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5160,6 +5563,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5191,13 +5598,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__retry)
-            opts="-o -y -v -h -V --all-failed --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --all-failed --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5229,7 +5640,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__send)
-            opts="-o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5256,6 +5667,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5287,13 +5702,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version list create accept decline reschedule complete note rate export remind show cancel help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version list create accept decline reschedule complete note rate export remind show cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5325,13 +5744,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__accept)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5363,7 +5786,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__cancel)
-            opts="-o -y -v -h -V --reason --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --reason --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5374,6 +5797,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5405,7 +5832,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__complete)
-            opts="-o -y -v -h -V --notes --outcomes --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --notes --outcomes --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5420,6 +5847,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5451,7 +5882,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__create)
-            opts="-o -y -v -h -V --member --coach --at --length --type --notes --off-grid --expires --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --member --coach --at --length --type --notes --off-grid --expires --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5489,6 +5920,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -5517,7 +5952,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__decline)
-            opts="-o -y -v -h -V --reason --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --reason --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5528,6 +5963,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5559,7 +5998,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__export)
-            opts="-o -y -v -h -V --ics --coach --member --from --to --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --ics --coach --member --from --to --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5582,6 +6021,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5809,7 +6252,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__list)
-            opts="-o -y -v -h -V --from --to --status --coach --member --upcoming --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --from --to --status --coach --member --upcoming --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5836,6 +6279,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5867,7 +6314,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__note)
-            opts="-o -y -v -h -V --text --private --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --text --private --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5878,6 +6325,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5909,7 +6360,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__rate)
-            opts="-o -y -v -h -V --rating --feedback --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --rating --feedback --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5924,6 +6375,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5955,13 +6410,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__remind)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5993,7 +6452,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__reschedule)
-            opts="-o -y -v -h -V --at --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --at --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6004,6 +6463,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -6035,13 +6498,17 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__show)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -6073,7 +6540,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__slots)
-            opts="-o -y -v -h -V --coach --from --days --to --all --watch --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --from --days --to --all --watch --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6096,6 +6563,10 @@ _coachctl() {
                     return 0
                     ;;
                 --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

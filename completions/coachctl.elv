@@ -19,6 +19,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
     var completions = [
         &'coachctl'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -48,10 +49,12 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand invite 'Invitations: send, list, accept, decline, revoke'
             cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand message 'Messages between a coach and their members: send, list'
+            cand config 'The config file (~/.config/coachctl/config.toml): show the effective settings'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;db'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -75,6 +78,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;db;up'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -92,6 +96,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;db;down'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -109,6 +114,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;db;status'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -126,6 +132,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;db;migrate'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -143,6 +150,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;db;reset'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -180,6 +188,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;coach'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -205,6 +214,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;coach;dashboard'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -231,6 +241,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
             cand --horizon 'Take bookings at most this many days ahead'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -251,6 +262,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;coach;list'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -270,6 +282,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;coach;show'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -295,6 +308,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
             cand --horizon 'Take bookings at most this many days ahead'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -321,6 +335,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
             cand --horizon 'Take bookings at most this many days ahead'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -341,6 +356,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;coach;deactivate'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -384,6 +400,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;member'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -419,6 +436,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --goals 'The member''s goals'
             cand --health-info 'Health information the coach should know'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -438,6 +456,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --coach 'Only members of this coach (email or id)'
             cand --status 'Only members with this membership status'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -456,6 +475,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;member;show'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -479,6 +499,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --coach-notes 'Coach-private notes (coach and admins only)'
             cand --status 'Membership status: active, inactive or paused'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -497,6 +518,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;member;assign'= {
             cand --coach 'The coach''s email or id'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -514,6 +536,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;member;unassign'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -531,6 +554,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;member;onboarding'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -548,6 +572,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;member;dashboard'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -567,6 +592,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --goals 'Share goals with the coach'
             cand --health-info 'Share health information with the coach'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -584,6 +610,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;member;history'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -601,6 +628,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;member;privacy'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -656,6 +684,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;availability'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -688,6 +717,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --buffer 'Minutes kept free before and after each session'
             cand --capacity 'Sessions per slot (max_sessions_per_slot)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -706,6 +736,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;availability;list'= {
             cand --coach 'Only this coach''s windows (email or id)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -729,6 +760,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --buffer 'New buffer in minutes'
             cand --capacity 'New sessions per slot'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -746,6 +778,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;availability;remove'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -763,10 +796,11 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;availability;block'= {
             cand --coach 'The coach (email or id); a coach acting may leave it out'
-            cand --date 'The first blocked date, YYYY-MM-DD (in the coach''s zone)'
+            cand --date 'The first blocked date in the coach''s zone: YYYY-MM-DD, today, tomorrow, mon..sun (the next one, today included) or +3d'
             cand --to 'The last blocked date (default: the same day)'
             cand --reason 'Why, for the record'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -784,6 +818,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;availability;unblock'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -802,6 +837,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;availability;blocks'= {
             cand --coach 'Only this coach''s blocks'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -845,10 +881,11 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;slots'= {
             cand --coach 'The coach (email or id)'
-            cand --from 'First local date, YYYY-MM-DD (default: today in the coach''s zone)'
+            cand --from 'First local date (default: today in the coach''s zone): YYYY-MM-DD, today, tomorrow, mon..sun (the next one, today included) or +3d'
             cand --days 'How many days from --from (default 7)'
             cand --to 'Last local date, inclusive'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -868,11 +905,12 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;book'= {
             cand --coach 'The coach (email or id)'
-            cand --at 'The slot''s start; without an offset it is read in the coach''s zone. Left out on a terminal: choose from a list'
+            cand --at 'The slot''s start, e.g. 2027-03-29T09:00, ''tomorrow 9:00'', ''mon 14:30''; without an offset it is read in the coach''s zone. Left out on a terminal: choose from a list, then confirm'
             cand --member 'The member (email or id); a member acting books for themself'
             cand --notes 'Notes for the coach'
             cand --type 'initial, regular or followup (default: initial for a first session with the coach)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -890,6 +928,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;session'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -919,12 +958,13 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;session;list'= {
-            cand --from 'From this date or time (inclusive)'
+            cand --from 'From this date or time (inclusive): YYYY-MM-DD, today, tomorrow, mon..sun, +3d, or a time like ''tomorrow 9:00'''
             cand --to 'Until this date (inclusive) or time (exclusive)'
             cand --status 'Only sessions with this status'
             cand --coach 'Only this coach''s sessions'
             cand --member 'Only this member''s sessions'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -944,12 +984,13 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;session;create'= {
             cand --member 'The member (email or id)'
             cand --coach 'The coach; a coach acting creates their own sessions'
-            cand --at 'The start; without an offset it is read in the coach''s zone'
+            cand --at 'The start, e.g. 2027-04-01T15:00, ''tomorrow 9:00'', ''fri 14:30''; without an offset it is read in the coach''s zone'
             cand --length 'Length in minutes (default: the window''s; off the grid 60)'
             cand --type 'initial, regular or followup (default: initial for a first session)'
             cand --notes 'A shared note for the member'
-            cand --expires 'Until when a proposal holds its seat (default 48 h, never after the start)'
+            cand --expires 'Until when a proposal holds its seat, e.g. ''tomorrow 18:00'' (default 48 h, never after the start)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -968,6 +1009,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;session;accept'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -986,6 +1028,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;session;decline'= {
             cand --reason 'Why, for the coach'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1002,8 +1045,9 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --version 'Print version'
         }
         &'coachctl;session;reschedule'= {
-            cand --at 'The new start; without an offset it is read in the coach''s zone'
+            cand --at 'The new start, e.g. 2027-04-05T09:00 or ''mon 9:00''; without an offset it is read in the coach''s zone'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1023,6 +1067,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --notes 'Coach-private notes'
             cand --outcomes 'What came out of it'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1041,6 +1086,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;session;note'= {
             cand --text 'The note'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1061,6 +1107,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --rating '1 to 5'
             cand --feedback 'What went well or not'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1079,9 +1126,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;session;export'= {
             cand --coach 'Only this coach''s sessions'
             cand --member 'Only this member''s sessions'
-            cand --from 'From this date or time (inclusive)'
+            cand --from 'From this date or time (inclusive): YYYY-MM-DD, today, tomorrow, mon..sun, +3d, or a time like ''tomorrow 9:00'''
             cand --to 'Until this date (inclusive) or time (exclusive)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1100,6 +1148,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;session;remind'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1117,6 +1166,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;session;show'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1135,6 +1185,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;session;cancel'= {
             cand --reason 'Why, for the record and the other party'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1193,6 +1244,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;notify'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1216,6 +1268,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --status 'Only messages in this state'
             cand --limit 'At most this many rows'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1238,6 +1291,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --batch 'Messages claimed at a time'
             cand --max-attempts 'Attempts before a message stays failed'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1255,6 +1309,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;notify;retry'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1287,6 +1342,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;audit'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1306,10 +1362,11 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;audit;list'= {
             cand --entity 'Only this kind of entity: coach, member, ...'
-            cand --id 'Only changes to this id'
+            cand --id 'Only changes to this id (or its first 8+ hex digits)'
             cand --action 'Only this action, e.g. member.assign'
             cand --limit 'At most this many rows'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1336,6 +1393,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;completions'= {
             cand --dir 'Write the scripts for every shell into this directory instead'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1353,6 +1411,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;man'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1370,6 +1429,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;demo'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1387,6 +1447,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;invite'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1414,6 +1475,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --coach 'The inviting coach (admins only; a coach invites as themself)'
             cand --message 'A personal message for the invitee'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1433,6 +1495,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;invite;accept'= {
             cand --name 'Your name, when the invitation creates your account (default: the email''s local part)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1450,6 +1513,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;invite;decline'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1467,6 +1531,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;invite;revoke'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1484,6 +1549,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;invite;list'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1521,6 +1587,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;connect'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1548,6 +1615,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --area 'The expertise area the connection is about'
             cand --message 'A message for the other side'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1565,6 +1633,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;connect;respond'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1584,6 +1653,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;connect;list'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1603,6 +1673,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --name 'Part of the name'
             cand --area 'Part of the expertise area (a coach''s specialization, a member''s goals)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1620,6 +1691,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;connect;remove'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1657,6 +1729,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;message'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1679,6 +1752,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --to 'The recipient (email or id)'
             cand --text 'The message'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1697,6 +1771,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;message;list'= {
             cand --with 'Only the conversation with this person (email or id)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
             cand -o 'Output format: table for people, json/csv/ids for scripts'
             cand --output 'Output format: table for people, json/csv/ids for scripts'
@@ -1724,6 +1799,52 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;message;help;help'= {
         }
+        &'coachctl;config'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;config;show'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;config;help'= {
+            cand show 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;config;help;show'= {
+        }
+        &'coachctl;config;help;help'= {
+        }
         &'coachctl;help'= {
             cand db 'The database: start, stop, status, migrate, reset'
             cand coach 'Coaches: create, list, show, update, promote, deactivate'
@@ -1740,6 +1861,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand invite 'Invitations: send, list, accept, decline, revoke'
             cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand message 'Messages between a coach and their members: send, list'
+            cand config 'The config file (~/.config/coachctl/config.toml): show the effective settings'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;help;db'= {
@@ -1945,6 +2067,11 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;message;send'= {
         }
         &'coachctl;help;message;list'= {
+        }
+        &'coachctl;help;config'= {
+            cand show 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
+        }
+        &'coachctl;help;config;show'= {
         }
         &'coachctl;help;help'= {
         }

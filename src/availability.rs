@@ -13,7 +13,7 @@ use crate::actor::Actor;
 use crate::audit::{self, Change};
 use crate::coach::{self, Coach};
 use crate::domain::{
-    BufferMinutes, Date, DayOfWeek, ProfileText, SessionMinutes, SlotCapacity, TimeOfDay, UserId,
+    BufferMinutes, Day, DayOfWeek, ProfileText, SessionMinutes, SlotCapacity, TimeOfDay, UserId,
     UserRef,
 };
 use crate::error::{Error, Result, ResultExt};
@@ -434,18 +434,23 @@ pub async fn block(
     pool: &PgPool,
     actor: &Actor,
     coach_ref: Option<&UserRef>,
-    first: Date,
-    last: Option<Date>,
+    first: Day,
+    last: Option<Day>,
     reason: Option<ProfileText>,
 ) -> Result<Block> {
-    let last = last.unwrap_or(first);
+    let mut tx = pool.begin().await?;
+    let c = coach_for_change(&mut tx, actor, coach_ref).await?;
+    // `today`, `mon`, `+3d` are the coach's days.
+    let first = first.resolve(c.tz())?;
+    let last = last
+        .map(|d| d.resolve(c.tz()))
+        .transpose()?
+        .unwrap_or(first);
     if last < first {
         return Err(Error::invalid(format!(
             "the range ends ({last}) before it starts ({first})"
         )));
     }
-    let mut tx = pool.begin().await?;
-    let c = coach_for_change(&mut tx, actor, coach_ref).await?;
     lock_schedule(&mut tx, c.id).await?;
     let id = Uuid::new_v4();
     sqlx::query(

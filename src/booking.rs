@@ -26,6 +26,11 @@ use crate::error::{Error, Result};
 use crate::member;
 use crate::schedule::Slot;
 
+mod days;
+mod pick;
+pub use days::{DayRange, slots_in};
+pub use pick::{Parties, prepare};
+
 /// The one message of a full slot (seed 003, requirement 5.5).
 pub const SLOT_FULL: &str = "This slot is now full, please choose another";
 
@@ -162,6 +167,32 @@ fn member_ref(actor: &Actor, named: Option<&UserRef>) -> Result<UserRef> {
     }
 }
 
+async fn check_parties(pool: &PgPool, actor: &Actor, c: &Coach, m: &member::Member) -> Result<()> {
+    if actor.role() == Role::Member && !actor.is(UserId::from_uuid(m.id)) {
+        return Err(Error::forbidden(format!(
+            "{} may not book for another member ({})",
+            actor.label(),
+            m.email
+        )));
+    }
+    if !c.active {
+        return Err(Error::rule(format!("coach {} is deactivated", c.email)));
+    }
+    if !m.active || m.membership_status != MembershipStatus::Active {
+        return Err(Error::rule(format!(
+            "{}'s membership is not active ({}); only active members book",
+            m.email, m.membership_status
+        )));
+    }
+    if !may_book(&mut *pool.acquire().await?, m, c).await? {
+        return Err(Error::rule(format!(
+            "{} is neither assigned nor connected to coach {}; a member books only a coach they are assigned or connected to",
+            m.email, c.email
+        )));
+    }
+    Ok(())
+}
+
 /// May this member book this coach? Assigned, or an accepted connection
 /// (a removed one allows no new sessions; scheduled ones stay).
 pub(crate) async fn may_book(
@@ -201,9 +232,11 @@ async fn snapshot(
     // Before the coach's zone is known, a local time is placed as if in UTC
     // and widened by the largest UTC offset (and an hour of DST): the
     // sessions loaded stay a superset of those that decide the slot.
+    // A relative day (`tomorrow 9:00`) is placed by today in UTC: a day more.
     let (absolute, local, margin) = match at {
         At::Absolute(t) => (Some(*t), None, "interval '0'"),
         At::Local(n) => (None, Some(*n), "interval '15 hours'"),
+        At::Relative(..) => (None, at.local_guess(), "interval '39 hours'"),
     };
     let near = "(SELECT t FROM the_time)";
     let sql = format!(
@@ -255,28 +288,7 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -
         Some(row) => row.0.try_into()?,
         None => member::find(&mut *pool.acquire().await?, who).await?,
     };
-    if actor.role() == Role::Member && !actor.is(UserId::from_uuid(m.id)) {
-        return Err(Error::forbidden(format!(
-            "{} may not book for another member ({})",
-            actor.label(),
-            m.email
-        )));
-    }
-    if !c.active {
-        return Err(Error::rule(format!("coach {} is deactivated", c.email)));
-    }
-    if !m.active || m.membership_status != MembershipStatus::Active {
-        return Err(Error::rule(format!(
-            "{}'s membership is not active ({}); only active members book",
-            m.email, m.membership_status
-        )));
-    }
-    if !may_book(&mut *pool.acquire().await?, &m, &c).await? {
-        return Err(Error::rule(format!(
-            "{} is neither assigned nor connected to coach {}; a member books only a coach they are assigned or connected to",
-            m.email, c.email
-        )));
-    }
+    check_parties(pool, actor, &c, &m).await?;
     let tz = c.tz();
     let start = req.at.resolve(tz)?;
     let schedule = snap.schedule.into_schedule(&c);
@@ -371,6 +383,8 @@ async fn book_fast(
     let (absolute, local) = match req.at {
         At::Absolute(t) => (Some(t), None),
         At::Local(n) => (None, Some(n)),
+        // `tomorrow 9:00` needs the coach's today: the snapshot path reads it.
+        At::Relative(..) => return Ok(None),
     };
     let (cid, cemail) = crate::users::ref_params(&req.coach);
     let (mid, memail) = crate::users::ref_params(who);

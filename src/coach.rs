@@ -377,6 +377,20 @@ pub async fn promote(
 
 /// `coach deactivate`: the coach can no longer act or take members; their
 /// members stay assigned until an admin reassigns them. Admins only.
+/// The coach `deactivate` would deactivate, checked without changing
+/// anything: what its confirmation prompt names before it is asked.
+pub async fn deactivatable(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Coach> {
+    actor.require_admin("deactivate coaches")?;
+    let c = find(&mut *pool.acquire().await?, who).await?;
+    if !c.active {
+        return Err(Error::conflict(format!(
+            "coach {} is already deactivated",
+            c.email
+        )));
+    }
+    Ok(c)
+}
+
 pub async fn deactivate(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Coach> {
     actor.require_admin("deactivate coaches")?;
     let mut tx = pool.begin().await?;

@@ -12,8 +12,10 @@ use crate::error::Error;
 
 mod email;
 pub mod text;
+mod when;
 
 pub use email::Email;
+pub use when::{ACCEPTED_DAYS, ACCEPTED_TIMES, At, Bound, Date, Day};
 
 macro_rules! display_via_as_str {
     ($t:ty) => {
@@ -130,6 +132,8 @@ impl fmt::Display for UserId {
 pub enum UserRef {
     Id(UserId),
     Email(Email),
+    /// The first hex digits of an id (at least 8), resolved by `crate::ids`.
+    Prefix(crate::ids::IdPrefix),
 }
 
 impl UserRef {
@@ -141,8 +145,16 @@ impl UserRef {
         if t.contains('@') {
             return Email::parse(t).map(UserRef::Email);
         }
+        // Hex digits are an id prefix; a word like "ada" or "bead" that
+        // happens to be hex is more likely a name mistyped for an email.
+        let hex = t.bytes().filter(u8::is_ascii_hexdigit).count();
+        if crate::ids::IdPrefix::looks_like(t)
+            && (hex >= crate::ids::MIN_DIGITS || t.bytes().any(|b| b.is_ascii_digit()))
+        {
+            return crate::ids::IdPrefix::parse(t).map(UserRef::Prefix);
+        }
         Err(Error::invalid(format!(
-            "'{t}' is neither an id nor an email address"
+            "'{t}' is neither an id nor an email address (an id may be shortened to its first 8 hex digits)"
         )))
     }
 }
@@ -159,6 +171,7 @@ impl fmt::Display for UserRef {
         match self {
             UserRef::Id(id) => id.fmt(f),
             UserRef::Email(e) => e.fmt(f),
+            UserRef::Prefix(p) => p.fmt(f),
         }
     }
 }
@@ -412,168 +425,6 @@ fn within_years(t: &str, date: chrono::NaiveDate) -> Result<(), Error> {
             YEARS.start(),
             YEARS.end()
         )))
-    }
-}
-
-/// A calendar date `YYYY-MM-DD` in the years 1900-2199.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date(chrono::NaiveDate);
-
-impl Date {
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let t = s.trim();
-        let d = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
-            .map_err(|_| Error::invalid(format!("'{t}' is not a date; use YYYY-MM-DD")))?;
-        within_years(t, d)?;
-        Ok(Date(d))
-    }
-    pub fn from_naive(d: chrono::NaiveDate) -> Self {
-        Date(d)
-    }
-    pub fn naive(&self) -> chrono::NaiveDate {
-        self.0
-    }
-}
-
-impl FromStr for Date {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Date::parse(s)
-    }
-}
-
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A point in time as typed: with an offset (`2027-03-29T09:00+02:00`,
-/// `...Z`) it is absolute; without one (`2027-03-29T09:00`,
-/// `2027-03-29 09:00`) it is read in a zone the command chooses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum At {
-    Absolute(chrono::DateTime<chrono::Utc>),
-    Local(chrono::NaiveDateTime),
-}
-
-impl At {
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let t = s.trim();
-        Self::parse_form(t).unwrap_or_else(|| {
-            Err(Error::invalid(format!(
-                "'{t}' is not a time; use YYYY-MM-DDTHH:MM (in the coach's zone) or add an offset like +02:00"
-            )))
-        })
-    }
-
-    /// `None` when `t` has none of the accepted forms; else the time, or
-    /// why its year is refused (checked as typed, in the typed offset).
-    fn parse_form(t: &str) -> Option<Result<Self, Error>> {
-        let absolute = |dt: chrono::DateTime<chrono::FixedOffset>| {
-            within_years(t, dt.date_naive()).map(|()| At::Absolute(dt.with_timezone(&chrono::Utc)))
-        };
-        if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
-            return Some(absolute(dt));
-        }
-        for f in [
-            "%Y-%m-%dT%H:%M%:z",
-            "%Y-%m-%d %H:%M%:z",
-            "%Y-%m-%d %H:%M:%S%:z",
-        ] {
-            if let Ok(dt) = chrono::DateTime::parse_from_str(t, f) {
-                return Some(absolute(dt));
-            }
-        }
-        for f in [
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M",
-            "%Y-%m-%d %H:%M:%S",
-        ] {
-            if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, f) {
-                return Some(within_years(t, dt.date()).map(|()| At::Local(dt)));
-            }
-        }
-        None
-    }
-
-    /// The instant this names in `tz`. A local time skipped by a DST change
-    /// does not exist; an ambiguous one takes its first occurrence.
-    pub fn resolve(&self, tz: chrono_tz::Tz) -> Result<chrono::DateTime<chrono::Utc>, Error> {
-        use chrono::TimeZone as _;
-        match self {
-            At::Absolute(t) => Ok(*t),
-            At::Local(naive) => match tz.from_local_datetime(naive) {
-                chrono::LocalResult::Single(t) => Ok(t.with_timezone(&chrono::Utc)),
-                chrono::LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&chrono::Utc)),
-                chrono::LocalResult::None => Err(Error::rule(format!(
-                    "{} does not exist in {} (the clocks skip it for daylight saving time)",
-                    naive.format("%Y-%m-%d %H:%M"),
-                    tz.name()
-                ))),
-            },
-        }
-    }
-}
-
-impl FromStr for At {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        At::parse(s)
-    }
-}
-
-/// A bound of a time range as typed: a date (a whole local day) or a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bound {
-    Day(Date),
-    Time(At),
-}
-
-impl Bound {
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let t = s.trim();
-        if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-            within_years(t, d)?;
-            return Ok(Bound::Day(Date(d)));
-        }
-        match At::parse_form(t) {
-            Some(at) => at.map(Bound::Time),
-            None => Err(Error::invalid(format!(
-                "'{t}' is neither a date (YYYY-MM-DD) nor a time (YYYY-MM-DDTHH:MM)"
-            ))),
-        }
-    }
-
-    /// The instant in `tz`: a day starts at its first moment; as the end of
-    /// a range (`end`), a day includes itself.
-    pub fn resolve(
-        &self,
-        tz: chrono_tz::Tz,
-        end: bool,
-    ) -> Result<chrono::DateTime<chrono::Utc>, Error> {
-        match self {
-            Bound::Time(at) => at.resolve(tz),
-            Bound::Day(d) => {
-                let day = if end {
-                    d.naive().succ_opt().unwrap_or(d.naive())
-                } else {
-                    d.naive()
-                };
-                let midnight = crate::schedule::local_instant(tz, day, 0)
-                    .or_else(|| crate::schedule::local_instant(tz, day, 60));
-                midnight
-                    .ok_or_else(|| Error::invalid(format!("{day} has no start in {}", tz.name())))
-            }
-        }
-    }
-}
-
-impl FromStr for Bound {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Bound::parse(s)
     }
 }
 

@@ -7,12 +7,17 @@ use clap::Parser;
 use coachctl::cli::{Cli, report};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return report::argument_error(&e),
     };
+    // The config file may set the output format, errors' included.
+    let settings = match coachctl::cli::configure(&mut cli) {
+        Ok(s) => s,
+        Err(e) => return report::error(&e, cli.global.output),
+    };
     let format = cli.global.output;
-    match coachctl::cli::run(cli) {
+    match coachctl::cli::run(cli, settings) {
         Ok(()) => ExitCode::SUCCESS,
         // `coachctl ... | head`: the reader left; that is not a failure.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

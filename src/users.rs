@@ -48,7 +48,16 @@ impl TryFrom<UserRow> for User {
 /// `email_key()`, the key of its unique index: full-Unicode case and
 /// normalisation, whatever the database's collation.
 pub async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Option<User>> {
+    let by_prefix;
+    let who = match who {
+        UserRef::Prefix(p) => {
+            by_prefix = UserRef::Id(UserId::from_uuid(crate::ids::any_user(conn, p).await?));
+            &by_prefix
+        }
+        other => other,
+    };
     let row: Option<UserRow> = match who {
+        UserRef::Prefix(_) => None,
         UserRef::Id(id) => {
             sqlx::query_as(
                 "SELECT id, email, name, role, timezone, active, created_at FROM users WHERE id = $1",
@@ -75,6 +84,8 @@ pub fn ref_params(who: &UserRef) -> (Option<Uuid>, Option<&str>) {
     match who {
         UserRef::Id(id) => (Some(id.as_uuid()), None),
         UserRef::Email(e) => (None, Some(e.as_str())),
+        // Resolved before a query (crate::ids); unresolved it matches nobody.
+        UserRef::Prefix(_) => (None, None),
     }
 }
 

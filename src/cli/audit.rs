@@ -1,11 +1,11 @@
 //! `coachctl audit ...`
 
 use clap::{Args, Subcommand};
-use uuid::Uuid;
 
 use super::{Ctx, output};
 use crate::audit::{self, Filter};
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -20,9 +20,9 @@ enum Commands {
         /// Only this kind of entity: coach, member, ...
         #[arg(long)]
         entity: Option<String>,
-        /// Only changes to this id
+        /// Only changes to this id (or its first 8+ hex digits)
         #[arg(long)]
-        id: Option<Uuid>,
+        id: Option<IdRef>,
         /// Only this action, e.g. member.assign
         #[arg(long)]
         action: Option<String>,
@@ -45,7 +45,8 @@ impl Cmd {
             } => {
                 let filter = Filter {
                     entity,
-                    entity_id: id,
+                    entity_id: ids::resolve_opt(&pool, &actor, Kind::AuditEntity, id.as_ref())
+                        .await?,
                     action,
                     limit,
                 };

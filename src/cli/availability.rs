@@ -1,14 +1,14 @@
 //! `coachctl availability ...`
 
 use clap::{Args, Subcommand};
-use uuid::Uuid;
 
 use super::{Ctx, output};
 use crate::availability::{self, NewWindow, WindowUpdate};
 use crate::domain::{
-    BufferMinutes, Date, DayOfWeek, ProfileText, SessionMinutes, SlotCapacity, TimeOfDay, UserRef,
+    BufferMinutes, Day, DayOfWeek, ProfileText, SessionMinutes, SlotCapacity, TimeOfDay, UserRef,
 };
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -50,8 +50,8 @@ enum Commands {
     },
     /// Change a window; refused while booked sessions would fall outside
     Update {
-        /// The window's id
-        id: Uuid,
+        /// The window's id (or its first 8+ hex digits)
+        id: IdRef,
         /// New day of week
         #[arg(long)]
         day: Option<DayOfWeek>,
@@ -73,28 +73,29 @@ enum Commands {
     },
     /// Remove a window; refused while it has booked future sessions
     Remove {
-        /// The window's id
-        id: Uuid,
+        /// The window's id (or its first 8+ hex digits)
+        id: IdRef,
     },
     /// Block a date or a range of dates (time off)
     Block {
         /// The coach (email or id); a coach acting may leave it out
         #[arg(long)]
         coach: Option<UserRef>,
-        /// The first blocked date, YYYY-MM-DD (in the coach's zone)
+        /// The first blocked date in the coach's zone: YYYY-MM-DD, today,
+        /// tomorrow, mon..sun (the next one, today included) or +3d
         #[arg(long)]
-        date: Date,
+        date: Day,
         /// The last blocked date (default: the same day)
         #[arg(long)]
-        to: Option<Date>,
+        to: Option<Day>,
         /// Why, for the record
         #[arg(long)]
         reason: Option<ProfileText>,
     },
     /// Remove blocked dates
     Unblock {
-        /// The block's id (see `availability blocks`)
-        id: Uuid,
+        /// The block's id (see `availability blocks`), or its first 8+ hex digits
+        id: IdRef,
     },
     /// List blocked dates
     Blocks {
@@ -118,6 +119,7 @@ impl Cmd {
                 buffer,
                 capacity,
             } => {
+                let coach = ids::user_opt(&pool, &actor, coach).await?;
                 let new = NewWindow {
                     day,
                     start,
@@ -132,11 +134,14 @@ impl Cmd {
                     &availability::add(&pool, &actor, coach.as_ref(), new).await?,
                 )
             }
-            Commands::List { coach } => output::list(
-                ctx,
-                tz,
-                &availability::list(&pool, &actor, coach.as_ref()).await?,
-            ),
+            Commands::List { coach } => {
+                let coach = ids::user_opt(&pool, &actor, coach).await?;
+                output::list(
+                    ctx,
+                    tz,
+                    &availability::list(&pool, &actor, coach.as_ref()).await?,
+                )
+            }
             Commands::Update {
                 id,
                 day,
@@ -146,6 +151,7 @@ impl Cmd {
                 buffer,
                 capacity,
             } => {
+                let id = ids::resolve(&pool, &actor, Kind::Window, &id).await?;
                 let change = WindowUpdate {
                     day,
                     start,
@@ -161,6 +167,7 @@ impl Cmd {
                 )
             }
             Commands::Remove { id } => {
+                let id = ids::resolve(&pool, &actor, Kind::Window, &id).await?;
                 output::one(ctx, tz, &availability::remove(&pool, &actor, id).await?)
             }
             Commands::Block {
@@ -169,18 +176,23 @@ impl Cmd {
                 to,
                 reason,
             } => {
+                let coach = ids::user_opt(&pool, &actor, coach).await?;
                 let b =
                     availability::block(&pool, &actor, coach.as_ref(), date, to, reason).await?;
                 output::one(ctx, tz, &b)
             }
             Commands::Unblock { id } => {
+                let id = ids::resolve(&pool, &actor, Kind::Block, &id).await?;
                 output::one(ctx, tz, &availability::unblock(&pool, &actor, id).await?)
             }
-            Commands::Blocks { coach } => output::list(
-                ctx,
-                tz,
-                &availability::list_blocks(&pool, &actor, coach.as_ref()).await?,
-            ),
+            Commands::Blocks { coach } => {
+                let coach = ids::user_opt(&pool, &actor, coach).await?;
+                output::list(
+                    ctx,
+                    tz,
+                    &availability::list_blocks(&pool, &actor, coach.as_ref()).await?,
+                )
+            }
         }
     }
 }

@@ -4,10 +4,11 @@ use clap::Args;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Ctx, output};
+use super::{Ctx, output, prompt};
 use crate::booking::{self, Booking, Request};
 use crate::domain::{At, ProfileText, SessionType, UserRef};
 use crate::error::{Error, Result};
+use crate::ids;
 
 /// What `book` prints: the booking, named by its session's id, which every
 /// `session` command takes (DESIGN.md: `-o ids` of `book` prints the session
@@ -32,8 +33,9 @@ pub struct Cmd {
     /// The coach (email or id)
     #[arg(long)]
     coach: UserRef,
-    /// The slot's start; without an offset it is read in the coach's zone.
-    /// Left out on a terminal: choose from a list.
+    /// The slot's start, e.g. 2027-03-29T09:00, 'tomorrow 9:00', 'mon 14:30';
+    /// without an offset it is read in the coach's zone. Left out on a
+    /// terminal: choose from a list, then confirm.
     #[arg(long)]
     at: Option<At>,
     /// The member (email or id); a member acting books for themself
@@ -50,44 +52,21 @@ pub struct Cmd {
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let (pool, actor) = ctx.session().await?;
+        let coach = ids::user(&pool, &actor, self.coach).await?;
+        let member = ids::user_opt(&pool, &actor, self.member).await?;
         let at = match self.at {
             Some(at) => at,
-            None if ctx.can_prompt() => {
-                let (coach, slots) =
-                    booking::slots(&pool, &actor, &self.coach, None, 14, false).await?;
-                if slots.is_empty() {
-                    return Err(Error::rule(format!(
-                        "coach {} has no open slots in the next 14 days",
-                        coach.email
-                    )));
-                }
-                let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| coach.tz());
-                let items: Vec<String> = slots
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{} – {}  ({} of {} free)",
-                            s.start.with_timezone(&tz).format("%a %Y-%m-%d %H:%M"),
-                            s.end.with_timezone(&tz).format("%H:%M %Z"),
-                            s.remaining,
-                            s.capacity
-                        )
-                    })
-                    .collect();
-                let pick = dialoguer::Select::new()
-                    .with_prompt(format!("Book a slot with {}", coach.name))
-                    .items(&items)
-                    .default(0)
-                    .max_length(12)
-                    .interact()
-                    .map_err(|e| Error::invalid(format!("no slot chosen: {e}")))?;
-                At::Absolute(slots[pick].start)
+            None if ctx.can_prompt() => pick(ctx, &pool, &actor, &coach, member.as_ref()).await?,
+            None => {
+                return Err(Error::invalid(format!(
+                    "--at is needed (e.g. --at 'tomorrow 9:00'): {}, so no slot can be picked from a list",
+                    ctx.why_no_prompt()
+                )));
             }
-            None => return Err(Error::invalid("--at is required when not on a terminal")),
         };
         let req = Request {
-            coach: self.coach,
-            member: self.member,
+            coach,
+            member,
             at,
             notes: self.notes,
             session_type: self.session_type,
@@ -102,5 +81,54 @@ impl Cmd {
             booking: &b,
         };
         output::one(ctx, tz, &booked)
+    }
+}
+
+/// Choose a slot on the terminal, then confirm it. Every check that needs
+/// no slot runs first, so nobody picks a slot only to be refused.
+async fn pick(
+    ctx: &Ctx,
+    pool: &sqlx::PgPool,
+    actor: &crate::actor::Actor,
+    coach: &UserRef,
+    member: Option<&UserRef>,
+) -> Result<At> {
+    let parties = booking::prepare(pool, actor, coach, member).await?;
+    let (c, m) = (&parties.coach, &parties.member);
+    let (_, mut slots) = booking::slots(pool, actor, coach, None, 14, false).await?;
+    // A slot the member already has a seat in would only be refused.
+    slots.retain(|s| !parties.held.contains(&s.start));
+    if slots.is_empty() {
+        return Err(Error::rule(format!(
+            "coach {} has no open slots for {} in the next 14 days",
+            c.email, m.email
+        )));
+    }
+    let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| c.tz());
+    let when = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%a %-d %b %H:%M");
+    let items: Vec<String> = slots
+        .iter()
+        .map(|s| {
+            format!(
+                "{}–{}  ({} of {} free)",
+                when(&s.start),
+                s.end.with_timezone(&tz).format("%H:%M"),
+                s.remaining,
+                s.capacity
+            )
+        })
+        .collect();
+    // One line at 80 columns, with dialoguer's " [Page 1/2]": a wrapped
+    // title would break its redraw.
+    let name: String = c.name.chars().take(24).collect();
+    let title = format!("Slots of {name}, {} (Esc: back out)", tz.name());
+    let i = prompt::pick(title, items)
+        .await?
+        .ok_or_else(|| Error::invalid("no slot chosen; nothing was changed"))?;
+    let slot = &slots[i];
+    let question = format!("Book {} with {} for {}?", when(&slot.start), c.name, m.name);
+    match prompt::yes_no(question).await? {
+        Some(true) => Ok(At::Absolute(slot.start)),
+        _ => Err(Error::invalid("not booked; nothing was changed")),
     }
 }

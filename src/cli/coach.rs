@@ -8,6 +8,7 @@ use crate::domain::{
     Email, HorizonDays, MaxMembers, NoticeMinutes, PersonName, ProfileText, TimeZone, UserRef,
 };
 use crate::error::Result;
+use crate::ids;
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -159,6 +160,7 @@ impl Cmd {
                 output::list(ctx, tz, &coach::list(&pool, &actor, filter).await?)
             }
             Commands::Dashboard { coach: who } => {
+                let who = ids::user_opt(&pool, &actor, who).await?;
                 let d = crate::dashboard::coach(&pool, &actor, who.as_ref(), chrono::Utc::now())
                     .await?;
                 let tz = ctx
@@ -168,17 +170,21 @@ impl Cmd {
                     .unwrap_or_else(|| d.timezone.parse().unwrap_or(chrono_tz::UTC));
                 super::dashboard::coach(ctx, tz, &d)
             }
-            Commands::Show { coach: who } => output::one(
-                ctx,
-                tz,
-                &coach::show_with_ratings(&pool, &actor, &who).await?,
-            ),
+            Commands::Show { coach: who } => {
+                let who = ids::user(&pool, &actor, who).await?;
+                output::one(
+                    ctx,
+                    tz,
+                    &coach::show_with_ratings(&pool, &actor, &who).await?,
+                )
+            }
             Commands::Update {
                 coach: who,
                 name,
                 timezone,
                 profile,
             } => {
+                let who = ids::user(&pool, &actor, who).await?;
                 let change = CoachUpdate {
                     name,
                     timezone,
@@ -187,11 +193,16 @@ impl Cmd {
                 output::one(ctx, tz, &coach::update(&pool, &actor, &who, change).await?)
             }
             Commands::Promote { member, profile } => {
+                let member = ids::user(&pool, &actor, member).await?;
                 let c = coach::promote(&pool, &actor, &member, profile.into_update()).await?;
                 output::one(ctx, tz, &c)
             }
             Commands::Deactivate { coach: who } => {
-                ctx.confirm(&format!("Deactivate coach {who}?"))?;
+                let who = ids::user(&pool, &actor, who).await?;
+                // Found first, so the question names who it touches.
+                let c = coach::deactivatable(&pool, &actor, &who).await?;
+                ctx.confirm(&format!("Deactivate coach {} <{}>?", c.name, c.email))
+                    .await?;
                 output::one(ctx, tz, &coach::deactivate(&pool, &actor, &who).await?)
             }
         }

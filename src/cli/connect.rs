@@ -1,12 +1,12 @@
 //! `coachctl connect ...`
 
 use clap::{ArgGroup, Args, Subcommand};
-use uuid::Uuid;
 
 use super::{Ctx, output};
 use crate::connect::{self, NewRequest};
 use crate::domain::{ProfileText, UserRef};
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -35,8 +35,8 @@ enum Commands {
     /// Accept or decline a request (the side that was asked)
     #[command(group(ArgGroup::new("answer").required(true).args(["accept", "decline"])))]
     Respond {
-        /// The connection id
-        id: Uuid,
+        /// The connection id (or its first 8+ hex digits)
+        id: IdRef,
         /// Accept the request
         #[arg(long)]
         accept: bool,
@@ -58,8 +58,8 @@ enum Commands {
     },
     /// End a connection (either side); scheduled sessions stay
     Remove {
-        /// The connection id
-        id: Uuid,
+        /// The connection id (or its first 8+ hex digits)
+        id: IdRef,
     },
 }
 
@@ -75,14 +75,15 @@ impl Cmd {
                 message,
             } => {
                 let new = NewRequest {
-                    coach,
-                    member,
+                    coach: ids::user_opt(&pool, &actor, coach).await?,
+                    member: ids::user_opt(&pool, &actor, member).await?,
                     area,
                     message,
                 };
                 connect::request(&pool, &actor, &new).await?
             }
             Commands::Respond { id, accept, .. } => {
+                let id = ids::resolve(&pool, &actor, Kind::Connection, &id).await?;
                 connect::respond(&pool, &actor, id, accept).await?
             }
             Commands::List => return output::list(ctx, tz, &connect::list(&pool, &actor).await?),
@@ -91,7 +92,10 @@ impl Cmd {
                     connect::search(&pool, &actor, name.as_deref(), area.as_deref()).await?;
                 return output::list(ctx, tz, &found);
             }
-            Commands::Remove { id } => connect::remove(&pool, &actor, id).await?,
+            Commands::Remove { id } => {
+                let id = ids::resolve(&pool, &actor, Kind::Connection, &id).await?;
+                connect::remove(&pool, &actor, id).await?
+            }
         };
         output::one(ctx, tz, &c)
     }

@@ -79,7 +79,8 @@ impl Cmd {
                 ctx.confirm(&format!(
                     "Erase every coach, member and session in {}?",
                     ctx.target().describe()
-                ))?;
+                ))
+                .await?;
                 let pool = ctx.target().connect_for_migration().await?;
                 let schema = db::reset(&pool).await?;
                 report(ctx, &pool, schema, "reset").await

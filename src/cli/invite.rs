@@ -1,11 +1,11 @@
 //! `coachctl invite ...`
 
 use clap::{ArgGroup, Args, Subcommand};
-use uuid::Uuid;
 
 use super::{Ctx, output};
 use crate::domain::{Email, PersonName, ProfileText, UserRef};
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 use crate::invite::{self, InviteCode, Invitee, NewInvite};
 
 #[derive(Debug, Args)]
@@ -54,8 +54,8 @@ enum Commands {
     },
     /// Withdraw a pending invitation (its coach or an admin)
     Revoke {
-        /// The invitation id (from `invite list`)
-        id: Uuid,
+        /// The invitation id (from `invite list`), or its first 8+ hex digits
+        id: IdRef,
     },
     /// List invitations: a coach's own, a member's received, all for admins
     List,
@@ -75,7 +75,7 @@ impl Cmd {
             } => {
                 let invitee = match (email, user) {
                     (Some(e), _) => Invitee::Email(e),
-                    (None, Some(u)) => Invitee::User(u),
+                    (None, Some(u)) => Invitee::User(ids::user(&pool, &actor, u).await?),
                     (None, None) => {
                         return Err(crate::Error::invalid(
                             "name the invitee with --email or --user",
@@ -83,7 +83,7 @@ impl Cmd {
                     }
                 };
                 let new = NewInvite {
-                    coach,
+                    coach: ids::user_opt(&pool, &actor, coach).await?,
                     invitee,
                     message,
                     assign,
@@ -103,6 +103,7 @@ impl Cmd {
                 output::one(ctx, tz, &invite::decline(&pool, &actor, &code).await?)
             }
             Commands::Revoke { id } => {
+                let id = ids::resolve(&pool, &actor, Kind::Invitation, &id).await?;
                 output::one(ctx, tz, &invite::revoke(&pool, &actor, id).await?)
             }
             Commands::List => output::list(ctx, tz, &invite::list(&pool, &actor).await?),

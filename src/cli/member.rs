@@ -7,6 +7,7 @@ use crate::domain::{
     Email, MembershipStatus, OnboardingStatus, PersonName, Privacy, ProfileText, TimeZone, UserRef,
 };
 use crate::error::Result;
+use crate::ids;
 use crate::member::{self, Filter, MemberUpdate, NewMember};
 
 #[derive(Debug, Args)]
@@ -161,7 +162,7 @@ impl Cmd {
                     email,
                     name,
                     timezone,
-                    coach,
+                    coach: ids::user_opt(&pool, &actor, coach).await?,
                     goals,
                     health_info,
                 };
@@ -173,14 +174,18 @@ impl Cmd {
                 unassigned,
             } => {
                 let filter = Filter {
-                    coach,
+                    coach: ids::user_opt(&pool, &actor, coach).await?,
                     status,
                     unassigned,
                 };
                 return output::list(ctx, tz, &member::list(&pool, &actor, &filter).await?);
             }
-            Commands::Show { member: who } => member::show(&pool, &actor, &who).await?,
+            Commands::Show { member: who } => {
+                let who = ids::user(&pool, &actor, who).await?;
+                member::show(&pool, &actor, &who).await?
+            }
             Commands::Dashboard { member: who } => {
+                let who = ids::user_opt(&pool, &actor, who).await?;
                 let d = crate::dashboard::member(&pool, &actor, who.as_ref(), chrono::Utc::now())
                     .await?;
                 return super::dashboard::member(ctx, tz, &d);
@@ -194,6 +199,7 @@ impl Cmd {
                 coach_notes,
                 status,
             } => {
+                let who = ids::user(&pool, &actor, who).await?;
                 let change = MemberUpdate {
                     name,
                     timezone,
@@ -205,16 +211,24 @@ impl Cmd {
                 member::update(&pool, &actor, &who, change).await?
             }
             Commands::Assign { member: who, coach } => {
+                let who = ids::user(&pool, &actor, who).await?;
+                let coach = ids::user(&pool, &actor, coach).await?;
                 member::assign(&pool, &actor, &who, &coach).await?
             }
-            Commands::Unassign { member: who } => member::unassign(&pool, &actor, &who).await?,
+            Commands::Unassign { member: who } => {
+                let who = ids::user(&pool, &actor, who).await?;
+                member::unassign(&pool, &actor, &who).await?
+            }
             Commands::Onboarding {
                 member: who,
                 status,
-            } => member::set_onboarding(&pool, &actor, &who, status).await?,
+            } => {
+                let who = ids::user(&pool, &actor, who).await?;
+                member::set_onboarding(&pool, &actor, &who, status).await?
+            }
             Commands::History { member: who } => {
                 let who = match who {
-                    Some(w) => w,
+                    Some(w) => ids::user(&pool, &actor, w).await?,
                     None => actor.id().map(UserRef::Id).ok_or_else(|| {
                         crate::Error::invalid("name the member whose history to show")
                     })?,
@@ -228,7 +242,7 @@ impl Cmd {
                 health_info,
             } => {
                 let who = match who {
-                    Some(w) => w,
+                    Some(w) => ids::user(&pool, &actor, w).await?,
                     None => actor.id().map(UserRef::Id).ok_or_else(|| {
                         crate::Error::invalid("name the member whose sharing to change")
                     })?,
@@ -243,6 +257,7 @@ impl Cmd {
                 .await?
             }
             Commands::Privacy { member: who, level } => {
+                let who = ids::user(&pool, &actor, who).await?;
                 member::set_privacy(&pool, &actor, &who, level).await?
             }
         };

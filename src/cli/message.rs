@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use super::{Ctx, output};
 use crate::domain::{ProfileText, UserRef};
 use crate::error::Result;
+use crate::ids;
 use crate::message;
 
 #[derive(Debug, Args)]
@@ -41,13 +42,16 @@ impl Cmd {
         let tz = ctx.display_tz(Some(&actor));
         match self.command {
             Commands::Send { to, text } => {
+                let to = ids::user(&pool, &actor, to).await?;
                 output::one(ctx, tz, &message::send(&pool, &actor, &to, &text).await?)
             }
             Commands::List { with, unread: true } => {
+                let with = ids::user_opt(&pool, &actor, with).await?;
                 let n = message::unread(&pool, &actor, with.as_ref()).await?;
                 output::value(ctx, &serde_json::json!(n))
             }
             Commands::List { with, .. } => {
+                let with = ids::user_opt(&pool, &actor, with).await?;
                 output::list(ctx, tz, &message::list(&pool, &actor, with.as_ref()).await?)
             }
         }

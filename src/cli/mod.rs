@@ -16,6 +16,7 @@ pub mod availability;
 pub mod book;
 pub mod coach;
 pub mod completions;
+pub mod config;
 pub mod connect;
 pub mod dashboard;
 pub mod db;
@@ -26,6 +27,7 @@ pub mod member;
 pub mod message;
 pub mod notify;
 pub mod output;
+pub mod prompt;
 pub mod report;
 pub mod session;
 pub mod slots;
@@ -56,6 +58,16 @@ pub struct Global {
     /// PostgreSQL URL to use instead of the embedded database
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Use the database of this profile of the config file ([profiles.NAME])
+    #[arg(
+        long,
+        env = "COACHCTL_PROFILE",
+        hide_env_values = true,
+        global = true,
+        value_name = "NAME"
+    )]
+    pub profile: Option<String>,
 
     /// Act as this user (email or id); without it, the operator acts as admin
     #[arg(
@@ -149,11 +161,27 @@ pub enum Command {
     Connect(connect::Cmd),
     /// Messages between a coach and their members: send, list
     Message(message::Cmd),
+    /// The config file (~/.config/coachctl/config.toml): show the effective settings
+    #[command(after_long_help = "The file (TOML), found at $COACHCTL_CONFIG, else
+$XDG_CONFIG_HOME/coachctl/config.toml, else ~/.config/coachctl/config.toml:
+
+  as = \"ana@example.com\"        # default for --as
+  output = \"table\"              # default for -o
+  tz = \"Europe/Berlin\"          # default for --tz
+  profile = \"local\"             # default for --profile
+
+  [profiles.prod]
+  database_url = \"postgres://coachctl@db.example.com/coachctl\"
+
+Flags beat the environment, which beats the file.")]
+    Config(config::Cmd),
 }
 
 /// What every handler gets: the global options and a way to the database.
 pub struct Ctx {
     pub global: Global,
+    /// The effective settings and where each came from (`config show`).
+    pub settings: Vec<crate::config::Setting>,
     target: Target,
     /// The command's connection, kept to be closed politely at the end.
     pools: std::sync::Mutex<Vec<PgPool>>,
@@ -209,26 +237,33 @@ impl Ctx {
         !self.global.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
     }
 
+    /// Why we may not ask, as the end of a sentence: `--no-input` on a
+    /// terminal says so rather than blaming a missing terminal.
+    pub fn why_no_prompt(&self) -> &'static str {
+        if self.global.no_input {
+            "--no-input forbids prompts"
+        } else {
+            "there is no terminal to ask on"
+        }
+    }
+
     /// Confirm a destructive step: `--yes`, else a prompt on a terminal,
-    /// else refuse (exit 3) so scripts never hang.
-    pub fn confirm(&self, question: &str) -> Result<()> {
+    /// else refuse (exit 3) so scripts never hang. No, Esc and `q` change
+    /// nothing (exit 3).
+    pub async fn confirm(&self, question: &str) -> Result<()> {
         if self.global.yes {
             return Ok(());
         }
         if !self.can_prompt() {
             return Err(Error::invalid(format!(
-                "{question} needs confirmation; pass --yes to confirm without a terminal"
+                "{} needs confirmation and {}; pass --yes to confirm",
+                question.trim_end_matches('?'),
+                self.why_no_prompt()
             )));
         }
-        let ok = dialoguer::Confirm::new()
-            .with_prompt(question)
-            .default(false)
-            .interact()
-            .map_err(|e| Error::invalid(format!("no confirmation: {e}")))?;
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::invalid("cancelled; nothing was changed"))
+        match prompt::yes_no(question.to_string()).await? {
+            Some(true) => Ok(()),
+            _ => Err(Error::invalid("cancelled; nothing was changed")),
         }
     }
 }
@@ -252,8 +287,17 @@ fn system_tz() -> chrono_tz::Tz {
         .unwrap_or(chrono_tz::UTC)
 }
 
-/// Run a parsed command line on a single-threaded runtime.
-pub fn run(cli: Cli) -> Result<()> {
+/// Fill the global options from the config file where neither a flag nor
+/// the environment set them; returns where each setting came from.
+pub fn configure(cli: &mut Cli) -> Result<Vec<crate::config::Setting>> {
+    match matches() {
+        Some(m) => config::apply(&mut cli.global, &m),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Run a parsed (and [`configure`]d) command line on a single-threaded runtime.
+pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -265,6 +309,7 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     let ctx = Ctx {
         global: cli.global,
+        settings,
         target,
         pools: std::sync::Mutex::new(Vec::new()),
     };
@@ -285,6 +330,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Invite(c) => c.run(&ctx).await,
             Command::Connect(c) => c.run(&ctx).await,
             Command::Message(c) => c.run(&ctx).await,
+            Command::Config(c) => c.run(&ctx).await,
         };
         // Say goodbye (Terminate) instead of vanishing from the server.
         let pools = ctx.pools.lock().map(|p| p.clone()).unwrap_or_default();
@@ -299,12 +345,8 @@ pub fn run(cli: Cli) -> Result<()> {
 /// `application_name`. Read from the arguments again: the parsed `Cli`
 /// keeps no names.
 fn command_name() -> String {
-    use clap::CommandFactory;
     let mut name = String::from("coachctl");
-    let Ok(matches) = Cli::command()
-        .ignore_errors(true)
-        .try_get_matches_from(std::env::args_os())
-    else {
+    let Some(matches) = matches() else {
         return name;
     };
     let mut m = &matches;
@@ -314,4 +356,14 @@ fn command_name() -> String {
         m = next;
     }
     name
+}
+
+/// This process's command line as clap matched it (the parsed `Cli` keeps
+/// neither names nor where each value came from).
+fn matches() -> Option<clap::ArgMatches> {
+    use clap::CommandFactory;
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(std::env::args_os())
+        .ok()
 }

@@ -1,10 +1,10 @@
 //! `coachctl notify ...`: the email outbox (cron: `coachctl notify send`).
 
 use clap::{Args, Subcommand};
-use uuid::Uuid;
 
 use super::{Ctx, output};
 use crate::error::{Error, Result};
+use crate::ids::{self, IdRef, Kind};
 use crate::notify::{self, Retry, SendOptions, Status};
 
 #[derive(Debug, Args)]
@@ -54,7 +54,7 @@ enum Commands {
     Retry {
         /// The message to retry
         #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]
-        id: Option<Uuid>,
+        id: Option<IdRef>,
         /// Every failed message
         #[arg(long)]
         all_failed: bool,
@@ -97,7 +97,9 @@ impl Cmd {
             }
             Commands::Retry { id, all_failed } => {
                 let which = match (id, all_failed) {
-                    (Some(id), _) => Retry::One(id),
+                    (Some(id), _) => {
+                        Retry::One(ids::resolve(&pool, &actor, Kind::Notification, &id).await?)
+                    }
                     (None, _) => Retry::AllFailed,
                 };
                 let n = notify::retry(&pool, &actor, which).await?;

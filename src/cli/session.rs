@@ -1,13 +1,13 @@
 //! `coachctl session ...`
 
 use clap::{Args, Subcommand};
-use uuid::Uuid;
 
 use super::{Ctx, output};
 use crate::domain::{
     At, Bound, ProfileText, Rating, SessionMinutes, SessionStatus, SessionType, UserRef,
 };
 use crate::error::Result;
+use crate::ids::{self, IdRef, Kind};
 use crate::session::{self, Filter};
 
 #[derive(Debug, Args)]
@@ -20,7 +20,8 @@ pub struct Cmd {
 enum Commands {
     /// List sessions (a member sees their own, a coach theirs)
     List {
-        /// From this date or time (inclusive)
+        /// From this date or time (inclusive): YYYY-MM-DD, today, tomorrow,
+        /// mon..sun, +3d, or a time like 'tomorrow 9:00'
         #[arg(long)]
         from: Option<Bound>,
         /// Until this date (inclusive) or time (exclusive)
@@ -47,7 +48,8 @@ enum Commands {
         /// The coach; a coach acting creates their own sessions
         #[arg(long)]
         coach: Option<UserRef>,
-        /// The start; without an offset it is read in the coach's zone
+        /// The start, e.g. 2027-04-01T15:00, 'tomorrow 9:00', 'fri 14:30';
+        /// without an offset it is read in the coach's zone
         #[arg(long)]
         at: At,
         /// Length in minutes (default: the window's; off the grid 60)
@@ -62,35 +64,37 @@ enum Commands {
         /// Outside the coach's windows (capacity, buffers and blocks still hold)
         #[arg(long)]
         off_grid: bool,
-        /// Until when a proposal holds its seat (default 48 h, never after the start)
+        /// Until when a proposal holds its seat, e.g. 'tomorrow 18:00'
+        /// (default 48 h, never after the start)
         #[arg(long)]
         expires: Option<At>,
     },
     /// Accept a proposed session (the member)
     Accept {
-        /// The session's id
-        id: Uuid,
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
     },
     /// Decline a proposed session (the member); its seat is free again
     Decline {
-        /// The session's id
-        id: Uuid,
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
         /// Why, for the coach
         #[arg(long)]
         reason: Option<ProfileText>,
     },
     /// Move a session to another time, atomically (the member, the coach, an admin)
     Reschedule {
-        /// The session's id
-        id: Uuid,
-        /// The new start; without an offset it is read in the coach's zone
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
+        /// The new start, e.g. 2027-04-05T09:00 or 'mon 9:00'; without an
+        /// offset it is read in the coach's zone
         #[arg(long)]
         at: At,
     },
     /// Mark a session that took place as completed (the coach, an admin)
     Complete {
-        /// The session's id
-        id: Uuid,
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
         /// Coach-private notes
         #[arg(long)]
         notes: Option<ProfileText>,
@@ -100,8 +104,8 @@ enum Commands {
     },
     /// Add a note to a session (--private: the coach's own)
     Note {
-        /// The session's id
-        id: Uuid,
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
         /// The note
         #[arg(long)]
         text: ProfileText,
@@ -111,8 +115,8 @@ enum Commands {
     },
     /// Rate a completed session, once (its member)
     Rate {
-        /// The session's id
-        id: Uuid,
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
         /// 1 to 5
         #[arg(long)]
         rating: Rating,
@@ -131,7 +135,8 @@ enum Commands {
         /// Only this member's sessions
         #[arg(long)]
         member: Option<UserRef>,
-        /// From this date or time (inclusive)
+        /// From this date or time (inclusive): YYYY-MM-DD, today, tomorrow,
+        /// mon..sun, +3d, or a time like 'tomorrow 9:00'
         #[arg(long)]
         from: Option<Bound>,
         /// Until this date (inclusive) or time (exclusive)
@@ -142,13 +147,13 @@ enum Commands {
     Remind,
     /// Show one session
     Show {
-        /// The session's id
-        id: Uuid,
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
     },
     /// Cancel a scheduled session; its slot is free again at once
     Cancel {
-        /// The session's id
-        id: Uuid,
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
         /// Why, for the record and the other party
         #[arg(long)]
         reason: Option<ProfileText>,
@@ -172,8 +177,8 @@ impl Cmd {
                     from: from.map(|b| b.resolve(tz, false)).transpose()?,
                     to: to.map(|b| b.resolve(tz, true)).transpose()?,
                     status,
-                    coach,
-                    member,
+                    coach: ids::user_opt(&pool, &actor, coach).await?,
+                    member: ids::user_opt(&pool, &actor, member).await?,
                     upcoming,
                 };
                 output::list(ctx, tz, &session::list(&pool, &actor, &filter).await?)
@@ -189,8 +194,8 @@ impl Cmd {
                 expires,
             } => {
                 let new = session::NewSession {
-                    member,
-                    coach,
+                    member: ids::user(&pool, &actor, member).await?,
+                    coach: ids::user_opt(&pool, &actor, coach).await?,
                     at,
                     length,
                     session_type,
@@ -201,37 +206,40 @@ impl Cmd {
                 output::one(ctx, tz, &session::create(&pool, &actor, &new).await?)
             }
             Commands::Accept { id } => {
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
                 output::one(ctx, tz, &session::accept(&pool, &actor, id).await?)
             }
             Commands::Decline { id, reason } => {
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
                 output::one(ctx, tz, &session::decline(&pool, &actor, id, reason).await?)
             }
             Commands::Reschedule { id, at } => {
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
                 output::one(ctx, tz, &session::reschedule(&pool, &actor, id, &at).await?)
             }
             Commands::Complete {
                 id,
                 notes,
                 outcomes,
-            } => output::one(
-                ctx,
-                tz,
-                &session::complete(&pool, &actor, id, notes, outcomes).await?,
-            ),
-            Commands::Note { id, text, private } => output::one(
-                ctx,
-                tz,
-                &session::note(&pool, &actor, id, text, private).await?,
-            ),
+            } => {
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
+                let done = session::complete(&pool, &actor, id, notes, outcomes).await?;
+                output::one(ctx, tz, &done)
+            }
+            Commands::Note { id, text, private } => {
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
+                let noted = session::note(&pool, &actor, id, text, private).await?;
+                output::one(ctx, tz, &noted)
+            }
             Commands::Rate {
                 id,
                 rating,
                 feedback,
-            } => output::one(
-                ctx,
-                tz,
-                &session::rate(&pool, &actor, id, rating, feedback).await?,
-            ),
+            } => {
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
+                let rated = session::rate(&pool, &actor, id, rating, feedback).await?;
+                output::one(ctx, tz, &rated)
+            }
             Commands::Export {
                 ics: _,
                 coach,
@@ -243,8 +251,8 @@ impl Cmd {
                     from: from.map(|b| b.resolve(tz, false)).transpose()?,
                     to: to.map(|b| b.resolve(tz, true)).transpose()?,
                     status: None,
-                    coach,
-                    member,
+                    coach: ids::user_opt(&pool, &actor, coach).await?,
+                    member: ids::user_opt(&pool, &actor, member).await?,
                     upcoming: false,
                 };
                 let feed = crate::calendar::feed(&pool, &actor, &filter).await?;
@@ -255,9 +263,20 @@ impl Cmd {
                 output::note(ctx, &format!("queued {} reminder(s)", r.queued));
                 output::value(ctx, &serde_json::json!({ "queued": r.queued }))
             }
-            Commands::Show { id } => output::one(ctx, tz, &session::show(&pool, &actor, id).await?),
+            Commands::Show { id } => {
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
+                output::one(ctx, tz, &session::show(&pool, &actor, id).await?)
+            }
             Commands::Cancel { id, reason } => {
-                ctx.confirm(&format!("Cancel session {id}?"))?;
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
+                // Found and cancellable first, so the question names who and when.
+                let s = session::cancellable(&pool, &actor, id).await?;
+                let when = s.start.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z");
+                ctx.confirm(&format!(
+                    "Cancel the session on {when} with {} for {}?",
+                    s.coach_email, s.member_email
+                ))
+                .await?;
                 output::one(ctx, tz, &session::cancel(&pool, &actor, id, reason).await?)
             }
         }

@@ -6,8 +6,9 @@ use clap::Args;
 
 use super::{Ctx, output};
 use crate::booking;
-use crate::domain::{Date, UserRef};
-use crate::error::{Error, Result};
+use crate::domain::{Day, UserRef};
+use crate::error::Result;
+use crate::ids;
 
 /// The offered slots of a coach, computed in the coach's own time zone.
 #[derive(Debug, Args)]
@@ -15,15 +16,16 @@ pub struct Cmd {
     /// The coach (email or id)
     #[arg(long)]
     coach: UserRef,
-    /// First local date, YYYY-MM-DD (default: today in the coach's zone)
+    /// First local date (default: today in the coach's zone): YYYY-MM-DD,
+    /// today, tomorrow, mon..sun (the next one, today included) or +3d
     #[arg(long)]
-    from: Option<Date>,
+    from: Option<Day>,
     /// How many days from --from (default 7)
     #[arg(long, conflicts_with = "to")]
     days: Option<u32>,
     /// Last local date, inclusive
     #[arg(long)]
-    to: Option<Date>,
+    to: Option<Day>,
     /// List full slots too, with remaining 0
     #[arg(long)]
     all: bool,
@@ -36,30 +38,13 @@ pub struct Cmd {
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let (pool, actor) = ctx.session().await?;
-        let days = match (self.days, self.to) {
-            (Some(d), _) => d,
-            (None, Some(to)) => {
-                let from = self
-                    .from
-                    .ok_or_else(|| Error::invalid("--to needs --from"))?;
-                let n = (to.naive() - from.naive()).num_days() + 1;
-                if n < 1 {
-                    return Err(Error::invalid(format!(
-                        "--to ({to}) is before --from ({from})"
-                    )));
-                }
-                n as u32
-            }
-            (None, None) => 7,
+        let coach_ref = ids::user(&pool, &actor, self.coach).await?;
+        let range = booking::DayRange {
+            from: self.from,
+            to: self.to,
+            days: self.days,
         };
-        if days == 0 || days > 366 {
-            return Err(Error::invalid(format!(
-                "--days must be between 1 and 366, not {days}"
-            )));
-        }
-        let from = self.from.map(|d| d.naive());
-        let (coach, slots) =
-            booking::slots(&pool, &actor, &self.coach, from, days, self.all).await?;
+        let (coach, slots) = booking::slots_in(&pool, &actor, &coach_ref, &range, self.all).await?;
         // Slots read best in the coach's own zone unless --tz says otherwise.
         let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| coach.tz());
         if !self.watch {
@@ -75,7 +60,7 @@ impl Cmd {
         let redraw = ctx.global.output == output::Format::Table && std::io::stdout().is_terminal();
         let coach_id = coach.id.to_string();
         // Read again now that changes reach us: nothing falls in between.
-        let mut current = booking::slots(&pool, &actor, &self.coach, from, days, self.all)
+        let mut current = booking::slots_in(&pool, &actor, &coach_ref, &range, self.all)
             .await?
             .1;
         drop(slots);
@@ -115,7 +100,7 @@ impl Cmd {
             // A burst of changes (a booking touches several rows) is one redraw.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             while listener.next_buffered().is_some() {}
-            current = booking::slots(&pool, &actor, &self.coach, from, days, self.all)
+            current = booking::slots_in(&pool, &actor, &coach_ref, &range, self.all)
                 .await?
                 .1;
         }

@@ -263,29 +263,7 @@ pub async fn cancel(
     let mut tx = pool.begin().await?;
     let before = fetch_for_update(&mut tx, id).await?;
     check_access(actor, &before)?;
-    match before.status {
-        // Overdue is expired, whether or not a write has caught up with the clock.
-        SessionStatus::Proposed if before.expires_at.is_some_and(|t| t <= Utc::now()) => {
-            return Err(Error::rule(format!(
-                "the proposal of session {id} has expired and holds no seat; there is nothing to cancel"
-            )));
-        }
-        SessionStatus::Scheduled | SessionStatus::Proposed => {}
-        SessionStatus::Completed => {
-            return Err(Error::rule(format!(
-                "session {id} is completed and cannot be cancelled"
-            )));
-        }
-        SessionStatus::Cancelled => {
-            return Err(Error::rule(format!("session {id} is already cancelled")));
-        }
-        SessionStatus::Declined | SessionStatus::Expired => {
-            return Err(Error::rule(format!(
-                "session {id} was {} and holds no seat; there is nothing to cancel",
-                before.status
-            )));
-        }
-    }
+    refuse_cancel(&before)?;
     sqlx::query(
         "UPDATE sessions SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2,
             cancellation_reason = $3, sequence = sequence + 1, updated_at = now()
@@ -311,4 +289,36 @@ pub async fn cancel(
     .await?;
     tx.commit().await?;
     Ok(redact_for(actor, after))
+}
+
+/// The session `cancel` would cancel, checked without changing anything:
+/// what a confirmation prompt names before it is asked.
+pub async fn cancellable(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Session> {
+    let mut conn = pool.acquire().await?;
+    let s = fetch(&mut conn, id).await?;
+    check_access(actor, &s)?;
+    refuse_cancel(&s)?;
+    Ok(redact_for(actor, s))
+}
+
+/// Why a session cannot be cancelled, if it cannot.
+fn refuse_cancel(before: &Session) -> Result<()> {
+    let id = before.id;
+    match before.status {
+        // Overdue is expired, whether or not a write has caught up with the clock.
+        SessionStatus::Proposed if before.expires_at.is_some_and(|t| t <= Utc::now()) => {
+            Err(Error::rule(format!(
+                "the proposal of session {id} has expired and holds no seat; there is nothing to cancel"
+            )))
+        }
+        SessionStatus::Scheduled | SessionStatus::Proposed => Ok(()),
+        SessionStatus::Completed => Err(Error::rule(format!(
+            "session {id} is completed and cannot be cancelled"
+        ))),
+        SessionStatus::Cancelled => Err(Error::rule(format!("session {id} is already cancelled"))),
+        SessionStatus::Declined | SessionStatus::Expired => Err(Error::rule(format!(
+            "session {id} was {} and holds no seat; there is nothing to cancel",
+            before.status
+        ))),
+    }
 }

@@ -169,6 +169,10 @@ impl TestDb {
             .env_remove("COACHCTL_AS")
             .env_remove("COACHCTL_OUTPUT")
             .env_remove("COACHCTL_HOME")
+            // no config file of the person running the tests
+            .env_remove("COACHCTL_CONFIG")
+            .env_remove("COACHCTL_PROFILE")
+            .env("XDG_CONFIG_HOME", "/nonexistent/coachctl-tests")
             .env("NO_COLOR", "1");
         c
     }
