@@ -8,6 +8,7 @@ use crate::domain::{
     Email, HorizonDays, MaxMembers, NoticeMinutes, PersonName, ProfileText, TimeZone, UserRef,
 };
 use crate::error::Result;
+use crate::page::{Limit, Page};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -44,6 +45,13 @@ enum Commands {
         /// Include deactivated coaches
         #[arg(long)]
         all: bool,
+        /// At most this many coaches
+        #[arg(long, value_name = "N")]
+        limit: Option<Limit>,
+        /// Start after this coach: the email or id of the last one shown
+        /// (coaches are ordered by email)
+        #[arg(long, value_name = "EMAIL|ID")]
+        after: Option<UserRef>,
     },
     /// Show a coach's profile: member count, free capacity, ratings
     Show {
@@ -151,12 +159,20 @@ impl Cmd {
                 let c = coach::create(&pool, &actor, new).await?;
                 output::one(ctx, tz, &c)
             }
-            Commands::List { accepting, all } => {
+            Commands::List {
+                accepting,
+                all,
+                limit,
+                after,
+            } => {
                 let filter = Filter {
                     accepting_only: accepting,
                     include_inactive: all,
                 };
-                output::list(ctx, tz, &coach::list(&pool, &actor, filter).await?)
+                let page = Page { after, limit };
+                let mut rows = output::Rows::new(ctx, tz);
+                coach::list_each(&pool, &actor, filter, &page, |c| rows.push(&c)).await?;
+                rows.finish()
             }
             Commands::Dashboard { coach: who } => {
                 let d = crate::dashboard::coach(&pool, &actor, who.as_ref(), chrono::Utc::now())

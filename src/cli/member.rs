@@ -8,6 +8,7 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::member::{self, Filter, MemberUpdate, NewMember};
+use crate::page::{Limit, Page};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -49,6 +50,13 @@ enum Commands {
         /// Only members without a coach
         #[arg(long, conflicts_with = "coach")]
         unassigned: bool,
+        /// At most this many members
+        #[arg(long, value_name = "N")]
+        limit: Option<Limit>,
+        /// Start after this member: the email or id of the last one shown
+        /// (members are ordered by email)
+        #[arg(long, value_name = "EMAIL|ID")]
+        after: Option<UserRef>,
     },
     /// Show one member
     Show {
@@ -171,13 +179,18 @@ impl Cmd {
                 coach,
                 status,
                 unassigned,
+                limit,
+                after,
             } => {
                 let filter = Filter {
                     coach,
                     status,
                     unassigned,
                 };
-                return output::list(ctx, tz, &member::list(&pool, &actor, &filter).await?);
+                let page = Page { after, limit };
+                let mut rows = output::Rows::new(ctx, tz);
+                member::list_each(&pool, &actor, &filter, &page, |m| rows.push(&m)).await?;
+                return rows.finish();
             }
             Commands::Show { member: who } => member::show(&pool, &actor, &who).await?,
             Commands::Dashboard { member: who } => {

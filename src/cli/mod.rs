@@ -29,6 +29,7 @@ pub mod output;
 pub mod report;
 pub mod session;
 pub mod slots;
+pub mod table;
 
 /// Command-line admin and coaching tool: coaches, members, availability and
 /// booking on one PostgreSQL database.

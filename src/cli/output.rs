@@ -1,21 +1,25 @@
 //! Rendering records as a table, JSON, CSV or bare ids. Data goes to stdout;
 //! messages go to stderr.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, StdoutLock, Write};
+use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use clap::ValueEnum;
-use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, ContentArrangement, Table, presets};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Ctx;
+use super::table::{self, Cell, Row};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// A table that fits the terminal
+    /// A table that fits the terminal (80 columns when its width is unknown)
     Table,
+    /// A table with every column and whole ids, as wide as it needs
+    Wide,
     /// One JSON document: an object, or an array for lists
     Json,
     /// CSV with a header row
@@ -32,7 +36,25 @@ pub trait Record: Serialize {
     const ID_FIELD: Option<&'static str> = Some("id");
     /// What `-o ids` prints.
     fn id(&self) -> String;
+    /// Headers of the rows `table_row` gives as `Row::Cells`.
+    const TABLE_HEADERS: &'static [&'static str] = &[];
+    /// This record's row in a list table, when it has a layout of its own
+    /// (agenda rows, people); `None`: the generic columns of `COLUMNS`.
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        None
+    }
 }
+
+/// Who looks at a list, and in which zone: a coach reads their sessions by
+/// member name, a member by coach name.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    pub tz: chrono_tz::Tz,
+    pub viewer: Option<uuid::Uuid>,
+}
+
+/// The people columns: name, email, status, 8-digit id.
+const PEOPLE: &[&str] = &["name", "email", "status", "id"];
 
 impl Record for crate::coach::Coach {
     const COLUMNS: &'static [&'static str] = &[
@@ -48,6 +70,25 @@ impl Record for crate::coach::Coach {
     fn id(&self) -> String {
         self.id.to_string()
     }
+    const TABLE_HEADERS: &'static [&'static str] = &["name", "email", "members", "status", "id"];
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        let status = if !self.active {
+            "inactive"
+        } else if !self.accepting_members {
+            "closed"
+        } else if self.free_capacity <= 0 {
+            "full"
+        } else {
+            "accepting"
+        };
+        Some(Row::Cells(vec![
+            Cell::text(&self.name),
+            Cell::text(&self.email),
+            Cell::fixed(format!("{}/{}", self.member_count, self.max_members)),
+            Cell::fixed(status),
+            Cell::id(&self.id),
+        ]))
+    }
 }
 
 impl Record for crate::member::Member {
@@ -61,6 +102,15 @@ impl Record for crate::member::Member {
     ];
     fn id(&self) -> String {
         self.id.to_string()
+    }
+    const TABLE_HEADERS: &'static [&'static str] = PEOPLE;
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        Some(Row::Cells(vec![
+            Cell::text(&self.name),
+            Cell::text(&self.email),
+            Cell::fixed(self.membership_status.as_str()),
+            Cell::id(&self.id),
+        ]))
     }
 }
 
@@ -118,6 +168,18 @@ impl Record for crate::schedule::Slot {
     fn id(&self) -> String {
         self.start.to_rfc3339()
     }
+    fn table_row(&self, view: &View) -> Option<Row> {
+        let free = if self.remaining == 0 {
+            "full".to_string()
+        } else {
+            format!("{} of {} free", self.remaining, self.capacity)
+        };
+        Some(Row::Agenda {
+            start: self.start.with_timezone(&view.tz),
+            end: self.end.with_timezone(&view.tz),
+            cells: vec![Cell::fixed(free)],
+        })
+    }
 }
 
 impl Record for crate::booking::Booking {
@@ -149,6 +211,26 @@ impl Record for crate::session::Session {
     ];
     fn id(&self) -> String {
         self.id.to_string()
+    }
+    /// `Mon 29 Mar  09:00–10:00  Bo Lind  scheduled  3f2a9c1e`: the other
+    /// party's name (both, for an admin).
+    fn table_row(&self, view: &View) -> Option<Row> {
+        let who = if view.viewer == Some(self.coach_id) {
+            self.member_name.clone()
+        } else if view.viewer == Some(self.member_id) {
+            self.coach_name.clone()
+        } else {
+            format!("{} with {}", self.member_name, self.coach_name)
+        };
+        Some(Row::Agenda {
+            start: self.start.with_timezone(&view.tz),
+            end: self.end.with_timezone(&view.tz),
+            cells: vec![
+                Cell::text(&who),
+                Cell::fixed(self.status.as_str()),
+                Cell::id(&self.id),
+            ],
+        })
     }
 }
 
@@ -214,6 +296,15 @@ impl Record for crate::connect::Found {
     const COLUMNS: &'static [&'static str] = &["email", "name", "role", "specialization"];
     fn id(&self) -> String {
         self.id.to_string()
+    }
+    const TABLE_HEADERS: &'static [&'static str] = &["name", "email", "role", "id"];
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        Some(Row::Cells(vec![
+            Cell::text(&self.name),
+            Cell::text(&self.email),
+            Cell::fixed(self.role.as_str()),
+            Cell::id(&self.id),
+        ]))
     }
 }
 
@@ -333,8 +424,15 @@ fn header(c: &str) -> String {
 
 fn new_table(ctx: &Ctx) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    if ctx.global.output == Format::Wide {
+        // wide: every column whole, however wide that is
+        t.set_content_arrangement(ContentArrangement::Disabled);
+    } else {
+        // a known width: without one, columns shrink to one character
+        t.set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(table::width()).unwrap_or(u16::MAX));
+    }
     if ctx.color() {
         // `--color always` styles even when stdout is not a terminal.
         t.enforce_styling();
@@ -342,10 +440,10 @@ fn new_table(ctx: &Ctx) -> Table {
     t
 }
 
-fn header_cells(ctx: &Ctx, cols: &[&str]) -> Vec<Cell> {
+fn header_cells(ctx: &Ctx, cols: &[&str]) -> Vec<comfy_table::Cell> {
     cols.iter()
         .map(|c| {
-            let cell = Cell::new(header(c));
+            let cell = comfy_table::Cell::new(header(c));
             if ctx.color() {
                 cell.add_attribute(Attribute::Bold)
             } else {
@@ -357,58 +455,183 @@ fn header_cells(ctx: &Ctx, cols: &[&str]) -> Vec<Cell> {
 
 /// Print a list of records in the chosen format.
 pub fn list<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, items: &[T]) -> Result<()> {
-    let mut out = io::stdout().lock();
-    match ctx.global.output {
-        Format::Ids => {
-            for i in items {
-                writeln!(out, "{}", i.id())?;
-            }
+    let mut rows = Rows::new(ctx, tz);
+    for i in items {
+        rows.push(i)?;
+    }
+    rows.finish()
+}
+
+/// Push rows out at least this often while a list streams in slowly.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// A list being written as its rows arrive: JSON as one array written
+/// piece by piece (`[`, rows, `]`), CSV and ids line by line. Only tables
+/// wait for the last row (their columns need every width); a table is for
+/// a person, not for 200,000 rows.
+pub struct Rows<'a, T: Record> {
+    ctx: &'a Ctx,
+    view: View,
+    out: BufWriter<StdoutLock<'static>>,
+    count: usize,
+    csv_cols: Vec<&'static str>,
+    table_json: Vec<Value>,
+    table_rows: Vec<Row>,
+    flushed: Instant,
+    _record: std::marker::PhantomData<fn(&T)>,
+}
+
+impl<'a, T: Record> Rows<'a, T> {
+    pub fn new(ctx: &'a Ctx, tz: chrono_tz::Tz) -> Self {
+        Rows {
+            ctx,
+            view: View { tz, viewer: None },
+            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            count: 0,
+            csv_cols: Vec::new(),
+            table_json: Vec::new(),
+            table_rows: Vec::new(),
+            flushed: Instant::now(),
+            _record: std::marker::PhantomData,
         }
-        Format::Json => {
-            let arr = items
-                .iter()
-                .map(|i| to_json(i, tz))
-                .collect::<Result<Vec<_>>>()?;
-            writeln!(out, "{}", Value::Array(arr))?;
-        }
-        Format::Csv => {
-            let rows = items
-                .iter()
-                .map(|i| to_json(i, tz))
-                .collect::<Result<Vec<_>>>()?;
-            // Every row carries its id: first, unless the columns place it.
-            let mut cols: Vec<&str> = Vec::new();
-            if let Some(f) = T::ID_FIELD.filter(|f| !T::COLUMNS.contains(f)) {
-                cols.push(f);
+    }
+
+    /// Who reads the list (a session reads as the other party's name).
+    pub fn viewer(mut self, id: Option<uuid::Uuid>) -> Self {
+        self.view.viewer = id;
+        self
+    }
+
+    /// Write one row (tables: keep it for the end).
+    pub fn push(&mut self, item: &T) -> Result<()> {
+        let first = self.count == 0;
+        self.count += 1;
+        match self.ctx.global.output {
+            Format::Ids => writeln!(self.out, "{}", item.id())?,
+            Format::Json => {
+                self.out.write_all(if first { b"[" } else { b"," })?;
+                serde_json::to_writer(&mut self.out, &to_json(item, self.view.tz)?)
+                    .map_err(json_write_error)?;
             }
-            cols.extend(shown_columns::<T>(&rows));
-            writeln!(out, "{}", cols.join(","))?;
-            for v in &rows {
-                let row: Vec<String> = cols.iter().map(|c| csv_text(v.get(*c))).collect();
-                writeln!(out, "{}", row.join(","))?;
+            Format::Csv => {
+                let v = to_json(item, self.view.tz)?;
+                if first {
+                    self.csv_cols = csv_columns::<T>(std::slice::from_ref(&v));
+                    writeln!(self.out, "{}", self.csv_cols.join(","))?;
+                }
+                let row: Vec<String> = self.csv_cols.iter().map(|c| csv_text(v.get(*c))).collect();
+                writeln!(self.out, "{}", row.join(","))?;
             }
+            Format::Table => match item.table_row(&self.view) {
+                Some(r) => self.table_rows.push(r),
+                None => self.table_json.push(to_json(item, self.view.tz)?),
+            },
+            Format::Wide => self.table_json.push(to_json(item, self.view.tz)?),
         }
-        Format::Table => {
-            if items.is_empty() {
-                drop(out);
+        if self.flushed.elapsed() >= FLUSH_EVERY {
+            self.out.flush()?;
+            self.flushed = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// End the list: close the JSON array, write the header of an empty
+    /// CSV, or draw the table.
+    pub fn finish(mut self) -> Result<()> {
+        match self.ctx.global.output {
+            Format::Ids => {}
+            Format::Json => {
+                self.out
+                    .write_all(if self.count == 0 { b"[]\n" } else { b"]\n" })?;
+            }
+            Format::Csv => {
+                if self.count == 0 {
+                    writeln!(self.out, "{}", csv_columns::<T>(&[]).join(","))?;
+                }
+            }
+            Format::Table | Format::Wide if self.count == 0 => {
+                self.out.flush()?;
                 eprintln!("(none)");
                 return Ok(());
             }
-            let rows = items
-                .iter()
-                .map(|i| to_json(i, tz))
-                .collect::<Result<Vec<_>>>()?;
-            let cols = shown_columns::<T>(&rows);
-            let mut t = new_table(ctx);
-            t.set_header(header_cells(ctx, &cols));
-            for v in &rows {
-                t.add_row(cols.iter().map(|c| cell_text(v.get(*c))));
+            Format::Table => {
+                let text = if self.table_rows.is_empty() {
+                    let cols = table::generic_columns(&shown_columns::<T>(&self.table_json));
+                    let rows: Vec<Row> = self
+                        .table_json
+                        .iter()
+                        .map(|v| Row::Cells(cols.iter().map(|c| table::json_cell(c, v.get(*c))).collect()))
+                        .collect();
+                    let zone = cols
+                        .iter()
+                        .any(|c| *c == "at" || c.ends_with("_at") || *c == "start" || *c == "end")
+                        .then_some(self.view.tz);
+                    let headers: Vec<String> = cols.iter().map(|c| header(c)).collect();
+                    table::render(&rows, &headers, zone, table::width())
+                } else {
+                    let headers: Vec<String> = T::TABLE_HEADERS.iter().map(|c| header(c)).collect();
+                    table::render(&self.table_rows, &headers, Some(self.view.tz), table::width())
+                };
+                self.out.write_all(text.as_bytes())?;
             }
-            writeln!(out, "{t}")?;
+            Format::Wide => {
+                let cols = wide_columns::<T>(&self.table_json);
+                let mut t = new_table(self.ctx);
+                let names: Vec<&str> = cols.iter().map(String::as_str).collect();
+                t.set_header(header_cells(self.ctx, &names));
+                for v in &self.table_json {
+                    t.add_row(cols.iter().map(|c| cell_text(v.get(c.as_str()))));
+                }
+                writeln!(self.out, "{t}")?;
+            }
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// A write to stdout that failed inside serde_json: the reader may have
+/// left (a broken pipe, which is no failure), or something else broke.
+fn json_write_error(e: serde_json::Error) -> Error {
+    match e.io_error_kind() {
+        Some(kind) => Error::Io(io::Error::from(kind)),
+        None => Error::Internal(e.to_string()),
+    }
+}
+
+/// CSV columns: the id first unless the list columns place it, then the
+/// list columns the rows carry.
+fn csv_columns<T: Record>(rows: &[Value]) -> Vec<&'static str> {
+    let mut cols: Vec<&'static str> = Vec::new();
+    if let Some(f) = T::ID_FIELD.filter(|f| !T::COLUMNS.contains(f)) {
+        cols.push(f);
+    }
+    cols.extend(shown_columns::<T>(rows));
+    cols
+}
+
+/// `-o wide`: the list columns, then every other plain field any row has.
+fn wide_columns<T: Record>(rows: &[Value]) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    if let Some(f) = T::ID_FIELD {
+        cols.push(f.to_string());
+    }
+    for c in shown_columns::<T>(rows) {
+        if !cols.iter().any(|x| x == c) {
+            cols.push(c.to_string());
         }
     }
-    out.flush()?;
-    Ok(())
+    for r in rows {
+        if let Value::Object(map) = r {
+            for (k, v) in map {
+                let plain = !matches!(v, Value::Array(_) | Value::Object(_));
+                if plain && !cols.contains(k) {
+                    cols.push(k.clone());
+                }
+            }
+        }
+    }
+    cols
 }
 
 /// The list columns of `T` that some row carries. A field hidden from the
@@ -450,15 +673,22 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
             let Value::Object(map) = v else {
                 return Err(Error::Internal("a record is not a JSON object".into()));
             };
+            out.write_all(table::render_show(&map, T::COLUMNS, table::width()).as_bytes())?;
+        }
+        Format::Wide => {
+            let v = to_json(item, tz)?;
+            let Value::Object(map) = v else {
+                return Err(Error::Internal("a record is not a JSON object".into()));
+            };
             let mut t = new_table(ctx);
-            for (k, v) in &map {
-                let key = Cell::new(header(k));
+            for k in table::show_order(&map, T::COLUMNS) {
+                let key = comfy_table::Cell::new(header(k));
                 let key = if ctx.color() {
                     key.add_attribute(Attribute::Bold)
                 } else {
                     key
                 };
-                t.add_row(vec![key, Cell::new(cell_text(Some(v)))]);
+                t.add_row(vec![key, comfy_table::Cell::new(cell_text(map.get(k)))]);
             }
             writeln!(out, "{t}")?;
         }
@@ -472,10 +702,13 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     match (ctx.global.output, v) {
         (Format::Json, _) => writeln!(out, "{v}")?,
-        (Format::Table, Value::Object(map)) => {
+        (Format::Table | Format::Wide, Value::Object(map)) => {
             let mut t = new_table(ctx);
             for (k, v) in map {
-                t.add_row(vec![Cell::new(header(k)), Cell::new(cell_text(Some(v)))]);
+                t.add_row(vec![
+                    comfy_table::Cell::new(header(k)),
+                    comfy_table::Cell::new(cell_text(Some(v))),
+                ]);
             }
             writeln!(out, "{t}")?;
         }
@@ -500,7 +733,7 @@ pub fn raw(text: &str) -> Result<()> {
 
 /// A message for the person, on stderr, unless output is for machines.
 pub fn note(ctx: &Ctx, msg: &str) {
-    if ctx.global.output == Format::Table {
+    if matches!(ctx.global.output, Format::Table | Format::Wide) {
         eprintln!("{msg}");
     }
 }
