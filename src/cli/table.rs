@@ -244,6 +244,19 @@ fn short_time(s: &str) -> Option<String> {
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
+/// Whether some row holds a timestamp in these columns (then the table
+/// names its zone; a window's `09:00` is no timestamp).
+pub fn has_timestamps(rows: &[Value], cols: &[&str]) -> bool {
+    rows.iter().any(|r| {
+        cols.iter().any(|c| {
+            is_time_key(c)
+                && r.get(*c)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| DateTime::parse_from_rfc3339(s).is_ok())
+        })
+    })
+}
+
 /// One cell of a generic list table, from a record's JSON field.
 pub fn json_cell(key: &str, v: Option<&Value>) -> Cell {
     match v {
