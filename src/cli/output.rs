@@ -622,13 +622,12 @@ impl<'a, T: Record> Rows<'a, T> {
                         .iter()
                         .map(|v| Row::Cells(cols.iter().map(|c| table::json_cell(c, v.get(*c))).collect()))
                         .collect();
-                    let zone =
-                        table::has_timestamps(&self.table_json, &cols).then_some(self.view.tz);
+                    let zone = table::has_timestamps(&self.table_json, &cols);
                     let headers: Vec<String> = cols.iter().map(|c| header(c)).collect();
-                    table::render(&rows, &headers, zone, table::width())
+                    table::render(&rows, &headers, self.view.tz, zone, table::width())
                 } else {
                     let headers: Vec<String> = T::TABLE_HEADERS.iter().map(|c| header(c)).collect();
-                    table::render(&self.table_rows, &headers, Some(self.view.tz), table::width())
+                    table::render(&self.table_rows, &headers, self.view.tz, false, table::width())
                 };
                 self.out.write_all(text.as_bytes())?;
             }

@@ -164,8 +164,15 @@ fn join(cells: &[Cell], widths: &[usize]) -> String {
 }
 
 /// Render list rows, every line at most `width` columns (the zone heading
-/// and headers included).
-pub fn render(rows: &[Row], headers: &[String], zone: Option<Tz>, width: usize) -> String {
+/// and headers included). Agenda rows always name `zone`; plain columns
+/// only when `zone_heading` says they hold timestamps.
+pub fn render(
+    rows: &[Row],
+    headers: &[String],
+    zone: Tz,
+    zone_heading: bool,
+    width: usize,
+) -> String {
     let mut lines: Vec<String> = Vec::new();
     let agenda: Vec<(&DateTime<Tz>, &DateTime<Tz>, &[Cell])> = rows
         .iter()
@@ -177,7 +184,7 @@ pub fn render(rows: &[Row], headers: &[String], zone: Option<Tz>, width: usize) 
     if !agenda.is_empty() {
         let first_year = agenda[0].0.year();
         let one_year = agenda.iter().all(|(s, _, _)| s.year() == first_year);
-        let zone = zone.map_or("UTC", |z| z.name());
+        let zone = zone.name();
         lines.push(truncate(
             &if one_year {
                 format!("{first_year} · times in {zone}")
@@ -217,8 +224,8 @@ pub fn render(rows: &[Row], headers: &[String], zone: Option<Tz>, width: usize) 
         })
         .collect();
     if !plain.is_empty() {
-        if let Some(z) = zone {
-            lines.push(truncate(&format!("Times in {}", z.name()), width));
+        if zone_heading {
+            lines.push(truncate(&format!("Times in {}", zone.name()), width));
         }
         let head: Vec<Cell> = headers.iter().map(|h| Cell::text(h)).collect();
         let mut all: Vec<&[Cell]> = vec![head.as_slice()];
