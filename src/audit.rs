@@ -83,7 +83,12 @@ pub struct Filter {
 }
 
 /// Newest first. Admins only: the log holds everyone's data.
-pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter, page: &Page<i64>) -> Result<Vec<Entry>> {
+pub async fn list(
+    pool: &PgPool,
+    actor: &Actor,
+    filter: &Filter,
+    page: &Page<i64>,
+) -> Result<Vec<Entry>> {
     let mut all = Vec::new();
     list_each(pool, actor, filter, page, |e| {
         all.push(e);

@@ -88,11 +88,18 @@ fn a_streamed_json_list_is_one_array_of_every_row() {
     let rows = out.json();
     let rows = rows.as_array().expect("one JSON array");
     assert_eq!(rows.len(), 3_000);
-    assert!(rows.iter().all(|r| r["id"].is_string() && r["email"].is_string()));
+    assert!(
+        rows.iter()
+            .all(|r| r["id"].is_string() && r["email"].is_string())
+    );
     assert_eq!(rows[0]["email"], "m000001@example.com");
     let csv = db.run(&["member", "list", "-o", "csv"]).ok().to_string();
     assert_eq!(csv.lines().count(), 3_001);
-    assert!(csv.starts_with("id,email,name,coach_email,"), "{}", &csv[..80]);
+    assert!(
+        csv.starts_with("id,email,name,coach_email,"),
+        "{}",
+        &csv[..80]
+    );
     // an empty list is still one document
     let none = db.run(&["member", "list", "--status", "paused", "-o", "json"]);
     assert_eq!(none.ok(), "[]\n");
@@ -133,7 +140,9 @@ fn limit_and_after_page_through_members_by_email_without_gaps_or_repeats() {
         .unwrap()
         .to_string();
     let next = db
-        .run(&["member", "list", "-o", "ids", "--after", &third, "--limit", "1"])
+        .run(&[
+            "member", "list", "-o", "ids", "--after", &third, "--limit", "1",
+        ])
         .ok()
         .trim()
         .to_string();
@@ -193,7 +202,10 @@ fn session_list_shows_sessions_not_yet_ended_and_all_adds_history() {
         .run(&["session", "list", "--all", "-o", "ids"])
         .ok()
         .to_string();
-    assert_eq!(all.lines().collect::<Vec<_>>(), [past.as_str(), ahead.as_str()]);
+    assert_eq!(
+        all.lines().collect::<Vec<_>>(),
+        [past.as_str(), ahead.as_str()]
+    );
     // explicit bounds replace the default
     let from = (day - chrono::Duration::days(400)).to_string();
     let ranged = db

@@ -66,7 +66,14 @@ fn a_coach_reads_sessions_as_agenda_rows_grouped_by_day_with_the_zone_named_once
     let s = booked(&db);
     let out = run(
         &db,
-        &["--as", "ana@example.com", "--tz", "Europe/Berlin", "session", "list"],
+        &[
+            "--as",
+            "ana@example.com",
+            "--tz",
+            "Europe/Berlin",
+            "session",
+            "list",
+        ],
     );
     let expected = format!(
         "2031 · times in Europe/Berlin
@@ -88,7 +95,14 @@ fn a_member_reads_their_sessions_by_coach_name_and_an_admin_by_both() {
     let s = booked(&db);
     let member = run(
         &db,
-        &["--as", "bo@example.com", "--tz", "Europe/Berlin", "session", "list"],
+        &[
+            "--as",
+            "bo@example.com",
+            "--tz",
+            "Europe/Berlin",
+            "session",
+            "list",
+        ],
     );
     assert!(
         member.contains(&format!(
@@ -113,7 +127,10 @@ fn sessions_in_another_zone_show_that_zone_s_local_times() {
     let db = TestDb::new();
     booked(&db);
     let out = run(&db, &["--tz", "America/New_York", "session", "list"]);
-    assert!(out.starts_with("2031 · times in America/New_York\n"), "{out}");
+    assert!(
+        out.starts_with("2031 · times in America/New_York\n"),
+        "{out}"
+    );
     assert!(out.contains("Mon 31 Mar  03:00–04:00  "), "{out}");
 }
 
@@ -123,7 +140,15 @@ fn slots_are_agenda_rows_with_what_is_free() {
     booked(&db);
     let out = run(
         &db,
-        &["slots", "--coach", "ana@example.com", "--from", DAY, "--days", "1"],
+        &[
+            "slots",
+            "--coach",
+            "ana@example.com",
+            "--from",
+            DAY,
+            "--days",
+            "1",
+        ],
     );
     assert_eq!(
         out,
@@ -165,7 +190,8 @@ Bo Member  bo@example.com  active  {}
 fn long_names_and_emails_are_cut_with_an_ellipsis_to_fit_80_columns() {
     let db = TestDb::new();
     let long_name = "Maximiliane Konstantinopoulou-Vandenberghe de la Fuente y Montenegro";
-    let long_email = "maximiliane.konstantinopoulou.vandenberghe@an-exceedingly-long-domain.example.com";
+    let long_email =
+        "maximiliane.konstantinopoulou.vandenberghe@an-exceedingly-long-domain.example.com";
     let id = db
         .run(&[
             "member", "create", "--email", long_email, "--name", long_name, "-o", "ids",
@@ -192,7 +218,12 @@ fn the_columns_variable_sets_the_table_width() {
         long_name,
     ])
     .ok();
-    let out = db.cmd().env("COLUMNS", "50").args(["member", "list"]).output().unwrap();
+    let out = db
+        .cmd()
+        .env("COLUMNS", "50")
+        .args(["member", "list"])
+        .output()
+        .unwrap();
     let out = common::Run::from(out).ok().to_string();
     assert_fits(&out, 50);
     assert!(out.contains('…') && !out.contains(long_name), "{out}");
@@ -205,8 +236,14 @@ fn show_lists_name_and_email_first_and_the_id_whole_at_the_end() {
     let out = run(&db, &["coach", "show", "ana@example.com"]);
     assert_fits(&out, 80);
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("name ") && lines[0].ends_with("  Ana Coach"), "{out}");
-    assert!(lines[1].starts_with("email ") && lines[1].ends_with("  ana@example.com"), "{out}");
+    assert!(
+        lines[0].starts_with("name ") && lines[0].ends_with("  Ana Coach"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("email ") && lines[1].ends_with("  ana@example.com"),
+        "{out}"
+    );
     assert!(lines.last().unwrap().starts_with("id "), "{out}");
     assert!(lines.last().unwrap().ends_with(&c), "{out}");
 }
@@ -218,7 +255,8 @@ fn a_session_shown_names_its_times_with_their_offset() {
     let out = run(&db, &["--tz", "Europe/Berlin", "session", "show", &s[0]]);
     assert_fits(&out, 80);
     assert!(
-        out.lines().any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031 09:00 (+02:00)")),
+        out.lines()
+            .any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031 09:00 (+02:00)")),
         "{out}"
     );
 }
@@ -228,7 +266,13 @@ fn wide_output_adds_every_column_with_whole_ids() {
     let db = TestDb::new();
     let s = booked(&db);
     let out = run(&db, &["-o", "wide", "session", "list"]);
-    for col in ["coach email", "member email", "session type", "created at", "sequence"] {
+    for col in [
+        "coach email",
+        "member email",
+        "session type",
+        "created at",
+        "sequence",
+    ] {
         assert!(out.contains(col), "{col}: {out}");
     }
     assert!(out.contains(&s[0]), "{out}");
@@ -248,7 +292,8 @@ fn other_lists_fit_80_columns_with_short_ids_and_the_zone_in_a_heading() {
     // no line holds a whole uuid
     for out in [&audit, &windows, &notify] {
         assert!(
-            !out.split_whitespace().any(|w| uuid::Uuid::parse_str(w).is_ok()),
+            !out.split_whitespace()
+                .any(|w| uuid::Uuid::parse_str(w).is_ok()),
             "{out}"
         );
     }
@@ -272,7 +317,11 @@ fn the_demo_reads_well_in_80_columns() {
     let header: Vec<&str> = lines[at + 2].split_whitespace().collect();
     assert_eq!(header, ["name", "email", "status", "id"], "{out}");
     let bo: Vec<&str> = lines[at + 3].split_whitespace().collect();
-    assert_eq!(&bo[..4], ["Bo", "Lind", "bo.lind@example.com", "active"], "{out}");
+    assert_eq!(
+        &bo[..4],
+        ["Bo", "Lind", "bo.lind@example.com", "active"],
+        "{out}"
+    );
     assert!(out.contains("Sessions in the next 7 days:\n"), "{out}");
     assert!(out.contains("Next open slots:\n"), "{out}");
 }

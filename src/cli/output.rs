@@ -620,14 +620,26 @@ impl<'a, T: Record> Rows<'a, T> {
                     let rows: Vec<Row> = self
                         .table_json
                         .iter()
-                        .map(|v| Row::Cells(cols.iter().map(|c| table::json_cell(c, v.get(*c))).collect()))
+                        .map(|v| {
+                            Row::Cells(
+                                cols.iter()
+                                    .map(|c| table::json_cell(c, v.get(*c)))
+                                    .collect(),
+                            )
+                        })
                         .collect();
                     let zone = table::has_timestamps(&self.table_json, &cols);
                     let headers: Vec<String> = cols.iter().map(|c| header(c)).collect();
                     table::render(&rows, &headers, self.view.tz, zone, table::width())
                 } else {
                     let headers: Vec<String> = T::TABLE_HEADERS.iter().map(|c| header(c)).collect();
-                    table::render(&self.table_rows, &headers, self.view.tz, false, table::width())
+                    table::render(
+                        &self.table_rows,
+                        &headers,
+                        self.view.tz,
+                        false,
+                        table::width(),
+                    )
                 };
                 self.out.write_all(text.as_bytes())?;
             }
@@ -839,7 +851,11 @@ mod tests {
     fn a_member_s_direct_json_is_byte_for_byte_its_localized_json() {
         for (goals, coach) in [(Some("Deadlift"), true), (None, false)] {
             let m = member(goals, coach);
-            for tz in [chrono_tz::Europe::Berlin, chrono_tz::UTC, chrono_tz::Asia::Kolkata] {
+            for tz in [
+                chrono_tz::Europe::Berlin,
+                chrono_tz::UTC,
+                chrono_tz::Asia::Kolkata,
+            ] {
                 let mut direct = Vec::new();
                 m.write_json(tz, &mut direct).unwrap();
                 let expected = to_json(&m, tz).unwrap().to_string();

@@ -213,7 +213,11 @@ pub fn render(
             day = Some(this);
             let span = format!("{}–{}", start.format("%H:%M"), end.format("%H:%M"));
             let rest = join(cells, &widths);
-            lines.push(format!("{label}{GAP}{span}{GAP}{rest}").trim_end().to_string());
+            lines.push(
+                format!("{label}{GAP}{span}{GAP}{rest}")
+                    .trim_end()
+                    .to_string(),
+            );
         }
     }
     let plain: Vec<&[Cell]> = rows
@@ -446,6 +450,9 @@ mod tests {
     fn wrapping_keeps_every_line_within_the_width() {
         let lines = wrap("a few words that go on and on beyond the line", 12);
         assert!(lines.iter().all(|l| text_width(l) <= 12), "{lines:?}");
-        assert_eq!(lines.join(" "), "a few words that go on and on beyond the line");
+        assert_eq!(
+            lines.join(" "),
+            "a few words that go on and on beyond the line"
+        );
     }
 }
