@@ -716,11 +716,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -754,11 +754,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -819,7 +819,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__audit__subcmd__list)
-            opts="-o -y -v -h -V --entity --id --action --limit --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --entity --id --action --limit --after --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -841,6 +841,10 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -850,11 +854,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -888,11 +892,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -954,11 +958,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1008,11 +1012,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1050,11 +1054,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1218,11 +1222,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1256,11 +1260,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1294,11 +1298,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1356,11 +1360,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1414,11 +1418,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1452,11 +1456,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1526,11 +1530,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1564,11 +1568,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1602,11 +1606,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1751,12 +1755,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__list)
-            opts="-o -y -v -h -V --accepting --all --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --accepting --all --limit --after --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1766,11 +1778,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1828,11 +1840,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1866,11 +1878,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1936,11 +1948,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1978,11 +1990,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2016,11 +2028,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2152,11 +2164,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2190,11 +2202,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2244,11 +2256,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2282,11 +2294,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2328,11 +2340,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2366,11 +2378,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2404,11 +2416,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2540,11 +2552,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2578,11 +2590,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2616,11 +2628,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2654,11 +2666,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2692,11 +2704,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -3780,11 +3792,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -3822,11 +3834,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -3860,11 +3872,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -3996,11 +4008,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4034,11 +4046,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4088,11 +4100,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4126,11 +4138,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4164,11 +4176,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4206,11 +4218,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4268,11 +4280,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4306,11 +4318,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4526,11 +4538,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4549,7 +4561,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__list)
-            opts="-o -y -v -h -V --coach --status --unassigned --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --status --unassigned --limit --after --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4563,6 +4575,14 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4572,11 +4592,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4610,11 +4630,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4648,11 +4668,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4694,11 +4714,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4732,11 +4752,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4770,11 +4790,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4832,11 +4852,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4870,11 +4890,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4968,11 +4988,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5014,11 +5034,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5052,11 +5072,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5168,11 +5188,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5206,11 +5226,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5264,11 +5284,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5302,11 +5322,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5340,11 +5360,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5382,11 +5402,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5428,11 +5448,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5494,11 +5514,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5536,11 +5556,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5590,11 +5610,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5809,7 +5829,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__list)
-            opts="-o -y -v -h -V --from --to --status --coach --member --upcoming --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --from --to --status --coach --member --upcoming --all --limit --after --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5835,6 +5855,14 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -5844,11 +5872,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5886,11 +5914,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5932,11 +5960,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5970,11 +5998,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6012,11 +6040,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6050,11 +6078,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6104,11 +6132,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)

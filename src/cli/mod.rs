@@ -68,7 +68,7 @@ pub struct Global {
     )]
     pub as_user: Option<UserRef>,
 
-    /// Output format: table for people, json/csv/ids for scripts
+    /// Output format: table (wide: every column) for people, json/csv/ids for scripts
     #[arg(short, long, env = "COACHCTL_OUTPUT", hide_env_values = true, global = true, value_enum, default_value_t = output::Format::Table)]
     pub output: output::Format,
 
