@@ -196,6 +196,25 @@ fn session_list_shows_sessions_not_yet_ended_and_all_adds_history() {
              WHERE id = '{past}';"
         ),
     );
+    // the JSON shape is the contract's: names stay out of it
+    let json = db.run(&["session", "list", "-o", "json"]).json();
+    let keys: Vec<&str> = json[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in [
+        "id",
+        "coach_email",
+        "member_email",
+        "start",
+        "end",
+        "status",
+    ] {
+        assert!(keys.contains(&k), "{k}: {json}");
+    }
+    assert!(!keys.iter().any(|k| k.ends_with("_name")), "{json}");
     let default = db.run(&["session", "list", "-o", "ids"]).ok().to_string();
     assert_eq!(default.trim(), ahead);
     let all = db
