@@ -27,6 +27,7 @@ pub mod message;
 pub mod notify;
 pub mod output;
 pub mod report;
+pub mod rows;
 pub mod session;
 pub mod slots;
 pub mod table;
