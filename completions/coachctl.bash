@@ -31,9 +31,6 @@ _coachctl() {
             coachctl,completions)
                 cmd="coachctl__subcmd__completions"
                 ;;
-            coachctl,config)
-                cmd="coachctl__subcmd__config"
-                ;;
             coachctl,connect)
                 cmd="coachctl__subcmd__connect"
                 ;;
@@ -175,18 +172,6 @@ _coachctl() {
             coachctl__subcmd__coach__subcmd__help,update)
                 cmd="coachctl__subcmd__coach__subcmd__help__subcmd__update"
                 ;;
-            coachctl__subcmd__config,help)
-                cmd="coachctl__subcmd__config__subcmd__help"
-                ;;
-            coachctl__subcmd__config,show)
-                cmd="coachctl__subcmd__config__subcmd__show"
-                ;;
-            coachctl__subcmd__config__subcmd__help,help)
-                cmd="coachctl__subcmd__config__subcmd__help__subcmd__help"
-                ;;
-            coachctl__subcmd__config__subcmd__help,show)
-                cmd="coachctl__subcmd__config__subcmd__help__subcmd__show"
-                ;;
             coachctl__subcmd__connect,help)
                 cmd="coachctl__subcmd__connect__subcmd__help"
                 ;;
@@ -274,9 +259,6 @@ _coachctl() {
             coachctl__subcmd__help,completions)
                 cmd="coachctl__subcmd__help__subcmd__completions"
                 ;;
-            coachctl__subcmd__help,config)
-                cmd="coachctl__subcmd__help__subcmd__config"
-                ;;
             coachctl__subcmd__help,connect)
                 cmd="coachctl__subcmd__help__subcmd__connect"
                 ;;
@@ -354,9 +336,6 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help__subcmd__coach,update)
                 cmd="coachctl__subcmd__help__subcmd__coach__subcmd__update"
-                ;;
-            coachctl__subcmd__help__subcmd__config,show)
-                cmd="coachctl__subcmd__help__subcmd__config__subcmd__show"
                 ;;
             coachctl__subcmd__help__subcmd__connect,list)
                 cmd="coachctl__subcmd__help__subcmd__connect__subcmd__list"
@@ -722,7 +701,7 @@ _coachctl() {
 
     case "${cmd}" in
         coachctl)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit completions man demo invite connect message config help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit completions man demo invite connect message help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -732,20 +711,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -764,7 +739,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__audit)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version list help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -774,20 +749,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -848,7 +819,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__audit__subcmd__list)
-            opts="-o -y -v -h -V --entity --id --action --limit --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --entity --id --action --limit --after --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -870,11 +841,11 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --database-url)
+                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -883,11 +854,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -906,7 +877,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version add list update remove block unblock blocks help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version add list update remove block unblock blocks help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -916,20 +887,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -948,7 +915,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__add)
-            opts="-o -y -v -h -V --coach --day --start --end --length --buffer --capacity --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --day --start --end --length --buffer --capacity --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -986,20 +953,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1018,7 +981,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__block)
-            opts="-o -y -v -h -V --coach --date --to --reason --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --date --to --reason --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1044,20 +1007,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1076,7 +1035,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__blocks)
-            opts="-o -y -v -h -V --coach --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1090,20 +1049,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1248,7 +1203,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__list)
-            opts="-o -y -v -h -V --coach --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1262,20 +1217,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1294,7 +1245,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__remove)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1304,20 +1255,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1336,7 +1283,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__unblock)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1346,20 +1293,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1378,7 +1321,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__availability__subcmd__update)
-            opts="-o -y -v -h -V --day --start --end --length --buffer --capacity --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --day --start --end --length --buffer --capacity --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1412,20 +1355,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1444,7 +1383,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__book)
-            opts="-o -y -v -h -V --coach --at --member --notes --type --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --at --member --notes --type --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1474,20 +1413,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1506,7 +1441,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version dashboard create list show update promote deactivate help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version dashboard create list show update promote deactivate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1516,20 +1451,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1548,7 +1479,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__create)
-            opts="-o -y -v -h -V --email --name --timezone --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --email --name --timezone --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1594,20 +1525,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1626,7 +1553,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__dashboard)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1636,20 +1563,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1668,7 +1591,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__deactivate)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1678,20 +1601,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1836,17 +1755,21 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__list)
-            opts="-o -y -v -h -V --accepting --all --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --accepting --all --limit --after --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --database-url)
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1855,11 +1778,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1878,7 +1801,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__promote)
-            opts="-o -y -v -h -V --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1912,20 +1835,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1944,7 +1863,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__show)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1954,20 +1873,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -1986,7 +1901,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__coach__subcmd__update)
-            opts="-o -y -v -h -V --name --timezone --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --name --timezone --specialization --bio --certifications --max-members --accepting --not-accepting --min-notice --horizon --no-horizon --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2028,20 +1943,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2060,7 +1971,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__completions)
-            opts="-o -y -v -h -V --dir --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-o -y -v -h -V --dir --database-url --as --output --tz --yes --no-input --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2074,146 +1985,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
-                    return 0
-                    ;;
-                --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        coachctl__subcmd__config)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version show help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --database-url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --as)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
-                    return 0
-                    ;;
-                --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        coachctl__subcmd__config__subcmd__help)
-            opts="show help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        coachctl__subcmd__config__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        coachctl__subcmd__config__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        coachctl__subcmd__config__subcmd__show)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --database-url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --as)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2232,7 +2013,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version request respond list search remove help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version request respond list search remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2242,20 +2023,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2372,7 +2149,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__list)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2382,20 +2159,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2414,7 +2187,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__remove)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2424,20 +2197,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2456,7 +2225,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__request)
-            opts="-o -y -v -h -V --coach --member --area --message --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --member --area --message --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2482,20 +2251,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2514,7 +2279,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__respond)
-            opts="-o -y -v -h -V --accept --decline --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --accept --decline --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2524,20 +2289,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2556,7 +2317,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__connect__subcmd__search)
-            opts="-o -y -v -h -V --name --area --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --name --area --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2574,20 +2335,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2606,7 +2363,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version up down status migrate reset help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version up down status migrate reset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2616,20 +2373,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2648,7 +2401,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__down)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2658,20 +2411,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2788,7 +2537,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__migrate)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2798,20 +2547,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2830,7 +2575,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__reset)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2840,20 +2585,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2872,7 +2613,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__status)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2882,20 +2623,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2914,7 +2651,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__up)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2924,20 +2661,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2956,7 +2689,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__demo)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2966,20 +2699,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -2998,7 +2727,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help)
-            opts="db coach member availability slots book session notify audit completions man demo invite connect message config help"
+            opts="db coach member availability slots book session notify audit completions man demo invite connect message help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3280,34 +3009,6 @@ _coachctl() {
         coachctl__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        coachctl__subcmd__help__subcmd__config)
-            opts="show"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        coachctl__subcmd__help__subcmd__config__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4076,7 +3777,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version send accept decline revoke list help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version send accept decline revoke list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4086,20 +3787,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4118,7 +3815,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__accept)
-            opts="-o -y -v -h -V --name --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --name --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4132,20 +3829,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4164,7 +3857,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__decline)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4174,20 +3867,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4304,7 +3993,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__list)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4314,20 +4003,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4346,7 +4031,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__revoke)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4356,20 +4041,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4388,7 +4069,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__invite__subcmd__send)
-            opts="-o -y -v -h -V --email --user --coach --message --assign --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --email --user --coach --message --assign --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4414,20 +4095,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4446,7 +4123,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__man)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4456,20 +4133,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4488,7 +4161,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing history privacy help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing history privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4498,20 +4171,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4530,7 +4199,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__assign)
-            opts="-o -y -v -h -V --coach --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4544,20 +4213,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4576,7 +4241,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__create)
-            opts="-o -y -v -h -V --email --name --timezone --coach --goals --health-info --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --email --name --timezone --coach --goals --health-info --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4610,20 +4275,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4642,7 +4303,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__dashboard)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4652,20 +4313,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4866,7 +4523,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__history)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4876,20 +4533,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4908,7 +4561,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__list)
-            opts="-o -y -v -h -V --coach --status --unassigned --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --status --unassigned --limit --after --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4922,11 +4575,15 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --database-url)
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4935,11 +4592,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -4958,7 +4615,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__onboarding)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4968,20 +4625,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5000,7 +4653,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__privacy)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5010,20 +4663,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5042,7 +4691,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__sharing)
-            opts="-o -y -v -h -V --goals --health-info --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --goals --health-info --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5060,20 +4709,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5092,7 +4737,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__show)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5102,20 +4747,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5134,7 +4775,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__unassign)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5144,20 +4785,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5176,7 +4813,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__update)
-            opts="-o -y -v -h -V --name --timezone --goals --health-info --coach-notes --status --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --name --timezone --goals --health-info --coach-notes --status --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5210,20 +4847,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5242,7 +4875,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__message)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version send list help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version send list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5252,20 +4885,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5340,7 +4969,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__message__subcmd__list)
-            opts="-o -y -v -h -V --with --unread --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --with --unread --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5354,20 +4983,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5386,7 +5011,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__message__subcmd__send)
-            opts="-o -y -v -h -V --to --text --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --to --text --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5404,20 +5029,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5436,7 +5057,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version list send retry help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version list send retry help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5446,20 +5067,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5548,7 +5165,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__list)
-            opts="-o -y -v -h -V --status --limit --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --status --limit --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5566,20 +5183,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5598,7 +5211,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__retry)
-            opts="-o -y -v -h -V --all-failed --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --all-failed --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5608,20 +5221,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5640,7 +5249,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__send)
-            opts="-o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5670,20 +5279,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5702,7 +5307,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version list create accept decline reschedule complete note rate export remind show cancel help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version list create accept decline reschedule complete note rate export remind show cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5712,20 +5317,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5744,7 +5345,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__accept)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5754,20 +5355,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5786,7 +5383,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__cancel)
-            opts="-o -y -v -h -V --reason --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --reason --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5800,20 +5397,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5832,7 +5425,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__complete)
-            opts="-o -y -v -h -V --notes --outcomes --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --notes --outcomes --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5850,20 +5443,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5882,7 +5471,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__create)
-            opts="-o -y -v -h -V --member --coach --at --length --type --notes --off-grid --expires --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --member --coach --at --length --type --notes --off-grid --expires --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5920,20 +5509,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5952,7 +5537,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__decline)
-            opts="-o -y -v -h -V --reason --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --reason --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5966,20 +5551,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -5998,7 +5579,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__export)
-            opts="-o -y -v -h -V --ics --coach --member --from --to --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --ics --coach --member --from --to --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6024,20 +5605,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6252,7 +5829,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__list)
-            opts="-o -y -v -h -V --from --to --status --coach --member --upcoming --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --from --to --status --coach --member --upcoming --all --limit --after --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6278,11 +5855,15 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --database-url)
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -6291,11 +5872,11 @@ _coachctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6314,7 +5895,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__note)
-            opts="-o -y -v -h -V --text --private --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --text --private --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6328,20 +5909,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6360,7 +5937,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__rate)
-            opts="-o -y -v -h -V --rating --feedback --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --rating --feedback --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6378,20 +5955,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6410,7 +5983,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__remind)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6420,20 +5993,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6452,7 +6021,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__reschedule)
-            opts="-o -y -v -h -V --at --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --at --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6466,20 +6035,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6498,7 +6063,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__show)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6508,20 +6073,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)
@@ -6540,7 +6101,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__slots)
-            opts="-o -y -v -h -V --coach --from --days --to --all --watch --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --coach --from --days --to --all --watch --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6566,20 +6127,16 @@ _coachctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)

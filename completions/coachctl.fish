@@ -27,7 +27,8 @@ end
 complete -c coachctl -n "__fish_coachctl_needs_command" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_needs_command" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_needs_command" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_needs_command" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_needs_command" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -60,7 +61,8 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "help" -d 'Print t
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -82,7 +84,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -98,7 +101,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -114,7 +118,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -130,7 +135,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -146,7 +152,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -168,7 +175,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -192,7 +200,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -217,7 +226,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -233,10 +243,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l limit -d 'At most this many coaches' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l after -d 'Start after this coach: the email or id of the last one shown (coaches are ordered by email)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -254,7 +267,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -278,7 +292,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -303,7 +318,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -322,7 +338,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -346,7 +363,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -380,7 +398,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -395,10 +414,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l coach -d 'Only members of this coach (email or id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l status -d 'Only members with this membership status' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l limit -d 'At most this many members' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l after -d 'Start after this member: the email or id of the last one shown (members are ordered by email)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -415,7 +437,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -437,7 +460,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -454,7 +478,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -470,7 +495,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -486,7 +512,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -502,7 +529,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -522,7 +550,8 @@ off\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -538,7 +567,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -554,7 +584,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -582,7 +613,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -613,7 +645,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -630,7 +663,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -652,7 +686,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -668,7 +703,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -688,7 +724,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -704,7 +741,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -721,7 +759,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -749,7 +788,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l to -d 'Last 
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -772,7 +812,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l type -d 'init
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -788,7 +829,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s V -l version 
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -819,10 +861,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l status -d 'Only sessions with this status' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l coach -d 'Only this coach\'s sessions' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l member -d 'Only this member\'s sessions' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l limit -d 'At most this many sessions' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l after -d 'Start after this session: the id of the last one shown (sessions are ordered by start, then id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -831,6 +876,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 always\t''
 never\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l upcoming -d 'Only sessions still ahead that hold a seat (proposed or scheduled)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l all -d 'Past sessions too (without it, and without --from/--to, only sessions that have not ended are listed)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
@@ -846,7 +892,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -863,7 +910,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -880,7 +928,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -897,7 +946,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -915,7 +965,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -932,7 +983,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -951,7 +1003,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -971,7 +1024,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -988,7 +1042,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1004,7 +1059,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1021,7 +1077,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1050,7 +1107,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1075,7 +1133,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1096,7 +1155,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1112,7 +1172,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1133,7 +1194,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1151,11 +1213,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l entity -d 'Only this kind of entity: coach, member, ...' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l id -d 'Only changes to this id (or its first 8+ hex digits)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l action -d 'Only this action, e.g. member.assign' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'At most this many rows' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'At most this many entries' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l after -d 'Start after this entry: the id of the last (oldest) one shown' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1174,7 +1238,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l dir -d
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1190,7 +1255,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s V -l v
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1206,7 +1272,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s V -l version -
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1222,7 +1289,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s V -l version 
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1248,7 +1316,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1266,7 +1335,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1282,7 +1352,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1298,7 +1369,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1314,7 +1386,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1336,7 +1409,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1362,7 +1436,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1378,7 +1453,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1396,7 +1472,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1414,7 +1491,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1430,7 +1508,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1452,7 +1531,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1473,7 +1553,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1490,7 +1571,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::error::Result;
+use crate::page::Page;
+use futures_util::TryStreamExt;
 
 /// One change to record.
 pub struct Change<'a> {
@@ -78,26 +80,53 @@ pub struct Filter {
     pub entity: Option<String>,
     pub entity_id: Option<Uuid>,
     pub action: Option<String>,
-    pub limit: i64,
 }
 
 /// Newest first. Admins only: the log holds everyone's data.
-pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<Entry>> {
+pub async fn list(
+    pool: &PgPool,
+    actor: &Actor,
+    filter: &Filter,
+    page: &Page<i64>,
+) -> Result<Vec<Entry>> {
+    let mut all = Vec::new();
+    list_each(pool, actor, filter, page, |e| {
+        all.push(e);
+        Ok(())
+    })
+    .await?;
+    Ok(all)
+}
+
+/// `audit list`, streamed, newest first: each entry to `each` as it
+/// arrives; `page.after` is the id of the previous page's last (oldest)
+/// entry, so the next page holds older ones.
+pub async fn list_each(
+    pool: &PgPool,
+    actor: &Actor,
+    filter: &Filter,
+    page: &Page<i64>,
+    mut each: impl FnMut(Entry) -> Result<()>,
+) -> Result<()> {
     actor.require_admin("read the audit log")?;
-    let rows = sqlx::query_as(
+    let mut rows = sqlx::query_as::<_, Entry>(
         "SELECT id, at, actor_label AS actor, action, entity, entity_id, before, after
          FROM audit_log
          WHERE ($1::text IS NULL OR entity = $1)
            AND ($2::uuid IS NULL OR entity_id = $2)
            AND ($3::text IS NULL OR action = $3)
+           AND ($4::bigint IS NULL OR id < $4)
          ORDER BY id DESC
-         LIMIT $4",
+         LIMIT $5",
     )
     .bind(filter.entity.as_deref())
     .bind(filter.entity_id)
     .bind(filter.action.as_deref())
-    .bind(filter.limit.max(1))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
+    .bind(page.after)
+    .bind(page.sql_limit())
+    .fetch(pool);
+    while let Some(e) = rows.try_next().await? {
+        each(e)?;
+    }
+    Ok(())
 }

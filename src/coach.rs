@@ -13,7 +13,9 @@ use crate::domain::{
     UserRef,
 };
 use crate::error::{Error, Result, ResultExt};
+use crate::page::Page;
 use crate::users;
+use futures_util::TryStreamExt;
 
 /// A coach as shown by `coach show` and `coach list`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -218,17 +220,46 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewCoach) -> Result<Coach
 }
 
 /// `coach list`: anyone may see coaches (members choose one at signup).
-pub async fn list(pool: &PgPool, _actor: &Actor, filter: Filter) -> Result<Vec<Coach>> {
+pub async fn list(pool: &PgPool, actor: &Actor, filter: Filter) -> Result<Vec<Coach>> {
+    let mut all = Vec::new();
+    list_each(pool, actor, filter, &Page::default(), |c| {
+        all.push(c);
+        Ok(())
+    })
+    .await?;
+    Ok(all)
+}
+
+/// `coach list`, streamed: each coach to `each` as its row arrives, ordered
+/// by email; `page.after` is the email or id of the previous page's last.
+pub async fn list_each(
+    pool: &PgPool,
+    _actor: &Actor,
+    filter: Filter,
+    page: &Page<UserRef>,
+    mut each: impl FnMut(Coach) -> Result<()>,
+) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    let after = match &page.after {
+        Some(a) => Some(crate::page::person_key(&mut conn, a).await?),
+        None => None,
+    };
     let sql = format!(
         "{SELECT} WHERE ($1 OR u.active) AND (NOT $2 OR (c.accepting_members AND u.active))
-         ORDER BY u.email"
+           AND ($3::text IS NULL OR u.email > $3)
+         ORDER BY u.email
+         LIMIT $4"
     );
-    let rows: Vec<CoachRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let mut rows = sqlx::query_as::<_, CoachRow>(sqlx::AssertSqlSafe(sql))
         .bind(filter.include_inactive)
         .bind(filter.accepting_only)
-        .fetch_all(pool)
-        .await?;
-    Ok(rows.into_iter().map(Coach::from).collect())
+        .bind(after)
+        .bind(page.sql_limit())
+        .fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        each(Coach::from(row))?;
+    }
+    Ok(())
 }
 
 /// `coach show`: a coach's public profile with member count and free capacity.

@@ -26,6 +26,7 @@ pub mod invite;
 pub mod member;
 pub mod message;
 pub mod notify;
+pub mod page;
 pub mod schedule;
 pub mod session;
 pub mod users;

@@ -19,7 +19,9 @@ use crate::domain::{
     UserId, UserRef,
 };
 use crate::error::{Error, Result, ResultExt};
+use crate::page::Page;
 use crate::users;
+use futures_util::TryStreamExt;
 
 /// A member as shown by `member show` and `member list`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -315,6 +317,25 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewMember) -> Result<Memb
 /// `member list`: admins see everyone, a coach their own members, a member
 /// only themself (properties 2 and 3).
 pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<Member>> {
+    let mut all = Vec::new();
+    list_each(pool, actor, filter, &Page::default(), |m| {
+        all.push(m);
+        Ok(())
+    })
+    .await?;
+    Ok(all)
+}
+
+/// `member list`, streamed: hands each member the actor may see to `each`
+/// as its row arrives, ordered by email; `page.after` is the email or id of
+/// the last member of the previous page.
+pub async fn list_each(
+    pool: &PgPool,
+    actor: &Actor,
+    filter: &Filter,
+    page: &Page<UserRef>,
+    mut each: impl FnMut(Member) -> Result<()>,
+) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let coach_filter = match &filter.coach {
         Some(c) => Some(coach::find(&mut conn, c).await?.id),
@@ -335,24 +356,32 @@ pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<M
         }
         Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
     };
+    let after = match &page.after {
+        Some(a) => Some(crate::page::person_key(&mut conn, a).await?),
+        None => None,
+    };
     let sql = format!(
         "{SELECT}
          WHERE ($1::uuid IS NULL OR m.coach_id = $1)
            AND ($2::uuid IS NULL OR u.id = $2)
            AND ($3::text IS NULL OR m.membership_status = $3)
            AND (NOT $4 OR m.coach_id IS NULL)
-         ORDER BY u.email"
+           AND ($5::text IS NULL OR u.email > $5)
+         ORDER BY u.email
+         LIMIT $6"
     );
-    let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let mut rows = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(sql))
         .bind(scope_coach)
         .bind(scope_self)
         .bind(filter.status.map(|s| s.as_str()))
         .bind(filter.unassigned)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.into_iter()
-        .map(|r| Member::try_from(r).map(|m| redact_for(actor, m)))
-        .collect()
+        .bind(after)
+        .bind(page.sql_limit())
+        .fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        each(redact_for(actor, Member::try_from(row)?))?;
+    }
+    Ok(())
 }
 
 /// `member show`: admins, the member's coach, or the member.

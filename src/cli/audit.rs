@@ -6,6 +6,7 @@ use super::{Ctx, output};
 use crate::audit::{self, Filter};
 use crate::error::Result;
 use crate::ids::{self, IdRef, Kind};
+use crate::page::{Limit, Page};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -26,9 +27,12 @@ enum Commands {
         /// Only this action, e.g. member.assign
         #[arg(long)]
         action: Option<String>,
-        /// At most this many rows
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
+        /// At most this many entries
+        #[arg(long, value_name = "N", default_value = "50")]
+        limit: Limit,
+        /// Start after this entry: the id of the last (oldest) one shown
+        #[arg(long, value_name = "ID")]
+        after: Option<i64>,
     },
 }
 
@@ -42,15 +46,21 @@ impl Cmd {
                 id,
                 action,
                 limit,
+                after,
             } => {
                 let filter = Filter {
                     entity,
                     entity_id: ids::resolve_opt(&pool, &actor, Kind::AuditEntity, id.as_ref())
                         .await?,
                     action,
-                    limit,
                 };
-                output::list(ctx, tz, &audit::list(&pool, &actor, &filter).await?)
+                let page = Page {
+                    after,
+                    limit: Some(limit),
+                };
+                let mut rows = output::Rows::new(ctx, tz);
+                audit::list_each(&pool, &actor, &filter, &page, |e| rows.push(&e)).await?;
+                rows.finish()
             }
         }
     }

@@ -9,6 +9,7 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::ids;
+use crate::page::{Limit, Page};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -45,6 +46,13 @@ enum Commands {
         /// Include deactivated coaches
         #[arg(long)]
         all: bool,
+        /// At most this many coaches
+        #[arg(long, value_name = "N")]
+        limit: Option<Limit>,
+        /// Start after this coach: the email or id of the last one shown
+        /// (coaches are ordered by email)
+        #[arg(long, value_name = "EMAIL|ID")]
+        after: Option<UserRef>,
     },
     /// Show a coach's profile: member count, free capacity, ratings
     Show {
@@ -152,12 +160,21 @@ impl Cmd {
                 let c = coach::create(&pool, &actor, new).await?;
                 output::one(ctx, tz, &c)
             }
-            Commands::List { accepting, all } => {
+            Commands::List {
+                accepting,
+                all,
+                limit,
+                after,
+            } => {
                 let filter = Filter {
                     accepting_only: accepting,
                     include_inactive: all,
                 };
-                output::list(ctx, tz, &coach::list(&pool, &actor, filter).await?)
+                let after = ids::user_opt(&pool, &actor, after).await?;
+                let page = Page { after, limit };
+                let mut rows = output::Rows::new(ctx, tz);
+                coach::list_each(&pool, &actor, filter, &page, |c| rows.push(&c)).await?;
+                rows.finish()
             }
             Commands::Dashboard { coach: who } => {
                 let who = ids::user_opt(&pool, &actor, who).await?;

@@ -24,7 +24,7 @@ fn agenda_line(s: &Session, tz: chrono_tz::Tz, with: &str) -> String {
 }
 
 fn json_or(ctx: &Ctx, tz: chrono_tz::Tz, item: &impl serde::Serialize) -> Result<bool> {
-    if matches!(ctx.global.output, Format::Table) {
+    if matches!(ctx.global.output, Format::Table | Format::Wide) {
         return Ok(false);
     }
     let v = output::localized(item, tz)?;

@@ -22,7 +22,7 @@ impl Cmd {
                 let coaches: Vec<_> = views.into_iter().map(|v| v.coach).collect();
                 output::list(ctx, tz, &coaches)
             }
-            output::Format::Table => {
+            output::Format::Table | output::Format::Wide => {
                 output::note(
                     ctx,
                     &format!("Demo organisation ready in {}.", ctx.target().describe()),
@@ -30,28 +30,29 @@ impl Cmd {
                 for v in &views {
                     let c = &v.coach;
                     let mut out = std::io::stdout().lock();
+                    // two short lines rather than one that wraps at 80 columns
+                    writeln!(out, "\n{} <{}>", c.name, c.email)?;
                     writeln!(
                         out,
-                        "\n{} <{}> · {} · {} · {}/{} members, {} free",
-                        c.name,
-                        c.email,
-                        c.timezone,
+                        "{} · {} · {}/{} members, {} free",
                         c.specialization.as_deref().unwrap_or("-"),
+                        c.timezone,
                         c.member_count,
                         c.max_members,
                         c.free_capacity
                     )?;
                     drop(out);
                     output::list(ctx, tz, &v.members)?;
-                    // Sessions and slots read best in the coach's own zone.
+                    // Sessions and slots read best in the coach's own zone,
+                    // and by member name, as the coach sees them.
                     let ctz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| c.tz());
-                    writeln!(
-                        std::io::stdout().lock(),
-                        "Sessions in the next 7 days ({}):",
-                        ctz.name()
-                    )?;
-                    output::list(ctx, ctz, &v.sessions)?;
-                    writeln!(std::io::stdout().lock(), "Next open slots:")?;
+                    writeln!(std::io::stdout().lock(), "\nSessions in the next 7 days:")?;
+                    let mut rows = output::Rows::new(ctx, ctz).viewer(Some(c.id));
+                    for s in &v.sessions {
+                        rows.push(s)?;
+                    }
+                    rows.finish()?;
+                    writeln!(std::io::stdout().lock(), "\nNext open slots:")?;
                     output::list(ctx, ctz, &v.open_slots)?;
                 }
                 output::note(

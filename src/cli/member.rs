@@ -9,6 +9,7 @@ use crate::domain::{
 use crate::error::Result;
 use crate::ids;
 use crate::member::{self, Filter, MemberUpdate, NewMember};
+use crate::page::{Limit, Page};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -50,6 +51,13 @@ enum Commands {
         /// Only members without a coach
         #[arg(long, conflicts_with = "coach")]
         unassigned: bool,
+        /// At most this many members
+        #[arg(long, value_name = "N")]
+        limit: Option<Limit>,
+        /// Start after this member: the email or id of the last one shown
+        /// (members are ordered by email)
+        #[arg(long, value_name = "EMAIL|ID")]
+        after: Option<UserRef>,
     },
     /// Show one member
     Show {
@@ -172,13 +180,19 @@ impl Cmd {
                 coach,
                 status,
                 unassigned,
+                limit,
+                after,
             } => {
                 let filter = Filter {
                     coach: ids::user_opt(&pool, &actor, coach).await?,
                     status,
                     unassigned,
                 };
-                return output::list(ctx, tz, &member::list(&pool, &actor, &filter).await?);
+                let after = ids::user_opt(&pool, &actor, after).await?;
+                let page = Page { after, limit };
+                let mut rows = output::Rows::new(ctx, tz);
+                member::list_each(&pool, &actor, &filter, &page, |m| rows.push(&m)).await?;
+                return rows.finish();
             }
             Commands::Show { member: who } => {
                 let who = ids::user(&pool, &actor, who).await?;

@@ -29,8 +29,10 @@ pub mod notify;
 pub mod output;
 pub mod prompt;
 pub mod report;
+pub mod rows;
 pub mod session;
 pub mod slots;
+pub mod table;
 
 /// Command-line admin and coaching tool: coaches, members, availability and
 /// booking on one PostgreSQL database.
@@ -79,7 +81,7 @@ pub struct Global {
     )]
     pub as_user: Option<UserRef>,
 
-    /// Output format: table for people, json/csv/ids for scripts
+    /// Output format: table (wide: every column) for people, json/csv/ids for scripts
     #[arg(short, long, env = "COACHCTL_OUTPUT", hide_env_values = true, global = true, value_enum, default_value_t = output::Format::Table)]
     pub output: output::Format,
 

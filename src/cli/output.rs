@@ -5,17 +5,22 @@ use std::io::{self, Write};
 
 use chrono::DateTime;
 use clap::ValueEnum;
-use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, ContentArrangement, Table, presets};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Ctx;
+pub use super::rows::Rows;
+use super::rows::json_write_error;
+use super::table::{self, Cell, Row};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// A table that fits the terminal
+    /// A table that fits the terminal (80 columns when its width is unknown)
     Table,
+    /// A table with every column and whole ids, as wide as it needs
+    Wide,
     /// One JSON document: an object, or an array for lists
     Json,
     /// CSV with a header row
@@ -32,7 +37,30 @@ pub trait Record: Serialize {
     const ID_FIELD: Option<&'static str> = Some("id");
     /// What `-o ids` prints.
     fn id(&self) -> String;
+    /// Headers of the rows `table_row` gives as `Row::Cells`.
+    const TABLE_HEADERS: &'static [&'static str] = &[];
+    /// This record's row in a list table, when it has a layout of its own
+    /// (agenda rows, people); `None`: the generic columns of `COLUMNS`.
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        None
+    }
+    /// Write this record's JSON (timestamps in `tz`). A record written by
+    /// the hundred thousand overrides this to skip the `Value` in between.
+    fn write_json(&self, tz: chrono_tz::Tz, out: &mut dyn Write) -> Result<()> {
+        serde_json::to_writer(out, &to_json(self, tz)?).map_err(json_write_error)
+    }
 }
+
+/// Who looks at a list, and in which zone: a coach reads their sessions by
+/// member name, a member by coach name.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    pub tz: chrono_tz::Tz,
+    pub viewer: Option<uuid::Uuid>,
+}
+
+/// The people columns: name, email, status, 8-digit id.
+const PEOPLE: &[&str] = &["name", "email", "status", "id"];
 
 impl Record for crate::coach::Coach {
     const COLUMNS: &'static [&'static str] = &[
@@ -48,6 +76,25 @@ impl Record for crate::coach::Coach {
     fn id(&self) -> String {
         self.id.to_string()
     }
+    const TABLE_HEADERS: &'static [&'static str] = &["name", "email", "members", "status", "id"];
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        let status = if !self.active {
+            "inactive"
+        } else if !self.accepting_members {
+            "closed"
+        } else if self.free_capacity <= 0 {
+            "full"
+        } else {
+            "accepting"
+        };
+        Some(Row::Cells(vec![
+            Cell::text(&self.name),
+            Cell::text(&self.email),
+            Cell::fixed(format!("{}/{}", self.member_count, self.max_members)),
+            Cell::fixed(status),
+            Cell::id(&self.id),
+        ]))
+    }
 }
 
 impl Record for crate::member::Member {
@@ -61,6 +108,19 @@ impl Record for crate::member::Member {
     ];
     fn id(&self) -> String {
         self.id.to_string()
+    }
+    const TABLE_HEADERS: &'static [&'static str] = PEOPLE;
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        Some(Row::Cells(vec![
+            Cell::text(&self.name),
+            Cell::text(&self.email),
+            Cell::fixed(self.membership_status.as_str()),
+            Cell::id(&self.id),
+        ]))
+    }
+    /// `member list -o json` of 200,000 members: straight to the output.
+    fn write_json(&self, tz: chrono_tz::Tz, out: &mut dyn Write) -> Result<()> {
+        super::rows::member_json(self, tz, out)
     }
 }
 
@@ -118,6 +178,18 @@ impl Record for crate::schedule::Slot {
     fn id(&self) -> String {
         self.start.to_rfc3339()
     }
+    fn table_row(&self, view: &View) -> Option<Row> {
+        let free = if self.remaining == 0 {
+            "full".to_string()
+        } else {
+            format!("{} of {} free", self.remaining, self.capacity)
+        };
+        Some(Row::Agenda {
+            start: self.start.with_timezone(&view.tz),
+            end: self.end.with_timezone(&view.tz),
+            cells: vec![Cell::fixed(free)],
+        })
+    }
 }
 
 impl Record for crate::booking::Booking {
@@ -149,6 +221,26 @@ impl Record for crate::session::Session {
     ];
     fn id(&self) -> String {
         self.id.to_string()
+    }
+    /// `Mon 29 Mar  09:00–10:00  Bo Lind  scheduled  3f2a9c1e`: the other
+    /// party's name (both, for an admin).
+    fn table_row(&self, view: &View) -> Option<Row> {
+        let who = if view.viewer == Some(self.coach_id) {
+            self.member_name.clone()
+        } else if view.viewer == Some(self.member_id) {
+            self.coach_name.clone()
+        } else {
+            format!("{} with {}", self.member_name, self.coach_name)
+        };
+        Some(Row::Agenda {
+            start: self.start.with_timezone(&view.tz),
+            end: self.end.with_timezone(&view.tz),
+            cells: vec![
+                Cell::text(&who),
+                Cell::fixed(self.status.as_str()),
+                Cell::id(&self.id),
+            ],
+        })
     }
 }
 
@@ -215,6 +307,15 @@ impl Record for crate::connect::Found {
     fn id(&self) -> String {
         self.id.to_string()
     }
+    const TABLE_HEADERS: &'static [&'static str] = &["name", "email", "role", "id"];
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        Some(Row::Cells(vec![
+            Cell::text(&self.name),
+            Cell::text(&self.email),
+            Cell::fixed(self.role.as_str()),
+            Cell::id(&self.id),
+        ]))
+    }
 }
 
 impl Record for crate::message::Message {
@@ -249,7 +350,7 @@ impl Record for crate::coach::CoachShow {
 
 /// Serialize, then show every timestamp in the display zone (RFC 3339 with
 /// that zone's offset).
-fn to_json<T: Serialize>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
+pub(super) fn to_json<T: Serialize + ?Sized>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
     localized(item, tz)
 }
 
@@ -281,7 +382,7 @@ fn localize(map: &mut Map<String, Value>, tz: chrono_tz::Tz) {
 }
 
 /// Serialize anything with its timestamps in the display zone.
-pub fn localized<T: Serialize>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
+pub fn localized<T: Serialize + ?Sized>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
     let mut v = serde_json::to_value(item).map_err(|e| Error::Internal(e.to_string()))?;
     match &mut v {
         Value::Object(map) => localize(map, tz),
@@ -297,7 +398,7 @@ pub fn localized<T: Serialize>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
     Ok(v)
 }
 
-fn cell_text(v: Option<&Value>) -> String {
+pub(super) fn cell_text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
@@ -313,7 +414,7 @@ const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// One CSV cell. Only text is guarded against formulas: numbers are data
 /// (`-5` stays `-5`).
-fn csv_text(v: Option<&Value>) -> String {
+pub(super) fn csv_text(v: Option<&Value>) -> String {
     let s = match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) if s.starts_with(FORMULA_STARTS) => format!("'{s}"),
@@ -327,14 +428,21 @@ fn csv_text(v: Option<&Value>) -> String {
     }
 }
 
-fn header(c: &str) -> String {
+pub(super) fn header(c: &str) -> String {
     c.replace('_', " ")
 }
 
-fn new_table(ctx: &Ctx) -> Table {
+pub(super) fn new_table(ctx: &Ctx) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    if ctx.global.output == Format::Wide {
+        // wide: every column whole, however wide that is
+        t.set_content_arrangement(ContentArrangement::Disabled);
+    } else {
+        // a known width: without one, columns shrink to one character
+        t.set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(table::width()).unwrap_or(u16::MAX));
+    }
     if ctx.color() {
         // `--color always` styles even when stdout is not a terminal.
         t.enforce_styling();
@@ -342,10 +450,10 @@ fn new_table(ctx: &Ctx) -> Table {
     t
 }
 
-fn header_cells(ctx: &Ctx, cols: &[&str]) -> Vec<Cell> {
+pub(super) fn header_cells(ctx: &Ctx, cols: &[&str]) -> Vec<comfy_table::Cell> {
     cols.iter()
         .map(|c| {
-            let cell = Cell::new(header(c));
+            let cell = comfy_table::Cell::new(header(c));
             if ctx.color() {
                 cell.add_attribute(Attribute::Bold)
             } else {
@@ -357,64 +465,17 @@ fn header_cells(ctx: &Ctx, cols: &[&str]) -> Vec<Cell> {
 
 /// Print a list of records in the chosen format.
 pub fn list<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, items: &[T]) -> Result<()> {
-    let mut out = io::stdout().lock();
-    match ctx.global.output {
-        Format::Ids => {
-            for i in items {
-                writeln!(out, "{}", i.id())?;
-            }
-        }
-        Format::Json => {
-            let arr = items
-                .iter()
-                .map(|i| to_json(i, tz))
-                .collect::<Result<Vec<_>>>()?;
-            writeln!(out, "{}", Value::Array(arr))?;
-        }
-        Format::Csv => {
-            let rows = items
-                .iter()
-                .map(|i| to_json(i, tz))
-                .collect::<Result<Vec<_>>>()?;
-            // Every row carries its id: first, unless the columns place it.
-            let mut cols: Vec<&str> = Vec::new();
-            if let Some(f) = T::ID_FIELD.filter(|f| !T::COLUMNS.contains(f)) {
-                cols.push(f);
-            }
-            cols.extend(shown_columns::<T>(&rows));
-            writeln!(out, "{}", cols.join(","))?;
-            for v in &rows {
-                let row: Vec<String> = cols.iter().map(|c| csv_text(v.get(*c))).collect();
-                writeln!(out, "{}", row.join(","))?;
-            }
-        }
-        Format::Table => {
-            if items.is_empty() {
-                drop(out);
-                eprintln!("(none)");
-                return Ok(());
-            }
-            let rows = items
-                .iter()
-                .map(|i| to_json(i, tz))
-                .collect::<Result<Vec<_>>>()?;
-            let cols = shown_columns::<T>(&rows);
-            let mut t = new_table(ctx);
-            t.set_header(header_cells(ctx, &cols));
-            for v in &rows {
-                t.add_row(cols.iter().map(|c| cell_text(v.get(*c))));
-            }
-            writeln!(out, "{t}")?;
-        }
+    let mut rows = Rows::new(ctx, tz);
+    for i in items {
+        rows.push(i)?;
     }
-    out.flush()?;
-    Ok(())
+    rows.finish()
 }
 
 /// The list columns of `T` that some row carries. A field hidden from the
 /// actor is left out of the JSON (see `availability::Block::reason`), and
 /// so leaves no column behind, not even an empty one.
-fn shown_columns<T: Record>(rows: &[Value]) -> Vec<&'static str> {
+pub(super) fn shown_columns<T: Record>(rows: &[Value]) -> Vec<&'static str> {
     T::COLUMNS
         .iter()
         .copied()
@@ -450,15 +511,22 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
             let Value::Object(map) = v else {
                 return Err(Error::Internal("a record is not a JSON object".into()));
             };
+            out.write_all(table::render_show(&map, T::COLUMNS, table::width()).as_bytes())?;
+        }
+        Format::Wide => {
+            let v = to_json(item, tz)?;
+            let Value::Object(map) = v else {
+                return Err(Error::Internal("a record is not a JSON object".into()));
+            };
             let mut t = new_table(ctx);
-            for (k, v) in &map {
-                let key = Cell::new(header(k));
+            for k in table::show_order(&map, T::COLUMNS) {
+                let key = comfy_table::Cell::new(header(k));
                 let key = if ctx.color() {
                     key.add_attribute(Attribute::Bold)
                 } else {
                     key
                 };
-                t.add_row(vec![key, Cell::new(cell_text(Some(v)))]);
+                t.add_row(vec![key, comfy_table::Cell::new(cell_text(map.get(k)))]);
             }
             writeln!(out, "{t}")?;
         }
@@ -472,10 +540,13 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     match (ctx.global.output, v) {
         (Format::Json, _) => writeln!(out, "{v}")?,
-        (Format::Table, Value::Object(map)) => {
+        (Format::Table | Format::Wide, Value::Object(map)) => {
             let mut t = new_table(ctx);
             for (k, v) in map {
-                t.add_row(vec![Cell::new(header(k)), Cell::new(cell_text(Some(v)))]);
+                t.add_row(vec![
+                    comfy_table::Cell::new(header(k)),
+                    comfy_table::Cell::new(cell_text(Some(v))),
+                ]);
             }
             writeln!(out, "{t}")?;
         }
@@ -500,7 +571,7 @@ pub fn raw(text: &str) -> Result<()> {
 
 /// A message for the person, on stderr, unless output is for machines.
 pub fn note(ctx: &Ctx, msg: &str) {
-    if ctx.global.output == Format::Table {
+    if matches!(ctx.global.output, Format::Table | Format::Wide) {
         eprintln!("{msg}");
     }
 }

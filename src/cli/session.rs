@@ -8,6 +8,7 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::ids::{self, IdRef, Kind};
+use crate::page::{Limit, Page};
 use crate::session::{self, Filter};
 
 #[derive(Debug, Args)]
@@ -39,6 +40,17 @@ enum Commands {
         /// Only sessions still ahead that hold a seat (proposed or scheduled)
         #[arg(long)]
         upcoming: bool,
+        /// Past sessions too (without it, and without --from/--to, only
+        /// sessions that have not ended are listed)
+        #[arg(long)]
+        all: bool,
+        /// At most this many sessions
+        #[arg(long, value_name = "N")]
+        limit: Option<Limit>,
+        /// Start after this session: the id of the last one shown
+        /// (sessions are ordered by start, then id)
+        #[arg(long, value_name = "ID")]
+        after: Option<IdRef>,
     },
     /// Put a member into a session (a coach proposes, an admin schedules)
     Create {
@@ -172,8 +184,12 @@ impl Cmd {
                 coach,
                 member,
                 upcoming,
+                all,
+                limit,
+                after,
             } => {
                 let filter = Filter {
+                    not_ended: !all && from.is_none() && to.is_none(),
                     from: from.map(|b| b.resolve(tz, false)).transpose()?,
                     to: to.map(|b| b.resolve(tz, true)).transpose()?,
                     status,
@@ -181,7 +197,11 @@ impl Cmd {
                     member: ids::user_opt(&pool, &actor, member).await?,
                     upcoming,
                 };
-                output::list(ctx, tz, &session::list(&pool, &actor, &filter).await?)
+                let after = ids::resolve_opt(&pool, &actor, Kind::Session, after.as_ref()).await?;
+                let page = Page { after, limit };
+                let mut rows = output::Rows::new(ctx, tz).viewer(actor.id().map(|i| i.as_uuid()));
+                session::list_each(&pool, &actor, &filter, &page, |s| rows.push(&s)).await?;
+                rows.finish()
             }
             Commands::Create {
                 member,
@@ -254,6 +274,7 @@ impl Cmd {
                     coach: ids::user_opt(&pool, &actor, coach).await?,
                     member: ids::user_opt(&pool, &actor, member).await?,
                     upcoming: false,
+                    not_ended: false,
                 };
                 let feed = crate::calendar::feed(&pool, &actor, &filter).await?;
                 output::raw(&feed)

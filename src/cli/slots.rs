@@ -57,7 +57,10 @@ impl Cmd {
         // only watched coaches), clearing registrations of sessions that are
         // gone; the view is read after this, so it misses nothing before.
         crate::booking::watch_slots(&mut listener, coach.id).await?;
-        let redraw = ctx.global.output == output::Format::Table && std::io::stdout().is_terminal();
+        let redraw = matches!(
+            ctx.global.output,
+            output::Format::Table | output::Format::Wide
+        ) && std::io::stdout().is_terminal();
         let coach_id = coach.id.to_string();
         // Read again now that changes reach us: nothing falls in between.
         let mut current = booking::slots_in(&pool, &actor, &coach_ref, &range, self.all)

@@ -24,7 +24,9 @@ use crate::audit::{self, Change};
 use crate::coach;
 use crate::domain::{ProfileText, Role, SessionStatus, SessionType, UserRef};
 use crate::error::{Error, Result};
+use crate::page::Page;
 use crate::users;
+use futures_util::TryStreamExt;
 
 /// A session as `session list` and `session show` print it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -58,6 +60,11 @@ pub struct Session {
     /// The member's rating, once given (`session show` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rating: Option<SessionRating>,
+    /// Names for tables (`Bo Lind`); JSON names people by email.
+    #[serde(skip)]
+    pub coach_name: String,
+    #[serde(skip)]
+    pub member_name: String,
 }
 
 #[derive(FromRow)]
@@ -67,6 +74,8 @@ struct SessionRow {
     coach_email: String,
     member_id: Uuid,
     member_email: String,
+    coach_name: String,
+    member_name: String,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     status: String,
@@ -108,12 +117,14 @@ impl TryFrom<SessionRow> for Session {
             created_at: r.created_at,
             notes: None,
             rating: None,
+            coach_name: r.coach_name,
+            member_name: r.member_name,
         })
     }
 }
 
 const SELECT: &str = "SELECT s.id, s.coach_id, cu.email AS coach_email, s.member_id,
-        mu.email AS member_email, s.starts_at, s.ends_at,
+        mu.email AS member_email, cu.name AS coach_name, mu.name AS member_name, s.starts_at, s.ends_at,
         -- an overdue proposal is expired, whether or not a write has said so yet
         CASE WHEN s.status = 'proposed' AND s.expires_at <= now() THEN 'expired'
              ELSE s.status END AS status,
@@ -134,6 +145,9 @@ pub struct Filter {
     pub member: Option<UserRef>,
     /// Only sessions still ahead that hold a seat (proposed or scheduled).
     pub upcoming: bool,
+    /// Only sessions that have not ended yet (`session list` without
+    /// `--all`, `--from` or `--to`).
+    pub not_ended: bool,
 }
 
 pub(crate) fn redact_for(actor: &Actor, mut s: Session) -> Session {
@@ -170,6 +184,25 @@ pub(crate) async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Session> 
 /// `session list`: admins see every session, a coach theirs, a member theirs
 /// (properties 51, 56). Ordered by start.
 pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<Session>> {
+    let mut all = Vec::new();
+    list_each(pool, actor, filter, &Page::default(), |s| {
+        all.push(s);
+        Ok(())
+    })
+    .await?;
+    Ok(all)
+}
+
+/// `session list`, streamed: each session the actor may see to `each` as
+/// its row arrives, ordered by (start, id); `page.after` is the id of the
+/// previous page's last session.
+pub async fn list_each(
+    pool: &PgPool,
+    actor: &Actor,
+    filter: &Filter,
+    page: &Page<Uuid>,
+    mut each: impl FnMut(Session) -> Result<()>,
+) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let coach_id = match &filter.coach {
         Some(c) => Some(coach::find(&mut conn, c).await?.id),
@@ -206,6 +239,16 @@ pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<S
             (coach_id, me)
         }
     };
+    let after: Option<DateTime<Utc>> = match page.after {
+        Some(id) => Some(
+            sqlx::query_scalar("SELECT starts_at FROM sessions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("--after: no session has the id {id}")))?,
+        ),
+        None => None,
+    };
     let sql = format!(
         "{SELECT}
          WHERE ($1::uuid IS NULL OR s.coach_id = $1)
@@ -216,20 +259,27 @@ pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<S
                                               THEN 'expired' ELSE s.status END)
            AND (NOT $6 OR (s.starts_at > now() AND (s.status = 'scheduled'
                            OR (s.status = 'proposed' AND s.expires_at > now()))))
-         ORDER BY s.starts_at, s.id"
+           AND (NOT $7 OR s.ends_at > now())
+           AND ($8::timestamptz IS NULL OR (s.starts_at, s.id) > ($8, $9))
+         ORDER BY s.starts_at, s.id
+         LIMIT $10"
     );
-    let rows: Vec<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let mut rows = sqlx::query_as::<_, SessionRow>(sqlx::AssertSqlSafe(sql))
         .bind(coach_id)
         .bind(member_id)
         .bind(filter.from)
         .bind(filter.to)
         .bind(filter.status.map(|s| s.as_str()))
         .bind(filter.upcoming)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.into_iter()
-        .map(|r| Session::try_from(r).map(|s| redact_for(actor, s)))
-        .collect()
+        .bind(filter.not_ended)
+        .bind(after)
+        .bind(page.after)
+        .bind(page.sql_limit())
+        .fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        each(redact_for(actor, Session::try_from(row)?))?;
+    }
+    Ok(())
 }
 
 /// `session show`: admins, the session's coach, or its member.

@@ -1,0 +1,299 @@
+//! Lists written as their rows arrive (see [`Rows`]).
+
+use std::io::{self, BufWriter, StdoutLock, Write};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Ctx;
+use super::output::{
+    Format, Record, View, cell_text, csv_text, header, header_cells, new_table, shown_columns,
+    to_json,
+};
+use super::table::{self, Row};
+use crate::error::{Error, Result};
+
+/// Push rows out at least this often while a list streams in slowly.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// A list being written as its rows arrive: JSON as one array written
+/// piece by piece (`[`, rows, `]`), CSV and ids line by line. Only tables
+/// wait for the last row (their columns need every width); a table is for
+/// a person, not for 200,000 rows.
+pub struct Rows<'a, T: Record> {
+    ctx: &'a Ctx,
+    view: View,
+    out: BufWriter<StdoutLock<'static>>,
+    count: usize,
+    csv_cols: Vec<&'static str>,
+    table_json: Vec<Value>,
+    table_rows: Vec<Row>,
+    flushed: Instant,
+    _record: std::marker::PhantomData<fn(&T)>,
+}
+
+impl<'a, T: Record> Rows<'a, T> {
+    pub fn new(ctx: &'a Ctx, tz: chrono_tz::Tz) -> Self {
+        Rows {
+            ctx,
+            view: View { tz, viewer: None },
+            out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            count: 0,
+            csv_cols: Vec::new(),
+            table_json: Vec::new(),
+            table_rows: Vec::new(),
+            flushed: Instant::now(),
+            _record: std::marker::PhantomData,
+        }
+    }
+
+    /// Who reads the list (a session reads as the other party's name).
+    pub fn viewer(mut self, id: Option<uuid::Uuid>) -> Self {
+        self.view.viewer = id;
+        self
+    }
+
+    /// Write one row (tables: keep it for the end).
+    pub fn push(&mut self, item: &T) -> Result<()> {
+        let first = self.count == 0;
+        self.count += 1;
+        match self.ctx.global.output {
+            Format::Ids => writeln!(self.out, "{}", item.id())?,
+            Format::Json => {
+                self.out.write_all(if first { b"[" } else { b"," })?;
+                item.write_json(self.view.tz, &mut self.out)?;
+            }
+            Format::Csv => {
+                let v = to_json(item, self.view.tz)?;
+                if first {
+                    self.csv_cols = csv_columns::<T>(std::slice::from_ref(&v));
+                    writeln!(self.out, "{}", self.csv_cols.join(","))?;
+                }
+                let row: Vec<String> = self.csv_cols.iter().map(|c| csv_text(v.get(*c))).collect();
+                writeln!(self.out, "{}", row.join(","))?;
+            }
+            Format::Table => match item.table_row(&self.view) {
+                Some(r) => self.table_rows.push(r),
+                None => self.table_json.push(to_json(item, self.view.tz)?),
+            },
+            Format::Wide => self.table_json.push(to_json(item, self.view.tz)?),
+        }
+        if self.flushed.elapsed() >= FLUSH_EVERY {
+            self.out.flush()?;
+            self.flushed = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// End the list: close the JSON array, write the header of an empty
+    /// CSV, or draw the table.
+    pub fn finish(mut self) -> Result<()> {
+        match self.ctx.global.output {
+            Format::Ids => {}
+            Format::Json => {
+                self.out
+                    .write_all(if self.count == 0 { b"[]\n" } else { b"]\n" })?;
+            }
+            Format::Csv => {
+                if self.count == 0 {
+                    writeln!(self.out, "{}", csv_columns::<T>(&[]).join(","))?;
+                }
+            }
+            Format::Table | Format::Wide if self.count == 0 => {
+                self.out.flush()?;
+                eprintln!("(none)");
+                return Ok(());
+            }
+            Format::Table => {
+                let text = if self.table_rows.is_empty() {
+                    let cols = table::generic_columns(&shown_columns::<T>(&self.table_json));
+                    let rows: Vec<Row> = self
+                        .table_json
+                        .iter()
+                        .map(|v| {
+                            Row::Cells(
+                                cols.iter()
+                                    .map(|c| table::json_cell(c, v.get(*c)))
+                                    .collect(),
+                            )
+                        })
+                        .collect();
+                    let zone = table::has_timestamps(&self.table_json, &cols);
+                    let headers: Vec<String> = cols.iter().map(|c| header(c)).collect();
+                    table::render(&rows, &headers, self.view.tz, zone, table::width())
+                } else {
+                    let headers: Vec<String> = T::TABLE_HEADERS.iter().map(|c| header(c)).collect();
+                    table::render(
+                        &self.table_rows,
+                        &headers,
+                        self.view.tz,
+                        false,
+                        table::width(),
+                    )
+                };
+                self.out.write_all(text.as_bytes())?;
+            }
+            Format::Wide => {
+                let cols = wide_columns::<T>(&self.table_json);
+                let mut t = new_table(self.ctx);
+                let names: Vec<&str> = cols.iter().map(String::as_str).collect();
+                t.set_header(header_cells(self.ctx, &names));
+                for v in &self.table_json {
+                    t.add_row(cols.iter().map(|c| cell_text(v.get(c.as_str()))));
+                }
+                writeln!(self.out, "{t}")?;
+            }
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// A write to stdout that failed inside serde_json: the reader may have
+/// left (a broken pipe, which is no failure), or something else broke.
+pub(super) fn json_write_error(e: serde_json::Error) -> Error {
+    match e.io_error_kind() {
+        Some(kind) => Error::Io(io::Error::from(kind)),
+        None => Error::Internal(e.to_string()),
+    }
+}
+
+/// CSV columns: the id first unless the list columns place it, then the
+/// list columns the rows carry.
+fn csv_columns<T: Record>(rows: &[Value]) -> Vec<&'static str> {
+    let mut cols: Vec<&'static str> = Vec::new();
+    if let Some(f) = T::ID_FIELD.filter(|f| !T::COLUMNS.contains(f)) {
+        cols.push(f);
+    }
+    cols.extend(shown_columns::<T>(rows));
+    cols
+}
+
+/// `-o wide`: the list columns, then every other plain field any row has.
+fn wide_columns<T: Record>(rows: &[Value]) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    if let Some(f) = T::ID_FIELD {
+        cols.push(f.to_string());
+    }
+    for c in shown_columns::<T>(rows) {
+        if !cols.iter().any(|x| x == c) {
+            cols.push(c.to_string());
+        }
+    }
+    for r in rows {
+        if let Value::Object(map) = r {
+            for (k, v) in map {
+                let plain = !matches!(v, Value::Array(_) | Value::Object(_));
+                if plain && !cols.contains(k) {
+                    cols.push(k.clone());
+                }
+            }
+        }
+    }
+    cols
+}
+
+/// `member list -o json` of 200,000 members: serialized straight to the
+/// output, byte for byte what `to_json` gives (keys in the same
+/// alphabetical order, the timestamp in the display zone).
+pub(super) fn member_json(
+    m: &crate::member::Member,
+    tz: chrono_tz::Tz,
+    out: &mut dyn Write,
+) -> Result<()> {
+    #[derive(Serialize)]
+    struct Json<'a> {
+        active: bool,
+        coach_email: &'a Option<String>,
+        coach_id: &'a Option<uuid::Uuid>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        coach_notes: &'a Option<String>,
+        email: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        goals: &'a Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        health_info: &'a Option<String>,
+        id: &'a uuid::Uuid,
+        joined_at: LocalTime,
+        membership_status: &'a crate::domain::MembershipStatus,
+        name: &'a str,
+        onboarding_status: &'a crate::domain::OnboardingStatus,
+        privacy: &'a crate::domain::Privacy,
+        share_goals: bool,
+        share_health_info: bool,
+        timezone: &'a str,
+    }
+    let json = Json {
+        active: m.active,
+        coach_email: &m.coach_email,
+        coach_id: &m.coach_id,
+        coach_notes: &m.coach_notes,
+        email: &m.email,
+        goals: &m.goals,
+        health_info: &m.health_info,
+        id: &m.id,
+        joined_at: LocalTime(m.joined_at.with_timezone(&tz)),
+        membership_status: &m.membership_status,
+        name: &m.name,
+        onboarding_status: &m.onboarding_status,
+        privacy: &m.privacy,
+        share_goals: m.share_goals,
+        share_health_info: m.share_health_info,
+        timezone: &m.timezone,
+    };
+    serde_json::to_writer(out, &json).map_err(json_write_error)
+}
+
+/// A timestamp as `localize` writes it: RFC 3339, seconds, the zone's offset.
+struct LocalTime(chrono::DateTime<chrono_tz::Tz>);
+
+impl Serialize for LocalTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%:z"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(goals: Option<&str>, coach: bool) -> crate::member::Member {
+        use crate::domain::{MembershipStatus, OnboardingStatus, Privacy};
+        crate::member::Member {
+            id: uuid::Uuid::new_v4(),
+            email: "bo@example.com".into(),
+            name: "Bo \"Lind\" \u{e9}".into(),
+            timezone: "Europe/Stockholm".into(),
+            active: true,
+            coach_id: coach.then(uuid::Uuid::new_v4),
+            coach_email: coach.then(|| "ana@example.com".into()),
+            membership_status: MembershipStatus::Paused,
+            onboarding_status: OnboardingStatus::InProgress,
+            privacy: Privacy::Public,
+            goals: goals.map(str::to_string),
+            health_info: None,
+            share_goals: true,
+            share_health_info: false,
+            coach_notes: coach.then(|| "notes\nover lines".into()),
+            joined_at: "2027-03-29T07:00:00.123456Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_member_s_direct_json_is_byte_for_byte_its_localized_json() {
+        for (goals, coach) in [(Some("Deadlift"), true), (None, false)] {
+            let m = member(goals, coach);
+            for tz in [
+                chrono_tz::Europe::Berlin,
+                chrono_tz::UTC,
+                chrono_tz::Asia::Kolkata,
+            ] {
+                let mut direct = Vec::new();
+                m.write_json(tz, &mut direct).unwrap();
+                let expected = to_json(&m, tz).unwrap().to_string();
+                assert_eq!(String::from_utf8(direct).unwrap(), expected);
+            }
+        }
+    }
+}

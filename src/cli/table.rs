@@ -1,0 +1,458 @@
+//! Tables for people at a terminal: they fit the width (80 columns when it
+//! is unknown), show 8-digit ids, truncate long text with `…` instead of
+//! wrapping, and name the display zone once. Sessions and slots are agenda
+//! rows grouped by day; people are name, email, status, id.
+
+use std::io::IsTerminal;
+
+use chrono::{DateTime, Datelike};
+use chrono_tz::Tz;
+use serde_json::{Map, Value};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Columns of a table: `COLUMNS` when set, else the terminal's width, else
+/// 80 (piped, or a terminal that reports no size).
+pub fn width() -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return n.max(MIN_WIDTH);
+    }
+    if std::io::stdout().is_terminal()
+        && let Some(w) = comfy_table::Table::new().width()
+        && usize::from(w) >= MIN_WIDTH
+    {
+        return usize::from(w);
+    }
+    80
+}
+
+/// Below this a table cannot show an agenda row at all; a terminal that
+/// claims less is treated as that wide.
+const MIN_WIDTH: usize = 40;
+
+/// The narrowest a truncated column gets (`Bo Li…`).
+const MIN_ELASTIC: usize = 6;
+
+const GAP: &str = "  ";
+
+/// One cell: its text and whether it may be shortened to fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    text: String,
+    elastic: bool,
+}
+
+impl Cell {
+    /// Text that may be truncated with `…` (names, emails, free text).
+    pub fn text(s: &str) -> Cell {
+        Cell {
+            text: one_line(s),
+            elastic: true,
+        }
+    }
+
+    /// Text shown whole (status, id, dates, numbers).
+    pub fn fixed(s: impl Into<String>) -> Cell {
+        Cell {
+            text: one_line(&s.into()),
+            elastic: false,
+        }
+    }
+
+    /// An id as tables show it: its first 8 hex digits (`-o ids`, JSON and
+    /// CSV keep the whole id; commands take any unique prefix).
+    pub fn id(id: &uuid::Uuid) -> Cell {
+        Cell::fixed(short_id(&id.to_string()))
+    }
+}
+
+pub fn short_id(s: &str) -> String {
+    s.chars().take(8).collect()
+}
+
+/// A row of a list table.
+#[derive(Debug, Clone)]
+pub enum Row {
+    /// An agenda row: grouped under its local day, then its time span.
+    Agenda {
+        start: DateTime<Tz>,
+        end: DateTime<Tz>,
+        cells: Vec<Cell>,
+    },
+    /// Plain columns under the record's headers.
+    Cells(Vec<Cell>),
+}
+
+/// Control characters (a newline in a note) would break the row: show them
+/// as spaces.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn text_width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// `s` in at most `w` columns: cut with `…` when longer.
+pub fn truncate(s: &str, w: usize) -> String {
+    if text_width(s) <= w {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    out.push('…');
+    out
+}
+
+fn pad(s: &str, w: usize) -> String {
+    let n = w.saturating_sub(text_width(s));
+    format!("{s}{}", " ".repeat(n))
+}
+
+/// Column widths that fit `avail`: the widest elastic column gives way
+/// first, down to [`MIN_ELASTIC`].
+fn fit(rows: &[&[Cell]], avail: usize) -> Vec<usize> {
+    let n = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut widths = vec![0; n];
+    let mut elastic = vec![false; n];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(text_width(&c.text));
+            elastic[i] |= c.elastic;
+        }
+    }
+    let total = |w: &[usize]| w.iter().sum::<usize>() + GAP.len() * w.len().saturating_sub(1);
+    let mut over = total(&widths).saturating_sub(avail);
+    while over > 0 {
+        let Some(i) = (0..n)
+            .filter(|i| elastic[*i] && widths[*i] > MIN_ELASTIC)
+            .max_by_key(|i| widths[*i])
+        else {
+            break;
+        };
+        widths[i] -= 1;
+        over -= 1;
+    }
+    widths
+}
+
+fn join(cells: &[Cell], widths: &[usize]) -> String {
+    let last = cells.len().saturating_sub(1);
+    let mut line = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        let w = widths.get(i).copied().unwrap_or(0);
+        let t = truncate(&c.text, w);
+        line.push_str(&if i == last { t } else { pad(&t, w) });
+        if i != last {
+            line.push_str(GAP);
+        }
+    }
+    line.trim_end().to_string()
+}
+
+/// Render list rows, every line at most `width` columns (the zone heading
+/// and headers included). Agenda rows always name `zone`; plain columns
+/// only when `zone_heading` says they hold timestamps.
+pub fn render(
+    rows: &[Row],
+    headers: &[String],
+    zone: Tz,
+    zone_heading: bool,
+    width: usize,
+) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let agenda: Vec<(&DateTime<Tz>, &DateTime<Tz>, &[Cell])> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Agenda { start, end, cells } => Some((start, end, cells.as_slice())),
+            Row::Cells(_) => None,
+        })
+        .collect();
+    if !agenda.is_empty() {
+        let first_year = agenda[0].0.year();
+        let one_year = agenda.iter().all(|(s, _, _)| s.year() == first_year);
+        let zone = zone.name();
+        lines.push(truncate(
+            &if one_year {
+                format!("{first_year} · times in {zone}")
+            } else {
+                format!("Times in {zone}")
+            },
+            width,
+        ));
+        // `Mon 29 Mar` (10), two spaces, `09:00–10:00` (11), two spaces
+        let label_w = if one_year { 10 } else { 15 };
+        let lead = label_w + GAP.len() + 11 + GAP.len();
+        let cells: Vec<&[Cell]> = agenda.iter().map(|(_, _, c)| *c).collect();
+        let widths = fit(&cells, width.saturating_sub(lead));
+        let mut day = None;
+        for (start, end, cells) in &agenda {
+            let this = start.date_naive();
+            let label = if day == Some(this) {
+                " ".repeat(label_w)
+            } else {
+                if day.is_some() {
+                    lines.push(String::new());
+                }
+                let fmt = if one_year { "%a %e %b" } else { "%a %e %b %Y" };
+                start.format(fmt).to_string()
+            };
+            day = Some(this);
+            let span = format!("{}–{}", start.format("%H:%M"), end.format("%H:%M"));
+            let rest = join(cells, &widths);
+            lines.push(
+                format!("{label}{GAP}{span}{GAP}{rest}")
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+    }
+    let plain: Vec<&[Cell]> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Cells(c) => Some(c.as_slice()),
+            Row::Agenda { .. } => None,
+        })
+        .collect();
+    if !plain.is_empty() {
+        if zone_heading {
+            lines.push(truncate(&format!("Times in {}", zone.name()), width));
+        }
+        let head: Vec<Cell> = headers.iter().map(|h| Cell::text(h)).collect();
+        let mut all: Vec<&[Cell]> = vec![head.as_slice()];
+        all.extend(plain.iter().copied());
+        let widths = fit(&all, width);
+        for r in all {
+            lines.push(join(r, &widths));
+        }
+    }
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+fn is_time_key(k: &str) -> bool {
+    k == "at" || k.ends_with("_at") || k == "start" || k == "end"
+}
+
+/// A timestamp (already in the display zone) as lists show it.
+fn short_time(s: &str) -> Option<String> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+/// Whether some row holds a timestamp in these columns (then the table
+/// names its zone; a window's `09:00` is no timestamp).
+pub fn has_timestamps(rows: &[Value], cols: &[&str]) -> bool {
+    rows.iter().any(|r| {
+        cols.iter().any(|c| {
+            is_time_key(c)
+                && r.get(*c)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| DateTime::parse_from_rfc3339(s).is_ok())
+        })
+    })
+}
+
+/// One cell of a generic list table, from a record's JSON field.
+pub fn json_cell(key: &str, v: Option<&Value>) -> Cell {
+    match v {
+        None | Some(Value::Null) => Cell::fixed(""),
+        Some(Value::Bool(b)) => Cell::fixed(if *b { "yes" } else { "no" }),
+        Some(Value::Number(n)) => Cell::fixed(n.to_string()),
+        Some(Value::String(s)) => {
+            if (key == "id" || key.ends_with("_id")) && uuid::Uuid::parse_str(s).is_ok() {
+                Cell::fixed(short_id(s))
+            } else if is_time_key(key)
+                && let Some(t) = short_time(s)
+            {
+                Cell::fixed(t)
+            } else {
+                Cell::text(s)
+            }
+        }
+        Some(other) => Cell::text(&other.to_string()),
+    }
+}
+
+/// A generic list's columns: the record's list columns, ids last (the
+/// name of a thing reads first; its id is for copying).
+pub fn generic_columns(cols: &[&'static str]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = cols.iter().copied().filter(|c| *c != "id").collect();
+    if cols.contains(&"id") {
+        out.push("id");
+    }
+    out
+}
+
+/// The order of a record's fields in `show`: name and email first, then
+/// the list columns, then the rest by name, ids last.
+pub fn show_order<'a>(map: &'a Map<String, Value>, cols: &[&str]) -> Vec<&'a str> {
+    let mut keys: Vec<&str> = Vec::new();
+    let push = |k: &'a str, keys: &mut Vec<&'a str>| {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    };
+    let is_id = |k: &str| k == "id" || k.ends_with("_id");
+    for k in ["name", "email"].iter().chain(cols.iter()) {
+        if let Some((key, _)) = map.get_key_value(*k)
+            && !is_id(key)
+        {
+            push(key.as_str(), &mut keys);
+        }
+    }
+    for k in map.keys().filter(|k| !is_id(k)) {
+        push(k.as_str(), &mut keys);
+    }
+    if let Some((key, _)) = map.get_key_value("id") {
+        push(key.as_str(), &mut keys);
+    }
+    for k in map.keys().filter(|k| is_id(k)) {
+        push(k.as_str(), &mut keys);
+    }
+    keys
+}
+
+/// A value of `show`, as lines of text (before wrapping).
+fn show_lines(key: &str, v: &Value) -> Vec<String> {
+    match v {
+        Value::Null => vec!["-".into()],
+        Value::Bool(b) => vec![if *b { "yes" } else { "no" }.into()],
+        Value::String(s) if is_time_key(key) => vec![
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.format("%a %e %b %Y %H:%M (%:z)").to_string())
+                .unwrap_or_else(|_| s.clone()),
+        ],
+        Value::String(s) => s.lines().map(str::to_string).collect(),
+        Value::Array(items) if items.is_empty() => vec!["-".into()],
+        Value::Array(items) => items.iter().map(inline).collect(),
+        Value::Object(_) => vec![inline(v)],
+        Value::Number(n) => vec![n.to_string()],
+    }
+}
+
+/// A nested value on one line: `at 2027-03-29 09:00 · author ana@… · text …`.
+fn inline(v: &Value) -> String {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) if is_time_key(k) => {
+                        short_time(s).unwrap_or_else(|| s.clone())
+                    }
+                    Value::String(s) => s.clone(),
+                    other => inline(other),
+                };
+                format!("{} {text}", k.replace('_', " "))
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Word-wrap `s` to `w` columns (a word longer than a line is cut).
+fn wrap(s: &str, w: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        let word = truncate(word, w);
+        let extra = if line.is_empty() { 0 } else { 1 };
+        if !line.is_empty() && text_width(&line) + extra + text_width(&word) > w {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// One record, field by field: `key  value`, long values wrapped under
+/// themselves. Every line fits `width`.
+pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize) -> String {
+    let keys = show_order(map, cols);
+    let key_w = keys
+        .iter()
+        .map(|k| text_width(k))
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let val_w = width.saturating_sub(key_w + GAP.len()).max(MIN_ELASTIC);
+    let mut out = String::new();
+    for k in keys {
+        let Some(v) = map.get(k) else { continue };
+        let label = pad(&truncate(&k.replace('_', " "), key_w), key_w);
+        let mut first = true;
+        for text in show_lines(k, v) {
+            for piece in wrap(&one_line(&text), val_w) {
+                let lead = if first {
+                    label.clone()
+                } else {
+                    " ".repeat(key_w)
+                };
+                first = false;
+                out.push_str(format!("{lead}{GAP}{piece}").trim_end());
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_with_an_ellipsis_to_the_width() {
+        assert_eq!(truncate("Bartholomew", 6), "Barth…");
+        assert_eq!(truncate("Bo", 6), "Bo");
+        assert_eq!(text_width(&truncate("東京都の長い名前です", 7)), 7);
+    }
+
+    #[test]
+    fn the_widest_elastic_column_gives_way_first() {
+        let row = [
+            Cell::text(&"n".repeat(30)),
+            Cell::text(&"e".repeat(40)),
+            Cell::fixed("scheduled"),
+        ];
+        let w = fit(&[&row], 60);
+        assert_eq!(w[2], 9);
+        assert!(w.iter().sum::<usize>() + 4 <= 60, "{w:?}");
+        assert!(w[0] < 30 && w[1] < 40 && w[0].abs_diff(w[1]) <= 1, "{w:?}");
+    }
+
+    #[test]
+    fn wrapping_keeps_every_line_within_the_width() {
+        let lines = wrap("a few words that go on and on beyond the line", 12);
+        assert!(lines.iter().all(|l| text_width(l) <= 12), "{lines:?}");
+        assert_eq!(
+            lines.join(" "),
+            "a few words that go on and on beyond the line"
+        );
+    }
+}

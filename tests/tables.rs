@@ -1,0 +1,327 @@
+//! Tables at 80 columns: the exact layout of every list a person reads.
+//! Times are fixed (a Monday in 2031, shown in Europe/Berlin), stdout is a
+//! pipe (no terminal size: the 80-column default), and ids, which are
+//! random, are filled into the expected text.
+
+mod common;
+
+use common::TestDb;
+
+const DAY: &str = "2031-03-31"; // a Monday
+
+fn short(id: &str) -> &str {
+    &id[..8]
+}
+
+/// Every line of a table fits `width` display columns.
+fn assert_fits(out: &str, width: usize) {
+    for line in out.lines() {
+        assert!(
+            line.chars().count() <= width,
+            "a line is wider than {width} columns ({}):\n{line}\n---\n{out}",
+            line.chars().count()
+        );
+    }
+}
+
+/// Ana (Berlin) with Bo assigned, Monday mornings open, and three booked
+/// sessions: two on the first Monday, one a week later. Returns the
+/// session ids in start order.
+fn booked(db: &TestDb) -> Vec<String> {
+    common::ana_with_monday_mornings(db);
+    let book = |at: &str| {
+        db.run(&[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            at,
+            "-o",
+            "ids",
+        ])
+        .id()
+    };
+    vec![
+        book(&format!("{DAY}T09:00")),
+        book(&format!("{DAY}T10:15")),
+        book("2031-04-07T09:00"),
+    ]
+}
+
+fn run(db: &TestDb, args: &[&str]) -> String {
+    let out = db
+        .cmd()
+        .env_remove("COLUMNS")
+        .args(args)
+        .output()
+        .expect("run coachctl");
+    common::Run::from(out).ok().to_string()
+}
+
+#[test]
+fn a_coach_reads_sessions_as_agenda_rows_grouped_by_day_with_the_zone_named_once() {
+    let db = TestDb::new();
+    let s = booked(&db);
+    let out = run(
+        &db,
+        &[
+            "--as",
+            "ana@example.com",
+            "--tz",
+            "Europe/Berlin",
+            "session",
+            "list",
+        ],
+    );
+    let expected = format!(
+        "2031 · times in Europe/Berlin
+Mon 31 Mar  09:00–10:00  Bo Member  scheduled  {}
+            10:15–11:15  Bo Member  scheduled  {}
+
+Mon  7 Apr  09:00–10:00  Bo Member  scheduled  {}
+",
+        short(&s[0]),
+        short(&s[1]),
+        short(&s[2])
+    );
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn a_member_reads_their_sessions_by_coach_name_and_an_admin_by_both() {
+    let db = TestDb::new();
+    let s = booked(&db);
+    let member = run(
+        &db,
+        &[
+            "--as",
+            "bo@example.com",
+            "--tz",
+            "Europe/Berlin",
+            "session",
+            "list",
+        ],
+    );
+    assert!(
+        member.contains(&format!(
+            "Mon 31 Mar  09:00–10:00  Ana Coach  scheduled  {}",
+            short(&s[0])
+        )),
+        "{member}"
+    );
+    let admin = run(&db, &["--tz", "Europe/Berlin", "session", "list"]);
+    assert!(
+        admin.contains(&format!(
+            "Mon 31 Mar  09:00–10:00  Bo Member with Ana Coach  scheduled  {}",
+            short(&s[0])
+        )),
+        "{admin}"
+    );
+    assert_fits(&admin, 80);
+}
+
+#[test]
+fn sessions_in_another_zone_show_that_zone_s_local_times() {
+    let db = TestDb::new();
+    booked(&db);
+    let out = run(&db, &["--tz", "America/New_York", "session", "list"]);
+    assert!(
+        out.starts_with("2031 · times in America/New_York\n"),
+        "{out}"
+    );
+    assert!(out.contains("Mon 31 Mar  03:00–04:00  "), "{out}");
+}
+
+#[test]
+fn slots_are_agenda_rows_with_what_is_free() {
+    let db = TestDb::new();
+    booked(&db);
+    let out = run(
+        &db,
+        &[
+            "slots",
+            "--coach",
+            "ana@example.com",
+            "--from",
+            DAY,
+            "--days",
+            "1",
+        ],
+    );
+    assert_eq!(
+        out,
+        "2031 · times in Europe/Berlin
+Mon 31 Mar  09:00–10:00  2 of 3 free
+            10:15–11:15  2 of 3 free
+"
+    );
+}
+
+#[test]
+fn people_lists_show_name_email_status_and_an_8_digit_id() {
+    let db = TestDb::new();
+    let (c, m) = common::ana_and_bo(&db);
+    db.run(&["member", "assign", &m, "--coach", &c]).ok();
+    let coaches = run(&db, &["coach", "list"]);
+    assert_eq!(
+        coaches,
+        format!(
+            "name       email            members  status     id
+Ana Coach  ana@example.com  1/2      accepting  {}
+",
+            short(&c)
+        )
+    );
+    let members = run(&db, &["member", "list"]);
+    assert_eq!(
+        members,
+        format!(
+            "name       email           status  id
+Bo Member  bo@example.com  active  {}
+",
+            short(&m)
+        )
+    );
+}
+
+#[test]
+fn long_names_and_emails_are_cut_with_an_ellipsis_to_fit_80_columns() {
+    let db = TestDb::new();
+    let long_name = "Maximiliane Konstantinopoulou-Vandenberghe de la Fuente y Montenegro";
+    let long_email =
+        "maximiliane.konstantinopoulou.vandenberghe@an-exceedingly-long-domain.example.com";
+    let id = db
+        .run(&[
+            "member", "create", "--email", long_email, "--name", long_name, "-o", "ids",
+        ])
+        .id();
+    let out = run(&db, &["member", "list"]);
+    assert_fits(&out, 80);
+    let row = out.lines().nth(1).unwrap();
+    assert!(row.contains('…'), "{out}");
+    assert!(row.ends_with(&format!("active  {}", short(&id))), "{out}");
+    assert_eq!(row.chars().count(), 80, "{out}");
+}
+
+#[test]
+fn the_columns_variable_sets_the_table_width() {
+    let db = TestDb::new();
+    let long_name = "Maximiliane Konstantinopoulou-Vandenberghe de la Fuente y Montenegro";
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "max@example.com",
+        "--name",
+        long_name,
+    ])
+    .ok();
+    let out = db
+        .cmd()
+        .env("COLUMNS", "50")
+        .args(["member", "list"])
+        .output()
+        .unwrap();
+    let out = common::Run::from(out).ok().to_string();
+    assert_fits(&out, 50);
+    assert!(out.contains('…') && !out.contains(long_name), "{out}");
+}
+
+#[test]
+fn show_lists_name_and_email_first_and_the_id_whole_at_the_end() {
+    let db = TestDb::new();
+    let (c, _) = common::ana_and_bo(&db);
+    let out = run(&db, &["coach", "show", "ana@example.com"]);
+    assert_fits(&out, 80);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("name ") && lines[0].ends_with("  Ana Coach"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("email ") && lines[1].ends_with("  ana@example.com"),
+        "{out}"
+    );
+    assert!(lines.last().unwrap().starts_with("id "), "{out}");
+    assert!(lines.last().unwrap().ends_with(&c), "{out}");
+}
+
+#[test]
+fn a_session_shown_names_its_times_with_their_offset() {
+    let db = TestDb::new();
+    let s = booked(&db);
+    let out = run(&db, &["--tz", "Europe/Berlin", "session", "show", &s[0]]);
+    assert_fits(&out, 80);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031 09:00 (+02:00)")),
+        "{out}"
+    );
+}
+
+#[test]
+fn wide_output_adds_every_column_with_whole_ids() {
+    let db = TestDb::new();
+    let s = booked(&db);
+    let out = run(&db, &["-o", "wide", "session", "list"]);
+    for col in [
+        "coach email",
+        "member email",
+        "session type",
+        "created at",
+        "sequence",
+    ] {
+        assert!(out.contains(col), "{col}: {out}");
+    }
+    assert!(out.contains(&s[0]), "{out}");
+}
+
+#[test]
+fn other_lists_fit_80_columns_with_short_ids_and_the_zone_in_a_heading() {
+    let db = TestDb::new();
+    booked(&db);
+    let audit = run(&db, &["--tz", "Europe/Berlin", "audit", "list"]);
+    assert_fits(&audit, 80);
+    assert!(audit.starts_with("Times in Europe/Berlin\n"), "{audit}");
+    let windows = run(&db, &["availability", "list"]);
+    assert_fits(&windows, 80);
+    let notify = run(&db, &["notify", "list"]);
+    assert_fits(&notify, 80);
+    // no line holds a whole uuid
+    for out in [&audit, &windows, &notify] {
+        assert!(
+            !out.split_whitespace()
+                .any(|w| uuid::Uuid::parse_str(w).is_ok()),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn the_demo_reads_well_in_80_columns() {
+    let db = TestDb::new();
+    let out = run(&db, &["demo"]);
+    assert_fits(&out, 80);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "Ana Berger <ana.berger@example.com>")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        lines[at + 1].starts_with("Strength training · Europe/Berlin · ")
+            && lines[at + 1].ends_with(" free"),
+        "{out}"
+    );
+    let header: Vec<&str> = lines[at + 2].split_whitespace().collect();
+    assert_eq!(header, ["name", "email", "status", "id"], "{out}");
+    let bo: Vec<&str> = lines[at + 3].split_whitespace().collect();
+    assert_eq!(
+        &bo[..4],
+        ["Bo", "Lind", "bo.lind@example.com", "active"],
+        "{out}"
+    );
+    assert!(out.contains("Sessions in the next 7 days:\n"), "{out}");
+    assert!(out.contains("Next open slots:\n"), "{out}");
+}
