@@ -25,6 +25,7 @@ pub mod member;
 pub mod message;
 pub mod notify;
 pub mod schedule;
+pub mod seed;
 pub mod session;
 pub mod users;
 
