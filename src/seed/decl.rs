@@ -495,7 +495,7 @@ fn read_booking(cx: &mut Cx<'_>, (path, node): (String, &Node)) -> Option<Bookin
 
 /// The same coach, member, window, block or booking declared twice.
 fn duplicates(cx: &mut Cx<'_>, org: &Org) {
-    let mut people: HashMap<&str, (usize, &str)> = HashMap::new();
+    let mut people: HashMap<String, (usize, &'static str)> = HashMap::new();
     let mut dup = |cx: &mut Cx<'_>, email: &Email, line: usize, role: &'static str| {
         if let Some((first, first_role)) = people.get(email.as_str()) {
             let field = format!("{role}.email");
@@ -510,7 +510,7 @@ fn duplicates(cx: &mut Cx<'_>, org: &Org) {
                 kind: Kind::Invalid,
             });
         } else {
-            people.insert(email.as_str(), (line, role));
+            people.insert(email.as_str().to_string(), (line, role));
         }
     };
     for c in &org.coaches {
@@ -519,7 +519,7 @@ fn duplicates(cx: &mut Cx<'_>, org: &Org) {
     for m in &org.members {
         dup(cx, &m.email, m.line, "member");
     }
-    let mut push = |cx: &mut Cx<'_>, line: usize, field: &str, msg: String| {
+    let push = |cx: &mut Cx<'_>, line: usize, field: &str, msg: String| {
         cx.problems.push(Problem {
             file: cx.file.to_string(),
             line,

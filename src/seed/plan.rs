@@ -882,7 +882,7 @@ fn plan_schedule(
         };
         let json_of = |id: Uuid, reason: &Option<String>| {
             json!({"id": id, "coach_id": state.id, "coach_email": state.email,
-                   "first_day": b.first, "last_day": b.last, "reason": reason})
+                   "first_day": b.first.naive(), "last_day": b.last.naive(), "reason": reason})
         };
         match existing_blocks.iter().find(|e| e.first_day == b.first.naive() && e.last_day == b.last.naive()) {
             Some(e) if e.reason == b.reason => p.unchanged.add(Entity::Block),
