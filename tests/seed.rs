@@ -45,7 +45,11 @@ fn applying_the_example_creates_every_coach_member_window_block_and_booking() {
     let db = TestDb::new();
     let run = db.run(&["seed", EXAMPLE]);
     run.ok();
-    assert!(run.stderr.contains("created 2 coaches, 3 members, 3 windows, 2 blocks, 4 bookings"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("created 2 coaches, 3 members, 3 windows, 2 blocks, 4 bookings"),
+        "{run:#?}"
+    );
     assert_eq!(
         db.scalar::<String>(
             "SELECT string_agg(u.email || ':' || u.timezone || ':' || c.max_members || ':' || c.member_count, ' ' ORDER BY u.email)
@@ -91,7 +95,9 @@ fn applying_the_example_creates_every_coach_member_window_block_and_booking() {
          bo@example.com 2030-03-11 10:15 regular scheduled confirmed"
     );
     assert_eq!(
-        db.scalar::<Option<String>>("SELECT member_notes FROM sessions WHERE member_notes IS NOT NULL"),
+        db.scalar::<Option<String>>(
+            "SELECT member_notes FROM sessions WHERE member_notes IS NOT NULL"
+        ),
         Some("first visit".into())
     );
     // Audited like the single commands, and the notices a booking or an
@@ -110,12 +116,25 @@ fn applying_the_example_creates_every_coach_member_window_block_and_booking() {
         ),
         "member.assigned 3, session.confirmed 8"
     );
-    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM relationship_events WHERE event = 'assigned'"), 3);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM relationship_events WHERE event = 'assigned'"),
+        3
+    );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM conversations"), 3);
     db.assert_invariants();
     // What slots shows agrees: two of three seats are left at 09:00.
     let slots = db
-        .run(&["slots", "--coach", "ana@example.com", "--from", "2030-03-04", "--days", "1", "-o", "json"])
+        .run(&[
+            "slots",
+            "--coach",
+            "ana@example.com",
+            "--from",
+            "2030-03-04",
+            "--days",
+            "1",
+            "-o",
+            "json",
+        ])
         .json();
     assert_eq!(slots[0]["remaining"], 1, "{slots}");
 }
@@ -133,7 +152,11 @@ fn applying_the_same_file_twice_changes_nothing_not_even_a_row_version() {
         serde_json::json!({"coaches": 2, "members": 3, "windows": 3, "blocks": 2, "bookings": 4})
     );
     assert!(again["id"].is_string());
-    assert_eq!(db.scalar::<String>(TRACE), before, "the re-apply wrote something");
+    assert_eq!(
+        db.scalar::<String>(TRACE),
+        before,
+        "the re-apply wrote something"
+    );
     let table = db.run(&["seed", EXAMPLE]);
     assert!(table.ok().is_empty(), "{table:#?}");
     assert!(table.stderr.contains("nothing to change"), "{table:#?}");
@@ -152,13 +175,24 @@ fn a_dry_run_prints_the_difference_and_writes_nothing() {
     );
     let changes = dry["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 14);
-    assert!(changes.iter().all(|c| c["action"] == "create" && c["id"].is_null()));
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["action"] == "create" && c["id"].is_null())
+    );
     assert_eq!(changes[0]["key"], "ana@example.com");
     assert_eq!(changes[0]["line"], 5);
-    assert_eq!(db.scalar::<String>(TRACE), trace, "a dry run wrote something");
+    assert_eq!(
+        db.scalar::<String>(TRACE),
+        trace,
+        "a dry run wrote something"
+    );
     let table = db.run(&["seed", EXAMPLE, "--dry-run"]);
     assert!(table.ok().contains("2030-03-04T09:00"), "{table:#?}");
-    assert!(table.stderr.contains("would create 2 coaches"), "{table:#?}");
+    assert!(
+        table.stderr.contains("would create 2 coaches"),
+        "{table:#?}"
+    );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM users"), 0);
 
     // Against a seeded database: one new member, one coach that differs.
@@ -174,8 +208,14 @@ fn a_dry_run_prints_the_difference_and_writes_nothing() {
     assert_eq!(changes.len(), 2, "{dry}");
     assert_eq!(changes[0]["action"], "update");
     assert_eq!(changes[0]["kind"], "coach");
-    assert_eq!(changes[0]["differences"], serde_json::json!(["name: \"Ana Coach\" -> \"Ana Berger\""]));
-    assert!(changes[0]["id"].is_string(), "an existing thing keeps its id");
+    assert_eq!(
+        changes[0]["differences"],
+        serde_json::json!(["name: \"Ana Coach\" -> \"Ana Berger\""])
+    );
+    assert!(
+        changes[0]["id"].is_string(),
+        "an existing thing keeps its id"
+    );
     assert_eq!(changes[1]["action"], "create");
     assert_eq!(changes[1]["key"], "eve@example.com");
     assert_eq!(dry["unchanged"]["bookings"], 4);
@@ -187,12 +227,22 @@ fn a_dry_run_prints_the_difference_and_writes_nothing() {
     assert!(err.contains("org.toml:5: coach: coach ana@example.com exists and differs (name: \"Ana Coach\" -> \"Ana Berger\"); pass --update"), "{err}");
     assert_eq!(db.scalar::<String>(TRACE), trace);
     seed(&db, &path, &["--update"]).ok();
-    assert_eq!(db.scalar::<String>("SELECT name FROM users WHERE email = 'ana@example.com'"), "Ana Berger");
-    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM audit_log WHERE action = 'coach.update'"), 1);
+    assert_eq!(
+        db.scalar::<String>("SELECT name FROM users WHERE email = 'ana@example.com'"),
+        "Ana Berger"
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM audit_log WHERE action = 'coach.update'"),
+        1
+    );
     assert_eq!(db.scalar::<i32>("SELECT member_count FROM coach_profiles c JOIN users u ON u.id = c.user_id WHERE u.email = 'ana@example.com'"), 3);
     let trace = db.scalar::<String>(TRACE);
     seed(&db, &path, &["--update"]).ok();
-    assert_eq!(db.scalar::<String>(TRACE), trace, "a re-apply with --update wrote something");
+    assert_eq!(
+        db.scalar::<String>(TRACE),
+        trace,
+        "a re-apply with --update wrote something"
+    );
 }
 
 #[test]
@@ -241,16 +291,34 @@ at = "tomorrowish"
     let json = seed(&db, &path, &["-o", "json"]);
     let obj: serde_json::Value = serde_json::from_str(json.fails_with(3).trim()).unwrap();
     assert_eq!(obj["kind"], "invalid_input");
-    assert!(obj["message"].as_str().unwrap().contains("org.toml:18: booking.at:"), "{obj}");
+    assert!(
+        obj["message"]
+            .as_str()
+            .unwrap()
+            .contains("org.toml:18: booking.at:"),
+        "{obj}"
+    );
 
     // Syntax errors name their line too, in TOML and in JSON.
-    let (_d, path) = file("broken.toml", "[[coach]]\nemail = \"ana@example.com\"\nname = \n");
+    let (_d, path) = file(
+        "broken.toml",
+        "[[coach]]\nemail = \"ana@example.com\"\nname = \n",
+    );
     let err = seed(&db, &path, &[]).fails_with(3).to_string();
     assert!(err.contains("broken.toml:3: "), "{err}");
-    let (_d, path) = file("org.json", "{\n  \"member\": [\n    {\"email\": \"bo@example.com\",\n     \"name\": 7}\n  ]\n}\n");
+    let (_d, path) = file(
+        "org.json",
+        "{\n  \"member\": [\n    {\"email\": \"bo@example.com\",\n     \"name\": 7}\n  ]\n}\n",
+    );
     let err = seed(&db, &path, &[]).fails_with(3).to_string();
-    assert!(err.contains("org.json:4: member.name: expected a string, not a whole number"), "{err}");
-    let (_d, path) = file("org.json", "{\n  \"member\": [\n    {\"email\": \"bo@example.com\",,}\n  ]\n}\n");
+    assert!(
+        err.contains("org.json:4: member.name: expected a string, not a whole number"),
+        "{err}"
+    );
+    let (_d, path) = file(
+        "org.json",
+        "{\n  \"member\": [\n    {\"email\": \"bo@example.com\",,}\n  ]\n}\n",
+    );
     let err = seed(&db, &path, &[]).fails_with(3).to_string();
     assert!(err.contains("org.json:3: "), "{err}");
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM users"), 0);
@@ -271,8 +339,14 @@ fn a_json_file_declares_the_same_organisation_and_reapplies_without_change() {
 }"#,
     );
     seed(&db, &path, &[]).ok();
-    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sessions WHERE status = 'scheduled'"), 1);
-    assert_eq!(db.scalar::<String>("SELECT email FROM users WHERE role = 'member'"), "bo@example.com");
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM sessions WHERE status = 'scheduled'"),
+        1
+    );
+    assert_eq!(
+        db.scalar::<String>("SELECT email FROM users WHERE role = 'member'"),
+        "bo@example.com"
+    );
     let trace = db.scalar::<String>(TRACE);
     let again = seed(&db, &path, &["-o", "json"]).json();
     assert_eq!(again["changes"], serde_json::json!([]));
@@ -285,9 +359,18 @@ fn only_an_admin_may_seed() {
     db.run(&["seed", EXAMPLE]).ok();
     let trace = db.scalar::<String>(TRACE);
     for who in ["bo@example.com", "ana@example.com"] {
-        let err = db.run(&["--as", who, "seed", EXAMPLE]).fails_with(4).to_string();
-        assert!(err.contains("only an admin may seed an organisation"), "{err}");
-        let err = db.run(&["--as", who, "seed", EXAMPLE, "--dry-run"]).fails_with(4).to_string();
+        let err = db
+            .run(&["--as", who, "seed", EXAMPLE])
+            .fails_with(4)
+            .to_string();
+        assert!(
+            err.contains("only an admin may seed an organisation"),
+            "{err}"
+        );
+        let err = db
+            .run(&["--as", who, "seed", EXAMPLE, "--dry-run"])
+            .fails_with(4)
+            .to_string();
         assert!(err.contains(who), "{err}");
     }
     assert_eq!(db.scalar::<String>(TRACE), trace);
@@ -362,10 +445,16 @@ fn a_booking_outside_the_windows_or_off_the_slot_grid_is_refused_naming_it() {
 #[test]
 fn a_member_beyond_the_coach_capacity_is_refused_naming_the_line() {
     let db = TestDb::new();
-    let text = ONE_SEAT.replace("timezone = \"Europe/Berlin\"", "timezone = \"Europe/Berlin\"\nmax_members = 1");
+    let text = ONE_SEAT.replace(
+        "timezone = \"Europe/Berlin\"",
+        "timezone = \"Europe/Berlin\"\nmax_members = 1",
+    );
     let (_dir, path) = file("org.toml", &text);
     let err = seed(&db, &path, &[]).fails_with(6).to_string();
-    assert!(err.contains("org.toml:19: member.coach: coach ana@example.com is at capacity (1 members)"), "{err}");
+    assert!(
+        err.contains("org.toml:19: member.coach: coach ana@example.com is at capacity (1 members)"),
+        "{err}"
+    );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM users"), 0);
 }
 
@@ -379,7 +468,10 @@ fn five_seeds_of_one_file_at_once_all_succeed_and_leave_one_organisation() {
         assert_eq!(code, 0, "a concurrent seed failed: {err}");
     }
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM users"), 5);
-    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM availability_windows"), 3);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM availability_windows"),
+        3
+    );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sessions"), 4);
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM audit_log"), 14);
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM outbox"), 11);

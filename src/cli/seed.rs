@@ -55,9 +55,8 @@ impl Cmd {
     }
 
     fn read(&self) -> Result<(String, String)> {
-        let unreadable = |e: std::io::Error| {
-            Error::invalid(format!("cannot read {}: {e}", self.file.display()))
-        };
+        let unreadable =
+            |e: std::io::Error| Error::invalid(format!("cannot read {}: {e}", self.file.display()));
         if self.file.as_os_str() == "-" {
             let mut text = String::new();
             std::io::stdin()
@@ -66,9 +65,8 @@ impl Cmd {
             return Ok(("<stdin>".into(), text));
         }
         let bytes = std::fs::read(&self.file).map_err(unreadable)?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Error::invalid(format!("{} is not UTF-8 text", self.file.display()))
-        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::invalid(format!("{} is not UTF-8 text", self.file.display())))?;
         let name = self
             .file
             .file_name()
@@ -110,7 +108,10 @@ fn render(ctx: &Ctx, report: &Report) -> Result<()> {
 fn summary(r: &Report) -> String {
     let unchanged = r.unchanged.describe();
     if r.is_noop() {
-        return format!("{}: nothing to change ({unchanged} match the file).", r.file);
+        return format!(
+            "{}: nothing to change ({unchanged} match the file).",
+            r.file
+        );
     }
     let (created, updated) = (r.created.describe(), r.updated.describe());
     let verb = if r.dry_run { "would create" } else { "created" };

@@ -102,12 +102,14 @@ async fn update_people(tx: &mut PgConnection, plan: &Plan) -> Result<()> {
             crate::availability::lock_schedule(tx, c.id).await?;
         }
         if c.name != *old_name || c.timezone != *old_zone {
-            sqlx::query("UPDATE users SET name = $2, timezone = $3, updated_at = now() WHERE id = $1")
-                .bind(c.id)
-                .bind(&c.name)
-                .bind(&c.timezone)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE users SET name = $2, timezone = $3, updated_at = now() WHERE id = $1",
+            )
+            .bind(c.id)
+            .bind(&c.name)
+            .bind(&c.timezone)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query(
             "UPDATE coach_profiles SET max_members = $2, accepting_members = $3, specialization = $4,
@@ -127,12 +129,14 @@ async fn update_people(tx: &mut PgConnection, plan: &Plan) -> Result<()> {
     }
     for (m, old_name, old_zone) in &plan.member_updates {
         if m.name != *old_name || m.timezone != *old_zone {
-            sqlx::query("UPDATE users SET name = $2, timezone = $3, updated_at = now() WHERE id = $1")
-                .bind(m.id)
-                .bind(&m.name)
-                .bind(&m.timezone)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE users SET name = $2, timezone = $3, updated_at = now() WHERE id = $1",
+            )
+            .bind(m.id)
+            .bind(&m.name)
+            .bind(&m.timezone)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query(
             "UPDATE member_profiles SET coach_id = $2, goals = $3, health_info = $4, updated_at = now()
@@ -282,7 +286,11 @@ async fn bookings(tx: &mut PgConnection, plan: &Plan) -> Result<()> {
     .bind(b.iter().map(|x| x.end).collect::<Vec<_>>())
     .bind(b.iter().map(|x| x.buffer_minutes).collect::<Vec<_>>())
     .bind(b.iter().map(|x| x.capacity).collect::<Vec<_>>())
-    .bind(b.iter().map(|x| x.session_type.as_str()).collect::<Vec<_>>())
+    .bind(
+        b.iter()
+            .map(|x| x.session_type.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(b.iter().map(|x| x.notes.clone()).collect::<Vec<_>>())
     .bind(b.iter().map(|x| x.booking_id).collect::<Vec<_>>())
     .execute(&mut *tx)

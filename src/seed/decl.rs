@@ -8,8 +8,8 @@ use std::ops::Range;
 use super::source::{Node, Value, line_of};
 use super::{Problem, Problems};
 use crate::domain::{
-    At, BufferMinutes, Date, DayOfWeek, Email, MaxMembers, PersonName, ProfileText,
-    SessionMinutes, SessionType, SlotCapacity, TimeOfDay, TimeZone,
+    At, BufferMinutes, Date, DayOfWeek, Email, MaxMembers, PersonName, ProfileText, SessionMinutes,
+    SessionType, SlotCapacity, TimeOfDay, TimeZone,
 };
 use crate::error::{Error, Kind};
 
@@ -218,7 +218,10 @@ impl<'a> Cx<'a> {
                 self.problem(
                     other.span.start,
                     &path,
-                    format!("expected a list of tables ([[{path}]]), not {}", other.value.kind()),
+                    format!(
+                        "expected a list of tables ([[{path}]]), not {}",
+                        other.value.kind()
+                    ),
                 );
                 Vec::new()
             }
@@ -475,7 +478,9 @@ fn read_booking(cx: &mut Cx<'_>, (path, node): (String, &Node)) -> Option<Bookin
     let t = cx.table(node, &path, &["coach", "member", "at", "type", "notes"])?;
     let coach = cx.text(&t, "coach", true, Email::parse);
     let member = cx.text(&t, "member", true, Email::parse);
-    let at = cx.text(&t, "at", true, |s| At::parse(s).map(|a| (a, s.trim().to_string())));
+    let at = cx.text(&t, "at", true, |s| {
+        At::parse(s).map(|a| (a, s.trim().to_string()))
+    });
     let session_type = cx.text(&t, "type", false, SessionType::parse);
     let notes = cx.text(&t, "notes", false, ProfileText::parse);
     if !cx.clean_since(before) {
@@ -552,7 +557,10 @@ fn duplicates(cx: &mut Cx<'_>, org: &Org) {
                     cx,
                     b.line,
                     "coach.block",
-                    format!("that block of {} is already declared at line {first}", c.email),
+                    format!(
+                        "that block of {} is already declared at line {first}",
+                        c.email
+                    ),
                 );
             }
         }
@@ -569,7 +577,10 @@ fn duplicates(cx: &mut Cx<'_>, org: &Org) {
                 cx,
                 b.line,
                 "booking",
-                format!("the booking of {} is already declared at line {first}", b.describe()),
+                format!(
+                    "the booking of {} is already declared at line {first}",
+                    b.describe()
+                ),
             );
         }
     }

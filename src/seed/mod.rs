@@ -89,7 +89,10 @@ impl Problems {
             self.file,
             if n == 1 { "" } else { "s" }
         );
-        error_of(self.items.first().map(|p| p.kind).unwrap_or(Kind::Invalid), msg)
+        error_of(
+            self.items.first().map(|p| p.kind).unwrap_or(Kind::Invalid),
+            msg,
+        )
     }
 
     /// The error a command exits with: the kind of the first problem (an

@@ -74,7 +74,11 @@ pub(crate) struct SyntaxError {
 /// The 1-based line of a byte offset.
 pub(crate) fn line_of(text: &str, at: usize) -> usize {
     let at = at.min(text.len());
-    text.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parse a whole document into a tree; every syntax error TOML's parser
@@ -96,7 +100,8 @@ pub(crate) fn parse(syntax: Syntax, text: &str) -> Result<Node, Vec<SyntaxError>
             }
         }
         Syntax::Json => {
-            let raw: &RawValue = serde_json::from_str(text).map_err(|e| vec![json_error(text, &e)])?;
+            let raw: &RawValue =
+                serde_json::from_str(text).map_err(|e| vec![json_error(text, &e)])?;
             json_node(text, raw).map_err(|e| vec![json_error(text, &e)])
         }
     }
@@ -239,7 +244,8 @@ mod tests {
 
     #[test]
     fn toml_and_json_values_know_their_lines() {
-        let toml = "[[member]]\nemail = \"bo@example.com\"\n\n[[member]]\nemail = \"cy@example.com\"\n";
+        let toml =
+            "[[member]]\nemail = \"bo@example.com\"\n\n[[member]]\nemail = \"cy@example.com\"\n";
         let doc = parse(Syntax::Toml, toml).unwrap();
         let Value::Array(members) = &find(&doc, "member").value else {
             panic!()
