@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::source::{Node, Value, line_of};
+use super::source::{Lines, Node, Value};
 use super::{Problem, Problems};
 use crate::domain::{
     At, BufferMinutes, Date, DayOfWeek, Email, MaxMembers, PersonName, ProfileText, SessionMinutes,
@@ -108,7 +108,7 @@ impl BookingDecl {
 pub(crate) fn read(file: &str, text: &str, root: &Node) -> Result<Org, Problems> {
     let mut cx = Cx {
         file,
-        text,
+        lines: Lines::of(text),
         problems: Vec::new(),
     };
     let mut org = Org::default();
@@ -139,7 +139,7 @@ pub(crate) fn read(file: &str, text: &str, root: &Node) -> Result<Org, Problems>
 
 struct Cx<'a> {
     file: &'a str,
-    text: &'a str,
+    lines: Lines,
     problems: Vec<Problem>,
 }
 
@@ -165,7 +165,7 @@ impl<'n> Table<'n> {
 
 impl<'a> Cx<'a> {
     fn line(&self, at: usize) -> usize {
-        line_of(self.text, at)
+        self.lines.line(at)
     }
 
     fn problem(&mut self, at: usize, field: &str, message: impl Into<String>) {

@@ -163,6 +163,7 @@ pub(super) fn plan_bookings(
             capacity: slot.capacity as i32,
             // decided below, in the order of time
             session_type: b.session_type.unwrap_or(SessionType::Regular),
+            typed: b.session_type.is_some(),
             notes: b.notes.clone(),
             coach_email: c.email.clone(),
             member_email: m.email.clone(),
@@ -175,12 +176,8 @@ pub(super) fn plan_bookings(
     let mut history = ex.history.clone();
     for i in order {
         let r = &mut new[i];
-        let declared = org
-            .bookings
-            .iter()
-            .any(|b| b.line == r.line && b.session_type.is_some());
         let first = history.insert((r.coach_id, r.member_id));
-        if !declared {
+        if !r.typed {
             r.session_type = default_type(!first);
         }
     }

@@ -98,6 +98,8 @@ pub(crate) struct BookingRow {
     pub buffer_minutes: i32,
     pub capacity: i32,
     pub session_type: SessionType,
+    /// The file names the type (else: initial for the first with the coach).
+    pub typed: bool,
     pub notes: Option<String>,
     pub coach_email: String,
     pub member_email: String,
