@@ -477,3 +477,33 @@ fn five_seeds_of_one_file_at_once_all_succeed_and_leave_one_organisation() {
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM outbox"), 11);
     db.assert_invariants();
 }
+
+#[test]
+fn with_update_a_changed_window_is_changed_unless_it_would_orphan_a_booked_session() {
+    let db = TestDb::new();
+    db.run(&["seed", EXAMPLE]).ok();
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    // Four seats instead of three on Monday mornings.
+    let wider = example.replacen("capacity = 3", "capacity = 4", 1);
+    let (_dir, path) = file("org.toml", &wider);
+    let err = seed(&db, &path, &[]).fails_with(6).to_string();
+    assert!(err.contains("org.toml:12: coach.availability: coach.availability ana@example.com mon 09:00-12:00 exists and differs (capacity: 3 -> 4)"), "{err}");
+    let run = seed(&db, &path, &["--update", "-o", "json"]).json();
+    assert_eq!(run["updated"]["windows"], 1, "{run}");
+    assert_eq!(
+        db.scalar::<i32>("SELECT capacity FROM availability_windows WHERE day_of_week = 1"),
+        4
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM audit_log WHERE action = 'availability.update'"),
+        1
+    );
+    // Ending the window at 10:00 would leave the 10:15 booking outside it.
+    let shorter = wider.replacen("end = \"12:00\"", "end = \"10:00\"", 1);
+    let (_d, path) = file("org.toml", &shorter);
+    let trace = db.scalar::<String>(TRACE);
+    let err = seed(&db, &path, &["--update"]).fails_with(6).to_string();
+    assert!(err.contains("outside the availability windows"), "{err}");
+    assert!(err.contains("2030-03-11T10:15"), "{err}");
+    assert_eq!(db.scalar::<String>(TRACE), trace);
+}
