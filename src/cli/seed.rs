@@ -107,6 +107,9 @@ fn render(ctx: &Ctx, report: &Report) -> Result<()> {
 /// One line for the person: what was (or would be) done.
 fn summary(r: &Report) -> String {
     let unchanged = r.unchanged.describe();
+    if r.is_noop() && r.unchanged.total() == 0 {
+        return format!("{}: the file declares nothing.", r.file);
+    }
     if r.is_noop() {
         return format!(
             "{}: nothing to change ({unchanged} match the file).",
