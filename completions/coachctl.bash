@@ -58,6 +58,9 @@ _coachctl() {
             coachctl,notify)
                 cmd="coachctl__subcmd__notify"
                 ;;
+            coachctl,seed)
+                cmd="coachctl__subcmd__seed"
+                ;;
             coachctl,session)
                 cmd="coachctl__subcmd__session"
                 ;;
@@ -285,6 +288,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help,notify)
                 cmd="coachctl__subcmd__help__subcmd__notify"
+                ;;
+            coachctl__subcmd__help,seed)
+                cmd="coachctl__subcmd__help__subcmd__seed"
                 ;;
             coachctl__subcmd__help,session)
                 cmd="coachctl__subcmd__help__subcmd__session"
@@ -701,7 +707,7 @@ _coachctl() {
 
     case "${cmd}" in
         coachctl)
-            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit completions man demo invite connect message help"
+            opts="-o -y -v -h -V --database-url --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit completions man demo seed invite connect message help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2727,7 +2733,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help)
-            opts="db coach member availability slots book session notify audit completions man demo invite connect message help"
+            opts="db coach member availability slots book session notify audit completions man demo seed invite connect message help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3569,6 +3575,20 @@ _coachctl() {
         coachctl__subcmd__help__subcmd__notify__subcmd__send)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__seed)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -5289,6 +5309,44 @@ _coachctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__seed)
+            opts="-o -y -v -h -V --dry-run --update --database-url --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv ids" -- "${cur}"))
                     return 0
                     ;;
                 --tz)

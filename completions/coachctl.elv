@@ -46,6 +46,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand completions 'Print a shell completion script'
             cand man 'Write man pages for every command into a directory'
             cand demo 'Seed a small realistic organisation and show it'
+            cand seed 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
             cand invite 'Invitations: send, list, accept, decline, revoke'
             cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand message 'Messages between a coach and their members: send, list'
@@ -1453,6 +1454,25 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;seed'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table for people, json/csv/ids for scripts'
+            cand --output 'Output format: table for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --dry-run 'Print what would be created or changed, and write nothing'
+            cand --update 'Change coaches, members, windows and blocks that exist but differ from the file'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;invite'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
@@ -1866,6 +1886,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand completions 'Print a shell completion script'
             cand man 'Write man pages for every command into a directory'
             cand demo 'Seed a small realistic organisation and show it'
+            cand seed 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
             cand invite 'Invitations: send, list, accept, decline, revoke'
             cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand message 'Messages between a coach and their members: send, list'
@@ -2033,6 +2054,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;man'= {
         }
         &'coachctl;help;demo'= {
+        }
+        &'coachctl;help;seed'= {
         }
         &'coachctl;help;invite'= {
             cand send 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'

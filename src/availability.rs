@@ -101,7 +101,7 @@ pub struct WindowUpdate {
 }
 
 /// Validate a window's shape (property 11) before the database sees it.
-fn validate(start: u16, end: u16, length: i32) -> Result<()> {
+pub(crate) fn validate(start: u16, end: u16, length: i32) -> Result<()> {
     if start >= end {
         return Err(Error::invalid(format!(
             "the start ({}) must be before the end ({})",

@@ -28,6 +28,7 @@ pub mod message;
 pub mod notify;
 pub mod page;
 pub mod schedule;
+pub mod seed;
 pub mod session;
 pub mod users;
 

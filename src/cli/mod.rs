@@ -30,6 +30,7 @@ pub mod output;
 pub mod prompt;
 pub mod report;
 pub mod rows;
+pub mod seed;
 pub mod session;
 pub mod slots;
 pub mod table;
@@ -157,6 +158,12 @@ pub enum Command {
     Man(man::Cmd),
     /// Seed a small realistic organisation and show it
     Demo(demo::Cmd),
+    /// Declare an organisation from a TOML or JSON file: create what is missing (CI)
+    #[command(after_long_help = "Examples:
+  coachctl seed org.toml                 (apply; a second run changes nothing)
+  coachctl seed org.toml --dry-run       (what would be created or changed)
+  coachctl seed org.json --update -o json")]
+    Seed(seed::Cmd),
     /// Invitations: send, list, accept, decline, revoke
     Invite(invite::Cmd),
     /// Connections between coaches and members: request, respond, list, remove
@@ -329,6 +336,7 @@ pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
             Command::Completions(c) => c.run(),
             Command::Man(c) => c.run(),
             Command::Demo(c) => c.run(&ctx).await,
+            Command::Seed(c) => c.run(&ctx).await,
             Command::Invite(c) => c.run(&ctx).await,
             Command::Connect(c) => c.run(&ctx).await,
             Command::Message(c) => c.run(&ctx).await,

@@ -1,0 +1,137 @@
+//! `coachctl seed FILE`
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Ctx, output};
+use crate::error::{Error, Result};
+use crate::seed::{self, Change, Outcome, Report};
+
+#[derive(Debug, Args)]
+pub struct Cmd {
+    /// The seed file, TOML or JSON (by extension, else by content); `-` reads stdin
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// Print what would be created or changed, and write nothing
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Change coaches, members, windows and blocks that exist but differ from the file
+    #[arg(long)]
+    update: bool,
+}
+
+impl output::Record for Change {
+    const COLUMNS: &'static [&'static str] = &["action", "kind", "key", "line", "differences"];
+    fn id(&self) -> String {
+        self.id.map(|i| i.to_string()).unwrap_or_default()
+    }
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let (name, text) = self.read()?;
+        let (pool, actor) = ctx.session().await?;
+        let opts = seed::Options {
+            dry_run: self.dry_run,
+            update: self.update,
+        };
+        match seed::run(&pool, &actor, &name, &text, opts).await? {
+            Outcome::Done(report) => render(ctx, &report),
+            Outcome::Refused(problems) => {
+                if ctx.global.output == output::Format::Json {
+                    return Err(problems.into_error());
+                }
+                // One problem per line, then the one-line summary as the error.
+                for p in &problems.items {
+                    eprintln!("{}", crate::domain::text::escaped(&p.to_string()));
+                }
+                Err(problems.summary_error())
+            }
+        }
+    }
+
+    fn read(&self) -> Result<(String, String)> {
+        let unreadable =
+            |e: std::io::Error| Error::invalid(format!("cannot read {}: {e}", self.file.display()));
+        if self.file.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(unreadable)?;
+            return Ok(("<stdin>".into(), text));
+        }
+        let bytes = std::fs::read(&self.file).map_err(unreadable)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::invalid(format!("{} is not UTF-8 text", self.file.display())))?;
+        let name = self
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.file.display().to_string());
+        Ok((name, text))
+    }
+}
+
+fn render(ctx: &Ctx, report: &Report) -> Result<()> {
+    let tz = ctx.display_tz(None);
+    match ctx.global.output {
+        output::Format::Json => {
+            let v = serde_json::to_value(report)
+                .map_err(|e| Error::Internal(format!("cannot render the report: {e}")))?;
+            output::value(ctx, &v)
+        }
+        output::Format::Ids => {
+            let with_ids: Vec<Change> = report
+                .changes
+                .iter()
+                .filter(|c| c.id.is_some())
+                .cloned()
+                .collect();
+            output::list(ctx, tz, &with_ids)
+        }
+        output::Format::Csv => output::list(ctx, tz, &report.changes),
+        output::Format::Table | output::Format::Wide => {
+            if !report.changes.is_empty() {
+                output::list(ctx, tz, &report.changes)?;
+            }
+            output::note(ctx, &summary(report));
+            Ok(())
+        }
+    }
+}
+
+/// One line for the person: what was (or would be) done.
+fn summary(r: &Report) -> String {
+    let unchanged = r.unchanged.describe();
+    if r.is_noop() && r.unchanged.total() == 0 {
+        return format!("{}: the file declares nothing.", r.file);
+    }
+    if r.is_noop() {
+        return format!(
+            "{}: nothing to change ({unchanged} match the file).",
+            r.file
+        );
+    }
+    let (created, updated) = (r.created.describe(), r.updated.describe());
+    let verb = if r.dry_run { "would create" } else { "created" };
+    let mut s = format!("{}: {verb} {created}", r.file);
+    if r.updated.total() > 0 {
+        let verb = if r.dry_run { "would update" } else { "updated" };
+        s.push_str(&format!("; {verb} {updated}"));
+    }
+    if r.unchanged.total() > 0 {
+        s.push_str(&format!("; {unchanged} unchanged"));
+    }
+    if r.dry_run {
+        s.push_str("; nothing was written (dry run)");
+        if r.updated.total() > 0 {
+            s.push_str(", and applying needs --update for what differs");
+        }
+    }
+    s.push('.');
+    s
+}
