@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_coachctl_global_optspecs
-    string join \n database-url= as= o/output= tz= y/yes no-input v/verbose color= h/help V/version
+    string join \n database-url= profile= as= o/output= tz= y/yes no-input v/verbose color= h/help V/version
 end
 
 function __fish_coachctl_needs_command
@@ -25,8 +25,10 @@ function __fish_coachctl_using_subcommand
 end
 
 complete -c coachctl -n "__fish_coachctl_needs_command" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_needs_command" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_needs_command" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_needs_command" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_needs_command" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -55,10 +57,13 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "seed" -d 'Declare
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -78,8 +83,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -93,8 +100,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -108,8 +117,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -123,8 +134,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -138,8 +151,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -159,8 +174,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -182,8 +199,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -206,8 +225,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l min-notice -d 'Minimum notice for a booking, in minutes (default 0)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l horizon -d 'Take bookings at most this many days ahead' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -223,9 +244,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l limit -d 'At most this many coaches' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l after -d 'Start after this coach: the email or id of the last one shown (coaches are ordered by email)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -241,8 +266,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -264,8 +291,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l min-notice -d 'Minimum notice for a booking, in minutes (default 0)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l horizon -d 'Take bookings at most this many days ahead' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -288,8 +317,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l min-notice -d 'Minimum notice for a booking, in minutes (default 0)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l horizon -d 'Take bookings at most this many days ahead' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -306,8 +337,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -329,8 +362,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history privacy help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -362,8 +397,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l goals -d 'The member\'s goals' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l health-info -d 'Health information the coach should know' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -378,9 +415,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l coach -d 'Only members of this coach (email or id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l status -d 'Only members with this membership status' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l limit -d 'At most this many members' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l after -d 'Start after this member: the email or id of the last one shown (members are ordered by email)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -395,8 +436,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -416,8 +459,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l coach-notes -d 'Coach-private notes (coach and admins only)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l status -d 'Membership status: active, inactive or paused' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -432,8 +477,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l coach -d 'The coach\'s email or id' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -447,8 +494,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -462,8 +511,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -477,8 +528,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -496,8 +549,10 @@ off\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l health-info -d 'Share health information with the coach' -r -f -a "on\t''
 off\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -511,8 +566,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -526,8 +583,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -553,8 +612,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -583,8 +644,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l buffer -d 'Minutes kept free before and after each session' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l capacity -d 'Sessions per slot (max_sessions_per_slot)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -599,8 +662,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l coach -d 'Only this coach\'s windows (email or id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -620,8 +685,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l buffer -d 'New buffer in minutes' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l capacity -d 'New sessions per slot' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -635,8 +702,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -650,12 +719,14 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l coach -d 'The coach (email or id); a coach acting may leave it out' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l date -d 'The first blocked date, YYYY-MM-DD (in the coach\'s zone)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l date -d 'The first blocked date in the coach\'s zone: YYYY-MM-DD, today, tomorrow, mon..sun (the next one, today included) or +3d' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l to -d 'The last blocked date (default: the same day)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l reason -d 'Why, for the record' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -669,8 +740,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -685,8 +758,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l coach -d 'Only this coach\'s blocks' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -708,12 +783,14 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from help" -f -a "blocks" -d 'List blocked dates'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l coach -d 'The coach (email or id)' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l from -d 'First local date, YYYY-MM-DD (default: today in the coach\'s zone)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l from -d 'First local date (default: today in the coach\'s zone): YYYY-MM-DD, today, tomorrow, mon..sun (the next one, today included) or +3d' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l days -d 'How many days from --from (default 7)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l to -d 'Last local date, inclusive' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -729,13 +806,15 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s v -l verbose
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l coach -d 'The coach (email or id)' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l at -d 'The slot\'s start; without an offset it is read in the coach\'s zone. Left out on a terminal: choose from a list' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l at -d 'The slot\'s start, e.g. 2027-03-29T09:00, \'tomorrow 9:00\', \'mon 14:30\'; without an offset it is read in the coach\'s zone. Left out on a terminal: choose from a list, then confirm' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l member -d 'The member (email or id); a member acting books for themself' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l notes -d 'Notes for the coach' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l type -d 'initial, regular or followup (default: initial for a first session with the coach)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -749,8 +828,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s v -l verbose 
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -776,14 +857,18 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fis
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "show" -d 'Show one session'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l from -d 'From this date or time (inclusive)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l from -d 'From this date or time (inclusive): YYYY-MM-DD, today, tomorrow, mon..sun, +3d, or a time like \'tomorrow 9:00\'' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l to -d 'Until this date (inclusive) or time (exclusive)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l status -d 'Only sessions with this status' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l coach -d 'Only this coach\'s sessions' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l member -d 'Only this member\'s sessions' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l limit -d 'At most this many sessions' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l after -d 'Start after this session: the id of the last one shown (sessions are ordered by start, then id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -792,6 +877,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 always\t''
 never\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l upcoming -d 'Only sessions still ahead that hold a seat (proposed or scheduled)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l all -d 'Past sessions too (without it, and without --from/--to, only sessions that have not ended are listed)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
@@ -799,14 +885,16 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l member -d 'The member (email or id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l coach -d 'The coach; a coach acting creates their own sessions' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l at -d 'The start; without an offset it is read in the coach\'s zone' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l at -d 'The start, e.g. 2027-04-01T15:00, \'tomorrow 9:00\', \'fri 14:30\'; without an offset it is read in the coach\'s zone' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l length -d 'Length in minutes (default: the window\'s; off the grid 60)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l type -d 'initial, regular or followup (default: initial for a first session)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l notes -d 'A shared note for the member' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l expires -d 'Until when a proposal holds its seat (default 48 h, never after the start)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l expires -d 'Until when a proposal holds its seat, e.g. \'tomorrow 18:00\' (default 48 h, never after the start)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -821,8 +909,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -837,8 +927,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l reason -d 'Why, for the coach' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -851,10 +943,12 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l at -d 'The new start; without an offset it is read in the coach\'s zone' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l at -d 'The new start, e.g. 2027-04-05T09:00 or \'mon 9:00\'; without an offset it is read in the coach\'s zone' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -870,8 +964,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l notes -d 'Coach-private notes' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l outcomes -d 'What came out of it' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -886,8 +982,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l text -d 'The note' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -904,8 +1002,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l rating -d '1 to 5' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l feedback -d 'What went well or not' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -920,11 +1020,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l coach -d 'Only this coach\'s sessions' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l member -d 'Only this member\'s sessions' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l from -d 'From this date or time (inclusive)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l from -d 'From this date or time (inclusive): YYYY-MM-DD, today, tomorrow, mon..sun, +3d, or a time like \'tomorrow 9:00\'' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l to -d 'Until this date (inclusive) or time (exclusive)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -939,8 +1041,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -954,8 +1058,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -970,8 +1076,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l reason -d 'Why, for the record and the other party' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -998,8 +1106,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a scheduled session; its slot is free again at once'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1022,8 +1132,10 @@ failed\t''
 skipped\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l limit -d 'At most this many rows' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1042,8 +1154,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l batch -d 'Messages claimed at a time' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l max-attempts -d 'Attempts before a message stays failed' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1057,8 +1171,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1077,8 +1193,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "retry" -d 'Queue failed messages again (admin)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1094,12 +1212,15 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'List changes, newest first (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l entity -d 'Only this kind of entity: coach, member, ...' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l id -d 'Only changes to this id' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l id -d 'Only changes to this id (or its first 8+ hex digits)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l action -d 'Only this action, e.g. member.assign' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'At most this many rows' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'At most this many entries' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l after -d 'Start after this entry: the id of the last (oldest) one shown' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1116,8 +1237,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l dir -d 'Write the scripts for every shell into this directory instead' -r -F
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1131,8 +1254,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s v -l v
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1146,8 +1271,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s v -l verbose -
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1161,8 +1288,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s v -l verbose 
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1178,8 +1307,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -s v -l verbose 
 complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1203,8 +1334,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l coach -d 'The inviting coach (admins only; a coach invites as themself)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l message -d 'A personal message for the invitee' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1220,8 +1353,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l name -d 'Your name, when the invitation creates your account (default: the email\'s local part)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1235,8 +1370,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1250,8 +1387,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1265,8 +1404,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1286,8 +1427,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "list" -d 'List invitations: a coach\'s own, a member\'s received, all for admins'
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1311,8 +1454,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l area -d 'The expertise area the connection is about' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l message -d 'A message for the other side' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1326,8 +1471,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1343,8 +1490,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1360,8 +1509,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l name -d 'Part of the name' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l area -d 'Part of the expertise area (a coach\'s specialization, a member\'s goals)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1375,8 +1526,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1396,8 +1549,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1416,8 +1571,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fis
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l to -d 'The recipient (email or id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l text -d 'The message' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1432,8 +1589,10 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l with -d 'Only the conversation with this person (email or id)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal'
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for `$(coachctl ... -o ids)`'"
@@ -1450,23 +1609,62 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send a message to your coach or member (participants only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your messages, unread first; listing marks them read'
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "audit" -d 'The audit log: who changed what, when'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "completions" -d 'Print a shell completion script'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "man" -d 'Write man pages for every command into a directory'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "message" -d 'Messages between a coach and their members: send, list'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for `$(coachctl ... -o ids)`'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "completions" -d 'Print a shell completion script'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "man" -d 'Write man pages for every command into a directory'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Where the database lives, the server version and the schema version'
@@ -1525,3 +1723,4 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "send" -d 'Send a message to your coach or member (participants only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List your messages, unread first; listing marks them read'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'

@@ -213,7 +213,7 @@ fn a_malformed_file_exits_3_naming_the_file_and_line() {
     for (text, line, what) in [
         ("as = \"a@b.example\"\noutput = json\n", 2, ""),
         ("tz = \"Mars/Olympus\"\n", 1, "IANA"),
-        ("\n\noutput = \"xml\"\n", 3, "table, json, csv"),
+        ("\n\noutput = \"xml\"\n", 3, "table, wide, json, csv, ids"),
         ("as = \"not an email\"\n", 1, "neither an id nor an email"),
         ("colour = \"red\"\n", 1, "unknown key 'colour'"),
         ("[profiles.prod]\nurl = \"x\"\n", 2, "database_url"),

@@ -29,6 +29,18 @@ impl output::Record for Setting {
     fn id(&self) -> String {
         self.id.to_string()
     }
+    // The setting's name first, and its value whole (a URL cut short would
+    // hide what is used); where it came from gives way instead.
+    const TABLE_HEADERS: &'static [&'static str] = &["setting", "value", "source", "from"];
+    fn table_row(&self, _view: &output::View) -> Option<output::Row> {
+        use super::table::Cell;
+        Some(output::Row::Cells(vec![
+            Cell::fixed(self.id),
+            Cell::fixed(&self.value),
+            Cell::fixed(self.source.as_str()),
+            Cell::text(&self.from),
+        ]))
+    }
 }
 
 impl Cmd {

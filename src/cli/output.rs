@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use super::Ctx;
 pub use super::rows::Rows;
 use super::rows::json_write_error;
-use super::table::{self, Cell, Row};
+pub use super::table::Row;
+use super::table::{self, Cell};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -231,7 +231,8 @@ pub fn render(
         if zone_heading {
             lines.push(truncate(&format!("Times in {}", zone.name()), width));
         }
-        let head: Vec<Cell> = headers.iter().map(|h| Cell::text(h)).collect();
+        // Headers never make a column elastic: the data decides what gives way.
+        let head: Vec<Cell> = headers.iter().map(|h| Cell::fixed(h.as_str())).collect();
         let mut all: Vec<&[Cell]> = vec![head.as_slice()];
         all.extend(plain.iter().copied());
         let widths = fit(&all, width);
