@@ -23,6 +23,7 @@ pub mod history;
 pub mod invite;
 pub mod member;
 pub mod message;
+pub mod roster;
 pub mod notify;
 pub mod schedule;
 pub mod session;

@@ -27,6 +27,7 @@ pub mod message;
 pub mod notify;
 pub mod output;
 pub mod report;
+pub mod roster;
 pub mod session;
 pub mod slots;
 
