@@ -136,16 +136,15 @@ fn render_import(ctx: &Ctx, actor: &Actor, r: &Report) -> Result<()> {
         Format::Table => {
             if ctx.global.verbose > 0 {
                 for m in &r.members {
-                    let what = match (m.action, r.dry_run) {
-                        (Action::Created, false) => "created".to_string(),
-                        (Action::Created, true) => "would create".to_string(),
-                        (_, dry) => format!(
-                            "{} ({})",
+                    let (what, fields) = match (m.action, r.dry_run) {
+                        (Action::Created, false) => ("created", String::new()),
+                        (Action::Created, true) => ("would create", String::new()),
+                        (_, dry) => (
                             if dry { "would update" } else { "updated" },
-                            m.changed.join(", ")
+                            format!(" ({})", m.changed.join(", ")),
                         ),
                     };
-                    writeln!(out, "line {}: {what} {}", m.line, m.email)?;
+                    writeln!(out, "line {}: {what} {}{fields}", m.line, m.email)?;
                 }
             }
             writeln!(out, "{}", summary(r))?;
