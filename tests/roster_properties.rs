@@ -28,7 +28,12 @@ fn member() -> impl Strategy<Value = Member> {
         "[a-zA-Z][a-zA-Z0-9._+-]{0,8}",
         "[A-Za-zÀ-ÿ ,\"'=+@-]{0,12}[A-Za-zÀ-ÿ]",
         "[a-z ,\"'=+@\n-]{0,20}",
-        prop::sample::select(vec!["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
+        prop::sample::select(vec![
+            "UTC",
+            "Europe/Berlin",
+            "America/New_York",
+            "Asia/Kolkata",
+        ]),
         prop::option::of(0..COACHES.len()),
         prop::sample::select(vec!["active", "inactive", "paused"]),
     )
@@ -42,7 +47,14 @@ fn member() -> impl Strategy<Value = Member> {
         })
 }
 
-type Tuple = (String, String, Option<String>, String, Option<String>, String);
+type Tuple = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+);
 
 /// What the database should hold for a member: the canonical forms.
 fn expected(i: usize, m: &Member) -> Tuple {
@@ -59,8 +71,15 @@ fn expected(i: usize, m: &Member) -> Tuple {
 
 fn roster_file(members: &[Member]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["email", "name", "goals", "timezone", "coach", "membership_status"])
-        .unwrap();
+    w.write_record([
+        "email",
+        "name",
+        "goals",
+        "timezone",
+        "coach",
+        "membership_status",
+    ])
+    .unwrap();
     for (i, m) in members.iter().enumerate() {
         let g = roster::csv_file::guard;
         w.write_record([

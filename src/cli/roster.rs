@@ -58,7 +58,9 @@ fn read_input(file: &PathBuf) -> Result<Vec<u8>> {
         std::io::stdin()
             .lock()
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::invalid(format!("cannot read the roster from standard input: {e}")))?;
+            .map_err(|e| {
+                Error::invalid(format!("cannot read the roster from standard input: {e}"))
+            })?;
     } else {
         bytes = std::fs::read(file).map_err(|e| {
             let why = match e.kind() {
@@ -67,7 +69,10 @@ fn read_input(file: &PathBuf) -> Result<Vec<u8>> {
                 std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
                 other => other.to_string(),
             };
-            Error::invalid(format!("cannot read the roster file {}: {why}", file.display()))
+            Error::invalid(format!(
+                "cannot read the roster file {}: {why}",
+                file.display()
+            ))
         })?;
     }
     Ok(bytes)
@@ -106,7 +111,11 @@ fn summary(r: &Report) -> String {
             r.unchanged
         );
     }
-    let tail = if r.dry_run { "; nothing was written (dry run)" } else { "" };
+    let tail = if r.dry_run {
+        "; nothing was written (dry run)"
+    } else {
+        ""
+    };
     format!(
         "{c} {}, {u} {}, unchanged {}{tail}",
         r.created, r.updated, r.unchanged

@@ -270,7 +270,10 @@ fn row(line: u64, cols: &Columns, r: &csv::ByteRecord) -> Result<Row, RowError> 
         }),
         p,
     );
-    let membership_status = check(opt(&cells, cols.membership_status, MembershipStatus::parse), p);
+    let membership_status = check(
+        opt(&cells, cols.membership_status, MembershipStatus::parse),
+        p,
+    );
     match (email, name, goals, timezone, coach, membership_status) {
         (Some(email), Some(name), Some(goals), Some(timezone), Some(coach), Some(status)) => {
             Ok(Row {
@@ -347,8 +350,10 @@ mod tests {
 
     #[test]
     fn a_bom_crlf_and_blank_lines_are_read_as_plain_rows() {
-        let p = parse(b"\xEF\xBB\xBFemail,name\r\n\r\nbo@example.com,Bo\r\n  \r\ncy@example.com,Cy\r\n")
-            .expect("parse");
+        let p = parse(
+            b"\xEF\xBB\xBFemail,name\r\n\r\nbo@example.com,Bo\r\n  \r\ncy@example.com,Cy\r\n",
+        )
+        .expect("parse");
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         let lines: Vec<u64> = p.rows.iter().map(|r| r.line).collect();
         assert_eq!(lines, [3, 5]);

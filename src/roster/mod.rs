@@ -204,9 +204,16 @@ pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Re
         Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
     };
     let hide_unshared_goals = actor.role() == Role::Coach;
-    let rows: Vec<(Uuid, String, String, Option<String>, String, Option<String>, String)> =
-        sqlx::query_as(
-            "SELECT u.id, u.email, u.name,
+    let rows: Vec<(
+        Uuid,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        String,
+    )> = sqlx::query_as(
+        "SELECT u.id, u.email, u.name,
                 CASE WHEN $3 AND NOT m.share_goals THEN NULL ELSE m.goals END,
                 u.timezone, cu.email, m.membership_status
              FROM users u
@@ -215,12 +222,12 @@ pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Re
              WHERE ($1::uuid IS NULL OR m.coach_id = $1)
                AND ($2::uuid IS NULL OR u.id = $2)
              ORDER BY u.email",
-        )
-        .bind(scope_coach)
-        .bind(scope_self)
-        .bind(hide_unshared_goals)
-        .fetch_all(&mut *conn)
-        .await?;
+    )
+    .bind(scope_coach)
+    .bind(scope_self)
+    .bind(hide_unshared_goals)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows
         .into_iter()
         .map(
@@ -246,10 +253,10 @@ fn ref_key(r: &UserRef) -> String {
 fn coach_refs<'a>(rows: &'a [csv_file::Row], opts: &'a Options) -> Vec<&'a UserRef> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    let all = opts
-        .coach
-        .iter()
-        .chain(rows.iter().filter_map(|r| r.coach.as_ref().and_then(|c| c.as_ref())));
+    let all = opts.coach.iter().chain(
+        rows.iter()
+            .filter_map(|r| r.coach.as_ref().and_then(|c| c.as_ref())),
+    );
     for c in all {
         if seen.insert(ref_key(c)) {
             out.push(c);

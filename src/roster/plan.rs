@@ -150,11 +150,11 @@ pub(crate) async fn load(
         .map(|(id, count, max, acc)| (id, (count, max, acc)))
         .collect();
     for (key, c) in found {
-        let (count, max, accepting) =
-            locked
-                .get(&c.id)
-                .copied()
-                .unwrap_or((c.member_count, c.max_members, c.accepting_members));
+        let (count, max, accepting) = locked.get(&c.id).copied().unwrap_or((
+            c.member_count,
+            c.max_members,
+            c.accepting_members,
+        ));
         coaches.insert(
             key,
             Ok(CoachState {
@@ -167,7 +167,12 @@ pub(crate) async fn load(
             }),
         );
     }
-    let forced = forced_ref.map(|f| coaches.get(&ref_key(&f)).cloned().unwrap_or_else(|| Err(format!("no coach {f}"))));
+    let forced = forced_ref.map(|f| {
+        coaches
+            .get(&ref_key(&f))
+            .cloned()
+            .unwrap_or_else(|| Err(format!("no coach {f}")))
+    });
     if let (Some(me), Some(f)) = (actor.as_coach(), &forced) {
         match f {
             Ok(c) if c.id == me.as_uuid() => {}
@@ -289,7 +294,10 @@ fn plan_row(
     let coach: Option<Option<&CoachState>> = match (forced, named) {
         (Some(f), Some(Some(c))) if c.id != f.id => {
             let why = if actor.as_coach().is_some() && opts.coach.is_none() {
-                format!("names coach {}, but a coach imports into their own roster ({})", c.email, f.email)
+                format!(
+                    "names coach {}, but a coach imports into their own roster ({})",
+                    c.email, f.email
+                )
             } else {
                 format!("names coach {}, but --coach is {}", c.email, f.email)
             };
@@ -306,7 +314,10 @@ fn plan_row(
     let (p, new_assignment) = match existing {
         None => {
             let coach = coach.flatten();
-            let status = row.membership_status.flatten().unwrap_or(MembershipStatus::Active);
+            let status = row
+                .membership_status
+                .flatten()
+                .unwrap_or(MembershipStatus::Active);
             (
                 Planned {
                     id: Uuid::new_v4(),
@@ -375,10 +386,15 @@ fn plan_row(
             {
                 return Err(RowError::forbidden(
                     line,
-                    format!("{email} is not in {}'s roster; only an admin may import them", actor.label()),
+                    format!(
+                        "{email} is not in {}'s roster; only an admin may import them",
+                        actor.label()
+                    ),
                 ));
             }
-            if actor.as_coach().is_some() && (changed.contains(&"name") || changed.contains(&"timezone")) {
+            if actor.as_coach().is_some()
+                && (changed.contains(&"name") || changed.contains(&"timezone"))
+            {
                 return Err(RowError::forbidden(
                     line,
                     format!("a coach may not change the name or time zone of member {email}"),
@@ -394,14 +410,21 @@ fn plan_row(
                 ));
             }
             let new = coach_id.filter(|c| Some(*c) != e.coach_id).and_then(|c| {
-                db.coaches.values().filter_map(|x| x.as_ref().ok()).find(|x| x.id == c)
+                db.coaches
+                    .values()
+                    .filter_map(|x| x.as_ref().ok())
+                    .find(|x| x.id == c)
             });
             (
                 Planned {
                     id: e.id,
                     line,
                     email: email.to_string(),
-                    action: if changed.is_empty() { Action::Unchanged } else { Action::Updated },
+                    action: if changed.is_empty() {
+                        Action::Unchanged
+                    } else {
+                        Action::Updated
+                    },
                     changed,
                     name,
                     timezone,

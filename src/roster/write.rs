@@ -43,9 +43,7 @@ pub(crate) async fn apply(
     )
     .execute(&mut *conn)
     .await?;
-    let mut copy = conn
-        .copy_in_raw("COPY roster_rows FROM STDIN")
-        .await?;
+    let mut copy = conn.copy_in_raw("COPY roster_rows FROM STDIN").await?;
     let mut buf = String::with_capacity(1 << 20);
     for p in plan {
         push_row(&mut buf, p);
@@ -169,7 +167,13 @@ pub(crate) async fn apply(
 fn push_row(buf: &mut String, p: &Planned) {
     use std::fmt::Write;
     let created = p.action == Action::Created;
-    let _ = write!(buf, "{}\t{}\t{}\t", p.line, p.id, if created { 't' } else { 'f' });
+    let _ = write!(
+        buf,
+        "{}\t{}\t{}\t",
+        p.line,
+        p.id,
+        if created { 't' } else { 'f' }
+    );
     field(buf, Some(&p.email));
     field(buf, Some(&p.name));
     field(buf, Some(&p.timezone));
