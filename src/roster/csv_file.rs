@@ -86,6 +86,11 @@ pub fn parse(input: &[u8]) -> Result<Parsed> {
         .has_headers(false)
         .flexible(true)
         .from_reader(input);
+    let mut lines = Lines {
+        input,
+        pos: 0,
+        line: 1,
+    };
     let mut records = reader.byte_records();
     let (header_line, columns) = loop {
         match records.next() {
@@ -97,7 +102,10 @@ pub fn parse(input: &[u8]) -> Result<Parsed> {
             }
             Some(Err(e)) => return Err(csv_error(&e)),
             Some(Ok(r)) if is_blank(&r) => continue,
-            Some(Ok(r)) => break (line_of(&r), header(&r)?),
+            Some(Ok(r)) => {
+                let line = lines.of(&r);
+                break (line, header(line, &r)?);
+            }
         }
     };
     let mut parsed = Parsed::default();
@@ -107,7 +115,7 @@ pub fn parse(input: &[u8]) -> Result<Parsed> {
         if is_blank(&record) {
             continue;
         }
-        let line = line_of(&record);
+        let line = lines.of(&record);
         match row(line, &columns, &record) {
             Ok(r) => {
                 if let Some(first) = seen.get(&r.email) {
@@ -146,8 +154,31 @@ fn csv_error(e: &csv::Error) -> Error {
     Error::invalid(format!("{at}cannot read the roster file: {e}"))
 }
 
-fn line_of(r: &csv::ByteRecord) -> u64 {
-    r.position().map(|p| p.line()).unwrap_or(0)
+/// Line numbers as an editor shows them. The reader's own position of a
+/// record is where it started looking, before the line end of the record
+/// before (CRLF) and any blank lines: skip those, counting newlines; records
+/// come in order, so one pass over the input counts them all.
+struct Lines<'a> {
+    input: &'a [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    fn of(&mut self, r: &csv::ByteRecord) -> u64 {
+        let start = r.position().map_or(self.pos, |p| p.byte() as usize);
+        let mut end = start.clamp(self.pos, self.input.len());
+        while end < self.input.len() && matches!(self.input[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        let newlines = self.input[self.pos..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.pos = end;
+        self.line
+    }
 }
 
 fn is_blank(r: &csv::ByteRecord) -> bool {
@@ -166,8 +197,7 @@ struct Columns {
     membership_status: Option<usize>,
 }
 
-fn header(r: &csv::ByteRecord) -> Result<Columns> {
-    let line = line_of(r);
+fn header(line: u64, r: &csv::ByteRecord) -> Result<Columns> {
     let names: Vec<String> = r
         .iter()
         .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
@@ -357,5 +387,14 @@ mod tests {
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         let lines: Vec<u64> = p.rows.iter().map(|r| r.line).collect();
         assert_eq!(lines, [3, 5]);
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_blank_lines_and_line_breaks_inside_quotes() {
+        let p = parse(b"email,name,goals\r\nbad,A,\"one\r\ntwo\"\r\n\r\n\r\nworse,B,\n\nb@example.com,C,\"x\ny\"\nbad3,D,\n")
+            .expect("parse");
+        let lines: Vec<u64> = p.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 6, 10]);
+        assert_eq!(p.rows[0].line, 8);
     }
 }
