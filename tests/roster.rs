@@ -694,3 +694,28 @@ fn an_import_raced_against_member_assign_never_overfills_the_coach() {
     }
     db.assert_invariants();
 }
+
+#[test]
+fn a_dash_reads_the_roster_from_standard_input() {
+    let db = TestDb::new();
+    let mut child = db
+        .cmd()
+        .args(["member", "import", "-", "-o", "ids"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn coachctl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"email,name\nbo@example.com,Bo\n")
+        .expect("write stdin");
+    let run = common::Run::from(child.wait_with_output().expect("wait"));
+    let id = run.id();
+    assert_eq!(
+        db.scalar::<String>("SELECT id::text FROM users WHERE email = 'bo@example.com'"),
+        id
+    );
+}

@@ -321,7 +321,7 @@ fn row(line: u64, cols: &Columns, r: &csv::ByteRecord) -> Result<Row, RowError> 
 }
 
 /// One exported member: the roster columns, as text.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Record {
     pub id: uuid::Uuid,
     pub email: String,

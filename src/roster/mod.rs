@@ -204,18 +204,10 @@ pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Re
         Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
     };
     let hide_unshared_goals = actor.role() == Role::Coach;
-    let rows: Vec<(
-        Uuid,
-        String,
-        String,
-        Option<String>,
-        String,
-        Option<String>,
-        String,
-    )> = sqlx::query_as(
+    let records: Vec<Record> = sqlx::query_as(
         "SELECT u.id, u.email, u.name,
-                CASE WHEN $3 AND NOT m.share_goals THEN NULL ELSE m.goals END,
-                u.timezone, cu.email, m.membership_status
+                CASE WHEN $3 AND NOT m.share_goals THEN NULL ELSE m.goals END AS goals,
+                u.timezone, cu.email AS coach, m.membership_status
              FROM users u
              JOIN member_profiles m ON m.user_id = u.id
              LEFT JOIN users cu ON cu.id = m.coach_id
@@ -228,20 +220,7 @@ pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Re
     .bind(hide_unshared_goals)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, email, name, goals, timezone, coach, membership_status)| Record {
-                id,
-                email,
-                name,
-                goals,
-                timezone,
-                coach,
-                membership_status,
-            },
-        )
-        .collect())
+    Ok(records)
 }
 
 /// The key a coach reference is looked up by.

@@ -34,7 +34,8 @@ pub struct Planned {
     pub changed: Vec<&'static str>,
     pub name: String,
     pub timezone: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Not shown: a coach's import keeps goals the member hides from them.
+    #[serde(skip)]
     pub goals: Option<String>,
     pub coach_email: Option<String>,
     pub membership_status: MembershipStatus,
