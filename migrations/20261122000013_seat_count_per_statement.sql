@@ -24,7 +24,10 @@ CREATE FUNCTION coach_profiles_add_seats(seats jsonb) RETURNS void
 BEGIN
     PERFORM 1 FROM coach_profiles
     WHERE user_id IN (SELECT (e->>'coach')::uuid FROM jsonb_array_elements(seats) e)
-    ORDER BY user_id FOR UPDATE;
+    -- NO KEY UPDATE, as the update itself takes: the foreign key check of
+    -- the member row already holds KEY SHARE on it, which FOR UPDATE would
+    -- have to wait for (two assignments would deadlock).
+    ORDER BY user_id FOR NO KEY UPDATE;
     UPDATE coach_profiles c SET member_count = c.member_count + (e->>'delta')::integer
     FROM jsonb_array_elements(seats) e
     WHERE c.user_id = (e->>'coach')::uuid;

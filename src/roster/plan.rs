@@ -141,7 +141,7 @@ pub(crate) async fn load(
     ids.dedup();
     let locked: Vec<(Uuid, i32, i32, bool)> = sqlx::query_as(
         "SELECT user_id, member_count, max_members, accepting_members FROM coach_profiles
-         WHERE user_id = ANY($1) ORDER BY user_id FOR UPDATE",
+         WHERE user_id = ANY($1) ORDER BY user_id FOR NO KEY UPDATE",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
