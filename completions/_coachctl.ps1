@@ -462,6 +462,8 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'What a member looks at first: next session, the next three, their coach')
             [CompletionResult]::new('sharing', 'sharing', [CompletionResultType]::ParameterValue, 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export members as a roster CSV that `member import` reads back (-o json for JSON); a coach exports their own members')
             [CompletionResult]::new('privacy', 'privacy', [CompletionResultType]::ParameterValue, 'Set who may find the member: public, connections or private')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -676,6 +678,48 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'coachctl;member;import' {
+            [CompletionResult]::new('--coach', '--coach', [CompletionResultType]::ParameterName, 'Assign every member of the file to this coach (email, id or id prefix)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('--update', '--update', [CompletionResultType]::ParameterName, 'Change existing members whose row differs (else such rows are errors)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Check the file and print what would change; write nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;member;export' {
+            [CompletionResult]::new('--coach', '--coach', [CompletionResultType]::ParameterName, 'Only the members of this coach (email, id or id prefix)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'coachctl;member;privacy' {
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
@@ -706,6 +750,8 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'What a member looks at first: next session, the next three, their coach')
             [CompletionResult]::new('sharing', 'sharing', [CompletionResultType]::ParameterValue, 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export members as a roster CSV that `member import` reads back (-o json for JSON); a coach exports their own members')
             [CompletionResult]::new('privacy', 'privacy', [CompletionResultType]::ParameterValue, 'Set who may find the member: public, connections or private')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -738,6 +784,12 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;member;help;history' {
+            break
+        }
+        'coachctl;member;help;import' {
+            break
+        }
+        'coachctl;member;help;export' {
             break
         }
         'coachctl;member;help;privacy' {
@@ -2121,6 +2173,8 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'What a member looks at first: next session, the next three, their coach')
             [CompletionResult]::new('sharing', 'sharing', [CompletionResultType]::ParameterValue, 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export members as a roster CSV that `member import` reads back (-o json for JSON); a coach exports their own members')
             [CompletionResult]::new('privacy', 'privacy', [CompletionResultType]::ParameterValue, 'Set who may find the member: public, connections or private')
             break
         }
@@ -2152,6 +2206,12 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;member;history' {
+            break
+        }
+        'coachctl;help;member;import' {
+            break
+        }
+        'coachctl;help;member;export' {
             break
         }
         'coachctl;help;member;privacy' {

@@ -418,8 +418,14 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__member,dashboard)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__dashboard"
                 ;;
+            coachctl__subcmd__help__subcmd__member,export)
+                cmd="coachctl__subcmd__help__subcmd__member__subcmd__export"
+                ;;
             coachctl__subcmd__help__subcmd__member,history)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__history"
+                ;;
+            coachctl__subcmd__help__subcmd__member,import)
+                cmd="coachctl__subcmd__help__subcmd__member__subcmd__import"
                 ;;
             coachctl__subcmd__help__subcmd__member,list)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__list"
@@ -538,11 +544,17 @@ _coachctl() {
             coachctl__subcmd__member,dashboard)
                 cmd="coachctl__subcmd__member__subcmd__dashboard"
                 ;;
+            coachctl__subcmd__member,export)
+                cmd="coachctl__subcmd__member__subcmd__export"
+                ;;
             coachctl__subcmd__member,help)
                 cmd="coachctl__subcmd__member__subcmd__help"
                 ;;
             coachctl__subcmd__member,history)
                 cmd="coachctl__subcmd__member__subcmd__history"
+                ;;
+            coachctl__subcmd__member,import)
+                cmd="coachctl__subcmd__member__subcmd__import"
                 ;;
             coachctl__subcmd__member,list)
                 cmd="coachctl__subcmd__member__subcmd__list"
@@ -574,11 +586,17 @@ _coachctl() {
             coachctl__subcmd__member__subcmd__help,dashboard)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__dashboard"
                 ;;
+            coachctl__subcmd__member__subcmd__help,export)
+                cmd="coachctl__subcmd__member__subcmd__help__subcmd__export"
+                ;;
             coachctl__subcmd__member__subcmd__help,help)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__help"
                 ;;
             coachctl__subcmd__member__subcmd__help,history)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__history"
+                ;;
+            coachctl__subcmd__member__subcmd__help,import)
+                cmd="coachctl__subcmd__member__subcmd__help__subcmd__import"
                 ;;
             coachctl__subcmd__member__subcmd__help,list)
                 cmd="coachctl__subcmd__member__subcmd__help__subcmd__list"
@@ -3632,7 +3650,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__member)
-            opts="create list show update assign unassign onboarding dashboard sharing history privacy"
+            opts="create list show update assign unassign onboarding dashboard sharing history import export privacy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3687,7 +3705,35 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__help__subcmd__member__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__help__subcmd__member__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__member__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4520,7 +4566,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing history privacy help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version create list show update assign unassign onboarding dashboard sharing history import export privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4715,8 +4761,54 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__member__subcmd__export)
+            opts="-o -y -v -h -V --coach --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --coach)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__member__subcmd__help)
-            opts="create list show update assign unassign onboarding dashboard sharing history privacy help"
+            opts="create list show update assign unassign onboarding dashboard sharing history import export privacy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4771,6 +4863,20 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__member__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__member__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -4786,6 +4892,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__member__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__member__subcmd__help__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4904,6 +5024,52 @@ _coachctl() {
                 return 0
             fi
             case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__member__subcmd__import)
+            opts="-o -y -v -h -V --coach --update --dry-run --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --coach)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -428,6 +428,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
+            cand import 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
+            cand export 'Export members as a roster CSV that `member import` reads back (-o json for JSON); a coach exports their own members'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -631,6 +633,46 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;member;import'= {
+            cand --coach 'Assign every member of the file to this coach (email, id or id prefix)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --update 'Change existing members whose row differs (else such rows are errors)'
+            cand --dry-run 'Check the file and print what would change; write nothing'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;member;export'= {
+            cand --coach 'Only the members of this coach (email, id or id prefix)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;member;privacy'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
@@ -660,6 +702,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
+            cand import 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
+            cand export 'Export members as a roster CSV that `member import` reads back (-o json for JSON); a coach exports their own members'
             cand privacy 'Set who may find the member: public, connections or private'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -682,6 +726,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;member;help;sharing'= {
         }
         &'coachctl;member;help;history'= {
+        }
+        &'coachctl;member;help;import'= {
+        }
+        &'coachctl;member;help;export'= {
         }
         &'coachctl;member;help;privacy'= {
         }
@@ -1945,6 +1993,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
+            cand import 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
+            cand export 'Export members as a roster CSV that `member import` reads back (-o json for JSON); a coach exports their own members'
             cand privacy 'Set who may find the member: public, connections or private'
         }
         &'coachctl;help;member;create'= {
@@ -1966,6 +2016,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;member;sharing'= {
         }
         &'coachctl;help;member;history'= {
+        }
+        &'coachctl;help;member;import'= {
+        }
+        &'coachctl;help;member;export'= {
         }
         &'coachctl;help;member;privacy'= {
         }

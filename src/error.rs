@@ -45,6 +45,11 @@ pub enum Error {
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),
 
+    /// Exit 3 (or 4): every bad row of a roster file, each with its line;
+    /// displayed as the summary sentence, the rows printed before it.
+    #[error("{}", escaped(&.0.summary))]
+    Rows(Box<crate::roster::RowErrors>),
+
     /// Any other database error: mapped by [`Error::from_sqlx`].
     #[error("{}", describe_sqlx(.0))]
     Database(sqlx::Error),
@@ -101,6 +106,7 @@ impl Error {
             Error::Conflict(_) => Kind::Conflict,
             Error::Rule(_) => Kind::Rule,
             Error::Unavailable(_) => Kind::Unavailable,
+            Error::Rows(r) => r.kind(),
             Error::Database(e) if is_unavailable(e) => Kind::Unavailable,
             Error::Database(_) => Kind::Internal,
         }

@@ -27,6 +27,7 @@ pub mod member;
 pub mod message;
 pub mod notify;
 pub mod page;
+pub mod roster;
 pub mod schedule;
 pub mod seed;
 pub mod session;

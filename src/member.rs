@@ -2,8 +2,8 @@
 //! assignment to a coach. Seed 003 requirements 1, 6, 12 and 14.4; seed 002
 //! properties 1-5 and 30-35.
 //!
-//! Capacity is the database's job: the `member_profiles_coach_count` trigger
-//! keeps `coach_profiles.member_count` under `CHECK (member_count <=
+//! Capacity is the database's job: the `member_profiles_seats_*` triggers
+//! keep `coach_profiles.member_count` under `CHECK (member_count <=
 //! max_members)`, so no interleaving of assignments can overfill a coach.
 
 use chrono::{DateTime, Utc};

@@ -131,6 +131,17 @@ enum Commands {
         /// The member's email or id (default: the acting member)
         member: Option<UserRef>,
     },
+    /// Import a roster CSV (email,name[,goals,timezone,coach,membership_status]):
+    /// every bad row is reported with its line and nothing is written, else
+    /// all rows land in one transaction; a re-run changes nothing
+    #[command(after_long_help = "Examples:
+  coachctl member import roster.csv --coach ana@example.com
+  coachctl member import roster.csv --dry-run -v
+  coachctl member export > roster.csv && coachctl member import roster.csv --update")]
+    Import(super::roster::ImportArgs),
+    /// Export members as a roster CSV that `member import` reads back
+    /// (-o json for JSON); a coach exports their own members
+    Export(super::roster::ExportArgs),
     /// Set who may find the member: public, connections or private
     Privacy {
         /// The member's email or id
@@ -270,6 +281,8 @@ impl Cmd {
                 )
                 .await?
             }
+            Commands::Import(args) => return super::roster::import(ctx, &pool, &actor, args).await,
+            Commands::Export(args) => return super::roster::export(ctx, &pool, &actor, args).await,
             Commands::Privacy { member: who, level } => {
                 let who = ids::user(&pool, &actor, who).await?;
                 member::set_privacy(&pool, &actor, &who, level).await?

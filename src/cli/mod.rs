@@ -29,6 +29,7 @@ pub mod notify;
 pub mod output;
 pub mod prompt;
 pub mod report;
+pub mod roster;
 pub mod rows;
 pub mod seed;
 pub mod session;

@@ -16,6 +16,10 @@ use crate::error::Error;
 /// Print a failed command's error and give its exit code.
 pub fn error(e: &Error, format: Format) -> ExitCode {
     let kind = e.kind();
+    if let Error::Rows(rows) = e {
+        print_rows(format == Format::Json, kind.as_str(), rows);
+        return ExitCode::from(kind.exit_code() as u8);
+    }
     print(format == Format::Json, kind.as_str(), &e.to_string());
     ExitCode::from(kind.exit_code() as u8)
 }
@@ -58,6 +62,29 @@ fn print(json: bool, kind: &str, message: &str) {
         writeln!(err, "{obj}")
     } else {
         writeln!(err, "error: {message}")
+    };
+}
+
+/// A roster's bad rows: one line each (`line 17: ...`), every one of them
+/// (they are data about the file), then the summary; under `-o json` one
+/// object with the rows as a list.
+fn print_rows(json: bool, kind: &str, rows: &crate::roster::RowErrors) {
+    let mut err = std::io::stderr().lock();
+    let summary = escaped(&rows.summary).to_string();
+    let _ = if json {
+        let list: Vec<serde_json::Value> = rows
+            .rows
+            .iter()
+            .map(|r| serde_json::json!({ "line": r.line, "message": escaped(&r.message).to_string() }))
+            .collect();
+        let obj = serde_json::json!({ "kind": kind, "message": summary, "rows": list });
+        writeln!(err, "{obj}")
+    } else {
+        let mut text = String::new();
+        for r in &rows.rows {
+            text.push_str(&format!("line {}: {}\n", r.line, escaped(&r.message)));
+        }
+        writeln!(err, "{text}error: {summary}")
     };
 }
 

@@ -1,0 +1,400 @@
+//! The roster CSV format: reading a file into validated rows (every bad row
+//! reported, with its line number) and writing rows back.
+//!
+//! Columns: `email,name` required; `goals`, `timezone`, `coach`,
+//! `membership_status` optional, in any order. A column left out keeps what
+//! an existing member has (a new member gets the default); a column given is
+//! the declared state, so an empty `goals` or `coach` cell means "none".
+//!
+//! Formula guard: a text cell that a spreadsheet would run as a formula
+//! (`=`, `+`, `-`, `@`, tab or CR first) is written with a leading `'`, like
+//! every CSV output of coachctl; so that a value which itself starts with
+//! `'`s before such a character survives the round trip, it gets one more
+//! `'` on export, and import removes exactly one.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use crate::domain::{Email, MembershipStatus, PersonName, ProfileText, TimeZone, UserRef};
+use crate::error::{Error, Result};
+
+use super::RowError;
+
+/// The columns of a roster file, in the order export writes them.
+pub const COLUMNS: [&str; 6] = [
+    "email",
+    "name",
+    "goals",
+    "timezone",
+    "coach",
+    "membership_status",
+];
+
+/// One valid row. `None` in a field: the column is not in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub line: u64,
+    pub email: Email,
+    pub name: PersonName,
+    /// `Some(None)`: the column is there and the cell is empty (no goals).
+    pub goals: Option<Option<String>>,
+    /// `Some(None)`: an empty cell, the default (UTC).
+    pub timezone: Option<Option<TimeZone>>,
+    /// `Some(None)`: an empty cell, no coach (unless `--coach`).
+    pub coach: Option<Option<UserRef>>,
+    /// `Some(None)`: an empty cell, the default (active).
+    pub membership_status: Option<Option<MembershipStatus>>,
+}
+
+/// What reading a file gave: the valid rows and every bad one.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub rows: Vec<Row>,
+    pub errors: Vec<RowError>,
+}
+
+/// What a spreadsheet runs as a formula (OWASP, "CSV Injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Does `s` need the guard: a formula start, possibly behind `'`s?
+fn guarded_shape(s: &str) -> bool {
+    s.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
+/// A text cell as export writes it.
+pub fn guard(s: &str) -> String {
+    if guarded_shape(s) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// A cell as import reads it: undo [`guard`].
+pub fn unguard(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if guarded_shape(rest) => rest,
+        _ => s,
+    }
+}
+
+/// Read a roster file. Header errors (missing, unknown or repeated columns)
+/// end the reading at once: without columns no row can be understood.
+pub fn parse(input: &[u8]) -> Result<Parsed> {
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut lines = Lines {
+        input,
+        pos: 0,
+        line: 1,
+    };
+    let mut records = reader.byte_records();
+    let (header_line, columns) = loop {
+        match records.next() {
+            None => {
+                return Err(Error::invalid(format!(
+                    "the roster file is empty; it needs a header line naming its columns: {}",
+                    header_help()
+                )));
+            }
+            Some(Err(e)) => return Err(csv_error(&e)),
+            Some(Ok(r)) if is_blank(&r) => continue,
+            Some(Ok(r)) => {
+                let line = lines.of(&r);
+                break (line, header(line, &r)?);
+            }
+        }
+    };
+    let mut parsed = Parsed::default();
+    let mut seen: HashMap<Email, u64> = HashMap::new();
+    for record in records {
+        let record = record.map_err(|e| csv_error(&e))?;
+        if is_blank(&record) {
+            continue;
+        }
+        let line = lines.of(&record);
+        match row(line, &columns, &record) {
+            Ok(r) => {
+                if let Some(first) = seen.get(&r.email) {
+                    parsed.errors.push(RowError::invalid(
+                        line,
+                        format!(
+                            "{} appears already on line {first} (emails are compared ignoring case)",
+                            r.email
+                        ),
+                    ));
+                } else {
+                    seen.insert(r.email.clone(), line);
+                    parsed.rows.push(r);
+                }
+            }
+            Err(e) => parsed.errors.push(e),
+        }
+    }
+    if parsed.rows.is_empty() && parsed.errors.is_empty() {
+        return Err(Error::invalid(format!(
+            "the roster file has a header (line {header_line}) but no rows"
+        )));
+    }
+    Ok(parsed)
+}
+
+fn header_help() -> String {
+    "email,name and optionally goals,timezone,coach,membership_status".into()
+}
+
+fn csv_error(e: &csv::Error) -> Error {
+    let at = e
+        .position()
+        .map(|p| format!("line {}: ", p.line()))
+        .unwrap_or_default();
+    Error::invalid(format!("{at}cannot read the roster file: {e}"))
+}
+
+/// Line numbers as an editor shows them. The reader's own position of a
+/// record is where it started looking, before the line end of the record
+/// before (CRLF) and any blank lines: skip those, counting newlines; records
+/// come in order, so one pass over the input counts them all.
+struct Lines<'a> {
+    input: &'a [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    fn of(&mut self, r: &csv::ByteRecord) -> u64 {
+        let start = r.position().map_or(self.pos, |p| p.byte() as usize);
+        let mut end = start.clamp(self.pos, self.input.len());
+        while end < self.input.len() && matches!(self.input[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        let newlines = self.input[self.pos..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.pos = end;
+        self.line
+    }
+}
+
+fn is_blank(r: &csv::ByteRecord) -> bool {
+    r.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
+}
+
+/// Column positions of a header.
+#[derive(Debug)]
+struct Columns {
+    count: usize,
+    email: usize,
+    name: usize,
+    goals: Option<usize>,
+    timezone: Option<usize>,
+    coach: Option<usize>,
+    membership_status: Option<usize>,
+}
+
+fn header(line: u64, r: &csv::ByteRecord) -> Result<Columns> {
+    let names: Vec<String> = r
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
+        .collect();
+    let unknown: Vec<String> = names
+        .iter()
+        .filter(|n| !COLUMNS.contains(&n.as_str()))
+        .map(|n| format!("'{n}'"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::invalid(format!(
+            "line {line}: the header names unknown column(s) {}; a roster has the columns {}",
+            unknown.join(", "),
+            header_help()
+        )));
+    }
+    let pos = |c: &str| names.iter().position(|n| n == c);
+    for c in COLUMNS {
+        if names.iter().filter(|n| *n == c).count() > 1 {
+            return Err(Error::invalid(format!(
+                "line {line}: the header names the column '{c}' twice"
+            )));
+        }
+    }
+    let missing: Vec<&str> = ["email", "name"]
+        .into_iter()
+        .filter(|c| pos(c).is_none())
+        .collect();
+    let (Some(email), Some(name)) = (pos("email"), pos("name")) else {
+        return Err(Error::invalid(format!(
+            "line {line}: the header lacks the required column(s) {}; a roster has the columns {}",
+            missing.join(", "),
+            header_help()
+        )));
+    };
+    Ok(Columns {
+        count: names.len(),
+        email,
+        name,
+        goals: pos("goals"),
+        timezone: pos("timezone"),
+        coach: pos("coach"),
+        membership_status: pos("membership_status"),
+    })
+}
+
+/// One record into a row, or the reasons it is bad (all of them, joined).
+fn row(line: u64, cols: &Columns, r: &csv::ByteRecord) -> Result<Row, RowError> {
+    if r.len() != cols.count {
+        return Err(RowError::invalid(
+            line,
+            format!(
+                "has {} field(s), the header has {} (quote a value that holds a comma)",
+                r.len(),
+                cols.count
+            ),
+        ));
+    }
+    let mut cells = Vec::with_capacity(r.len());
+    for f in r.iter() {
+        match std::str::from_utf8(f) {
+            Ok(s) => cells.push(unguard(s)),
+            Err(_) => {
+                return Err(RowError::invalid(
+                    line,
+                    "is not valid UTF-8 text (save the file as UTF-8)",
+                ));
+            }
+        }
+    }
+    let mut problems: Vec<String> = Vec::new();
+    fn check<T>(r: Result<T>, problems: &mut Vec<String>) -> Option<T> {
+        r.map_err(|e| problems.push(e.to_string())).ok()
+    }
+    let p = &mut problems;
+    let email = check(Email::parse(cells[cols.email]), p);
+    let name = check(PersonName::parse(cells[cols.name]), p);
+    // An optional column: absent, empty, or a value to parse.
+    fn opt<T>(
+        cells: &[&str],
+        at: Option<usize>,
+        f: impl Fn(&str) -> Result<T>,
+    ) -> Result<Option<Option<T>>> {
+        match at.map(|i| cells[i].trim()) {
+            None => Ok(None),
+            Some("") => Ok(Some(None)),
+            Some(s) => f(s).map(|v| Some(Some(v))),
+        }
+    }
+    let goals = check(
+        opt(&cells, cols.goals, |s| {
+            ProfileText::parse(s).map(|t| t.as_str().to_string())
+        }),
+        p,
+    );
+    let timezone = check(opt(&cells, cols.timezone, TimeZone::parse), p);
+    let coach = check(
+        opt(&cells, cols.coach, |s| {
+            UserRef::parse(s).map_err(|e| Error::invalid(format!("coach: {e}")))
+        }),
+        p,
+    );
+    let membership_status = check(
+        opt(&cells, cols.membership_status, MembershipStatus::parse),
+        p,
+    );
+    match (email, name, goals, timezone, coach, membership_status) {
+        (Some(email), Some(name), Some(goals), Some(timezone), Some(coach), Some(status)) => {
+            Ok(Row {
+                line,
+                email,
+                name,
+                goals,
+                timezone,
+                coach,
+                membership_status: status,
+            })
+        }
+        _ => Err(RowError::invalid(line, problems.join("; "))),
+    }
+}
+
+/// One exported member: the roster columns, as text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct Record {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub name: String,
+    pub goals: Option<String>,
+    pub timezone: String,
+    pub coach: Option<String>,
+    pub membership_status: String,
+}
+
+/// Write records as a roster file (header first), formula-guarded.
+pub fn write(records: &[Record], out: impl Write) -> Result<()> {
+    let mut w = csv::WriterBuilder::new().from_writer(out);
+    let io = |e: csv::Error| match e.into_kind() {
+        csv::ErrorKind::Io(e) => Error::Io(e),
+        other => Error::Internal(format!("cannot write CSV: {other:?}")),
+    };
+    w.write_record(COLUMNS).map_err(io)?;
+    for r in records {
+        w.write_record([
+            guard(&r.email),
+            guard(&r.name),
+            guard(r.goals.as_deref().unwrap_or_default()),
+            guard(&r.timezone),
+            guard(r.coach.as_deref().unwrap_or_default()),
+            guard(&r.membership_status),
+        ])
+        .map_err(io)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_guarded_cell_reads_back_as_it_was_written() {
+        for s in ["=1+1", "'=1+1", "''@x", "plain", "'plain", "-5", "", "'"] {
+            assert_eq!(unguard(&guard(s)), s, "{s:?}");
+        }
+        assert_eq!(guard("=1+1"), "'=1+1");
+        assert_eq!(guard("'quoted"), "'quoted");
+    }
+
+    proptest! {
+        #[test]
+        fn guard_and_unguard_round_trip_and_never_leave_a_formula(s in any::<String>()) {
+            let g = guard(&s);
+            prop_assert!(!g.starts_with(FORMULA_STARTS));
+            prop_assert_eq!(unguard(&g), s.as_str());
+        }
+    }
+
+    #[test]
+    fn a_bom_crlf_and_blank_lines_are_read_as_plain_rows() {
+        let p = parse(
+            b"\xEF\xBB\xBFemail,name\r\n\r\nbo@example.com,Bo\r\n  \r\ncy@example.com,Cy\r\n",
+        )
+        .expect("parse");
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let lines: Vec<u64> = p.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 5]);
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_blank_lines_and_line_breaks_inside_quotes() {
+        let p = parse(b"email,name,goals\r\nbad,A,\"one\r\ntwo\"\r\n\r\n\r\nworse,B,\n\nb@example.com,C,\"x\ny\"\nbad3,D,\n")
+            .expect("parse");
+        let lines: Vec<u64> = p.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 6, 10]);
+        assert_eq!(p.rows[0].line, 8);
+    }
+}

@@ -1,0 +1,247 @@
+//! Rosters in bulk (issue 11): `member import FILE|-` and `member export`.
+//!
+//! An import reads the whole file, validates every row with the domain
+//! newtypes, checks it against the database (unknown coach, a coach's or
+//! admin's email, coach over capacity, a differing member without
+//! `--update`, what the actor may not do), and reports every bad row in one
+//! run; then nothing is written. Otherwise every change lands in one
+//! transaction, set-based: the rows go to the server with COPY and each
+//! table is written by one `INSERT ... SELECT` or `UPDATE ... FROM`, so the
+//! database's own triggers and constraints (the coach capacity count, the
+//! assignment notice) fire exactly as for `member create` and `member
+//! assign`, and history, conversations and the audit log get what the
+//! single commands write.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::domain::{Role, UserRef};
+use crate::error::{Error, Kind, Result};
+
+pub mod csv_file;
+mod plan;
+mod write;
+
+pub use csv_file::Record;
+pub use plan::{Action, Planned};
+
+/// A bad row: its line in the file and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+    /// `forbidden` when the row asks for what the actor may not do.
+    #[serde(skip)]
+    pub forbidden: bool,
+}
+
+impl RowError {
+    pub fn invalid(line: u64, message: impl Into<String>) -> Self {
+        RowError {
+            line,
+            message: message.into(),
+            forbidden: false,
+        }
+    }
+    pub fn forbidden(line: u64, message: impl Into<String>) -> Self {
+        RowError {
+            line,
+            message: message.into(),
+            forbidden: true,
+        }
+    }
+}
+
+/// Every bad row of a file, as one error: exit 3 (invalid input), or 4 when
+/// the only problems are rows the actor may not write.
+#[derive(Debug)]
+pub struct RowErrors {
+    pub rows: Vec<RowError>,
+    pub summary: String,
+}
+
+impl RowErrors {
+    pub fn kind(&self) -> Kind {
+        if self.rows.iter().all(|r| r.forbidden) {
+            Kind::Forbidden
+        } else {
+            Kind::Invalid
+        }
+    }
+}
+
+fn rows_error(mut rows: Vec<RowError>) -> Error {
+    rows.sort_by_key(|r| r.line);
+    let n = rows.len();
+    let summary = format!(
+        "{n} bad row{} in the roster file; nothing was imported",
+        if n == 1 { "" } else { "s" }
+    );
+    Error::Rows(Box::new(RowErrors { rows, summary }))
+}
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Assign every row to this coach (email or id).
+    pub coach: Option<UserRef>,
+    /// Change existing members whose row differs (else such a row is an error).
+    pub update: bool,
+    /// Check and plan only; write nothing.
+    pub dry_run: bool,
+}
+
+/// Where an import is, for a progress bar: each stage with its length.
+pub trait Progress {
+    fn stage(&self, _what: &'static str, _len: u64) {}
+    fn advance(&self, _n: u64) {}
+}
+
+/// No progress shown.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// What an import did (or, with `--dry-run`, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// This import run (for the JSON object's `id`).
+    pub id: Uuid,
+    pub dry_run: bool,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// The members created or updated, in file order.
+    pub members: Vec<Planned>,
+}
+
+impl Report {
+    pub fn nothing_to_change(&self) -> bool {
+        self.created == 0 && self.updated == 0
+    }
+}
+
+/// `member import`: admins import anyone; a coach imports into their own
+/// roster (every row assigned to themself); members may not import.
+pub async fn import(
+    pool: &PgPool,
+    actor: &Actor,
+    input: &[u8],
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Report> {
+    if actor.role() == Role::Member {
+        return Err(Error::forbidden(format!(
+            "{} may not import members; an admin or a coach (into their own roster) may",
+            actor.label()
+        )));
+    }
+    progress.stage("reading", 1);
+    let parsed = csv_file::parse(input)?;
+    progress.advance(1);
+    let mut errors = parsed.errors;
+    let rows = parsed.rows;
+
+    let mut tx = pool.begin().await?;
+    progress.stage("checking", rows.len() as u64);
+    let ctx = plan::load(&mut tx, actor, &rows, opts).await?;
+    let planned = plan::plan(actor, &rows, opts, &ctx, &mut errors)?;
+    progress.advance(rows.len() as u64);
+    if !errors.is_empty() {
+        return Err(rows_error(errors));
+    }
+    let unchanged = planned
+        .iter()
+        .filter(|p| p.action == Action::Unchanged)
+        .count();
+    let members: Vec<Planned> = planned
+        .into_iter()
+        .filter(|p| p.action != Action::Unchanged)
+        .collect();
+    let count = |a: Action| members.iter().filter(|p| p.action == a).count();
+    let report = Report {
+        id: Uuid::new_v4(),
+        dry_run: opts.dry_run,
+        created: count(Action::Created),
+        updated: count(Action::Updated),
+        unchanged,
+        members,
+    };
+    if opts.dry_run || report.nothing_to_change() {
+        tx.rollback().await?;
+        return Ok(report);
+    }
+    write::apply(&mut tx, actor, &report.members, progress).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// `member export`: the roster in import's columns. Permissions as `member
+/// list`: admins everyone (or one coach's members with `coach`), a coach
+/// their own members (goals only where the member shares them), a member
+/// only themself.
+pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Result<Vec<Record>> {
+    let mut conn = pool.acquire().await?;
+    let coach_filter = match coach {
+        Some(c) => Some(crate::coach::find(&mut conn, c).await?.id),
+        None => None,
+    };
+    let (scope_coach, scope_self) = match actor.role() {
+        Role::Admin => (coach_filter, None),
+        Role::Coach => {
+            let me = actor.as_coach().map(|c| c.as_uuid());
+            if coach_filter.is_some() && coach_filter != me {
+                return Err(Error::forbidden(format!(
+                    "{} may not export another coach's members",
+                    actor.label()
+                )));
+            }
+            (me, None)
+        }
+        Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
+    };
+    let hide_unshared_goals = actor.role() == Role::Coach;
+    let records: Vec<Record> = sqlx::query_as(
+        "SELECT u.id, u.email, u.name,
+                CASE WHEN $3 AND NOT m.share_goals THEN NULL ELSE m.goals END AS goals,
+                u.timezone, cu.email AS coach, m.membership_status
+             FROM users u
+             JOIN member_profiles m ON m.user_id = u.id
+             LEFT JOIN users cu ON cu.id = m.coach_id
+             WHERE ($1::uuid IS NULL OR m.coach_id = $1)
+               AND ($2::uuid IS NULL OR u.id = $2)
+             ORDER BY u.email",
+    )
+    .bind(scope_coach)
+    .bind(scope_self)
+    .bind(hide_unshared_goals)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(records)
+}
+
+/// The key a coach reference is looked up by.
+fn ref_key(r: &UserRef) -> String {
+    r.to_string()
+}
+
+/// Distinct coach references of a file and `--coach`.
+fn coach_refs<'a>(rows: &'a [csv_file::Row], opts: &'a Options) -> Vec<&'a UserRef> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let all = opts.coach.iter().chain(
+        rows.iter()
+            .filter_map(|r| r.coach.as_ref().and_then(|c| c.as_ref())),
+    );
+    for c in all {
+        if seen.insert(ref_key(c)) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+type CoachMap = HashMap<String, std::result::Result<plan::CoachState, String>>;
