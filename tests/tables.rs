@@ -304,6 +304,11 @@ fn the_demo_reads_well_in_80_columns() {
     let db = TestDb::new();
     let out = run(&db, &["demo"]);
     assert_fits(&out, 80);
+    // the hints on stderr are read at the same terminal
+    let hints = db.cmd().env_remove("COLUMNS").arg("demo").output().unwrap();
+    let hints = String::from_utf8(hints.stderr).unwrap();
+    assert!(hints.contains("Try: "), "{hints}");
+    assert_fits(&hints, 80);
     let lines: Vec<&str> = out.lines().collect();
     let at = lines
         .iter()
