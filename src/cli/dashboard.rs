@@ -14,13 +14,22 @@ fn agenda_line(s: &Session, tz: chrono_tz::Tz, with: &str) -> String {
     let start = s.start.with_timezone(&tz);
     format!(
         "  {}  {}–{}  {:<24} {:<10} {}",
-        start.format("%a %d %b"),
+        start.format("%a %e %b"),
         start.format("%H:%M"),
         s.end.with_timezone(&tz).format("%H:%M"),
         with,
         s.status,
         &s.id.to_string()[..8]
     )
+}
+
+/// "1 pending proposal", "2 pending proposals".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 fn json_or(ctx: &Ctx, tz: chrono_tz::Tz, item: &impl serde::Serialize) -> Result<bool> {
@@ -44,7 +53,7 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
             out,
             "Next session {}: {} with {}",
             n.countdown,
-            n.session.start.with_timezone(&tz).format("%a %d %b %H:%M"),
+            n.session.start.with_timezone(&tz).format("%a %e %b %H:%M"),
             n.session.coach_email
         )?,
         None => writeln!(out, "No upcoming sessions.")?,
@@ -78,12 +87,12 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{} <{}>   times in {}\n{} active members, {} pending proposals",
+        "{} <{}>   times in {}\n{}, {}",
         d.name,
         d.email,
         tz.name(),
-        d.active_members,
-        d.pending_proposals.len()
+        count(d.active_members as usize, "active member"),
+        count(d.pending_proposals.len(), "pending proposal")
     )?;
     for (title, list) in [
         ("Today", &d.today),
@@ -106,7 +115,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
         writeln!(
             out,
             "  {}  {:<28} {}",
-            a.at.with_timezone(&tz).format("%a %d %b %H:%M"),
+            a.at.with_timezone(&tz).format("%a %e %b %H:%M"),
             a.member_email,
             a.action
         )?;
