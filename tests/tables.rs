@@ -330,3 +330,17 @@ fn the_demo_reads_well_in_80_columns() {
     assert!(out.contains("Sessions in the next 7 days:\n"), "{out}");
     assert!(out.contains("Next open slots:\n"), "{out}");
 }
+
+#[test]
+fn status_reports_are_key_value_lines_without_a_box() {
+    let db = TestDb::new();
+    assert_eq!(run(&db, &["session", "remind"]), "queued  0\n");
+    let status = run(&db, &["db", "status"]);
+    assert!(!status.contains('│') && !status.contains('┌'), "{status}");
+    let keys: Vec<&str> = status
+        .lines()
+        .map(|l| l.split("  ").next().unwrap_or_default())
+        .collect();
+    assert!(keys.contains(&"schema version"), "{status}");
+    assert!(keys.contains(&"state"), "{status}");
+}

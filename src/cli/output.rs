@@ -541,7 +541,16 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     match (ctx.global.output, v) {
         (Format::Json, _) => writeln!(out, "{v}")?,
-        (Format::Table | Format::Wide, Value::Object(map)) => {
+        // `key  value` lines, no box: values stay whole (a URL or a path is
+        // copied from here), and nothing is wrapped mid-word inside a cell.
+        (Format::Table, Value::Object(map)) => {
+            let keys = table::show_order(map, &[]);
+            let w = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+            for k in keys {
+                writeln!(out, "{:<w$}  {}", header(k), cell_text(map.get(k)))?;
+            }
+        }
+        (Format::Wide, Value::Object(map)) => {
             let mut t = new_table(ctx);
             for (k, v) in map {
                 t.add_row(vec![
