@@ -163,6 +163,40 @@ fn join(cells: &[Cell], widths: &[usize]) -> String {
     line.trim_end().to_string()
 }
 
+/// Column widths of a plain table from its header and a sample of its
+/// rows (a long list streams on with these), within `width`.
+pub fn plain_widths(rows: &[Row], headers: &[String], width: usize) -> Option<Vec<usize>> {
+    let head: Vec<Cell> = headers.iter().map(|h| Cell::fixed(h.as_str())).collect();
+    let mut all: Vec<&[Cell]> = vec![head.as_slice()];
+    for r in rows {
+        match r {
+            Row::Cells(c) => all.push(c.as_slice()),
+            Row::Agenda { .. } => return None,
+        }
+    }
+    let mut widths = fit(&all, width);
+    // Later rows may be longer than the sample: the room left goes to the
+    // text columns, so that they are cut only where the width runs out.
+    let elastic: Vec<usize> = (0..widths.len())
+        .filter(|i| all.iter().any(|r| r.get(*i).is_some_and(|c| c.elastic)))
+        .collect();
+    let used = widths.iter().sum::<usize>() + GAP.len() * widths.len().saturating_sub(1);
+    for k in 0..width.saturating_sub(used) {
+        if let Some(i) = elastic.get(k % elastic.len().max(1)) {
+            widths[*i] += 1;
+        }
+    }
+    Some(widths)
+}
+
+/// One line of a plain table at fixed widths (a longer cell is cut).
+pub fn plain_line(row: &Row, widths: &[usize]) -> String {
+    match row {
+        Row::Cells(c) => join(c, widths),
+        Row::Agenda { cells, .. } => join(cells, widths),
+    }
+}
+
 /// Render list rows, every line at most `width` columns (the zone heading
 /// and headers included). Agenda rows always name `zone`; plain columns
 /// only when `zone_heading` says they hold timestamps.
