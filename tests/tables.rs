@@ -285,6 +285,17 @@ fn other_lists_fit_80_columns_with_short_ids_and_the_zone_in_a_heading() {
     let audit = run(&db, &["--tz", "Europe/Berlin", "audit", "list"]);
     assert_fits(&audit, 80);
     assert!(audit.starts_with("Times in Europe/Berlin\n"), "{audit}");
+    // a date a person reads, not ISO: `01 Dec 2026 23:31`
+    let row = audit.lines().nth(2).unwrap_or_default();
+    let at: Vec<&str> = row.split_whitespace().take(4).collect();
+    assert!(
+        at.len() == 4
+            && at[0].len() == 2
+            && at[1].chars().all(|c| c.is_ascii_alphabetic())
+            && at[2].len() == 4
+            && at[3].len() == 5,
+        "{audit}"
+    );
     let windows = run(&db, &["availability", "list"]);
     assert_fits(&windows, 80);
     let notify = run(&db, &["notify", "list"]);

@@ -283,11 +283,12 @@ fn is_time_key(k: &str) -> bool {
     k == "at" || k.ends_with("_at") || k == "start" || k == "end"
 }
 
-/// A timestamp (already in the display zone) as lists show it.
+/// A timestamp (already in the display zone) as lists show it: a date a
+/// person reads (`01 Dec 2026 23:31`), of one width, so rows line up.
 fn short_time(s: &str) -> Option<String> {
     DateTime::parse_from_rfc3339(s)
         .ok()
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .map(|t| t.format("%d %b %Y %H:%M").to_string())
 }
 
 /// Whether some row holds a timestamp in these columns (then the table
