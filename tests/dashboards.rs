@@ -275,7 +275,9 @@ fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
     }
     let table = db.run(&["--as", "ana@example.com", "coach", "dashboard"]);
     assert!(
-        table.ok().contains("2 active members, 1 pending proposal\n"),
+        table
+            .ok()
+            .contains("2 active members, 1 pending proposal\n"),
         "{}",
         table.stdout
     );

@@ -251,7 +251,12 @@ fn a_long_member_table_streams_with_one_header_and_every_row_fitting_80_columns(
          VALUES (gen_random_uuid(), 'zz@example.com', 'Zoe Longer-Name Than-Most', 'member');
          INSERT INTO member_profiles (user_id) SELECT id FROM users WHERE email = 'zz@example.com';",
     );
-    let out = db.cmd().env_remove("COLUMNS").args(["member", "list"]).output().unwrap();
+    let out = db
+        .cmd()
+        .env_remove("COLUMNS")
+        .args(["member", "list"])
+        .output()
+        .unwrap();
     let out = common::Run::from(out);
     let lines: Vec<&str> = out.ok().lines().collect();
     assert_eq!(lines.len(), 1 + 1501, "one header and every row");

@@ -319,7 +319,10 @@ fn the_demo_reads_well_in_80_columns() {
     let hints = db.cmd().env_remove("COLUMNS").arg("demo").output().unwrap();
     let hints = String::from_utf8(hints.stderr).unwrap();
     // (the first line names the database: the test's URL is long)
-    let tries = hints.split_once("Try: ").map(|(_, t)| t).unwrap_or_default();
+    let tries = hints
+        .split_once("Try: ")
+        .map(|(_, t)| t)
+        .unwrap_or_default();
     assert!(tries.contains("notify list"), "{hints}");
     assert_fits(&format!("Try: {tries}"), 80);
     let lines: Vec<&str> = out.lines().collect();

@@ -107,7 +107,12 @@ impl<'a, T: Record> Rows<'a, T> {
         let Some(widths) = table::plain_widths(&self.table_rows, &headers, table::width()) else {
             return Ok(()); // agenda rows group by day: they wait for the end
         };
-        let head = Row::Cells(headers.iter().map(|h| table::Cell::fixed(h.as_str())).collect());
+        let head = Row::Cells(
+            headers
+                .iter()
+                .map(|h| table::Cell::fixed(h.as_str()))
+                .collect(),
+        );
         writeln!(self.out, "{}", table::plain_line(&head, &widths))?;
         for r in std::mem::take(&mut self.table_rows) {
             writeln!(self.out, "{}", table::plain_line(&r, &widths))?;
