@@ -281,6 +281,14 @@ fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
         "{}",
         table.stdout
     );
+    // The agenda rows line up: every row's 8-digit id starts in one column.
+    let starts: std::collections::BTreeSet<usize> = table
+        .stdout
+        .lines()
+        .filter(|l| l.contains('–'))
+        .map(|l| l.chars().count() - 8)
+        .collect();
+    assert_eq!(starts.len(), 1, "{}", table.stdout);
     db.run(&[
         "--as",
         "cy@example.com",

@@ -18,7 +18,8 @@ fn agenda_line(s: &Session, tz: chrono_tz::Tz, with: &str) -> String {
         start.format("%H:%M"),
         s.end.with_timezone(&tz).format("%H:%M"),
         with,
-        s.status,
+        // to_string: the status's Display ignores the width
+        s.status.to_string(),
         &s.id.to_string()[..8]
     )
 }
