@@ -136,6 +136,9 @@ fn a_member_without_sessions_is_shown_the_exact_command_that_books_one() {
     );
     let table = db.run(&["--as", "bo@example.com", "member", "dashboard"]);
     assert!(table.ok().contains("Next session in "), "{}", table.stdout);
+    // by the coach's name, as `session list` reads
+    let next = table.stdout.lines().nth(1).unwrap_or_default();
+    assert!(next.ends_with(" with Ana Berger"), "{}", table.stdout);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use crate::dashboard::{CoachDashboard, MemberDashboard};
 use crate::error::Result;
 use crate::session::Session;
 
+/// A session by the other party's name, as `session list` reads.
 fn agenda_line(s: &Session, tz: chrono_tz::Tz, with: &str) -> String {
     let start = s.start.with_timezone(&tz);
     format!(
@@ -55,14 +56,14 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
             "Next session {}: {} with {}",
             n.countdown,
             n.session.start.with_timezone(&tz).format("%a %e %b %H:%M"),
-            n.session.coach_email
+            n.session.coach_name
         )?,
         None => writeln!(out, "No upcoming sessions.")?,
     }
     if !d.upcoming.is_empty() {
         writeln!(out, "\nUpcoming")?;
         for s in &d.upcoming {
-            writeln!(out, "{}", agenda_line(s, tz, &s.coach_email))?;
+            writeln!(out, "{}", agenda_line(s, tz, &s.coach_name))?;
         }
     }
     match &d.coach {
@@ -105,7 +106,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
             writeln!(out, "  (none)")?;
         }
         for s in list {
-            writeln!(out, "{}", agenda_line(s, tz, &s.member_email))?;
+            writeln!(out, "{}", agenda_line(s, tz, &s.member_name))?;
         }
     }
     writeln!(out, "\nRecent member activity")?;
