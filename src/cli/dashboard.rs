@@ -55,7 +55,7 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
             out,
             "Next session {}: {} with {}",
             n.countdown,
-            n.session.start.with_timezone(&tz).format("%a %e %b %H:%M"),
+            n.session.start.with_timezone(&tz).format("%a %-d %b %H:%M"),
             n.session.coach_name
         )?,
         None => writeln!(out, "No upcoming sessions.")?,
