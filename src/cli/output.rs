@@ -541,14 +541,8 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     match (ctx.global.output, v) {
         (Format::Json, _) => writeln!(out, "{v}")?,
-        // `key  value` lines, no box: values stay whole (a URL or a path is
-        // copied from here), and nothing is wrapped mid-word inside a cell.
         (Format::Table, Value::Object(map)) => {
-            let keys = table::show_order(map, &[]);
-            let w = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
-            for k in keys {
-                writeln!(out, "{:<w$}  {}", header(k), cell_text(map.get(k)))?;
-            }
+            out.write_all(table::render_fields(map).as_bytes())?
         }
         (Format::Wide, Value::Object(map)) => {
             let mut t = new_table(ctx);

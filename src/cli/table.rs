@@ -426,6 +426,19 @@ fn wrap(s: &str, w: usize) -> Vec<String> {
     lines
 }
 
+/// A status report, `key  value` lines with no box: values stay whole (a
+/// URL or a path is copied from here), nothing wrapped mid-word in a cell.
+pub fn render_fields(map: &Map<String, Value>) -> String {
+    let keys = show_order(map, &[]);
+    let w = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for k in keys {
+        let text = super::output::cell_text(map.get(k));
+        out.push_str(&format!("{:<w$}{GAP}{text}\n", k.replace('_', " ")));
+    }
+    out
+}
+
 /// One record, field by field: `key  value`, long values wrapped under
 /// themselves. Every line fits `width`.
 pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize) -> String {
