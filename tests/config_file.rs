@@ -58,6 +58,14 @@ fn without_a_file_every_setting_is_the_default_or_the_environment() {
     assert_eq!(s["tz"].1, "default");
     assert_eq!(s["database"].1, "env");
     assert!(s["config"].0.contains("(none there)"), "{s:?}");
+    // short enough that `config show` keeps every column whole at 80
+    let tz = settings(&run(
+        &db,
+        home.path(),
+        &[("TZ", Some("Europe/Berlin"))],
+        &["config", "show", "-o", "json"],
+    ));
+    assert_eq!(tz["tz"].0, "(the actor's, else Europe/Berlin)", "{tz:?}");
 }
 
 #[test]

@@ -136,6 +136,9 @@ fn a_member_without_sessions_is_shown_the_exact_command_that_books_one() {
     );
     let table = db.run(&["--as", "bo@example.com", "member", "dashboard"]);
     assert!(table.ok().contains("Next session in "), "{}", table.stdout);
+    // by the coach's name, as `session list` reads
+    let next = table.stdout.lines().nth(1).unwrap_or_default();
+    assert!(next.ends_with(" with Ana Berger"), "{}", table.stdout);
 }
 
 #[test]
@@ -275,10 +278,20 @@ fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
     }
     let table = db.run(&["--as", "ana@example.com", "coach", "dashboard"]);
     assert!(
-        table.ok().contains("2 active members, 1 pending proposals"),
+        table
+            .ok()
+            .contains("2 active members, 1 pending proposal\n"),
         "{}",
         table.stdout
     );
+    // The agenda rows line up: every row's 8-digit id starts in one column.
+    let starts: std::collections::BTreeSet<usize> = table
+        .stdout
+        .lines()
+        .filter(|l| l.contains('–'))
+        .map(|l| l.chars().count() - 8)
+        .collect();
+    assert_eq!(starts.len(), 1, "{}", table.stdout);
     db.run(&[
         "--as",
         "cy@example.com",

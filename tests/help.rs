@@ -76,6 +76,27 @@ fn short_help_gives_one_line_per_flag_and_long_help_ends_with_examples() {
 }
 
 #[test]
+fn examples_fit_80_columns_and_the_man_page_without_being_wrapped() {
+    for cmd in ["book", "slots", "session", "notify", "seed"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_coachctl"))
+            .args([cmd, "--help"])
+            .env("COLUMNS", "80")
+            .output()
+            .expect("run coachctl");
+        let long = String::from_utf8_lossy(&out.stdout).into_owned();
+        let examples = long.rsplit("Examples:\n").next().unwrap_or_default();
+        // A line clap had to wrap continues at column 0; 72 columns also
+        // fit the man page, which indents by 7.
+        for line in examples.lines().filter(|l| !l.is_empty()) {
+            assert!(
+                line.starts_with("  ") && line.chars().count() <= 72,
+                "{cmd}: {line:?}\n{long}"
+            );
+        }
+    }
+}
+
+#[test]
 fn man_writes_a_page_for_every_command_that_man_can_render() {
     let dir = tempfile::tempdir().expect("dir");
     let out = Command::new(env!("CARGO_BIN_EXE_coachctl"))

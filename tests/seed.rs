@@ -160,6 +160,7 @@ fn applying_the_same_file_twice_changes_nothing_not_even_a_row_version() {
     let table = db.run(&["seed", EXAMPLE]);
     assert!(table.ok().is_empty(), "{table:#?}");
     assert!(table.stderr.contains("nothing to change"), "{table:#?}");
+    fits_80(&table.stderr);
     assert_eq!(db.scalar::<String>(TRACE), before);
 }
 
@@ -193,6 +194,7 @@ fn a_dry_run_prints_the_difference_and_writes_nothing() {
         table.stderr.contains("would create 2 coaches"),
         "{table:#?}"
     );
+    fits_80(&table.stderr);
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM users"), 0);
 
     // Against a seeded database: one new member, one coach that differs.
@@ -506,4 +508,11 @@ fn with_update_a_changed_window_is_changed_unless_it_would_orphan_a_booked_sessi
     assert!(err.contains("outside the availability windows"), "{err}");
     assert!(err.contains("2030-03-11T10:15"), "{err}");
     assert_eq!(db.scalar::<String>(TRACE), trace);
+}
+
+/// A summary on stderr is broken at words, never wider than 80 columns.
+fn fits_80(text: &str) {
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line:?}\n{text}");
+    }
 }

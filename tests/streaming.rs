@@ -239,3 +239,34 @@ fn session_list_shows_sessions_not_yet_ended_and_all_adds_history() {
         .to_string();
     assert_eq!(second.trim(), ahead);
 }
+
+#[test]
+fn a_long_member_table_streams_with_one_header_and_every_row_fitting_80_columns() {
+    let db = TestDb::new();
+    many_members(&db, 1500);
+    // sorted last, so after the rows the column widths are taken from
+    sql(
+        &db,
+        "INSERT INTO users (id, email, name, role)
+         VALUES (gen_random_uuid(), 'zz@example.com', 'Zoe Longer-Name Than-Most', 'member');
+         INSERT INTO member_profiles (user_id) SELECT id FROM users WHERE email = 'zz@example.com';",
+    );
+    let out = db
+        .cmd()
+        .env_remove("COLUMNS")
+        .args(["member", "list"])
+        .output()
+        .unwrap();
+    let out = common::Run::from(out);
+    let lines: Vec<&str> = out.ok().lines().collect();
+    assert_eq!(lines.len(), 1 + 1501, "one header and every row");
+    assert!(lines[0].starts_with("name "), "{}", lines[0]);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("name ")).count(), 1);
+    assert!(lines.iter().all(|l| l.chars().count() <= 80));
+    assert!(lines[1].starts_with("Member 1 "), "{}", lines[1]);
+    let last = lines[1501];
+    assert!(
+        last.starts_with("Zoe Longer-Name Than-Most ") && last.contains(" zz@example.com "),
+        "a later, longer name is whole while the width allows: {last}"
+    );
+}

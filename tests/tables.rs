@@ -285,6 +285,17 @@ fn other_lists_fit_80_columns_with_short_ids_and_the_zone_in_a_heading() {
     let audit = run(&db, &["--tz", "Europe/Berlin", "audit", "list"]);
     assert_fits(&audit, 80);
     assert!(audit.starts_with("Times in Europe/Berlin\n"), "{audit}");
+    // a date a person reads, not ISO: `01 Dec 2026 23:31`
+    let row = audit.lines().nth(2).unwrap_or_default();
+    let at: Vec<&str> = row.split_whitespace().take(4).collect();
+    assert!(
+        at.len() == 4
+            && at[0].len() == 2
+            && at[1].chars().all(|c| c.is_ascii_alphabetic())
+            && at[2].len() == 4
+            && at[3].len() == 5,
+        "{audit}"
+    );
     let windows = run(&db, &["availability", "list"]);
     assert_fits(&windows, 80);
     let notify = run(&db, &["notify", "list"]);
@@ -304,6 +315,16 @@ fn the_demo_reads_well_in_80_columns() {
     let db = TestDb::new();
     let out = run(&db, &["demo"]);
     assert_fits(&out, 80);
+    // the hints on stderr are read at the same terminal
+    let hints = db.cmd().env_remove("COLUMNS").arg("demo").output().unwrap();
+    let hints = String::from_utf8(hints.stderr).unwrap();
+    // (the first line names the database: the test's URL is long)
+    let tries = hints
+        .split_once("Try: ")
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    assert!(tries.contains("notify list"), "{hints}");
+    assert_fits(&format!("Try: {tries}"), 80);
     let lines: Vec<&str> = out.lines().collect();
     let at = lines
         .iter()
@@ -324,4 +345,18 @@ fn the_demo_reads_well_in_80_columns() {
     );
     assert!(out.contains("Sessions in the next 7 days:\n"), "{out}");
     assert!(out.contains("Next open slots:\n"), "{out}");
+}
+
+#[test]
+fn status_reports_are_key_value_lines_without_a_box() {
+    let db = TestDb::new();
+    assert_eq!(run(&db, &["session", "remind"]), "queued  0\n");
+    let status = run(&db, &["db", "status"]);
+    assert!(!status.contains('│') && !status.contains('┌'), "{status}");
+    let keys: Vec<&str> = status
+        .lines()
+        .map(|l| l.split("  ").next().unwrap_or_default())
+        .collect();
+    assert!(keys.contains(&"schema version"), "{status}");
+    assert!(keys.contains(&"state"), "{status}");
 }

@@ -109,9 +109,10 @@ async fn pick(
     let items: Vec<String> = slots
         .iter()
         .map(|s| {
+            // %e pads the day, so that the rows line up as in `slots`.
             format!(
                 "{}–{}  ({} of {} free)",
-                when(&s.start),
+                s.start.with_timezone(&tz).format("%a %e %b %H:%M"),
                 s.end.with_timezone(&tz).format("%H:%M"),
                 s.remaining,
                 s.capacity

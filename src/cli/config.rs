@@ -251,7 +251,8 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
         (None, None) => out.push(setting(
             "tz",
             format!(
-                "(the actor's zone, else the system's: {})",
+                // Short: a long value would cut the `from` column at 80.
+                "(the actor's, else {})",
                 super::system_tz().name()
             ),
             Source::Default,

@@ -10,17 +10,28 @@ use crate::dashboard::{CoachDashboard, MemberDashboard};
 use crate::error::Result;
 use crate::session::Session;
 
+/// A session by the other party's name, as `session list` reads.
 fn agenda_line(s: &Session, tz: chrono_tz::Tz, with: &str) -> String {
     let start = s.start.with_timezone(&tz);
     format!(
         "  {}  {}–{}  {:<24} {:<10} {}",
-        start.format("%a %d %b"),
+        start.format("%a %e %b"),
         start.format("%H:%M"),
         s.end.with_timezone(&tz).format("%H:%M"),
         with,
-        s.status,
+        // to_string: the status's Display ignores the width
+        s.status.to_string(),
         &s.id.to_string()[..8]
     )
+}
+
+/// "1 pending proposal", "2 pending proposals".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 fn json_or(ctx: &Ctx, tz: chrono_tz::Tz, item: &impl serde::Serialize) -> Result<bool> {
@@ -44,15 +55,15 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
             out,
             "Next session {}: {} with {}",
             n.countdown,
-            n.session.start.with_timezone(&tz).format("%a %d %b %H:%M"),
-            n.session.coach_email
+            n.session.start.with_timezone(&tz).format("%a %-d %b %H:%M"),
+            n.session.coach_name
         )?,
         None => writeln!(out, "No upcoming sessions.")?,
     }
     if !d.upcoming.is_empty() {
         writeln!(out, "\nUpcoming")?;
         for s in &d.upcoming {
-            writeln!(out, "{}", agenda_line(s, tz, &s.coach_email))?;
+            writeln!(out, "{}", agenda_line(s, tz, &s.coach_name))?;
         }
     }
     match &d.coach {
@@ -78,12 +89,12 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{} <{}>   times in {}\n{} active members, {} pending proposals",
+        "{} <{}>   times in {}\n{}, {}",
         d.name,
         d.email,
         tz.name(),
-        d.active_members,
-        d.pending_proposals.len()
+        count(d.active_members as usize, "active member"),
+        count(d.pending_proposals.len(), "pending proposal")
     )?;
     for (title, list) in [
         ("Today", &d.today),
@@ -95,7 +106,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
             writeln!(out, "  (none)")?;
         }
         for s in list {
-            writeln!(out, "{}", agenda_line(s, tz, &s.member_email))?;
+            writeln!(out, "{}", agenda_line(s, tz, &s.member_name))?;
         }
     }
     writeln!(out, "\nRecent member activity")?;
@@ -106,7 +117,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
         writeln!(
             out,
             "  {}  {:<28} {}",
-            a.at.with_timezone(&tz).format("%a %d %b %H:%M"),
+            a.at.with_timezone(&tz).format("%a %e %b %H:%M"),
             a.member_email,
             a.action
         )?;

@@ -58,7 +58,7 @@ impl Cmd {
                 output::note(
                     ctx,
                     "\nTry: coachctl --as ana.berger@example.com member list   (what Ana sees)\n     \
-                     coachctl notify list --status queued                (the emails cron would send)",
+                     coachctl notify list --status queued               (queued emails)",
                 );
                 Ok(())
             }

@@ -133,14 +133,18 @@ pub enum Command {
     Slots(slots::Cmd),
     /// Book a slot (atomic: never overbooks)
     #[command(after_long_help = "Examples:
-  coachctl --as bo@example.com book --coach ana@example.com --at 2027-03-29T09:00
-  S=$(coachctl book --coach ana@example.com --member bo@example.com --at 2027-03-29T09:00 -o ids)
-  coachctl book --coach ana@example.com --member bo@example.com   (pick a slot on a terminal)")]
+  coachctl --as bo@example.com book --coach ana@example.com \\
+        --at 'mon 9:00'
+  S=$(coachctl book --coach ana@example.com --member bo@example.com \\
+        --at 2027-03-29T09:00 -o ids)
+  coachctl book --coach ana@example.com --member bo@example.com
+        (without --at on a terminal: pick a slot, then confirm)")]
     Book(book::Cmd),
     /// Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind
     #[command(after_long_help = "Examples:
   coachctl --as bo@example.com session list -o json
-  coachctl --as ana@example.com session create --member bo@example.com --at 2027-04-01T15:00
+  coachctl --as ana@example.com session create \\
+        --member bo@example.com --at 2027-04-01T15:00
   coachctl session reschedule <id> --at 2027-04-05T09:00
   coachctl session export --coach ana@example.com --ics > ana.ics
   coachctl session remind && coachctl notify send          (cron)")]
@@ -161,8 +165,8 @@ pub enum Command {
     Demo(demo::Cmd),
     /// Declare an organisation from a TOML or JSON file: create what is missing (CI)
     #[command(after_long_help = "Examples:
-  coachctl seed org.toml                 (apply; a second run changes nothing)
-  coachctl seed org.toml --dry-run       (what would be created or changed)
+  coachctl seed org.toml            (apply; a re-run changes nothing)
+  coachctl seed org.toml --dry-run  (what would be created or changed)
   coachctl seed org.json --update -o json")]
     Seed(seed::Cmd),
     /// Invitations: send, list, accept, decline, revoke

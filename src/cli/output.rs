@@ -541,7 +541,10 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     match (ctx.global.output, v) {
         (Format::Json, _) => writeln!(out, "{v}")?,
-        (Format::Table | Format::Wide, Value::Object(map)) => {
+        (Format::Table, Value::Object(map)) => {
+            out.write_all(table::render_fields(map).as_bytes())?
+        }
+        (Format::Wide, Value::Object(map)) => {
             let mut t = new_table(ctx);
             for (k, v) in map {
                 t.add_row(vec![

@@ -17,10 +17,15 @@ use crate::error::{Error, Result};
 /// Push rows out at least this often while a list streams in slowly.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
+/// A table of more rows than this takes its column widths from the first
+/// ones and streams the rest (memory stays flat at 200,000 members).
+const TABLE_SAMPLE: usize = 1000;
+
 /// A list being written as its rows arrive: JSON as one array written
-/// piece by piece (`[`, rows, `]`), CSV and ids line by line. Only tables
-/// wait for the last row (their columns need every width); a table is for
-/// a person, not for 200,000 rows.
+/// piece by piece (`[`, rows, `]`), CSV and ids line by line. Tables wait
+/// for the last row (their columns need every width), up to
+/// [`TABLE_SAMPLE`] plain rows; a longer plain table streams on at the
+/// widths of those.
 pub struct Rows<'a, T: Record> {
     ctx: &'a Ctx,
     view: View,
@@ -29,6 +34,8 @@ pub struct Rows<'a, T: Record> {
     csv_cols: Vec<&'static str>,
     table_json: Vec<Value>,
     table_rows: Vec<Row>,
+    /// Set once a long plain table streams: the widths of its columns.
+    table_widths: Option<Vec<usize>>,
     flushed: Instant,
     _record: std::marker::PhantomData<fn(&T)>,
 }
@@ -43,6 +50,7 @@ impl<'a, T: Record> Rows<'a, T> {
             csv_cols: Vec::new(),
             table_json: Vec::new(),
             table_rows: Vec::new(),
+            table_widths: None,
             flushed: Instant::now(),
             _record: std::marker::PhantomData,
         }
@@ -73,9 +81,15 @@ impl<'a, T: Record> Rows<'a, T> {
                 let row: Vec<String> = self.csv_cols.iter().map(|c| csv_text(v.get(*c))).collect();
                 writeln!(self.out, "{}", row.join(","))?;
             }
-            Format::Table => match item.table_row(&self.view) {
-                Some(r) => self.table_rows.push(r),
-                None => self.table_json.push(to_json(item, self.view.tz)?),
+            Format::Table => match (item.table_row(&self.view), &self.table_widths) {
+                (Some(r), Some(widths)) => writeln!(self.out, "{}", table::plain_line(&r, widths))?,
+                (Some(r), None) => {
+                    self.table_rows.push(r);
+                    if self.table_rows.len() == TABLE_SAMPLE {
+                        self.start_streaming()?;
+                    }
+                }
+                (None, _) => self.table_json.push(to_json(item, self.view.tz)?),
             },
             Format::Wide => self.table_json.push(to_json(item, self.view.tz)?),
         }
@@ -83,6 +97,27 @@ impl<'a, T: Record> Rows<'a, T> {
             self.out.flush()?;
             self.flushed = Instant::now();
         }
+        Ok(())
+    }
+
+    /// Fix a plain table's widths from the rows so far, write its header
+    /// and those rows, and write every later row as it comes.
+    fn start_streaming(&mut self) -> Result<()> {
+        let headers: Vec<String> = T::TABLE_HEADERS.iter().map(|c| header(c)).collect();
+        let Some(widths) = table::plain_widths(&self.table_rows, &headers, table::width()) else {
+            return Ok(()); // agenda rows group by day: they wait for the end
+        };
+        let head = Row::Cells(
+            headers
+                .iter()
+                .map(|h| table::Cell::fixed(h.as_str()))
+                .collect(),
+        );
+        writeln!(self.out, "{}", table::plain_line(&head, &widths))?;
+        for r in std::mem::take(&mut self.table_rows) {
+            writeln!(self.out, "{}", table::plain_line(&r, &widths))?;
+        }
+        self.table_widths = Some(widths);
         Ok(())
     }
 
@@ -105,6 +140,7 @@ impl<'a, T: Record> Rows<'a, T> {
                 eprintln!("(none)");
                 return Ok(());
             }
+            Format::Table if self.table_widths.is_some() => {}
             Format::Table => {
                 let text = if self.table_rows.is_empty() {
                     let cols = table::generic_columns(&shown_columns::<T>(&self.table_json));

@@ -98,13 +98,33 @@ fn render(ctx: &Ctx, report: &Report) -> Result<()> {
             if !report.changes.is_empty() {
                 output::list(ctx, tz, &report.changes)?;
             }
-            output::note(ctx, &summary(report));
+            output::note(ctx, &fit(&summary(report), 80));
             Ok(())
         }
     }
 }
 
-/// One line for the person: what was (or would be) done.
+/// `text` broken at spaces into lines of at most `width` columns, so that a
+/// long summary does not wrap mid-word on an 80-column terminal.
+fn fit(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split(' ') {
+        let n = word.chars().count();
+        if line > 0 && line + 1 + n > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += n;
+    }
+    out
+}
+
+/// One sentence for the person: what was (or would be) done.
 fn summary(r: &Report) -> String {
     let unchanged = r.unchanged.describe();
     if r.is_noop() && r.unchanged.total() == 0 {

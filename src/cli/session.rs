@@ -293,9 +293,10 @@ impl Cmd {
                 // Found and cancellable first, so the question names who and when.
                 let s = session::cancellable(&pool, &actor, id).await?;
                 let when = s.start.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z");
+                // Names, not emails: the question fits one line at 80 columns.
                 ctx.confirm(&format!(
-                    "Cancel the session on {when} with {} for {}?",
-                    s.coach_email, s.member_email
+                    "Cancel {}'s session with {} on {when}?",
+                    s.member_name, s.coach_name
                 ))
                 .await?;
                 output::one(ctx, tz, &session::cancel(&pool, &actor, id, reason).await?)

@@ -163,6 +163,40 @@ fn join(cells: &[Cell], widths: &[usize]) -> String {
     line.trim_end().to_string()
 }
 
+/// Column widths of a plain table from its header and a sample of its
+/// rows (a long list streams on with these), within `width`.
+pub fn plain_widths(rows: &[Row], headers: &[String], width: usize) -> Option<Vec<usize>> {
+    let head: Vec<Cell> = headers.iter().map(|h| Cell::fixed(h.as_str())).collect();
+    let mut all: Vec<&[Cell]> = vec![head.as_slice()];
+    for r in rows {
+        match r {
+            Row::Cells(c) => all.push(c.as_slice()),
+            Row::Agenda { .. } => return None,
+        }
+    }
+    let mut widths = fit(&all, width);
+    // Later rows may be longer than the sample: the room left goes to the
+    // text columns, so that they are cut only where the width runs out.
+    let elastic: Vec<usize> = (0..widths.len())
+        .filter(|i| all.iter().any(|r| r.get(*i).is_some_and(|c| c.elastic)))
+        .collect();
+    let used = widths.iter().sum::<usize>() + GAP.len() * widths.len().saturating_sub(1);
+    for k in 0..width.saturating_sub(used) {
+        if let Some(i) = elastic.get(k % elastic.len().max(1)) {
+            widths[*i] += 1;
+        }
+    }
+    Some(widths)
+}
+
+/// One line of a plain table at fixed widths (a longer cell is cut).
+pub fn plain_line(row: &Row, widths: &[usize]) -> String {
+    match row {
+        Row::Cells(c) => join(c, widths),
+        Row::Agenda { cells, .. } => join(cells, widths),
+    }
+}
+
 /// Render list rows, every line at most `width` columns (the zone heading
 /// and headers included). Agenda rows always name `zone`; plain columns
 /// only when `zone_heading` says they hold timestamps.
@@ -249,11 +283,12 @@ fn is_time_key(k: &str) -> bool {
     k == "at" || k.ends_with("_at") || k == "start" || k == "end"
 }
 
-/// A timestamp (already in the display zone) as lists show it.
+/// A timestamp (already in the display zone) as lists show it: a date a
+/// person reads (`01 Dec 2026 23:31`), of one width, so rows line up.
 fn short_time(s: &str) -> Option<String> {
     DateTime::parse_from_rfc3339(s)
         .ok()
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .map(|t| t.format("%d %b %Y %H:%M").to_string())
 }
 
 /// Whether some row holds a timestamp in these columns (then the table
@@ -389,6 +424,19 @@ fn wrap(s: &str, w: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// A status report, `key  value` lines with no box: values stay whole (a
+/// URL or a path is copied from here), nothing wrapped mid-word in a cell.
+pub fn render_fields(map: &Map<String, Value>) -> String {
+    let keys = show_order(map, &[]);
+    let w = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for k in keys {
+        let text = super::output::cell_text(map.get(k));
+        out.push_str(&format!("{:<w$}{GAP}{text}\n", k.replace('_', " ")));
+    }
+    out
 }
 
 /// One record, field by field: `key  value`, long values wrapped under
