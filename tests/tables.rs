@@ -360,3 +360,51 @@ fn status_reports_are_key_value_lines_without_a_box() {
     assert!(keys.contains(&"schema version"), "{status}");
     assert!(keys.contains(&"state"), "{status}");
 }
+
+#[test]
+fn messages_read_as_time_sender_and_text_with_new_ones_marked() {
+    let db = TestDb::new();
+    common::ana_with_monday_mornings(&db);
+    let id = db
+        .run(&[
+            "--as",
+            "ana@example.com",
+            "message",
+            "send",
+            "--to",
+            "bo@example.com",
+            "--text",
+            "Running ten minutes late, start without warming up too hard",
+            "-o",
+            "ids",
+        ])
+        .id();
+    common::runtime().block_on(async {
+        let pool = db.pool().await;
+        sqlx::query("UPDATE messages SET sent_at = '2031-03-31 07:05:00+00'")
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
+    let out = run(
+        &db,
+        &[
+            "--as",
+            "bo@example.com",
+            "--tz",
+            "Europe/Berlin",
+            "message",
+            "list",
+        ],
+    );
+    assert_fits(&out, 80);
+    assert_eq!(
+        out,
+        format!(
+            "Times in Europe/Berlin\n\
+             sent               from             text                                id\n\
+             31 Mar 2031 09:05  ana@example.com  Running ten minutes late, st…  new  {}\n",
+            short(&id)
+        )
+    );
+}

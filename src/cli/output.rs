@@ -45,6 +45,9 @@ pub trait Record: Serialize {
     fn table_row(&self, _view: &View) -> Option<Row> {
         None
     }
+    /// Whether the rows of `table_row` hold times: then the table names the
+    /// display zone once, in a heading.
+    const TABLE_ZONE: bool = false;
     /// Write this record's JSON (timestamps in `tz`). A record written by
     /// the hundred thousand overrides this to skip the `Value` in between.
     fn write_json(&self, tz: chrono_tz::Tz, out: &mut dyn Write) -> Result<()> {
@@ -161,6 +164,21 @@ impl Record for crate::availability::Window {
     ];
     fn id(&self) -> String {
         self.id.to_string()
+    }
+    // One line a window: when (in the coach's zone, named), how it is cut
+    // into slots, whose it is.
+    const TABLE_HEADERS: &'static [&'static str] =
+        &["day", "hours", "zone", "min+buf", "cap", "coach", "id"];
+    fn table_row(&self, _view: &View) -> Option<Row> {
+        Some(Row::Cells(vec![
+            Cell::fixed(self.day),
+            Cell::fixed(format!("{}–{}", self.start, self.end)),
+            Cell::text(&self.timezone),
+            Cell::fixed(format!("{}+{}", self.length, self.buffer)),
+            Cell::fixed(self.capacity.to_string()),
+            Cell::text(&self.coach_email),
+            Cell::id(&self.id),
+        ]))
     }
 }
 
@@ -323,6 +341,19 @@ impl Record for crate::message::Message {
     const COLUMNS: &'static [&'static str] = &["from", "to", "text", "sent_at", "read"];
     fn id(&self) -> String {
         self.id.to_string()
+    }
+    // The text is what a person reads a conversation for: it gets the room,
+    // the recipient is in `-o wide`.
+    const TABLE_HEADERS: &'static [&'static str] = &["sent", "from", "text", "", "id"];
+    const TABLE_ZONE: bool = true;
+    fn table_row(&self, view: &View) -> Option<Row> {
+        Some(Row::Cells(vec![
+            Cell::fixed(table::day_time(self.sent_at.with_timezone(&view.tz))),
+            Cell::text(&self.from),
+            Cell::text(&self.text),
+            Cell::fixed(if self.read { "" } else { "new" }),
+            Cell::id(&self.id),
+        ]))
     }
 }
 

@@ -107,6 +107,10 @@ impl<'a, T: Record> Rows<'a, T> {
         let Some(widths) = table::plain_widths(&self.table_rows, &headers, table::width()) else {
             return Ok(()); // agenda rows group by day: they wait for the end
         };
+        if T::TABLE_ZONE {
+            let zone = format!("Times in {}", self.view.tz.name());
+            writeln!(self.out, "{}", table::truncate(&zone, table::width()))?;
+        }
         let head = Row::Cells(
             headers
                 .iter()
@@ -164,7 +168,7 @@ impl<'a, T: Record> Rows<'a, T> {
                         &self.table_rows,
                         &headers,
                         self.view.tz,
-                        false,
+                        T::TABLE_ZONE,
                         table::width(),
                     )
                 };

@@ -286,9 +286,15 @@ fn is_time_key(k: &str) -> bool {
 /// A timestamp (already in the display zone) as lists show it: a date a
 /// person reads (`01 Dec 2026 23:31`), of one width, so rows line up.
 fn short_time(s: &str) -> Option<String> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.format("%d %b %Y %H:%M").to_string())
+    DateTime::parse_from_rfc3339(s).ok().map(|t| day_time(t))
+}
+
+/// A time as list tables show it: `01 Dec 2026 23:31`.
+pub fn day_time<Z: chrono::TimeZone>(t: DateTime<Z>) -> String
+where
+    Z::Offset: std::fmt::Display,
+{
+    t.format("%d %b %Y %H:%M").to_string()
 }
 
 /// Whether some row holds a timestamp in these columns (then the table
