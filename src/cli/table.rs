@@ -286,7 +286,7 @@ fn is_time_key(k: &str) -> bool {
 /// A timestamp (already in the display zone) as lists show it: a date a
 /// person reads (`01 Dec 2026 23:31`), of one width, so rows line up.
 fn short_time(s: &str) -> Option<String> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| day_time(t))
+    DateTime::parse_from_rfc3339(s).ok().map(day_time)
 }
 
 /// A time as list tables show it: `01 Dec 2026 23:31`.
