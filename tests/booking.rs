@@ -852,49 +852,11 @@ fn a_deactivated_coach_offers_no_slots_and_takes_no_bookings() {
 #[test]
 fn a_repeated_local_time_books_only_its_first_occurrence_and_both_booking_paths_audit_alike() {
     let db = TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        "Europe/Berlin",
-    ])
-    .ok();
+    let (c, m) = common::ana_and_bo(&db);
+    db.run(&["member", "assign", &m, "--coach", &c]).ok();
     for day in ["sun", "mon"] {
-        db.run(&[
-            "availability",
-            "add",
-            "--coach",
-            "ana@example.com",
-            "--day",
-            day,
-            "--start",
-            "01:00",
-            "--end",
-            "04:00",
-            "--length",
-            "30",
-            "--buffer",
-            "0",
-            "--capacity",
-            "2",
-        ])
-        .ok();
+        common::window(&db, "ana@example.com", day, ("01:00", "04:00"), 30, 0, 2);
     }
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "bo@example.com",
-        "--name",
-        "Bo",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
     let fall = last_sunday(10);
     let book = |at: &str| {
         db.run(&[
