@@ -109,9 +109,18 @@ pub(crate) fn parse(syntax: Syntax, text: &str) -> Result<Node, Vec<SyntaxError>
             } else {
                 Err(errors
                     .into_iter()
-                    .map(|e| SyntaxError {
-                        at: e.span().map(|s| s.start).unwrap_or(0),
-                        message: first_line(e.message()),
+                    .map(|e| {
+                        let mut message = first_line(e.message());
+                        // toml says "duplicate key" and points at it: name it.
+                        if message == "duplicate key"
+                            && let Some(key) = e.span().and_then(|s| text.get(s))
+                        {
+                            message = format!("duplicate key {:?}", key.trim().trim_matches('"'));
+                        }
+                        SyntaxError {
+                            at: e.span().map(|s| s.start).unwrap_or(0),
+                            message,
+                        }
                     })
                     .collect())
             }
@@ -344,7 +353,7 @@ mod tests {
         let toml = "[[coach]]\nemail = \"a@example.com\"\nemail = \"b@example.com\"\n";
         let errs = parse(Syntax::Toml, toml).unwrap_err();
         assert_eq!(line_of(toml, errs[0].at), 3, "{errs:?}");
-        assert!(errs[0].message.contains("duplicate key"), "{errs:?}");
+        assert_eq!(errs[0].message, "duplicate key \"email\"");
     }
 
     #[test]
