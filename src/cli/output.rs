@@ -14,6 +14,7 @@ pub use super::rows::Rows;
 use super::rows::json_write_error;
 pub use super::table::Row;
 use super::table::{self, Cell};
+use crate::domain::text::{shown, shown_lines};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -430,12 +431,14 @@ pub fn localized<T: Serialize + ?Sized>(item: &T, tz: chrono_tz::Tz) -> Result<V
     Ok(v)
 }
 
+/// A value as `-o wide` and status reports show it; newlines stay (a wide
+/// cell holds several lines), nothing that rewrites a terminal does.
 pub(super) fn cell_text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => shown_lines(s).into_owned(),
+        Some(other) => shown_lines(&other.to_string()).into_owned(),
     }
 }
 
@@ -445,13 +448,20 @@ pub(super) fn cell_text(v: Option<&Value>) -> String {
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// One CSV cell. Only text is guarded against formulas: numbers are data
-/// (`-5` stays `-5`).
+/// (`-5` stays `-5`). Newlines stay (in quotes); control, bidirectional and
+/// invisible characters are escaped, as on a screen.
 pub(super) fn csv_text(v: Option<&Value>) -> String {
     let s = match v {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) if s.starts_with(FORMULA_STARTS) => format!("'{s}"),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => {
+            let s = shown_lines(s);
+            if s.starts_with(FORMULA_STARTS) {
+                format!("'{s}")
+            } else {
+                s.into_owned()
+            }
+        }
+        Some(other) => shown_lines(&other.to_string()).into_owned(),
     };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -519,7 +529,7 @@ pub(super) fn shown_columns<T: Record>(rows: &[Value]) -> Vec<&'static str> {
 pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
     let mut out = io::stdout().lock();
     match ctx.global.output {
-        Format::Ids => writeln!(out, "{}", item.id())?,
+        Format::Ids => writeln!(out, "{}", shown(&item.id()))?,
         Format::Json => writeln!(out, "{}", to_json(item, tz)?)?,
         Format::Csv => {
             let v = to_json(item, tz)?;
@@ -596,7 +606,18 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Text that is the data itself (an iCalendar feed), as it is.
+/// Text for a person (a dashboard), newlines kept, nothing stored that
+/// rewrites the terminal.
+pub fn human(text: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(text);
+    let mut out = io::stdout().lock();
+    out.write_all(shown_lines(&text).as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Text that is the data itself (an iCalendar feed, neutralised where it
+/// is made, in [`crate::calendar`]), as it is.
 pub fn raw(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -607,7 +628,7 @@ pub fn raw(text: &str) -> Result<()> {
 /// A message for the person, on stderr, unless output is for machines.
 pub fn note(ctx: &Ctx, msg: &str) {
     if matches!(ctx.global.output, Format::Table | Format::Wide) {
-        eprintln!("{msg}");
+        eprintln!("{}", shown_lines(msg));
     }
 }
 

@@ -67,7 +67,7 @@ impl<'a, T: Record> Rows<'a, T> {
         let first = self.count == 0;
         self.count += 1;
         match self.ctx.global.output {
-            Format::Ids => writeln!(self.out, "{}", item.id())?,
+            Format::Ids => writeln!(self.out, "{}", crate::domain::text::shown(&item.id()))?,
             Format::Json => {
                 self.out.write_all(if first { b"[" } else { b"," })?;
                 item.write_json(self.view.tz, &mut self.out)?;

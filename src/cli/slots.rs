@@ -75,7 +75,10 @@ impl Cmd {
                 out.flush()?;
                 drop(out);
                 output::list(ctx, tz, &current)?;
-                eprintln!("watching {}'s slots; Ctrl-C to stop", coach.email);
+                eprintln!(
+                    "watching {}'s slots; Ctrl-C to stop",
+                    crate::domain::text::shown(&coach.email)
+                );
             } else {
                 let line = serde_json::json!({
                     "coach_email": coach.email,

@@ -210,9 +210,11 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         _ => None,
     };
     let calendar = method.and_then(|m| Some((m, event_ics(m, event, p)?)));
+    // Names and texts were stored by others: nothing in them may reach a
+    // mail reader's screen as a control, bidirectional or invisible character.
     Email {
-        subject,
-        body,
+        subject: crate::domain::text::shown(&subject).into_owned(),
+        body: crate::domain::text::shown_lines(&body).into_owned(),
         calendar,
     }
 }
