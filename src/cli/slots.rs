@@ -86,7 +86,7 @@ impl Cmd {
                     "slots": output::localized(&current, tz)?,
                 });
                 let mut out = std::io::stdout().lock();
-                writeln!(out, "{line}")?;
+                writeln!(out, "{}", output::json_text(&line))?;
                 out.flush()?;
             }
             // Wait for a change of this coach (or Ctrl-C, which is no error).
