@@ -121,7 +121,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         any::<usize>().prop_map(Edit::Delete),
         (any::<usize>(), 1usize..200, 1u8..20).prop_map(|(i, n, k)| Edit::Repeat(i, n, k)),
         any::<usize>().prop_map(Edit::Truncate),
-        (any::<usize>(), prop_oneof![1usize..200, 1usize..20_000]).prop_map(|(k, n)| Edit::Nest(k, n)),
+        (any::<usize>(), prop_oneof![1usize..200, 1usize..20_000])
+            .prop_map(|(k, n)| Edit::Nest(k, n)),
     ]
 }
 

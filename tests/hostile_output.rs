@@ -182,7 +182,10 @@ fn stored_escape_sequences_and_bidi_controls_are_neutralised_in_every_list_show_
         (cat(&[], &["member", "history", "bo@example.com"]), false),
         (cat(&[], &["audit", "list"]), false),
         (cat(&[], &["notify", "list"]), false),
-        (cat(&[], &["availability", "list", "--coach", "ana@example.com"]), false),
+        (
+            cat(&[], &["availability", "list", "--coach", "ana@example.com"]),
+            false,
+        ),
         (cat(&ana, &["coach", "dashboard"]), true),
         (cat(&bo, &["member", "dashboard"]), true),
         (cat(&[], &["member", "export"]), true),

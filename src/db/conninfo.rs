@@ -362,7 +362,11 @@ fn percent_encoding_ok(s: &str) -> bool {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -476,30 +480,58 @@ mod tests {
             ..Env::default()
         };
         let e = parse_with("postgres://h/db", "DATABASE_URL", "coachctl", &env).unwrap_err();
-        assert!(e.to_string().starts_with("PGSSLMODE: sslmode 'foo' is not one of"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("PGSSLMODE: sslmode 'foo' is not one of"),
+            "{e}"
+        );
     }
 
     #[test]
     fn url_parts_sqlx_would_refuse_are_named_in_coachctl_s_words() {
         for (url, says) in [
-            ("postgres://h/db?sslmode=", "DATABASE_URL: sslmode '' is not one of"),
-            ("postgres://h/db?ssl-mode=x", "DATABASE_URL: sslmode 'x' is not one of"),
-            ("postgres://h/db?port=http", "DATABASE_URL: port 'http' is not a port number"),
-            ("postgres://h/db?hostaddr=h", "DATABASE_URL: hostaddr 'h' is not an IP address"),
+            (
+                "postgres://h/db?sslmode=",
+                "DATABASE_URL: sslmode '' is not one of",
+            ),
+            (
+                "postgres://h/db?ssl-mode=x",
+                "DATABASE_URL: sslmode 'x' is not one of",
+            ),
+            (
+                "postgres://h/db?port=http",
+                "DATABASE_URL: port 'http' is not a port number",
+            ),
+            (
+                "postgres://h/db?hostaddr=h",
+                "DATABASE_URL: hostaddr 'h' is not an IP address",
+            ),
             (
                 "postgres://h/db?statement-cache-capacity=-1",
                 "DATABASE_URL: statement-cache-capacity '-1' is not a whole number",
             ),
-            ("postgres://%ff@h/db", "DATABASE_URL: the user name is not UTF-8"),
-            ("postgres://u:%c3@h/db", "DATABASE_URL: the password is not UTF-8"),
-            ("postgres://h/d%80b", "DATABASE_URL: the database name is not UTF-8"),
+            (
+                "postgres://%ff@h/db",
+                "DATABASE_URL: the user name is not UTF-8",
+            ),
+            (
+                "postgres://u:%c3@h/db",
+                "DATABASE_URL: the password is not UTF-8",
+            ),
+            (
+                "postgres://h/d%80b",
+                "DATABASE_URL: the database name is not UTF-8",
+            ),
         ] {
             let e = parse_with(url, "DATABASE_URL", "coachctl", &Env::default()).unwrap_err();
             assert_eq!(e.kind().exit_code(), 3, "{url}");
             assert!(e.to_string().starts_with(says), "{url}: {e}");
             assert!(!e.to_string().contains("configuration"), "{url}: {e}");
         }
-        for url in ["postgres://b%C3%B6@h/d%C3%B6?port=5433&hostaddr=::1", "postgres://h/db?sslmode=require"] {
+        for url in [
+            "postgres://b%C3%B6@h/d%C3%B6?port=5433&hostaddr=::1",
+            "postgres://h/db?sslmode=require",
+        ] {
             parse_with(url, "DATABASE_URL", "coachctl", &Env::default())
                 .unwrap_or_else(|e| panic!("{url}: {e}"));
         }

@@ -294,7 +294,12 @@ mod tests {
             tz: chrono_tz::UTC,
         };
         let unfit = crate::domain::text::is_unfit_to_show;
-        for event in ["session.confirmed", "session.cancelled", "message", "connection.requested"] {
+        for event in [
+            "session.confirmed",
+            "session.cancelled",
+            "message",
+            "connection.requested",
+        ] {
             let e = compose(event, &p, &to);
             assert!(!e.subject.chars().any(unfit), "{event}: {:?}", e.subject);
             assert!(e.subject.contains("live"), "{event}: {:?}", e.subject);

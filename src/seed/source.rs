@@ -216,8 +216,9 @@ fn json_node(text: &str, raw: &RawValue, depth: usize) -> Result<Node, SyntaxErr
     }
     let value = match src.as_bytes().first() {
         Some(b'{') => {
-            let map: Vec<(String, &RawValue)> =
-                serde_json::from_str::<JsonObject<'_>>(src).map_err(inner)?.0;
+            let map: Vec<(String, &RawValue)> = serde_json::from_str::<JsonObject<'_>>(src)
+                .map_err(inner)?
+                .0;
             let mut entries: Vec<(String, Range<usize>, Node)> = Vec::with_capacity(map.len());
             let mut seen: HashMap<String, usize> = HashMap::with_capacity(map.len());
             for (k, v) in map {
@@ -333,7 +334,11 @@ mod tests {
     #[test]
     fn json_nested_ten_thousand_deep_is_refused_without_exhausting_the_stack() {
         for json in [
-            format!("{{\"coach\": {}{}}}", "[".repeat(10_000), "]".repeat(10_000)),
+            format!(
+                "{{\"coach\": {}{}}}",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            ),
             format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000)),
         ] {
             let errs = parse(Syntax::Json, &json).unwrap_err();
@@ -346,7 +351,8 @@ mod tests {
 
     #[test]
     fn a_json_key_given_twice_is_refused_with_its_name_and_line() {
-        let json = "{\"coach\": [{\n  \"email\": \"a@example.com\",\n  \"email\": \"b@example.com\"\n}]}";
+        let json =
+            "{\"coach\": [{\n  \"email\": \"a@example.com\",\n  \"email\": \"b@example.com\"\n}]}";
         let errs = parse(Syntax::Json, json).unwrap_err();
         assert_eq!(line_of(json, errs[0].at), 3, "{errs:?}");
         assert_eq!(errs[0].message, "duplicate key \"email\" (first on line 2)");
