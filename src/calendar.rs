@@ -148,11 +148,16 @@ fn param(s: &str) -> String {
 }
 
 /// One content line, folded at 75 octets (never inside a UTF-8 sequence),
-/// ending in CRLF.
+/// ending in CRLF. Every line passes here: a control, bidirectional or
+/// invisible character stored in a name or an email is left out (a
+/// newline of a TEXT value is `\n` by now).
 pub fn fold(line: &str) -> String {
     let mut out = String::with_capacity(line.len() + 8);
     let mut width = 0;
-    for c in line.chars() {
+    for c in line
+        .chars()
+        .filter(|c| !crate::domain::text::is_unfit_to_show(*c))
+    {
         let n = c.len_utf8();
         if width + n > 75 {
             out.push_str("\r\n ");

@@ -167,9 +167,37 @@ impl From<sqlx::migrate::MigrateError> for Error {
                     (_, None) => Error::Database(e),
                 }
             }
-            other => Error::Unavailable(format!("cannot migrate the database schema: {other}")),
+            other => migration_history_error(&other),
         }
     }
+}
+
+/// A migration run refused before any SQL ran: the database's record of
+/// applied migrations does not match this coachctl's. Exit 8, as for every
+/// command against a schema newer than the binary: this coachctl cannot use
+/// that database.
+fn migration_history_error(e: &sqlx::migrate::MigrateError) -> Error {
+    use sqlx::migrate::MigrateError as M;
+    let latest = crate::db::MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
+    Error::Unavailable(match *e {
+        M::VersionMissing(v) if v > latest => format!(
+            "the database schema is newer than this coachctl (migration {v} is unknown to it); upgrade coachctl"
+        ),
+        M::VersionMissing(v) => format!(
+            "the database has migration {v} applied, which this coachctl does not have (another build applied it); use a coachctl that has it"
+        ),
+        M::VersionMismatch(v) => format!(
+            "migration {v} in the database differs from this coachctl's copy (it was changed after it was applied); use the coachctl that applied it"
+        ),
+        M::Dirty(v) => format!(
+            "migration {v} is recorded as partly applied; check the schema, delete its row from _sqlx_migrations, then run coachctl db migrate again"
+        ),
+        _ => return Error::Internal("the migration tool failed".into()),
+    })
 }
 
 /// Extension for results of a statement that may violate a named constraint:

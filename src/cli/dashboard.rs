@@ -48,7 +48,8 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
     if json_or(ctx, tz, d)? {
         return Ok(());
     }
-    let mut out = std::io::stdout().lock();
+    // Written whole, then shown once: names were stored by others.
+    let mut out = Vec::new();
     writeln!(out, "{} <{}>   times in {}", d.name, d.email, tz.name())?;
     match &d.next_session {
         Some(n) => writeln!(
@@ -77,8 +78,7 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
     if let Some(hint) = &d.book_hint {
         writeln!(out, "\nBook a session:\n  {hint}")?;
     }
-    out.flush()?;
-    Ok(())
+    output::human(&out)
 }
 
 /// `coach dashboard`.
@@ -86,7 +86,8 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
     if json_or(ctx, tz, d)? {
         return Ok(());
     }
-    let mut out = std::io::stdout().lock();
+    // Written whole, then shown once: names were stored by others.
+    let mut out = Vec::new();
     writeln!(
         out,
         "{} <{}>   times in {}\n{}, {}",
@@ -122,6 +123,5 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
             a.action
         )?;
     }
-    out.flush()?;
-    Ok(())
+    output::human(&out)
 }

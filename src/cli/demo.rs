@@ -29,7 +29,7 @@ impl Cmd {
                 );
                 for v in &views {
                     let c = &v.coach;
-                    let mut out = std::io::stdout().lock();
+                    let mut out = Vec::new();
                     // two short lines rather than one that wraps at 80 columns
                     writeln!(out, "\n{} <{}>", c.name, c.email)?;
                     writeln!(
@@ -41,7 +41,7 @@ impl Cmd {
                         c.max_members,
                         c.free_capacity
                     )?;
-                    drop(out);
+                    output::human(&out)?;
                     output::list(ctx, tz, &v.members)?;
                     // Sessions and slots read best in the coach's own zone,
                     // and by member name, as the coach sees them.

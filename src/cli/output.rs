@@ -14,6 +14,7 @@ pub use super::rows::Rows;
 use super::rows::json_write_error;
 pub use super::table::Row;
 use super::table::{self, Cell};
+use crate::domain::text::{is_unfit_to_show, shown, shown_lines};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,7 +52,7 @@ pub trait Record: Serialize {
     /// Write this record's JSON (timestamps in `tz`). A record written by
     /// the hundred thousand overrides this to skip the `Value` in between.
     fn write_json(&self, tz: chrono_tz::Tz, out: &mut dyn Write) -> Result<()> {
-        serde_json::to_writer(out, &to_json(self, tz)?).map_err(json_write_error)
+        write_json(out, &to_json(self, tz)?).map_err(json_write_error)
     }
 }
 
@@ -380,6 +381,45 @@ impl Record for crate::coach::CoachShow {
     }
 }
 
+/// JSON as coachctl writes it: serde_json's compact form, with the
+/// characters that would rewrite a terminal and that serde_json leaves raw
+/// (C1 controls, DEL, bidirectional and invisible ones; it escapes C0
+/// itself) written as `\uXXXX`: `cat` of the output is safe, and a parser
+/// reads back the exact text.
+struct TerminalSafe;
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut rest = fragment;
+        while let Some((i, c)) = rest.char_indices().find(|(_, c)| is_unfit_to_show(*c)) {
+            w.write_all(&rest.as_bytes()[..i])?;
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                write!(w, "\\u{unit:04x}")?;
+            }
+            rest = &rest[i + c.len_utf8()..];
+        }
+        w.write_all(rest.as_bytes())
+    }
+}
+
+/// Write `v` as JSON (see [`TerminalSafe`]).
+pub fn write_json<W: Write, T: Serialize + ?Sized>(w: W, v: &T) -> serde_json::Result<()> {
+    v.serialize(&mut serde_json::Serializer::with_formatter(w, TerminalSafe))
+}
+
+/// `v` as JSON text (see [`TerminalSafe`]).
+pub fn json_text<T: Serialize + ?Sized>(v: &T) -> String {
+    let mut out = Vec::new();
+    // Writing to memory fails only for a value that is no JSON (a map with
+    // non-string keys), which no record is.
+    let _ = write_json(&mut out, v);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Serialize, then show every timestamp in the display zone (RFC 3339 with
 /// that zone's offset).
 pub(super) fn to_json<T: Serialize + ?Sized>(item: &T, tz: chrono_tz::Tz) -> Result<Value> {
@@ -430,12 +470,14 @@ pub fn localized<T: Serialize + ?Sized>(item: &T, tz: chrono_tz::Tz) -> Result<V
     Ok(v)
 }
 
+/// A value as `-o wide` and status reports show it; newlines stay (a wide
+/// cell holds several lines), nothing that rewrites a terminal does.
 pub(super) fn cell_text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => shown_lines(s).into_owned(),
+        Some(other) => shown_lines(&other.to_string()).into_owned(),
     }
 }
 
@@ -445,13 +487,20 @@ pub(super) fn cell_text(v: Option<&Value>) -> String {
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// One CSV cell. Only text is guarded against formulas: numbers are data
-/// (`-5` stays `-5`).
+/// (`-5` stays `-5`). Newlines stay (in quotes); control, bidirectional and
+/// invisible characters are escaped, as on a screen.
 pub(super) fn csv_text(v: Option<&Value>) -> String {
     let s = match v {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) if s.starts_with(FORMULA_STARTS) => format!("'{s}"),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => {
+            let s = shown_lines(s);
+            if s.starts_with(FORMULA_STARTS) {
+                format!("'{s}")
+            } else {
+                s.into_owned()
+            }
+        }
+        Some(other) => shown_lines(&other.to_string()).into_owned(),
     };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -519,8 +568,8 @@ pub(super) fn shown_columns<T: Record>(rows: &[Value]) -> Vec<&'static str> {
 pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
     let mut out = io::stdout().lock();
     match ctx.global.output {
-        Format::Ids => writeln!(out, "{}", item.id())?,
-        Format::Json => writeln!(out, "{}", to_json(item, tz)?)?,
+        Format::Ids => writeln!(out, "{}", shown(&item.id()))?,
+        Format::Json => writeln!(out, "{}", json_text(&to_json(item, tz)?))?,
         Format::Csv => {
             let v = to_json(item, tz)?;
             let Value::Object(map) = v else {
@@ -571,7 +620,7 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
 pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     match (ctx.global.output, v) {
-        (Format::Json, _) => writeln!(out, "{v}")?,
+        (Format::Json, _) => writeln!(out, "{}", json_text(v))?,
         (Format::Table, Value::Object(map)) => {
             out.write_all(table::render_fields(map).as_bytes())?
         }
@@ -596,7 +645,18 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Text that is the data itself (an iCalendar feed), as it is.
+/// Text for a person (a dashboard), newlines kept, nothing stored that
+/// rewrites the terminal.
+pub fn human(text: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(text);
+    let mut out = io::stdout().lock();
+    out.write_all(shown_lines(&text).as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Text that is the data itself (an iCalendar feed, neutralised where it
+/// is made, in [`crate::calendar`]), as it is.
 pub fn raw(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -607,7 +667,7 @@ pub fn raw(text: &str) -> Result<()> {
 /// A message for the person, on stderr, unless output is for machines.
 pub fn note(ctx: &Ctx, msg: &str) {
     if matches!(ctx.global.output, Format::Table | Format::Wide) {
-        eprintln!("{msg}");
+        eprintln!("{}", shown_lines(msg));
     }
 }
 
@@ -625,11 +685,33 @@ mod tests {
             cell("=HYPERLINK(\"x\",\"y\")"),
             "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
         );
-        assert_eq!(cell("\rx"), "\"'\rx\"");
+        // a stored control character is escaped: no formula start is left
+        assert_eq!(cell("\rx"), "\\u{000d}x");
+        assert_eq!(cell("\t=1"), " =1");
         assert_eq!(cell("plain"), "plain");
     }
 
+    #[test]
+    fn json_escapes_what_would_rewrite_a_terminal_and_reads_back_exactly() {
+        let text = "a\u{1b}]52;c;x\u{7}\u{9b}\u{7f}\u{202e}\u{200b}\u{e0001}é👨\u{200d}👩\"";
+        let json = json_text(&serde_json::json!({ "k\u{202e}": text }));
+        assert_eq!(
+            json,
+            "{\"k\\u202e\":\"a\\u001b]52;c;x\\u0007\\u009b\\u007f\\u202e\\u200b\\udb40\\udc01é👨\u{200d}👩\\\"\"}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["k\u{202e}"], text);
+    }
+
     proptest! {
+        #[test]
+        fn json_of_any_text_reads_back_exactly_and_holds_nothing_unfit(s in any::<String>()) {
+            let json = json_text(&serde_json::json!([s]));
+            prop_assert!(!json.chars().any(is_unfit_to_show), "{json:?}");
+            let back: Vec<String> = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(&back[0], &s);
+        }
+
         #[test]
         fn a_csv_text_cell_never_starts_with_a_formula_character(s in any::<String>()) {
             let cell = csv_text(Some(&Value::String(s)));

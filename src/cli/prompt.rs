@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::domain::text::shown;
 use crate::error::{Error, Result};
 
 /// The exit code of a command ended by Ctrl-C (128 + SIGINT), as shells use.
@@ -15,6 +16,9 @@ pub const INTERRUPTED: i32 = 130;
 
 /// Choose one of `items`; `None` when backed out with Esc or `q`.
 pub async fn pick(prompt: String, items: Vec<String>) -> Result<Option<usize>> {
+    // Names in the items and the question were stored by others.
+    let prompt = shown(&prompt).into_owned();
+    let items: Vec<String> = items.iter().map(|i| shown(i).into_owned()).collect();
     interact(move || {
         dialoguer::Select::new()
             .with_prompt(prompt)
@@ -31,6 +35,7 @@ pub async fn pick(prompt: String, items: Vec<String>) -> Result<Option<usize>> {
 /// A yes/no question, no by default: `y` says yes, `n` or Enter no, Esc or
 /// `q` backs out (`None`).
 pub async fn yes_no(question: String) -> Result<Option<bool>> {
+    let question = shown(&question).into_owned();
     interact(move || {
         dialoguer::Confirm::new()
             .with_prompt(question)

@@ -127,7 +127,7 @@ fn render_import(ctx: &Ctx, actor: &Actor, r: &Report) -> Result<()> {
     match ctx.global.output {
         Format::Json => {
             let v = output::localized(r, ctx.display_tz(Some(actor)))?;
-            writeln!(out, "{v}")?;
+            writeln!(out, "{}", output::json_text(&v))?;
         }
         Format::Ids => {
             for m in &r.members {

@@ -67,7 +67,7 @@ impl<'a, T: Record> Rows<'a, T> {
         let first = self.count == 0;
         self.count += 1;
         match self.ctx.global.output {
-            Format::Ids => writeln!(self.out, "{}", item.id())?,
+            Format::Ids => writeln!(self.out, "{}", crate::domain::text::shown(&item.id()))?,
             Format::Json => {
                 self.out.write_all(if first { b"[" } else { b"," })?;
                 item.write_json(self.view.tz, &mut self.out)?;
@@ -282,7 +282,7 @@ pub(super) fn member_json(
         share_health_info: m.share_health_info,
         timezone: &m.timezone,
     };
-    serde_json::to_writer(out, &json).map_err(json_write_error)
+    super::output::write_json(out, &json).map_err(json_write_error)
 }
 
 /// A timestamp as `localize` writes it: RFC 3339, seconds, the zone's offset.
@@ -331,7 +331,7 @@ mod tests {
             ] {
                 let mut direct = Vec::new();
                 m.write_json(tz, &mut direct).unwrap();
-                let expected = to_json(&m, tz).unwrap().to_string();
+                let expected = super::super::output::json_text(&to_json(&m, tz).unwrap());
                 assert_eq!(String::from_utf8(direct).unwrap(), expected);
             }
         }

@@ -75,7 +75,10 @@ impl Cmd {
                 out.flush()?;
                 drop(out);
                 output::list(ctx, tz, &current)?;
-                eprintln!("watching {}'s slots; Ctrl-C to stop", coach.email);
+                eprintln!(
+                    "watching {}'s slots; Ctrl-C to stop",
+                    crate::domain::text::shown(&coach.email)
+                );
             } else {
                 let line = serde_json::json!({
                     "coach_email": coach.email,
@@ -83,7 +86,7 @@ impl Cmd {
                     "slots": output::localized(&current, tz)?,
                 });
                 let mut out = std::io::stdout().lock();
-                writeln!(out, "{line}")?;
+                writeln!(out, "{}", output::json_text(&line))?;
                 out.flush()?;
             }
             // Wait for a change of this coach (or Ctrl-C, which is no error).

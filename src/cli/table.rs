@@ -86,12 +86,11 @@ pub enum Row {
     Cells(Vec<Cell>),
 }
 
-/// Control characters (a newline in a note) would break the row: show them
-/// as spaces.
+/// A newline in a note would break the row (a space instead), and stored
+/// control, bidirectional or invisible characters would rewrite the
+/// terminal (escapes instead): every cell and shown value passes here.
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::domain::text::shown(s).into_owned()
 }
 
 fn text_width(s: &str) -> usize {
@@ -439,7 +438,7 @@ pub fn render_fields(map: &Map<String, Value>) -> String {
     let w = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for k in keys {
-        let text = super::output::cell_text(map.get(k));
+        let text = one_line(&super::output::cell_text(map.get(k)));
         out.push_str(&format!("{:<w$}{GAP}{text}\n", k.replace('_', " ")));
     }
     out

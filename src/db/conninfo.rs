@@ -133,6 +133,20 @@ pub fn parse_with(
             .filter(|v| !v.is_empty())
     };
 
+    // What sqlx would refuse in its own words ("error with configuration:
+    // unknown value ... for `ssl_mode`") is refused first, in ours.
+    check_params(&parsed, source)?;
+    let (mode_text, mode_from) = match param("sslmode") {
+        Some(m) => (Some(m), source),
+        None => (env.sslmode.clone(), "PGSSLMODE"),
+    };
+    let mut mode = match mode_text.as_deref() {
+        None => PgSslMode::Prefer,
+        Some(m) => m
+            .parse()
+            .map_err(|_| Error::invalid(format!("{mode_from}: {}", bad_sslmode(m))))?,
+    };
+
     // sqlx reads the URL and the PG* variables for host, port, user,
     // password (also ~/.pgpass), database, sslmode and the certificates.
     let mut options: PgConnectOptions = url.parse().map_err(|e| {
@@ -141,16 +155,6 @@ pub fn parse_with(
             config_reason(&e)
         ))
     })?;
-
-    let mode_text = param("sslmode").or_else(|| env.sslmode.clone());
-    let mut mode = match mode_text.as_deref() {
-        None => PgSslMode::Prefer,
-        Some(m) => m.parse().map_err(|_| {
-            Error::invalid(format!(
-                "sslmode {m:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
-            ))
-        })?,
-    };
     let home_file = |name: &str| {
         env.home
             .as_ref()
@@ -308,11 +312,82 @@ fn system_bundle() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+fn bad_sslmode(m: &str) -> String {
+    format!("sslmode '{m}' is not one of disable, allow, prefer, require, verify-ca, verify-full")
+}
+
+/// The URL's parts that sqlx refuses with its own wording, checked here so
+/// that the user reads which part and why.
+fn check_params(url: &url::Url, source: &str) -> Result<()> {
+    let decodes = |s: &str| percent_encoding_ok(s);
+    for (part, text) in [
+        ("user name", url.username()),
+        ("password", url.password().unwrap_or_default()),
+        ("database name", url.path()),
+    ] {
+        if !decodes(text) {
+            return Err(Error::invalid(format!(
+                "{source}: the {part} is not UTF-8 text once its %-escapes are decoded"
+            )));
+        }
+    }
+    for (k, v) in url.query_pairs() {
+        let bad = match k.as_ref() {
+            "sslmode" | "ssl-mode" => v.parse::<PgSslMode>().is_err().then(|| bad_sslmode(&v)),
+            "port" => v
+                .parse::<u16>()
+                .is_err()
+                .then(|| format!("port '{v}' is not a port number (1 to 65535)")),
+            "hostaddr" => v
+                .parse::<std::net::IpAddr>()
+                .is_err()
+                .then(|| format!("hostaddr '{v}' is not an IP address")),
+            "statement-cache-capacity" => v
+                .parse::<usize>()
+                .is_err()
+                .then(|| format!("statement-cache-capacity '{v}' is not a whole number")),
+            _ => None,
+        };
+        if let Some(bad) = bad {
+            return Err(Error::invalid(format!("{source}: {bad}")));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a URL part's %-escapes decode to UTF-8 (as sqlx requires).
+fn percent_encoding_ok(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
+}
+
+/// sqlx's reason without its framing ("error with configuration: ").
 fn config_reason(e: &sqlx::Error) -> String {
-    match e {
+    let text = match e {
         sqlx::Error::Configuration(c) => c.to_string(),
         other => other.to_string(),
-    }
+    };
+    text.trim_start_matches("error with configuration: ")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -396,6 +471,70 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.kind().exit_code(), 3);
+        assert_eq!(
+            e.to_string(),
+            "DATABASE_URL: sslmode 'sometimes' is not one of disable, allow, prefer, require, verify-ca, verify-full"
+        );
+        let env = Env {
+            sslmode: Some("foo".into()),
+            ..Env::default()
+        };
+        let e = parse_with("postgres://h/db", "DATABASE_URL", "coachctl", &env).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("PGSSLMODE: sslmode 'foo' is not one of"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn url_parts_sqlx_would_refuse_are_named_in_coachctl_s_words() {
+        for (url, says) in [
+            (
+                "postgres://h/db?sslmode=",
+                "DATABASE_URL: sslmode '' is not one of",
+            ),
+            (
+                "postgres://h/db?ssl-mode=x",
+                "DATABASE_URL: sslmode 'x' is not one of",
+            ),
+            (
+                "postgres://h/db?port=http",
+                "DATABASE_URL: port 'http' is not a port number",
+            ),
+            (
+                "postgres://h/db?hostaddr=h",
+                "DATABASE_URL: hostaddr 'h' is not an IP address",
+            ),
+            (
+                "postgres://h/db?statement-cache-capacity=-1",
+                "DATABASE_URL: statement-cache-capacity '-1' is not a whole number",
+            ),
+            (
+                "postgres://%ff@h/db",
+                "DATABASE_URL: the user name is not UTF-8",
+            ),
+            (
+                "postgres://u:%c3@h/db",
+                "DATABASE_URL: the password is not UTF-8",
+            ),
+            (
+                "postgres://h/d%80b",
+                "DATABASE_URL: the database name is not UTF-8",
+            ),
+        ] {
+            let e = parse_with(url, "DATABASE_URL", "coachctl", &Env::default()).unwrap_err();
+            assert_eq!(e.kind().exit_code(), 3, "{url}");
+            assert!(e.to_string().starts_with(says), "{url}: {e}");
+            assert!(!e.to_string().contains("configuration"), "{url}: {e}");
+        }
+        for url in [
+            "postgres://b%C3%B6@h/d%C3%B6?port=5433&hostaddr=::1",
+            "postgres://h/db?sslmode=require",
+        ] {
+            parse_with(url, "DATABASE_URL", "coachctl", &Env::default())
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
     }
 
     #[test]

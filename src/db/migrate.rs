@@ -195,9 +195,7 @@ fn migrate_error(e: MigrateError, user: String, database: &str) -> Error {
     let (err, version) = match e {
         MigrateError::ExecuteMigration(err, version) => (err, Some(version)),
         MigrateError::Execute(err) => (err, None),
-        other => {
-            return Error::Unavailable(format!("cannot migrate the database schema: {other}"));
-        }
+        other => return Error::from(other),
     };
     let sqlx::Error::Database(db) = &err else {
         return Error::from(err);

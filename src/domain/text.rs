@@ -6,6 +6,7 @@
 //! characters rewrite the terminal itself. None of them belongs in an email
 //! or a name; free text keeps its newlines.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
@@ -77,6 +78,70 @@ pub fn first_unfit_for_free_text(s: &str) -> Option<char> {
     s.chars().find(|&c| {
         (c.is_control() && c != '\n') || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}')
     })
+}
+
+/// Format characters that real text needs and that rewrite nothing on a
+/// screen: the joiners of emoji and of several scripts, variation
+/// selectors, emoji tag sequences (subdivision flags), and the format
+/// marks of particular scripts. Every other hidden character is shown as
+/// an escape on output (see [`shown`]).
+const NEEDED_FORMAT: &[(u32, u32)] = &[
+    (0x0600, 0x0605),   // Arabic number signs
+    (0x06DD, 0x06DD),   // Arabic end of ayah
+    (0x070F, 0x070F),   // Syriac abbreviation mark
+    (0x0890, 0x0891),   // Arabic pound and piastre marks above
+    (0x08E2, 0x08E2),   // Arabic disputed end of ayah
+    (0x180B, 0x180D),   // Mongolian free variation selectors
+    (0x180F, 0x180F),   // Mongolian free variation selector four
+    (0x200C, 0x200D),   // zero-width non-joiner and joiner
+    (0xFE00, 0xFE0F),   // variation selectors (emoji presentation)
+    (0x110BD, 0x110BD), // Kaithi number sign
+    (0x110CD, 0x110CD), // Kaithi number sign above
+    (0x13430, 0x1343F), // Egyptian hieroglyph format controls
+    (0x1BCA0, 0x1BCA3), // shorthand format controls
+    (0x1D173, 0x1D17A), // musical symbol format controls
+    (0xE0020, 0xE007F), // tag characters of emoji flag sequences
+    (0xE0100, 0xE01EF), // variation selectors supplement
+];
+
+/// A character no output for people or spreadsheets carries as it is:
+/// control characters (C0, DEL, C1), bidirectional controls, line and
+/// paragraph separators, zero-width and other invisible characters; what
+/// text input refuses, found in text that came another way (an older
+/// version, direct SQL).
+pub fn is_unfit_to_show(c: char) -> bool {
+    is_hidden(c) && !within(NEEDED_FORMAT, c)
+}
+
+/// Text for a screen, a table cell or a spreadsheet, on one line: a
+/// newline or tab becomes a space; any other character of
+/// [`is_unfit_to_show`] its escape (`\u{001b}`, as [`escaped`] writes it),
+/// so nothing stored can move the cursor, set the clipboard, reorder a line
+/// or hide itself.
+pub fn shown(s: &str) -> Cow<'_, str> {
+    neutralised(s, false)
+}
+
+/// [`shown`], keeping newlines: for multi-line output (a CSV cell, an email
+/// body, a field shown over several lines).
+pub fn shown_lines(s: &str) -> Cow<'_, str> {
+    neutralised(s, true)
+}
+
+fn neutralised(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let unfit = |c: char| is_unfit_to_show(c) && !(keep_newlines && c == '\n');
+    if !s.chars().any(unfit) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if !unfit(c) => out.push(c),
+            '\n' | '\t' => out.push(' '),
+            c => out.push_str(&format!("\\u{{{:04x}}}", u32::from(c))),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// How a refused character is named in a message: `U+200B`.
@@ -157,12 +222,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn shown_text_escapes_what_rewrites_a_terminal_and_keeps_what_scripts_need() {
+        assert_eq!(
+            shown("a\u{1b}]52;c;eA==\u{7}b\u{9b}c\u{202e}d\u{200b}e\u{feff}"),
+            "a\\u{001b}]52;c;eA==\\u{0007}b\\u{009b}c\\u{202e}d\\u{200b}e\\u{feff}"
+        );
+        assert_eq!(shown("one\ntwo\tthree\r"), "one two three\\u{000d}");
+        assert_eq!(shown_lines("one\ntwo\u{2028}"), "one\ntwo\\u{2028}");
+        for fine in ["Zoë 👨\u{200d}👩 ✌\u{fe0f}", "می\u{200c}خواهم", "plain"] {
+            assert!(matches!(shown(fine), Cow::Borrowed(_)), "{fine:?}");
+        }
+    }
+
     proptest! {
         #[test]
         fn an_escaped_string_is_one_line_of_visible_characters(s in any::<String>()) {
             let e = escaped(&s).to_string();
             prop_assert!(!e.contains(['\n', '\r']));
             prop_assert!(e.chars().all(|c| !is_hidden(c)));
+        }
+
+        #[test]
+        fn shown_text_holds_no_unfit_character_and_only_newlines_it_keeps(s in any::<String>()) {
+            prop_assert!(!shown(&s).chars().any(is_unfit_to_show));
+            prop_assert!(shown_lines(&s).chars().all(|c| c == '\n' || !is_unfit_to_show(c)));
         }
     }
 }

@@ -210,9 +210,11 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         _ => None,
     };
     let calendar = method.and_then(|m| Some((m, event_ics(m, event, p)?)));
+    // Names and texts were stored by others: nothing in them may reach a
+    // mail reader's screen as a control, bidirectional or invisible character.
     Email {
-        subject,
-        body,
+        subject: crate::domain::text::shown(&subject).into_owned(),
+        body: crate::domain::text::shown_lines(&body).into_owned(),
         calendar,
     }
 }
@@ -268,5 +270,49 @@ mod tests {
         let (method, ics) = e.calendar.expect("a calendar attachment");
         assert_eq!(method, "REQUEST");
         assert!(ics.contains("DTSTART:20270329T070000Z\r\n"));
+    }
+
+    #[test]
+    fn stored_control_and_bidi_characters_never_reach_a_subject_body_or_attachment() {
+        let hostile = "Ana\u{1b}]52;c;eA==\u{7}\u{202e}live\u{200b}\u{9b}2J\r\nBcc: x";
+        let p = Payload {
+            session_id: Some(Uuid::nil()),
+            start: "2027-03-29T07:00:00Z".parse().ok(),
+            end: "2027-03-29T08:00:00Z".parse().ok(),
+            coach_name: Some(hostile.into()),
+            coach_email: Some("ana@example.com".into()),
+            member_name: Some(hostile.into()),
+            member_email: Some("bo@example.com".into()),
+            from_name: Some(hostile.into()),
+            text: Some(hostile.into()),
+            reason: Some(hostile.into()),
+            ..Payload::default()
+        };
+        let to = Recipient {
+            email: "bo@example.com".into(),
+            name: hostile.into(),
+            tz: chrono_tz::UTC,
+        };
+        let unfit = crate::domain::text::is_unfit_to_show;
+        for event in [
+            "session.confirmed",
+            "session.cancelled",
+            "message",
+            "connection.requested",
+        ] {
+            let e = compose(event, &p, &to);
+            assert!(!e.subject.chars().any(unfit), "{event}: {:?}", e.subject);
+            assert!(e.subject.contains("live"), "{event}: {:?}", e.subject);
+            assert!(
+                !e.body.chars().any(|c| c != '\n' && unfit(c)),
+                "{event}: {:?}",
+                e.body
+            );
+            if let Some((_, ics)) = e.calendar {
+                let bare = ics.replace("\r\n", "");
+                assert!(!bare.chars().any(unfit), "{event}: {ics:?}");
+                assert!(bare.contains("live"), "{event}: {ics:?}");
+            }
+        }
     }
 }

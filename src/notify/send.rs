@@ -260,7 +260,7 @@ fn build(from: &Mailbox, m: &Claimed) -> Result<Message> {
     };
     let email = render::compose(&m.event, &m.payload.0, &to);
     let mailbox = Mailbox::new(
-        Some(m.name.clone()),
+        Some(crate::domain::text::shown(&m.name).into_owned()),
         m.email
             .parse()
             .map_err(|_| Error::Internal(format!("unusable recipient address {}", m.email)))?,

@@ -339,15 +339,18 @@ pub fn write(records: &[Record], out: impl Write) -> Result<()> {
         csv::ErrorKind::Io(e) => Error::Io(e),
         other => Error::Internal(format!("cannot write CSV: {other:?}")),
     };
+    // Stored control, bidirectional and invisible characters are escaped,
+    // as on a screen: a spreadsheet or a `cat` of the file shows them.
+    let cell = |s: &str| guard(&crate::domain::text::shown_lines(s));
     w.write_record(COLUMNS).map_err(io)?;
     for r in records {
         w.write_record([
-            guard(&r.email),
-            guard(&r.name),
-            guard(r.goals.as_deref().unwrap_or_default()),
-            guard(&r.timezone),
-            guard(r.coach.as_deref().unwrap_or_default()),
-            guard(&r.membership_status),
+            cell(&r.email),
+            cell(&r.name),
+            cell(r.goals.as_deref().unwrap_or_default()),
+            cell(&r.timezone),
+            cell(r.coach.as_deref().unwrap_or_default()),
+            cell(&r.membership_status),
         ])
         .map_err(io)?;
     }

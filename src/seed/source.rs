@@ -3,6 +3,7 @@
 //! spans from the `toml` parser; JSON gets them from `serde_json`'s raw
 //! values, which are slices of the input.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use serde_json::value::RawValue;
@@ -108,9 +109,18 @@ pub(crate) fn parse(syntax: Syntax, text: &str) -> Result<Node, Vec<SyntaxError>
             } else {
                 Err(errors
                     .into_iter()
-                    .map(|e| SyntaxError {
-                        at: e.span().map(|s| s.start).unwrap_or(0),
-                        message: first_line(e.message()),
+                    .map(|e| {
+                        let mut message = first_line(e.message());
+                        // toml says "duplicate key" and points at it: name it.
+                        if message == "duplicate key"
+                            && let Some(key) = e.span().and_then(|s| text.get(s))
+                        {
+                            message = format!("duplicate key {:?}", key.trim().trim_matches('"'));
+                        }
+                        SyntaxError {
+                            at: e.span().map(|s| s.start).unwrap_or(0),
+                            message,
+                        }
                     })
                     .collect())
             }
@@ -118,7 +128,7 @@ pub(crate) fn parse(syntax: Syntax, text: &str) -> Result<Node, Vec<SyntaxError>
         Syntax::Json => {
             let raw: &RawValue =
                 serde_json::from_str(text).map_err(|e| vec![json_error(text, &e)])?;
-            json_node(text, raw).map_err(|e| vec![json_error(text, &e)])
+            json_node(text, raw, 0).map_err(|e| vec![e])
         }
     }
 }
@@ -176,6 +186,11 @@ fn json_error(text: &str, e: &serde_json::Error) -> SyntaxError {
     }
 }
 
+/// How deep JSON may nest: serde_json's own limit. Raw values skip that
+/// limit (serde_json skips over them without recursing), so the walk below,
+/// which does recurse, keeps it itself; a seed file needs four levels.
+const MAX_DEPTH: usize = 128;
+
 /// A raw JSON value borrows its bytes from the input: its address within
 /// the input is its offset.
 fn offset_in(text: &str, raw: &RawValue) -> Range<usize> {
@@ -183,31 +198,59 @@ fn offset_in(text: &str, raw: &RawValue) -> Range<usize> {
     start..start + raw.get().len()
 }
 
-fn json_node(text: &str, raw: &RawValue) -> Result<Node, serde_json::Error> {
+fn json_node(text: &str, raw: &RawValue, depth: usize) -> Result<Node, SyntaxError> {
     let span = offset_in(text, raw);
     let src = raw.get();
+    // An error inside a value: serde_json counts from the value's start.
+    let inner = |e: serde_json::Error| {
+        let mut err = json_error(src, &e);
+        err.at += span.start;
+        err
+    };
+    let nested = matches!(src.as_bytes().first(), Some(b'{' | b'['));
+    if nested && depth >= MAX_DEPTH {
+        return Err(SyntaxError {
+            at: span.start,
+            message: format!("lists and objects nest more than {MAX_DEPTH} levels deep"),
+        });
+    }
     let value = match src.as_bytes().first() {
         Some(b'{') => {
-            let map: Vec<(String, &RawValue)> = serde_json::from_str::<JsonObject<'_>>(src)?.0;
-            let mut entries = Vec::with_capacity(map.len());
+            let map: Vec<(String, &RawValue)> = serde_json::from_str::<JsonObject<'_>>(src)
+                .map_err(inner)?
+                .0;
+            let mut entries: Vec<(String, Range<usize>, Node)> = Vec::with_capacity(map.len());
+            let mut seen: HashMap<String, usize> = HashMap::with_capacity(map.len());
             for (k, v) in map {
-                let node = json_node(text, v)?;
+                let node = json_node(text, v, depth + 1)?;
                 // The key sits just before its value; its line is the value's.
                 let at = node.span.start;
+                // JSON leaves a repeated key to the reader; TOML refuses it,
+                // and so does a seed file in either syntax.
+                if let Some(first) = seen.get(&k) {
+                    return Err(SyntaxError {
+                        at,
+                        message: format!(
+                            "duplicate key {k:?} (first on line {})",
+                            line_of(text, *first)
+                        ),
+                    });
+                }
+                seen.insert(k.clone(), at);
                 entries.push((k, at..at, node));
             }
             Value::Table(entries)
         }
         Some(b'[') => {
-            let items: Vec<&RawValue> = serde_json::from_str(src)?;
+            let items: Vec<&RawValue> = serde_json::from_str(src).map_err(inner)?;
             Value::Array(
                 items
                     .into_iter()
-                    .map(|v| json_node(text, v))
+                    .map(|v| json_node(text, v, depth + 1))
                     .collect::<Result<_, _>>()?,
             )
         }
-        _ => match serde_json::from_str::<serde_json::Value>(src)? {
+        _ => match serde_json::from_str::<serde_json::Value>(src).map_err(inner)? {
             serde_json::Value::String(s) => Value::Str(s),
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => match n.as_i64() {
@@ -286,6 +329,37 @@ mod tests {
         let json = "{\n\"a\": 1,\n\"b\": }";
         let errs = parse(Syntax::Json, json).unwrap_err();
         assert_eq!(line_of(json, errs[0].at), 3);
+    }
+
+    #[test]
+    fn json_nested_ten_thousand_deep_is_refused_without_exhausting_the_stack() {
+        for json in [
+            format!(
+                "{{\"coach\": {}{}}}",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            ),
+            format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000)),
+        ] {
+            let errs = parse(Syntax::Json, &json).unwrap_err();
+            assert!(errs[0].message.contains("more than 128 levels"), "{errs:?}");
+        }
+        // as deep as serde_json itself allows is still read
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(Syntax::Json, &ok).is_ok());
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_refused_with_its_name_and_line() {
+        let json =
+            "{\"coach\": [{\n  \"email\": \"a@example.com\",\n  \"email\": \"b@example.com\"\n}]}";
+        let errs = parse(Syntax::Json, json).unwrap_err();
+        assert_eq!(line_of(json, errs[0].at), 3, "{errs:?}");
+        assert_eq!(errs[0].message, "duplicate key \"email\" (first on line 2)");
+        let toml = "[[coach]]\nemail = \"a@example.com\"\nemail = \"b@example.com\"\n";
+        let errs = parse(Syntax::Toml, toml).unwrap_err();
+        assert_eq!(line_of(toml, errs[0].at), 3, "{errs:?}");
+        assert_eq!(errs[0].message, "duplicate key \"email\"");
     }
 
     #[test]
