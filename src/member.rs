@@ -206,11 +206,21 @@ pub(crate) async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member>
 /// may not see is answered as nobody, after the same queries (the sight is
 /// part of the query that finds them, not a check after it).
 pub(crate) async fn find(conn: &mut PgConnection, actor: &Actor, who: &UserRef) -> Result<Member> {
+    find_in(conn, actor, users::Sight::Seen, who).await
+}
+
+/// [`find`] within another sight (see [`users::Sight`]).
+pub(crate) async fn find_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    sight: users::Sight,
+    who: &UserRef,
+) -> Result<Member> {
     let (id, email) = users::ref_params(who);
     let sql = format!(
         "{SELECT} WHERE u.role = 'member' AND {} AND {}",
         users::REF_MATCHES,
-        users::Sight::Seen.sql(3)
+        sight.sql(3)
     );
     let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -222,8 +232,7 @@ pub(crate) async fn find(conn: &mut PgConnection, actor: &Actor, who: &UserRef) 
         Some(r) => r.try_into(),
         // Not found: say precisely why (nobody in sight, or not a member).
         None => {
-            let user =
-                users::find_with_role(conn, actor, users::Sight::Seen, who, Role::Member).await?;
+            let user = users::find_with_role(conn, actor, sight, who, Role::Member).await?;
             fetch(conn, user.id).await
         }
     }

@@ -103,11 +103,13 @@ pub enum Sight {
     /// to them or connected (accepted) with them.
     Seen,
     /// Whom the actor may ask to connect or invite: whom they see, and for a
-    /// coach every active public member (whom `connect search` shows them).
+    /// coach every active public member (whom `connect search` shows them)
+    /// and every member with a pending request between the two.
     Reach,
-    /// Whose relationship history the actor may read: whom they see, and for
-    /// a coach every member they have a history with (a past coach).
-    History,
+    /// Whom the actor has dealt with: whom they see, and for a coach every
+    /// member they share a relationship event or a session with (a past
+    /// coach reads their period of the history and lists their sessions).
+    Known,
 }
 
 impl Sight {
@@ -125,10 +127,13 @@ impl Sight {
             Sight::Reach => {
                 " OR (u.role = 'member' AND u.active
                       AND EXISTS (SELECT 1 FROM member_profiles sp WHERE sp.user_id = u.id AND sp.privacy = 'public')
-                      AND EXISTS (SELECT 1 FROM users me WHERE me.id = $n AND me.role = 'coach'))"
+                      AND EXISTS (SELECT 1 FROM users me WHERE me.id = $n AND me.role = 'coach'))
+                  OR EXISTS (SELECT 1 FROM connections sc WHERE sc.member_id = u.id AND sc.coach_id = $n
+                               AND sc.status = 'pending')"
             }
-            Sight::History => {
-                " OR EXISTS (SELECT 1 FROM relationship_events se WHERE se.member_id = u.id AND se.coach_id = $n)"
+            Sight::Known => {
+                " OR EXISTS (SELECT 1 FROM relationship_events se WHERE se.member_id = u.id AND se.coach_id = $n)
+                  OR EXISTS (SELECT 1 FROM sessions ss WHERE ss.member_id = u.id AND ss.coach_id = $n)"
             }
         };
         format!("({seen}{more})").replace("$n", &format!("${n}"))

@@ -210,7 +210,7 @@ pub async fn list_each(
     };
     let member_id = match &filter.member {
         Some(m) => Some(
-            users::find_with_role(&mut conn, actor, users::Sight::Seen, m, Role::Member)
+            users::find_with_role(&mut conn, actor, users::Sight::Known, m, Role::Member)
                 .await?
                 .id
                 .as_uuid(),

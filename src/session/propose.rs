@@ -78,7 +78,9 @@ async fn coach_for(
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewSession) -> Result<Session> {
     let mut conn = pool.acquire().await?;
     let c = coach_for(&mut conn, actor, new.coach.as_ref()).await?;
-    let m = member::find(&mut conn, actor, &new.member).await?;
+    // A member the coach had sessions with is known to them: refused as
+    // not theirs (exit 4), not as nobody.
+    let m = member::find_in(&mut conn, actor, crate::users::Sight::Known, &new.member).await?;
     if !c.active {
         return Err(Error::rule(format!("coach {} is deactivated", c.email)));
     }
