@@ -406,8 +406,9 @@ fn a_coach_asks_and_invites_a_public_member_as_search_shows_them() {
     ana(&["member", "show", "publ@example.com"]).fails_with(5);
 }
 
-/// Ana is connected with Cy (Zed's member) without being her coach.
-fn ana_connected_with_cy(db: &TestDb) {
+/// Ana is connected with Cy (Zed's member) without being her coach;
+/// returns the connection's id.
+fn ana_connected_with_cy(db: &TestDb) -> String {
     world(db);
     db.run(&[
         "member",
@@ -457,6 +458,7 @@ fn ana_connected_with_cy(db: &TestDb) {
         "--accept",
     ])
     .ok();
+    id
 }
 
 /// Every format of `member show cy` as Ana, joined.
@@ -602,4 +604,56 @@ fn a_connected_coach_reads_the_history_and_sessions_they_share_but_changes_nothi
         assert_eq!(err.trim().lines().count(), 1, "{change:?}: {err}");
     }
     assert_eq!(digest(&db), before, "a refused change changed something");
+}
+
+#[test]
+fn after_the_connection_ends_the_coach_no_longer_sees_the_member_but_keeps_their_shared_past() {
+    let db = TestDb::new();
+    let id = ana_connected_with_cy(&db);
+    let ana = |args: &[&str]| {
+        let mut all = vec!["--as", "ana@example.com"];
+        all.extend_from_slice(args);
+        db.run(&all)
+    };
+    ana(&[
+        "session",
+        "create",
+        "--member",
+        "cy@example.com",
+        "--at",
+        &at(),
+    ])
+    .ok();
+    db.run(&["--as", "cy@example.com", "connect", "remove", &id])
+        .ok();
+    let err = ana(&["member", "show", "cy@example.com"])
+        .fails_with(5)
+        .to_string();
+    assert_eq!(err, "error: no member cy@example.com\n");
+    // What they shared stays theirs to read: the sessions and their period.
+    let sessions = ana(&[
+        "session",
+        "list",
+        "--member",
+        "cy@example.com",
+        "-o",
+        "json",
+    ])
+    .json();
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
+    let history = ana(&["member", "history", "cy@example.com", "-o", "json"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+    // Known, so refused as not hers rather than as nobody.
+    let later = format!("{}T11:00", monday());
+    let err = ana(&[
+        "session",
+        "create",
+        "--member",
+        "cy@example.com",
+        "--at",
+        &later,
+    ])
+    .fails_with(4)
+    .to_string();
+    assert!(err.contains("neither assigned nor connected"), "{err}");
 }
