@@ -127,7 +127,7 @@ pub(crate) async fn coach_for_change(
     named: Option<&UserRef>,
 ) -> Result<Coach> {
     let c = match (named, actor.as_coach()) {
-        (Some(r), _) => coach::find(conn, r).await?,
+        (Some(r), _) => coach::find(conn, actor, r).await?,
         (None, Some(me)) => coach::fetch(conn, me).await?,
         (None, None) => return Err(Error::invalid("name the coach with --coach")),
     };
@@ -209,7 +209,7 @@ async fn coach_scope(
     named: Option<&UserRef>,
 ) -> Result<Option<Uuid>> {
     Ok(match (named, actor.as_coach()) {
-        (Some(r), _) => Some(coach::find(conn, r).await?.id),
+        (Some(r), _) => Some(coach::find(conn, actor, r).await?.id),
         (None, Some(me)) => Some(me.as_uuid()),
         (None, None) => None,
     })

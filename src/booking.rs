@@ -38,14 +38,14 @@ pub const SLOT_FULL: &str = "This slot is now full, please choose another";
 /// coach's zone. Anyone may look.
 pub async fn slots(
     pool: &PgPool,
-    _actor: &Actor,
+    actor: &Actor,
     coach_ref: &UserRef,
     from: Option<NaiveDate>,
     days: u32,
     include_full: bool,
 ) -> Result<(Coach, Vec<Slot>)> {
     let mut conn = pool.acquire().await?;
-    let c = coach::find(&mut conn, coach_ref).await?;
+    let c = coach::find(&mut conn, actor, coach_ref).await?;
     let tz = c.tz();
     let now = Utc::now();
     let from = from.unwrap_or_else(|| now.with_timezone(&tz).date_naive());
@@ -225,6 +225,7 @@ struct Snapshot {
 
 async fn snapshot(
     pool: &PgPool,
+    actor: &Actor,
     coach_ref: &UserRef,
     member_ref: &UserRef,
     at: &At,
@@ -241,7 +242,8 @@ async fn snapshot(
     let near = "(SELECT t FROM the_time)";
     let sql = format!(
         "WITH the_coach AS ({coach_select} WHERE u.role = 'coach' AND (u.id = $1::uuid OR email_key(u.email) = email_key($2::text))),
-              the_member AS ({member_select} WHERE u.role = 'member' AND (u.id = $3::uuid OR email_key(u.email) = email_key($4::text))),
+              the_member AS ({member_select} WHERE u.role = 'member' AND (u.id = $3::uuid OR email_key(u.email) = email_key($4::text))
+                             AND {member_seen}),
               the_time AS (SELECT coalesce($5::timestamptz, $6::timestamp AT TIME ZONE 'UTC') AS t)
          SELECT (SELECT to_jsonb(x) FROM the_coach x) AS coach,
                 (SELECT to_jsonb(x) FROM the_member x) AS member,
@@ -253,6 +255,8 @@ async fn snapshot(
                           ORDER BY starts_at LIMIT 1), false) AS member_has_history",
         coach_select = coach::SELECT,
         member_select = member::SELECT,
+        // one the actor may not see is not found, as nobody (users::Sight)
+        member_seen = crate::users::Sight::Seen.sql(7),
         schedule = crate::availability::schedule_columns(
             "(SELECT id FROM the_coach)",
             &format!("{near} - {margin} - interval '1 day'"),
@@ -270,6 +274,7 @@ async fn snapshot(
         .bind(memail)
         .bind(absolute)
         .bind(local)
+        .bind(crate::users::viewer(actor))
         .fetch_one(pool)
         .await?)
 }
@@ -278,15 +283,15 @@ async fn snapshot(
 /// reason), then write session, booking and audit row in one statement,
 /// which is one transaction and where the database has the last word.
 async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -> Result<Booking> {
-    let snap = snapshot(pool, &req.coach, who, &req.at).await?;
+    let snap = snapshot(pool, actor, &req.coach, who, &req.at).await?;
     // A missing row: the precise lookups say why (no such user, wrong role).
     let c: Coach = match snap.coach {
         Some(row) => row.0.into(),
-        None => coach::find(&mut *pool.acquire().await?, &req.coach).await?,
+        None => coach::find(&mut *pool.acquire().await?, actor, &req.coach).await?,
     };
     let m: member::Member = match snap.member {
         Some(row) => row.0.try_into()?,
-        None => member::find(&mut *pool.acquire().await?, who).await?,
+        None => member::find(&mut *pool.acquire().await?, actor, who).await?,
     };
     check_parties(pool, actor, &c, &m).await?;
     let tz = c.tz();

@@ -144,7 +144,9 @@ pub(crate) async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Coach> 
 }
 
 /// Resolve a coach by id or email: one query on the way that matters.
-pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Coach> {
+/// Every coach is in sight; why someone else is not a coach is told only
+/// about people the actor may see (a member out of sight is "no coach").
+pub(crate) async fn find(conn: &mut PgConnection, actor: &Actor, who: &UserRef) -> Result<Coach> {
     let (id, email) = users::ref_params(who);
     let sql = format!("{SELECT} WHERE u.role = 'coach' AND {}", users::REF_MATCHES);
     let row: Option<CoachRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -154,9 +156,10 @@ pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Coach
         .await?;
     match row {
         Some(r) => Ok(r.into()),
-        // Not found: say precisely why (no such user, or not a coach).
+        // Not found: say precisely why (nobody in sight, or not a coach).
         None => {
-            let user = users::find_with_role(conn, who, Role::Coach).await?;
+            let user =
+                users::find_with_role(conn, actor, users::Sight::Seen, who, Role::Coach).await?;
             fetch(conn, user.id).await
         }
     }
@@ -263,9 +266,9 @@ pub async fn list_each(
 }
 
 /// `coach show`: a coach's public profile with member count and free capacity.
-pub async fn show(pool: &PgPool, _actor: &Actor, who: &UserRef) -> Result<Coach> {
+pub async fn show(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Coach> {
     let mut conn = pool.acquire().await?;
-    find(&mut conn, who).await
+    find(&mut conn, actor, who).await
 }
 
 /// `coach show`: the profile with the members' ratings over completed
@@ -304,7 +307,7 @@ pub async fn update(
     change: CoachUpdate,
 ) -> Result<Coach> {
     let mut tx = pool.begin().await?;
-    let before = find(&mut tx, who).await?;
+    let before = find(&mut tx, actor, who).await?;
     let id = UserId::from_uuid(before.id);
     if !actor.is_admin() && !actor.is(id) {
         return Err(Error::forbidden(format!(
@@ -412,7 +415,7 @@ pub async fn promote(
 /// anything: what its confirmation prompt names before it is asked.
 pub async fn deactivatable(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Coach> {
     actor.require_admin("deactivate coaches")?;
-    let c = find(&mut *pool.acquire().await?, who).await?;
+    let c = find(&mut *pool.acquire().await?, actor, who).await?;
     if !c.active {
         return Err(Error::conflict(format!(
             "coach {} is already deactivated",
@@ -425,7 +428,7 @@ pub async fn deactivatable(pool: &PgPool, actor: &Actor, who: &UserRef) -> Resul
 pub async fn deactivate(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Coach> {
     actor.require_admin("deactivate coaches")?;
     let mut tx = pool.begin().await?;
-    let before = find(&mut tx, who).await?;
+    let before = find(&mut tx, actor, who).await?;
     let id = UserId::from_uuid(before.id);
     if !before.active {
         return Err(Error::conflict(format!(

@@ -17,7 +17,7 @@ use crate::audit::{self, Change};
 use crate::coach;
 use crate::domain::{ProfileText, Role, UserId, UserRef};
 use crate::error::{Error, Result, ResultExt};
-use crate::users;
+use crate::users::{self, Sight};
 
 /// Days a declined pair waits before asking again.
 pub const COOL_DOWN_DAYS: i64 = 30;
@@ -198,8 +198,10 @@ pub async fn request(pool: &PgPool, actor: &Actor, new: &NewRequest) -> Result<C
         coach_ref.ok_or_else(|| Error::invalid("name the coach to connect with using --coach"))?;
     let member_ref = member_ref
         .ok_or_else(|| Error::invalid("name the member to connect with using --member"))?;
-    let c = coach::find(&mut tx, &coach_ref).await?;
-    let m = users::find_with_role(&mut tx, &member_ref, Role::Member).await?;
+    let c = coach::find(&mut tx, actor, &coach_ref).await?;
+    // A coach asks only members `connect search` shows them (or their own):
+    // anyone else is answered as nobody, and nothing is written.
+    let m = users::find_with_role(&mut tx, actor, Sight::Reach, &member_ref, Role::Member).await?;
     if !c.active || !m.active {
         return Err(Error::rule(format!(
             "{} is deactivated and cannot connect",

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::domain::{Role, UserRef};
 use crate::error::{Error, Result};
-use crate::users;
+use crate::users::{self, Sight};
 
 /// One event, with the pair's status now: pending (a request or invitation
 /// awaits), active (assigned or connected, membership active), inactive
@@ -48,7 +48,7 @@ pub(crate) async fn record(
 /// or present, who sees only the events with themself.
 pub async fn of_member(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Vec<Event>> {
     let mut conn = pool.acquire().await?;
-    let m = users::find_with_role(&mut conn, who, Role::Member).await?;
+    let m = users::find_with_role(&mut conn, actor, Sight::Known, who, Role::Member).await?;
     let only_coach = match actor.role() {
         Role::Admin => None,
         Role::Member if actor.is(m.id) => None,

@@ -224,19 +224,9 @@ pub async fn user(pool: &PgPool, actor: &Actor, who: UserRef) -> Result<UserRef>
     let UserRef::Prefix(prefix) = &who else {
         return Ok(who);
     };
-    let viewer = if actor.is_admin() {
-        None
-    } else {
-        actor.id().map(|u| u.as_uuid())
-    };
-    user_among(
-        &mut *pool.acquire().await?,
-        prefix,
-        viewer,
-        !actor.is_admin(),
-    )
-    .await
-    .map(|u| UserRef::Id(UserId::from_uuid(u)))
+    user_in(&mut *pool.acquire().await?, actor, prefix)
+        .await
+        .map(|u| UserRef::Id(UserId::from_uuid(u)))
 }
 
 /// [`user`] for an optional argument.
@@ -249,6 +239,21 @@ pub async fn user_opt(
         Some(w) => user(pool, actor, w).await.map(Some),
         None => Ok(None),
     }
+}
+
+/// [`user`] inside the caller's connection: the full id of the user a
+/// prefix names among those the actor may see.
+pub(crate) async fn user_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    prefix: &IdPrefix,
+) -> Result<Uuid> {
+    let viewer = if actor.is_admin() {
+        None
+    } else {
+        actor.id().map(|u| u.as_uuid())
+    };
+    user_among(conn, prefix, viewer, !actor.is_admin()).await
 }
 
 /// `--as` by prefix: whoever holds the database URL may act as anyone.

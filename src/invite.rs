@@ -26,7 +26,7 @@ use crate::connect;
 use crate::domain::{Email, PersonName, ProfileText, Role, TimeZone, UserId, UserRef};
 use crate::error::{Error, Result, ResultExt};
 use crate::member;
-use crate::users;
+use crate::users::{self, Sight};
 
 /// How long a code may be redeemed.
 pub const VALID_FOR_DAYS: i64 = 7;
@@ -145,7 +145,7 @@ async fn inviting_coach(
     named: Option<&UserRef>,
 ) -> Result<coach::Coach> {
     match (actor.role(), named) {
-        (Role::Admin, Some(c)) => coach::find(conn, c).await,
+        (Role::Admin, Some(c)) => coach::find(conn, actor, c).await,
         (Role::Admin, None) => Err(Error::invalid(
             "name the inviting coach with --coach when acting as an admin",
         )),
@@ -155,7 +155,7 @@ async fn inviting_coach(
                 .ok_or_else(|| Error::Internal("a coach actor without an id".into()))?;
             let c = coach::fetch(conn, me).await?;
             if let Some(n) = named {
-                let other = coach::find(conn, n).await?;
+                let other = coach::find(conn, actor, n).await?;
                 if other.id != c.id {
                     return Err(Error::forbidden(format!(
                         "{} may only send invitations as themself, not for {}",
@@ -187,7 +187,10 @@ pub async fn send(pool: &PgPool, actor: &Actor, new: &NewInvite) -> Result<Sent>
     }
     let email = match &new.invitee {
         Invitee::Email(e) => {
-            if let Some(u) = users::find(&mut tx, &UserRef::Email(e.clone())).await?
+            // Someone out of sight is invited as anyone unknown would be.
+            let seen =
+                users::find_seen(&mut tx, actor, Sight::Seen, &UserRef::Email(e.clone())).await?;
+            if let Some(u) = seen
                 && u.role != Role::Member
             {
                 return Err(Error::rule(format!(
@@ -197,7 +200,12 @@ pub async fn send(pool: &PgPool, actor: &Actor, new: &NewInvite) -> Result<Sent>
             }
             e.as_str().to_string()
         }
-        Invitee::User(r) => users::find_with_role(&mut tx, r, Role::Member).await?.email,
+        // An existing member: one `connect search` shows the coach, or their own.
+        Invitee::User(r) => {
+            users::find_with_role(&mut tx, actor, Sight::Reach, r, Role::Member)
+                .await?
+                .email
+        }
     };
     let code = InviteCode::generate()?;
     let id = Uuid::new_v4();

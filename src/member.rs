@@ -140,28 +140,38 @@ enum Access {
     Admin,
     /// The member's coach: read, notes, status, onboarding.
     Coach,
+    /// A coach connected with the member (not their coach): read only,
+    /// within what the member shares; never the coach notes.
+    Connected,
     /// The member themself: their own profile, never coach notes.
     Own,
 }
 
-fn access(actor: &Actor, m: &Member) -> Result<Access> {
+/// The access of an actor to a member that [`find`] returned, so one
+/// within their sight: themself, their coach or a connected coach.
+fn access(actor: &Actor, m: &Member) -> Access {
     if actor.is_admin() {
-        return Ok(Access::Admin);
-    }
-    let id = UserId::from_uuid(m.id);
-    if actor.is(id) {
-        return Ok(Access::Own);
-    }
-    if let Some(coach) = actor.as_coach()
-        && m.coach_id == Some(coach.as_uuid())
+        Access::Admin
+    } else if actor.is(UserId::from_uuid(m.id)) {
+        Access::Own
+    } else if actor
+        .as_coach()
+        .map(|c| c.as_uuid())
+        .is_some_and(|c| m.coach_id == Some(c))
     {
-        return Ok(Access::Coach);
+        Access::Coach
+    } else {
+        Access::Connected
     }
-    Err(Error::forbidden(format!(
-        "{} may not access member {}",
+}
+
+/// The refusal of a change by a connected coach: they read, never write.
+fn only_their_coach(actor: &Actor, m: &Member) -> Error {
+    Error::forbidden(format!(
+        "{} is connected with member {} but not their coach; only their coach, the member or an admin may change them",
         actor.label(),
         m.email
-    )))
+    ))
 }
 
 /// Remove what this reader may not see.
@@ -181,7 +191,9 @@ fn redact_for(actor: &Actor, mut m: Member) -> Member {
     m
 }
 
-async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member> {
+/// The member with this id, whoever asks: for ids that come from rows the
+/// actor already may see (a session's member), never from what they typed.
+pub(crate) async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member> {
     let sql = format!("{SELECT} WHERE u.id = $1");
     let row: MemberRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id.as_uuid())
@@ -190,22 +202,37 @@ async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member> {
     row.try_into()
 }
 
-pub(crate) async fn find(conn: &mut PgConnection, who: &UserRef) -> Result<Member> {
+/// The member `who` names, among those the actor may see: one the actor
+/// may not see is answered as nobody, after the same queries (the sight is
+/// part of the query that finds them, not a check after it).
+pub(crate) async fn find(conn: &mut PgConnection, actor: &Actor, who: &UserRef) -> Result<Member> {
+    find_in(conn, actor, users::Sight::Seen, who).await
+}
+
+/// [`find`] within another sight (see [`users::Sight`]).
+pub(crate) async fn find_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    sight: users::Sight,
+    who: &UserRef,
+) -> Result<Member> {
     let (id, email) = users::ref_params(who);
     let sql = format!(
-        "{SELECT} WHERE u.role = 'member' AND {}",
-        users::REF_MATCHES
+        "{SELECT} WHERE u.role = 'member' AND {} AND {}",
+        users::REF_MATCHES,
+        sight.sql(3)
     );
     let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(email)
+        .bind(users::viewer(actor))
         .fetch_optional(&mut *conn)
         .await?;
     match row {
         Some(r) => r.try_into(),
-        // Not found: say precisely why (no such user, or not a member).
+        // Not found: say precisely why (nobody in sight, or not a member).
         None => {
-            let user = users::find_with_role(conn, who, Role::Member).await?;
+            let user = users::find_with_role(conn, actor, sight, who, Role::Member).await?;
             fetch(conn, user.id).await
         }
     }
@@ -281,7 +308,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewMember) -> Result<Memb
     };
     let mut tx = pool.begin().await?;
     let coach = match (&new.coach, own_coach) {
-        (Some(c), _) => Some(coach::find(&mut tx, c).await?),
+        (Some(c), _) => Some(coach::find(&mut tx, actor, c).await?),
         (None, Some(me)) => Some(coach::fetch(&mut tx, me).await?),
         (None, None) => None,
     };
@@ -338,7 +365,7 @@ pub async fn list_each(
 ) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let coach_filter = match &filter.coach {
-        Some(c) => Some(coach::find(&mut conn, c).await?.id),
+        Some(c) => Some(coach::find(&mut conn, actor, c).await?.id),
         None => None,
     };
     // Scope by role first: a coach asking for another coach's members is refused.
@@ -384,11 +411,11 @@ pub async fn list_each(
     Ok(())
 }
 
-/// `member show`: admins, the member's coach, or the member.
+/// `member show`: admins, the member, their coach, or a coach connected
+/// with them (within what the member shares).
 pub async fn show(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Member> {
     let mut conn = pool.acquire().await?;
-    let m = find(&mut conn, who).await?;
-    access(actor, &m)?;
+    let m = find(&mut conn, actor, who).await?;
     Ok(redact_for(actor, m))
 }
 
@@ -402,8 +429,8 @@ pub async fn update(
     change: MemberUpdate,
 ) -> Result<Member> {
     let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, who).await?;
-    let level = access(actor, &before)?;
+    let before = find_for_update(&mut tx, actor, who).await?;
+    let level = access(actor, &before);
     let refuse = |field: &str| {
         Err(Error::forbidden(format!(
             "{} may not change the {field} of member {}",
@@ -418,6 +445,7 @@ pub async fn update(
                 return refuse("name or time zone");
             }
         }
+        Access::Connected => return Err(only_their_coach(actor, &before)),
         Access::Own => {
             if change.coach_notes.is_some() {
                 return refuse("coach notes");
@@ -459,8 +487,8 @@ pub async fn update(
     Ok(redact_for(actor, after))
 }
 
-async fn find_for_update(conn: &mut PgConnection, who: &UserRef) -> Result<Member> {
-    let m = find(conn, who).await?;
+async fn find_for_update(conn: &mut PgConnection, actor: &Actor, who: &UserRef) -> Result<Member> {
+    let m = find(conn, actor, who).await?;
     sqlx::query("SELECT 1 FROM member_profiles WHERE user_id = $1 FOR UPDATE")
         .bind(m.id)
         .execute(&mut *conn)
@@ -494,8 +522,8 @@ pub async fn assign(
 ) -> Result<Member> {
     actor.require_admin("assign members to coaches")?;
     let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, who).await?;
-    let coach = coach::find(&mut tx, coach_ref).await?;
+    let before = find_for_update(&mut tx, actor, who).await?;
+    let coach = coach::find(&mut tx, actor, coach_ref).await?;
     if before.coach_id == Some(coach.id) {
         // Idempotent: assigning again changes nothing and records nothing.
         return Ok(before);
@@ -510,9 +538,10 @@ pub async fn assign(
 /// `member unassign`: admins, or the member's own coach.
 pub async fn unassign(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Member> {
     let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, who).await?;
-    match access(actor, &before)? {
+    let before = find_for_update(&mut tx, actor, who).await?;
+    match access(actor, &before) {
         Access::Admin | Access::Coach => {}
+        Access::Connected => return Err(only_their_coach(actor, &before)),
         Access::Own => {
             return Err(Error::forbidden(format!(
                 "{} may not unassign themself; ask an admin",
@@ -538,8 +567,10 @@ pub async fn set_onboarding(
     status: OnboardingStatus,
 ) -> Result<Member> {
     let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, who).await?;
-    access(actor, &before)?;
+    let before = find_for_update(&mut tx, actor, who).await?;
+    if access(actor, &before) == Access::Connected {
+        return Err(only_their_coach(actor, &before));
+    }
     sqlx::query(
         "UPDATE member_profiles SET onboarding_status = $2, updated_at = now() WHERE user_id = $1",
     )
@@ -567,8 +598,8 @@ pub async fn set_privacy(
         )));
     }
     let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, who).await?;
-    if access(actor, &before)? == Access::Coach {
+    let before = find_for_update(&mut tx, actor, who).await?;
+    if matches!(access(actor, &before), Access::Coach | Access::Connected) {
         return Err(Error::forbidden(format!(
             "only the member or an admin may change the privacy of {}",
             before.email
@@ -647,8 +678,8 @@ pub async fn set_sharing(
         )));
     }
     let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, who).await?;
-    if access(actor, &before)? == Access::Coach {
+    let before = find_for_update(&mut tx, actor, who).await?;
+    if matches!(access(actor, &before), Access::Coach | Access::Connected) {
         return Err(Error::forbidden(format!(
             "only the member or an admin may change what {} shares",
             before.email

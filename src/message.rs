@@ -11,7 +11,7 @@ use crate::actor::Actor;
 use crate::audit::{self, Change};
 use crate::domain::{ProfileText, UserRef};
 use crate::error::{Error, Result};
-use crate::users;
+use crate::users::{self, Sight};
 
 /// One message as `message list` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq, FromRow)]
@@ -55,7 +55,7 @@ pub async fn send(
         return Err(Error::invalid("a message needs some text"));
     }
     let mut tx = pool.begin().await?;
-    let other = users::find(&mut tx, to)
+    let other = users::find_seen(&mut tx, actor, Sight::Seen, to)
         .await?
         .ok_or_else(|| Error::not_found(format!("no user {to}")))?;
     let conversation: Option<Uuid> = sqlx::query_scalar(
@@ -116,12 +116,16 @@ async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Message> {
         .await?)
 }
 
-/// Resolve `--with` to a user id.
-async fn other(conn: &mut PgConnection, with: Option<&UserRef>) -> Result<Option<Uuid>> {
+/// Resolve `--with` to a user id, among the people the actor may see.
+async fn other(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    with: Option<&UserRef>,
+) -> Result<Option<Uuid>> {
     match with {
         None => Ok(None),
         Some(w) => Ok(Some(
-            users::find(conn, w)
+            users::find_seen(conn, actor, Sight::Seen, w)
                 .await?
                 .ok_or_else(|| Error::not_found(format!("no user {w}")))?
                 .id
@@ -134,7 +138,7 @@ async fn other(conn: &mut PgConnection, with: Option<&UserRef>) -> Result<Option
 /// newest first; the ones addressed to the actor are marked read.
 pub async fn list(pool: &PgPool, actor: &Actor, with: Option<&UserRef>) -> Result<Vec<Message>> {
     let mut tx = pool.begin().await?;
-    let with = other(&mut tx, with).await?;
+    let with = other(&mut tx, actor, with).await?;
     let me = actor.id().map(|i| i.as_uuid());
     let sql = format!(
         "{SELECT}
@@ -167,7 +171,7 @@ pub async fn list(pool: &PgPool, actor: &Actor, with: Option<&UserRef>) -> Resul
 /// `message list --unread`: how many messages await the actor (marks nothing).
 pub async fn unread(pool: &PgPool, actor: &Actor, with: Option<&UserRef>) -> Result<i64> {
     let mut conn = pool.acquire().await?;
-    let with = other(&mut conn, with).await?;
+    let with = other(&mut conn, actor, with).await?;
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM messages x JOIN conversations c ON c.id = x.conversation_id
          WHERE x.read_at IS NULL AND x.sender_id <> $1

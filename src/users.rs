@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
+use crate::actor::Actor;
 use crate::domain::{Email, PersonName, Role, TimeZone, UserId, UserRef};
 use crate::error::{Error, Result, ResultExt};
 
@@ -92,9 +93,106 @@ pub fn ref_params(who: &UserRef) -> (Option<Uuid>, Option<&str>) {
 /// The condition that goes with [`ref_params`], on `users u`.
 pub const REF_MATCHES: &str = "(u.id = $1::uuid OR email_key(u.email) = email_key($2::text))";
 
-/// Find a user with the given role, or say clearly what was not found.
-pub async fn find_with_role(conn: &mut PgConnection, who: &UserRef, role: Role) -> Result<User> {
-    match find(conn, who).await? {
+/// Whom a lookup by the actor may find (DESIGN.md "Identity and
+/// permissions"). Anyone else is answered exactly as nobody: the same
+/// sentence after the same queries, so no command tells who is a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// Whom the actor may see: an admin everyone; anyone themself and every
+    /// coach (coaches are listed for all); a coach also the members assigned
+    /// to them or connected (accepted) with them.
+    Seen,
+    /// Whom the actor may ask to connect or invite: whom they see, and for a
+    /// coach every active public member (whom `connect search` shows them)
+    /// and every member with a pending request between the two.
+    Reach,
+    /// Whom the actor has dealt with: whom they see, and for a coach every
+    /// member they share a relationship event or a session with (a past
+    /// coach reads their period of the history and lists their sessions).
+    Known,
+}
+
+impl Sight {
+    /// The condition on `users u` for the viewer in parameter `$n` (see
+    /// [`viewer`]; NULL for an admin, who sees everyone).
+    pub(crate) fn sql(self, n: u8) -> String {
+        let seen = format!(
+            "$n::uuid IS NULL OR u.id = $n OR u.role = 'coach'
+             OR EXISTS (SELECT 1 FROM member_profiles sp WHERE sp.user_id = u.id AND sp.coach_id = $n)
+             OR EXISTS (SELECT 1 FROM connections sc WHERE sc.member_id = u.id AND sc.coach_id = $n
+                          AND sc.status = 'accepted')"
+        );
+        let more = match self {
+            Sight::Seen => "",
+            Sight::Reach => {
+                " OR (u.role = 'member' AND u.active
+                      AND EXISTS (SELECT 1 FROM member_profiles sp WHERE sp.user_id = u.id AND sp.privacy = 'public')
+                      AND EXISTS (SELECT 1 FROM users me WHERE me.id = $n AND me.role = 'coach'))
+                  OR EXISTS (SELECT 1 FROM connections sc WHERE sc.member_id = u.id AND sc.coach_id = $n
+                               AND sc.status = 'pending')"
+            }
+            Sight::Known => {
+                " OR EXISTS (SELECT 1 FROM relationship_events se WHERE se.member_id = u.id AND se.coach_id = $n)
+                  OR EXISTS (SELECT 1 FROM sessions ss WHERE ss.member_id = u.id AND ss.coach_id = $n)"
+            }
+        };
+        format!("({seen}{more})").replace("$n", &format!("${n}"))
+    }
+}
+
+/// The viewer parameter of [`Sight::sql`]: NULL for an admin, else the
+/// actor's id (a non-admin without one sees no one but coaches).
+pub(crate) fn viewer(actor: &Actor) -> Option<Uuid> {
+    if actor.is_admin() {
+        None
+    } else {
+        Some(actor.id().map_or(Uuid::nil(), |i| i.as_uuid()))
+    }
+}
+
+/// Find a person within the actor's sight: one query, whoever it is.
+pub async fn find_seen(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    sight: Sight,
+    who: &UserRef,
+) -> Result<Option<User>> {
+    let resolved;
+    let who = match who {
+        UserRef::Prefix(p) => {
+            resolved = UserRef::Id(UserId::from_uuid(
+                crate::ids::user_in(conn, actor, p).await?,
+            ));
+            &resolved
+        }
+        other => other,
+    };
+    let (id, email) = ref_params(who);
+    let sql = format!(
+        "SELECT id, email, name, role, timezone, active, created_at FROM users u
+         WHERE {REF_MATCHES} AND {}",
+        sight.sql(3)
+    );
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(email)
+        .bind(viewer(actor))
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(User::try_from).transpose()
+}
+
+/// Find a person within the actor's sight with the given role, or say
+/// what was not found: someone out of sight is "no {role} {who}", as an
+/// unknown one, naming only what the actor typed.
+pub async fn find_with_role(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    sight: Sight,
+    who: &UserRef,
+    role: Role,
+) -> Result<User> {
+    match find_seen(conn, actor, sight, who).await? {
         Some(u) if u.role == role => Ok(u),
         Some(u) => Err(Error::not_found(format!(
             "{who} is not a {role} (they are a {})",

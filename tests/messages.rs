@@ -21,7 +21,8 @@ fn unread(db: &TestDb, who: &str) -> String {
 fn an_assignment_opens_a_conversation_and_reading_marks_read() {
     let db = TestDb::new();
     let (ana, bo) = ana_and_bo(&db);
-    send(&db, "ana@example.com", "bo@example.com", "Hello").fails_with(4);
+    // before the assignment Bo is nobody to Ana
+    send(&db, "ana@example.com", "bo@example.com", "Hello").fails_with(5);
     db.run(&["member", "assign", &bo, "--coach", &ana]).ok();
     send(&db, "ana@example.com", "bo@example.com", "Hello Bo").ok();
     send(&db, "ana@example.com", "bo@example.com", "See you Monday").ok();
@@ -124,9 +125,10 @@ fn an_accepted_connection_opens_a_conversation_and_outsiders_may_not_write_or_re
     ])
     .ok();
     send(&db, "bo@example.com", "ana@example.com", "hi").ok();
-    send(&db, "cal@example.com", "bo@example.com", "psst").fails_with(4);
+    // a coach is there for everyone (exit 4); someone else's member is nobody (exit 5)
+    send(&db, "cal@example.com", "bo@example.com", "psst").fails_with(5);
     send(&db, "mo@example.com", "ana@example.com", "psst").fails_with(4);
-    send(&db, "mo@example.com", "bo@example.com", "psst").fails_with(4);
+    send(&db, "mo@example.com", "bo@example.com", "psst").fails_with(5);
     db.run(&["message", "send", "--to", "bo@example.com", "--text", "x"])
         .fails_with(4);
     send(&db, "bo@example.com", "nobody@example.com", "x").fails_with(5);

@@ -178,7 +178,7 @@ fn an_admin_creates_a_scheduled_session_and_a_member_cannot_create_one() {
         &at(monday(), "09:00"),
     ])
     .fails_with(4);
-    // a coach cannot put another coach's member into a session
+    // a coach cannot put another coach's member into a session: to Ana, Di is nobody
     db.run(&[
         "--as",
         "ana@example.com",
@@ -189,7 +189,7 @@ fn an_admin_creates_a_scheduled_session_and_a_member_cannot_create_one() {
         "--at",
         &at(monday(), "09:00"),
     ])
-    .fails_with(4);
+    .fails_with(5);
     // outside the windows without --off-grid: exit 7; a full slot: exit 6
     db.run(&[
         "session",

@@ -92,6 +92,7 @@ fn a_member_turns_goals_off_and_health_info_on_and_only_they_or_an_admin_may() {
         "on",
     ])
     .fails_with(4);
+    // to Mo, another member, Bo is nobody
     db.run(&[
         "--as",
         "mo@example.com",
@@ -101,7 +102,7 @@ fn a_member_turns_goals_off_and_health_info_on_and_only_they_or_an_admin_may() {
         "--goals",
         "off",
     ])
-    .fails_with(4);
+    .fails_with(5);
     db.run(&[
         "--as",
         "bo@example.com",

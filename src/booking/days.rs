@@ -59,7 +59,7 @@ pub async fn slots_in(
     range: &DayRange,
     include_full: bool,
 ) -> Result<(Coach, Vec<Slot>)> {
-    let c = coach::find(&mut *pool.acquire().await?, coach_ref).await?;
+    let c = coach::find(&mut *pool.acquire().await?, actor, coach_ref).await?;
     let (from, days) = range.resolve_at(c.tz(), Utc::now())?;
     slots(pool, actor, coach_ref, Some(from), days, include_full).await
 }

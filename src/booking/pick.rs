@@ -30,8 +30,8 @@ pub async fn prepare(
 ) -> Result<Parties> {
     let who = super::member_ref(actor, member_ref_named)?;
     let mut conn = pool.acquire().await?;
-    let c = coach::find(&mut conn, coach_ref).await?;
-    let m = member::find(&mut conn, &who).await?;
+    let c = coach::find(&mut conn, actor, coach_ref).await?;
+    let m = member::find(&mut conn, actor, &who).await?;
     drop(conn);
     super::check_parties(pool, actor, &c, &m).await?;
     let held = sqlx::query_scalar(

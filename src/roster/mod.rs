@@ -186,7 +186,7 @@ pub async fn import(
 pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Result<Vec<Record>> {
     let mut conn = pool.acquire().await?;
     let coach_filter = match coach {
-        Some(c) => Some(crate::coach::find(&mut conn, c).await?.id),
+        Some(c) => Some(crate::coach::find(&mut conn, actor, c).await?.id),
         None => None,
     };
     let (scope_coach, scope_self) = match actor.role() {

@@ -128,7 +128,7 @@ pub(crate) async fn load(
     let mut found: Vec<(String, crate::coach::Coach)> = Vec::new();
     let mut coaches: CoachMap = HashMap::new();
     for r in &refs {
-        match crate::coach::find(conn, r).await {
+        match crate::coach::find(conn, actor, r).await {
             Ok(c) => found.push((ref_key(r), c)),
             Err(e @ Error::NotFound(_)) => {
                 coaches.insert(ref_key(r), Err(e.to_string()));

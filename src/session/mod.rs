@@ -205,12 +205,12 @@ pub async fn list_each(
 ) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let coach_id = match &filter.coach {
-        Some(c) => Some(coach::find(&mut conn, c).await?.id),
+        Some(c) => Some(coach::find(&mut conn, actor, c).await?.id),
         None => None,
     };
     let member_id = match &filter.member {
         Some(m) => Some(
-            users::find_with_role(&mut conn, m, Role::Member)
+            users::find_with_role(&mut conn, actor, users::Sight::Known, m, Role::Member)
                 .await?
                 .id
                 .as_uuid(),

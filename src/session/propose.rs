@@ -63,13 +63,13 @@ async fn coach_for(
                 .ok_or_else(|| Error::Internal("a coach actor without an id".into()))?;
             let c = coach::fetch(conn, me).await?;
             match named {
-                Some(r) if coach::find(conn, r).await?.id != c.id => Err(Error::forbidden(
+                Some(r) if coach::find(conn, actor, r).await?.id != c.id => Err(Error::forbidden(
                     format!("{} may only create their own sessions", actor.label()),
                 )),
                 _ => Ok(c),
             }
         }
-        (Role::Admin, Some(r)) => coach::find(conn, r).await,
+        (Role::Admin, Some(r)) => coach::find(conn, actor, r).await,
         (Role::Admin, None) => Err(Error::invalid("name the coach with --coach")),
     }
 }
@@ -78,7 +78,9 @@ async fn coach_for(
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewSession) -> Result<Session> {
     let mut conn = pool.acquire().await?;
     let c = coach_for(&mut conn, actor, new.coach.as_ref()).await?;
-    let m = member::find(&mut conn, &new.member).await?;
+    // A member the coach had sessions with is known to them: refused as
+    // not theirs (exit 4), not as nobody.
+    let m = member::find_in(&mut conn, actor, crate::users::Sight::Known, &new.member).await?;
     if !c.active {
         return Err(Error::rule(format!("coach {} is deactivated", c.email)));
     }

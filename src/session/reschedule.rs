@@ -37,11 +37,8 @@ pub async fn reschedule(pool: &PgPool, actor: &Actor, id: Uuid, at: &At) -> Resu
         }
     }
     let c = coach::fetch(&mut tx, UserId::from_uuid(before.coach_id)).await?;
-    let m = member::find(
-        &mut tx,
-        &crate::domain::UserRef::Id(UserId::from_uuid(before.member_id)),
-    )
-    .await?;
+    // The session's own member: the actor may act on the session, so on them.
+    let m = member::fetch(&mut tx, UserId::from_uuid(before.member_id)).await?;
     let tz = c.tz();
     let now = Utc::now();
     let start = at.resolve(tz)?;
