@@ -3,9 +3,9 @@
 //!
 //! An entry made with `--as` also records the operator behind it: the OS
 //! user (as the client reports it) and the database login (stamped by the
-//! database from `session_user`). Entries list in commit order: their
-//! `commit_seq` and `at` are stamped as their transaction commits
-//! (migration 20261207000202 says how exactly).
+//! database from `session_user`). Entries list in commit order, by the
+//! ticket their transaction took as it committed (`audit_commits`; migration
+//! 20261207000202 says how exactly), and show that commit's time.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -128,34 +128,39 @@ pub async fn list_each(
 ) -> Result<bool> {
     actor.require_admin("read the audit log")?;
     // Pages follow commit order, so `--after` is an entry's place in it.
-    let after: Option<i64> = match page.after {
+    let after: Option<(i64, i64)> = match page.after {
         None => None,
         Some(id) => Some(
-            sqlx::query_scalar("SELECT commit_seq FROM audit_log WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-                .ok_or_else(|| Error::not_found(format!("--after: no audit entry {id}")))?,
+            sqlx::query_as(
+                "SELECT c.seq, a.id FROM audit_log a JOIN audit_commits c ON c.xact = a.xact
+                 WHERE a.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("--after: no audit entry {id}")))?,
         ),
     };
     let limit = page.sql_limit();
     // one row past the limit tells whether the list was cut
     let mut rows = sqlx::query_as::<_, Entry>(
-        "SELECT id, at, actor_label AS actor,
-                CASE WHEN acted_by_os_user IS NOT NULL THEN actor_label END AS acted_for,
-                acted_by_os_user, acted_by_db_login, action, entity, entity_id, before, after
-         FROM audit_log
-         WHERE ($1::text IS NULL OR entity = $1)
-           AND ($2::uuid IS NULL OR entity_id = $2)
-           AND ($3::text IS NULL OR action = $3)
-           AND ($4::bigint IS NULL OR commit_seq < $4)
-         ORDER BY commit_seq DESC
-         LIMIT $5",
+        "SELECT a.id, c.at, a.actor_label AS actor,
+                CASE WHEN a.acted_by_os_user IS NOT NULL THEN a.actor_label END AS acted_for,
+                a.acted_by_os_user, a.acted_by_db_login, a.action, a.entity, a.entity_id,
+                a.before, a.after
+         FROM audit_log a JOIN audit_commits c ON c.xact = a.xact
+         WHERE ($1::text IS NULL OR a.entity = $1)
+           AND ($2::uuid IS NULL OR a.entity_id = $2)
+           AND ($3::text IS NULL OR a.action = $3)
+           AND ($4::bigint IS NULL OR (c.seq, a.id) < ($4, $5))
+         ORDER BY c.seq DESC, a.id DESC
+         LIMIT $6",
     )
     .bind(filter.entity.as_deref())
     .bind(filter.entity_id)
     .bind(filter.action.as_deref())
-    .bind(after)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
     .bind(limit.map(|n| n.saturating_add(1)))
     .fetch(pool);
     let mut seen = 0i64;

@@ -97,25 +97,28 @@ fn an_entry_made_with_as_records_the_os_user_and_database_login_behind_it() {
 fn the_database_login_of_an_entry_comes_from_the_database_not_the_client() {
     let db = TestDb::new();
     let login: String = db.scalar("SELECT session_user::text");
-    let (forged, unclaimed): (Option<String>, Option<String>) =
-        common::runtime().block_on(async {
-            let pool = db.pool().await;
-            let insert = |os: Option<&'static str>| {
-                sqlx::query_scalar(
-                    "INSERT INTO audit_log (actor_label, action, entity, acted_by_os_user,
-                                            acted_by_db_login)
-                     VALUES ('bo@example.com', 'test.forge', 'test', $1, 'someone_else')
-                     RETURNING acted_by_db_login",
-                )
-                .bind(os)
-            };
-            let forged = insert(Some("root")).fetch_one(&pool).await.expect("insert");
-            let unclaimed = insert(None).fetch_one(&pool).await.expect("insert");
-            pool.close().await;
-            (forged, unclaimed)
-        });
+    let (forged, unclaimed) = common::runtime().block_on(async {
+        let pool = db.pool().await;
+        let insert = |os: Option<&'static str>| {
+            sqlx::query_scalar::<_, Option<String>>(
+                "INSERT INTO audit_log (actor_label, action, entity, acted_by_os_user,
+                                        acted_by_db_login)
+                 VALUES ('bo@example.com', 'test.forge', 'test', $1, 'someone_else')
+                 RETURNING acted_by_db_login",
+            )
+            .bind(os)
+        };
+        let forged = insert(Some("root")).fetch_one(&pool).await.expect("insert");
+        let unclaimed = insert(None).fetch_one(&pool).await;
+        pool.close().await;
+        (forged, unclaimed)
+    });
     assert_eq!(forged.as_deref(), Some(login.as_str()));
-    assert_eq!(unclaimed, None, "no operator, no login");
+    let refused = unclaimed.expect_err("a login without an operator is refused");
+    assert!(
+        refused.to_string().contains("audit_log_operator_whole"),
+        "{refused}"
+    );
 }
 
 #[test]
