@@ -88,7 +88,9 @@ fn an_entry_made_with_as_records_the_os_user_and_database_login_behind_it() {
         .ok()
         .to_string();
     assert!(
-        csv.contains(&format!("operator ({me}, db login {login}) as bo@example.com")),
+        csv.contains(&format!(
+            "operator ({me}, db login {login}) as bo@example.com"
+        )),
         "{csv}"
     );
 }
@@ -149,16 +151,24 @@ fn audit_rows_list_in_commit_order_when_the_transaction_that_began_first_commits
     });
     let list = entries(&db, &["--entity", "test"]);
     let actions: Vec<&str> = list.iter().filter_map(|e| e["action"].as_str()).collect();
-    assert_eq!(actions, ["test.began_first", "test.began_second"], "newest first");
+    assert_eq!(
+        actions,
+        ["test.began_first", "test.began_second"],
+        "newest first"
+    );
     let at = |e: &Value| {
         chrono::DateTime::parse_from_rfc3339(e["at"].as_str().expect("at")).expect("a time")
     };
     assert!(at(&list[0]) >= at(&list[1]), "{list:#?}");
     // paging follows the same order
     let first = list[0]["id"].to_string();
-    let next = entries(&db, &["--entity", "test", "--after", &first, "--limit", "1"]);
+    let next = entries(
+        &db,
+        &["--entity", "test", "--after", &first, "--limit", "1"],
+    );
     assert_eq!(next.len(), 1);
     assert_eq!(next[0]["action"], "test.began_second");
     // an entry that does not exist cannot be paged after
-    db.run(&["audit", "list", "--after", "999999"]).fails_with(5);
+    db.run(&["audit", "list", "--after", "999999"])
+        .fails_with(5);
 }

@@ -1038,8 +1038,15 @@ fn a_second_sender_after_a_slow_senders_lease_ran_out_sends_no_message_twice() {
     let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
     assert_eq!(got.len() as i64, total, "every message arrived");
-    assert!(sent_b > 0, "B took over the tail of A's claim ({sent_a} + {sent_b})");
-    assert_eq!((sent_a + sent_b) as i64, total, "each marked sent by one sender");
+    assert!(
+        sent_b > 0,
+        "B took over the tail of A's claim ({sent_a} + {sent_b})"
+    );
+    assert_eq!(
+        (sent_a + sent_b) as i64,
+        total,
+        "each marked sent by one sender"
+    );
     assert_eq!(
         db.scalar::<i64>(
             "SELECT count(*) FROM outbox
@@ -1078,5 +1085,9 @@ fn notify_send_takes_a_lease_in_seconds_minutes_or_hours_and_refuses_anything_el
         );
         run.ok();
     }
-    assert_eq!(sink.count() as i64, before, "the first good run sent them all");
+    assert_eq!(
+        sink.count() as i64,
+        before,
+        "the first good run sent them all"
+    );
 }

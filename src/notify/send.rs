@@ -8,10 +8,10 @@
 //! right before each hand-off the claim is checked and the lease renewed
 //! (only while the token is still ours), and a message claimed away is left
 //! to its new holder. Batches are sized to what the lease lets this sender
-//! deliver at the pace it has seen. A refused message is retried with exponential
-//! backoff and, after the last attempt, stays `failed`. When the server
-//! cannot be reached, the messages in hand are released untouched and the
-//! run ends with exit 8: nothing is lost.
+//! deliver at the pace it has seen. A refused message is retried with
+//! exponential backoff and, after the last attempt, stays `failed`. When the
+//! server cannot be reached, the messages in hand are released untouched
+//! and the run ends with exit 8: nothing is lost.
 
 use std::sync::Arc;
 use std::time::Duration;
