@@ -13,6 +13,9 @@ pub struct Actor {
     role: Role,
     label: String,
     timezone: Option<TimeZone>,
+    /// With `--as`: the OS user of the operator acting for `label`, which
+    /// the audit log records beside the database login.
+    operator_os_user: Option<String>,
 }
 
 impl Actor {
@@ -23,6 +26,7 @@ impl Actor {
             role: Role::Admin,
             label: "operator".into(),
             timezone: None,
+            operator_os_user: None,
         }
     }
 
@@ -46,6 +50,7 @@ impl Actor {
             role: user.role,
             label: user.email,
             timezone: Some(user.timezone),
+            operator_os_user: Some(os_user()),
         })
     }
 
@@ -58,6 +63,10 @@ impl Actor {
     /// An email, or "operator": what the audit log records.
     pub fn label(&self) -> &str {
         &self.label
+    }
+    /// The OS user behind an actor named by `--as` (None without it).
+    pub fn operator_os_user(&self) -> Option<&str> {
+        self.operator_os_user.as_deref()
     }
     pub fn timezone(&self) -> Option<TimeZone> {
         self.timezone
@@ -85,4 +94,26 @@ impl Actor {
             )))
         }
     }
+}
+
+/// The name of the OS user running this process: the account of its user
+/// id (as `id -un` says), not `$USER`, which any caller may set; `uid N`
+/// when the account has no name.
+fn os_user() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        // no /proc (not Linux): what the login shell said
+        return std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }

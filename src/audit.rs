@@ -1,5 +1,11 @@
 //! The audit log: every change writes who, what, when, before and after, in
 //! the same transaction as the change itself.
+//!
+//! An entry made with `--as` also records the operator behind it: the OS
+//! user (as the client reports it) and the database login (stamped by the
+//! database from `session_user`). Entries list in commit order, by the
+//! ticket their transaction took as it committed (`audit_commits`; migration
+//! 20261207000202 says how exactly), and show that commit's time.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -8,7 +14,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::actor::Actor;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::page::Page;
 use futures_util::TryStreamExt;
 
@@ -47,8 +53,9 @@ impl<'a> Change<'a> {
 
 pub async fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after,
+                                acted_by_os_user)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(actor.id().map(|i| i.as_uuid()))
     .bind(actor.label())
@@ -57,6 +64,7 @@ pub async fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) 
     .bind(change.entity_id)
     .bind(change.before)
     .bind(change.after)
+    .bind(actor.operator_os_user())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -66,8 +74,17 @@ pub async fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) 
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Entry {
     pub id: i64,
+    /// When the change committed.
     pub at: DateTime<Utc>,
+    /// Who acted: an email or "operator"; with `--as`, the operator and
+    /// the person acted for: `operator (root, db login coachctl) as bo@…`.
     pub actor: String,
+    /// With `--as`: the person acted for (None without).
+    pub acted_for: Option<String>,
+    /// With `--as`: the operator's OS user, as the client reported it.
+    pub acted_by_os_user: Option<String>,
+    /// With `--as`: the database login the change was made with.
+    pub acted_by_db_login: Option<String>,
     pub action: String,
     pub entity: String,
     pub entity_id: Option<Uuid>,
@@ -98,35 +115,64 @@ pub async fn list(
     Ok(all)
 }
 
-/// `audit list`, streamed, newest first: each entry to `each` as it
-/// arrives; `page.after` is the id of the previous page's last (oldest)
-/// entry, so the next page holds older ones.
+/// `audit list`, streamed, newest (last committed) first: each entry to
+/// `each` as it arrives; `page.after` is the id of the previous page's last
+/// (oldest) entry, so the next page holds older ones. True when the page's
+/// limit cut the list: more entries follow.
 pub async fn list_each(
     pool: &PgPool,
     actor: &Actor,
     filter: &Filter,
     page: &Page<i64>,
     mut each: impl FnMut(Entry) -> Result<()>,
-) -> Result<()> {
+) -> Result<bool> {
     actor.require_admin("read the audit log")?;
+    // Pages follow commit order, so `--after` is an entry's place in it.
+    let after: Option<(i64, i64)> = match page.after {
+        None => None,
+        Some(id) => Some(
+            sqlx::query_as(
+                "SELECT c.seq, a.id FROM audit_log a JOIN audit_commits c ON c.xact = a.xact
+                 WHERE a.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("--after: no audit entry {id}")))?,
+        ),
+    };
+    let limit = page.sql_limit();
+    // one row past the limit tells whether the list was cut
     let mut rows = sqlx::query_as::<_, Entry>(
-        "SELECT id, at, actor_label AS actor, action, entity, entity_id, before, after
-         FROM audit_log
-         WHERE ($1::text IS NULL OR entity = $1)
-           AND ($2::uuid IS NULL OR entity_id = $2)
-           AND ($3::text IS NULL OR action = $3)
-           AND ($4::bigint IS NULL OR id < $4)
-         ORDER BY id DESC
-         LIMIT $5",
+        "SELECT a.id, c.at, a.actor_label AS actor,
+                CASE WHEN a.acted_by_os_user IS NOT NULL THEN a.actor_label END AS acted_for,
+                a.acted_by_os_user, a.acted_by_db_login, a.action, a.entity, a.entity_id,
+                a.before, a.after
+         FROM audit_log a JOIN audit_commits c ON c.xact = a.xact
+         WHERE ($1::text IS NULL OR a.entity = $1)
+           AND ($2::uuid IS NULL OR a.entity_id = $2)
+           AND ($3::text IS NULL OR a.action = $3)
+           AND ($4::bigint IS NULL OR (c.seq, a.id) < ($4, $5))
+         ORDER BY c.seq DESC, a.id DESC
+         LIMIT $6",
     )
     .bind(filter.entity.as_deref())
     .bind(filter.entity_id)
     .bind(filter.action.as_deref())
-    .bind(page.after)
-    .bind(page.sql_limit())
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit.map(|n| n.saturating_add(1)))
     .fetch(pool);
-    while let Some(e) = rows.try_next().await? {
+    let mut seen = 0i64;
+    while let Some(mut e) = rows.try_next().await? {
+        if limit.is_some_and(|n| seen == n) {
+            return Ok(true);
+        }
+        seen += 1;
+        if let (Some(os), Some(db)) = (&e.acted_by_os_user, &e.acted_by_db_login) {
+            e.actor = format!("operator ({os}, db login {db}) as {}", e.actor);
+        }
         each(e)?;
     }
-    Ok(())
+    Ok(false)
 }

@@ -334,8 +334,9 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -
             SELECT $11, $2, $3, $5, 'confirmed', s.id, $10 FROM s
             RETURNING id
          )
-         INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
-         SELECT $12, $13, 'booking.confirm', 'booking', b.id, NULL, $14 FROM b",
+         INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after,
+                                acted_by_os_user)
+         SELECT $12, $13, 'booking.confirm', 'booking', b.id, NULL, $14, $15 FROM b",
     )
     .bind(booking.session_id)
     .bind(c.id)
@@ -355,6 +356,7 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -
     .bind(actor.id().map(|i| i.as_uuid()))
     .bind(actor.label())
     .bind(&after)
+    .bind(actor.operator_os_user())
     .execute(pool)
     .await;
     match inserted {
@@ -459,13 +461,15 @@ async fn book_fast(
                 SELECT $11, coach_id, member_id, starts_at, 'confirmed', id, $10 FROM s
                 RETURNING id
              ), a AS (
-                INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
+                INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before,
+                                       after, acted_by_os_user)
                 SELECT $12, $13, 'booking.confirm', 'booking', b.id, NULL,
                        jsonb_build_object(
                            'booking_id', b.id, 'session_id', s.id, 'status', 'confirmed',
                            'start', to_char(s.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
                            'end', to_char(s.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                           'coach_email', slot.coach_email, 'member_email', slot.member_email)
+                           'coach_email', slot.coach_email, 'member_email', slot.member_email),
+                       $14
                 FROM b, s, slot
                 RETURNING 1
              )
@@ -484,6 +488,7 @@ async fn book_fast(
         .bind(booking_id)
         .bind(actor.id().map(|i| i.as_uuid()))
         .bind(actor.label())
+        .bind(actor.operator_os_user())
         .fetch_optional(pool)
         .await;
     match row {
@@ -552,8 +557,9 @@ async fn reject(
             VALUES ($1, $2, $3, $4, 'rejected', $5, $6)
             RETURNING id
          )
-         INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
-         SELECT $7, $8, 'booking.reject', 'booking', b.id, NULL, $9 FROM b",
+         INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after,
+                                acted_by_os_user)
+         SELECT $7, $8, 'booking.reject', 'booking', b.id, NULL, $9, $10 FROM b",
     )
     .bind(id)
     .bind(c.id)
@@ -564,6 +570,7 @@ async fn reject(
     .bind(actor.id().map(|i| i.as_uuid()))
     .bind(actor.label())
     .bind(&after)
+    .bind(actor.operator_os_user())
     .execute(pool)
     .await?;
     Err(refusal)

@@ -988,3 +988,106 @@ fn connection_requests_answers_and_messages_notify_the_other_side_once() {
         .expect("Bo's message notice");
     assert!(note.contains("Welcome, Bo"), "{note}");
 }
+
+/// `notify send --lease L -o json` against `url`, started now.
+fn spawn_sender(db: &TestDb, url: &str, lease: Option<&str>) -> Child {
+    let mut c = db.cmd();
+    c.args(["notify", "send", "-o", "json"]);
+    if let Some(l) = lease {
+        c.args(["--lease", l]);
+    }
+    c.env("COACHCTL_SMTP_URL", url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a sender")
+}
+
+/// How many messages a finished sender says it sent.
+fn reported_sent(out: std::process::Output) -> u64 {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    v["sent"].as_u64().expect("a count")
+}
+
+#[test]
+fn a_second_sender_after_a_slow_senders_lease_ran_out_sends_no_message_twice() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    queue_bulk(&db, 16);
+    let total: i64 = db.scalar("SELECT count(*) FROM outbox WHERE status = 'queued'");
+    // half a second a message: the first batch outlasts a 3-second lease
+    let sink = Sink::start_with(&[("SINK_DELAY", "0.5")]);
+    let a = spawn_sender(&db, &sink.url(), Some("3s"));
+    // B starts once some message of A's claim has a lease that ran out
+    wait_until("a lease of A's ran out", || {
+        db.scalar::<i64>(
+            "SELECT count(*) FROM outbox WHERE status = 'queued' AND lease_until < now()",
+        ) > 0
+    });
+    let b = spawn_sender(&db, &sink.url(), None);
+    let sent_a = reported_sent(a.wait_with_output().expect("wait for A"));
+    let sent_b = reported_sent(b.wait_with_output().expect("wait for B"));
+
+    let got = by_message_id(&sink);
+    let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    assert_eq!(got.len() as i64, total, "every message arrived");
+    assert!(
+        sent_b > 0,
+        "B took over the tail of A's claim ({sent_a} + {sent_b})"
+    );
+    assert_eq!(
+        (sent_a + sent_b) as i64,
+        total,
+        "each marked sent by one sender"
+    );
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT count(*) FROM outbox
+             WHERE status = 'sent' AND sent_at IS NOT NULL AND claim_token IS NULL"
+        ),
+        total
+    );
+}
+
+#[test]
+fn notify_send_takes_a_lease_in_seconds_minutes_or_hours_and_refuses_anything_else() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let before: i64 = db.scalar("SELECT count(*) FROM outbox WHERE status = 'queued'");
+    assert!(before > 0);
+    for bad in ["10", "5x", "0s", "25h", "-5m", "1.5m", "m", ""] {
+        let run = common::Run::from(
+            db.cmd()
+                .args(["notify", "send", &format!("--lease={bad}")])
+                .env("COACHCTL_SMTP_URL", "smtp://127.0.0.1:1")
+                .output()
+                .expect("run"),
+        );
+        let err = run.fails_with(3);
+        assert_eq!(err.trim().lines().count(), 1, "--lease {bad:?}: {err}");
+        assert!(err.contains("lease"), "--lease {bad:?}: {err}");
+    }
+    let sink = Sink::start();
+    for good in ["30s", "5m", "1h"] {
+        let run = common::Run::from(
+            db.cmd()
+                .args(["notify", "send", "--lease", good, "-o", "json"])
+                .env("COACHCTL_SMTP_URL", sink.url())
+                .output()
+                .expect("run"),
+        );
+        run.ok();
+    }
+    assert_eq!(
+        sink.count() as i64,
+        before,
+        "the first good run sent them all"
+    );
+}

@@ -16,7 +16,7 @@ pub struct Cmd {
 
 #[derive(Debug, Subcommand)]
 enum Commands {
-    /// List changes, newest first (admin only)
+    /// List changes, last committed first (admin only)
     List {
         /// Only this kind of entity: coach, member, ...
         #[arg(long)]
@@ -27,7 +27,7 @@ enum Commands {
         /// Only this action, e.g. member.assign
         #[arg(long)]
         action: Option<String>,
-        /// At most this many entries
+        /// At most this many entries (stderr says when there are more)
         #[arg(long, value_name = "N", default_value = "50")]
         limit: Limit,
         /// Start after this entry: the id of the last (oldest) one shown
@@ -59,8 +59,19 @@ impl Cmd {
                     limit: Some(limit),
                 };
                 let mut rows = output::Rows::new(ctx, tz);
-                audit::list_each(&pool, &actor, &filter, &page, |e| rows.push(&e)).await?;
-                rows.finish()
+                let mut last = None;
+                let more = audit::list_each(&pool, &actor, &filter, &page, |e| {
+                    last = Some(e.id);
+                    rows.push(&e)
+                })
+                .await?;
+                rows.finish()?;
+                if let (true, Some(last)) = (more, last) {
+                    output::cut(&format!(
+                        "showing the first {limit}; --limit N for more, or --after {last} for the next page"
+                    ));
+                }
+                Ok(())
             }
         }
     }

@@ -5,7 +5,8 @@ use clap::{Args, Subcommand};
 use super::{Ctx, output};
 use crate::error::{Error, Result};
 use crate::ids::{self, IdRef, Kind};
-use crate::notify::{self, Retry, SendOptions, Status};
+use crate::notify::{self, Lease, Retry, SendOptions, Status};
+use crate::page::Limit;
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -20,9 +21,9 @@ enum Commands {
         /// Only messages in this state
         #[arg(long, value_enum)]
         status: Option<Status>,
-        /// At most this many rows
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
+        /// At most this many rows (stderr says when there are more)
+        #[arg(long, value_name = "N", default_value = "100")]
+        limit: Limit,
     },
     /// Deliver every due message over SMTP (admin; what cron runs)
     ///
@@ -49,6 +50,11 @@ enum Commands {
         /// Attempts before a message stays failed
         #[arg(long, default_value_t = 5)]
         max_attempts: i32,
+        /// How long a claimed message is this sender's before another may
+        /// take it: 30s, 5m, 1h. Renewed right before each message is
+        /// handed over; keep it well above the server's time per message
+        #[arg(long, value_name = "DURATION", default_value = "5m")]
+        lease: Lease,
     },
     /// Queue failed messages again (admin)
     Retry {
@@ -67,7 +73,12 @@ impl Cmd {
         let tz = ctx.display_tz(Some(&actor));
         match self.command {
             Commands::List { status, limit } => {
-                output::list(ctx, tz, &notify::list(&pool, &actor, status, limit).await?)
+                let (rows, more) = notify::list(&pool, &actor, status, limit).await?;
+                output::list(ctx, tz, &rows)?;
+                if more {
+                    output::cut(&format!("showing the first {limit}; --limit N for more"));
+                }
+                Ok(())
             }
             Commands::Send {
                 smtp_url,
@@ -75,6 +86,7 @@ impl Cmd {
                 smtp_ca,
                 batch,
                 max_attempts,
+                lease,
             } => {
                 let url = smtp_url.ok_or_else(|| {
                     Error::invalid(
@@ -85,6 +97,7 @@ impl Cmd {
                 opts.ca = smtp_ca;
                 opts.batch = batch.max(1);
                 opts.max_attempts = max_attempts.max(1);
+                opts.lease = lease.get();
                 let d = notify::send(&pool, &actor, &opts).await?;
                 output::note(
                     ctx,

@@ -664,6 +664,13 @@ pub fn raw(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// A list stopped at its limit with more rows to come: said on stderr in
+/// every format (a script counting rows must not be silently wrong), so
+/// stdout stays the data.
+pub fn cut(msg: &str) {
+    eprintln!("{msg}");
+}
+
 /// A message for the person, on stderr, unless output is for machines.
 pub fn note(ctx: &Ctx, msg: &str) {
     if matches!(ctx.global.output, Format::Table | Format::Wide) {

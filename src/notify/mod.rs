@@ -7,10 +7,12 @@
 //! `notify send` ([`send`]) delivers over SMTP.
 //!
 //! Delivery is exactly-once up to the SMTP hand-off: a message is claimed
-//! under a lease by one sender, and marked sent right after the server took
-//! it. A sender killed between the two leaves that one message to be sent
-//! again when the lease runs out, with the same Message-ID (at-least-once at
-//! that boundary, recognisable by the receiver).
+//! under a lease by one sender, its claim checked and renewed right before
+//! the hand-off, and marked sent right after the server took it. A sender
+//! killed between the two leaves that one message to be sent again when the
+//! lease runs out, with the same Message-ID (at-least-once at that boundary,
+//! recognisable by the receiver); so does a server slower to take one
+//! message than the whole lease.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -19,11 +21,12 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::error::{Error, Result};
+use crate::page::Limit;
 
 pub mod render;
 pub mod send;
 
-pub use send::{Delivery, SendOptions, send};
+pub use send::{Delivery, Lease, SendOptions, send};
 
 /// A message of the outbox as `notify list` shows it.
 #[derive(Debug, Clone, Serialize, FromRow)]
@@ -61,15 +64,17 @@ impl Status {
     }
 }
 
-/// `notify list`: the outbox, oldest first (admin only).
+/// `notify list`: the outbox, oldest first (admin only), at most `limit`
+/// messages, and whether there are more.
 pub async fn list(
     pool: &PgPool,
     actor: &Actor,
     status: Option<Status>,
-    limit: i64,
-) -> Result<Vec<Message>> {
+    limit: Limit,
+) -> Result<(Vec<Message>, bool)> {
     actor.require_admin("read the email outbox")?;
-    Ok(sqlx::query_as(
+    // one row past the limit tells whether the list was cut
+    let mut rows: Vec<Message> = sqlx::query_as(
         "SELECT o.id, o.event, u.email AS recipient_email, o.session_id, o.status, o.attempts,
                 o.next_attempt_at, o.created_at, o.sent_at, o.message_id, o.last_error
          FROM outbox o JOIN users u ON u.id = o.recipient_id
@@ -78,9 +83,12 @@ pub async fn list(
          LIMIT $2",
     )
     .bind(status.map(Status::as_str))
-    .bind(limit.max(0))
+    .bind(limit.get().saturating_add(1))
     .fetch_all(pool)
-    .await?)
+    .await?;
+    let more = rows.len() as i64 > limit.get();
+    rows.truncate(usize::try_from(limit.get()).unwrap_or(usize::MAX));
+    Ok((rows, more))
 }
 
 /// Which failed messages `notify retry` queues again.
@@ -117,7 +125,7 @@ pub async fn retry(pool: &PgPool, actor: &Actor, which: Retry) -> Result<u64> {
     }
     let done = sqlx::query(
         "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = now(),
-                lease_until = NULL
+                lease_until = NULL, claim_token = NULL
          WHERE status = 'failed' AND ($1::uuid IS NULL OR id = $1)",
     )
     .bind(id)

@@ -1,12 +1,17 @@
 //! `notify send`: drain the outbox over SMTP.
 //!
 //! Messages are claimed in batches with `FOR UPDATE SKIP LOCKED` and a
-//! lease (two senders never hold one message), sent outside the claiming
-//! transaction over one SMTP connection, and each is marked sent as soon as
-//! the server took it. A refused message is retried with exponential
-//! backoff and, after the last attempt, stays `failed`. When the server
-//! cannot be reached, the messages in hand are released untouched and the
-//! run ends with exit 8: nothing is lost.
+//! lease under a token of this claim (two senders never hold one message),
+//! sent outside the claiming transaction over one SMTP connection, and each
+//! is marked sent as soon as the server took it. A slow server may outlast
+//! the lease, and another sender may then claim the rest of the batch: so
+//! right before each hand-off the claim is checked and the lease renewed
+//! (only while the token is still ours), and a message claimed away is left
+//! to its new holder. Batches are sized to what the lease lets this sender
+//! deliver at the pace it has seen. A refused message is retried with
+//! exponential backoff and, after the last attempt, stays `failed`. When the
+//! server cannot be reached, the messages in hand are released untouched
+//! and the run ends with exit 8: nothing is lost.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,8 +44,57 @@ pub struct SendOptions {
     pub batch: i64,
     /// Attempts before a message stays `failed`.
     pub max_attempts: i32,
-    /// How long a claim holds before another sender may take the message.
+    /// How long a claim holds before another sender may take the message;
+    /// renewed right before each hand-off.
     pub lease: Duration,
+}
+
+/// `notify send --lease`: `30s`, `5m`, `1h` (whole seconds, minutes or
+/// hours, from one second to a day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease(Duration);
+
+impl Lease {
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Lease {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(format!(
+                "'{s}' is not a lease: give a whole number of seconds, minutes or hours \
+                 from 1s to 24h, e.g. 30s, 5m or 1h"
+            ))
+        };
+        let t = s.trim();
+        let unit = t.chars().last().ok_or_else(bad)?;
+        let per = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        let digits = &t[..t.len() - 1];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let secs = digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(per))
+            .filter(|n| (1..=86_400).contains(n))
+            .ok_or_else(bad)?;
+        Ok(Lease(Duration::from_secs(secs)))
+    }
+}
+
+impl std::fmt::Display for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}s", self.0.as_secs())
+    }
 }
 
 impl SendOptions {
@@ -115,36 +169,46 @@ pub async fn send(pool: &PgPool, actor: &Actor, opts: &SendOptions) -> Result<De
         _ => return Err(unreachable(&opts.smtp_url)),
     }
     let mut done = Delivery::default();
+    let mut pace = Pace::default();
     loop {
-        let batch = claim(pool, opts).await?;
+        let token = Uuid::new_v4();
+        let batch = claim(pool, opts, pace.batch(opts), token).await?;
         if batch.is_empty() {
             return Ok(done);
         }
         let mut rest = batch.into_iter();
         while let Some(m) = rest.next() {
             if m.stale {
-                settle(pool, m.id, "skipped", None).await?;
+                settle(pool, m.id, token, "skipped", None).await?;
                 done.skipped += 1;
+                continue;
+            }
+            // The lease may have run out while earlier messages went: hand
+            // this one over only if it is still ours, for a fresh lease.
+            if !renew(pool, m.id, token, opts.lease).await? {
                 continue;
             }
             let email = build(&from, &m)?;
             let t = transport.clone();
+            let started = std::time::Instant::now();
             let outcome = tokio::task::spawn_blocking(move || t.send(&email))
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))?;
+            pace.took(started.elapsed());
             match outcome {
                 Ok(_) => {
-                    settle(pool, m.id, "sent", None).await?;
+                    // sent is sent, whoever holds the claim by now
+                    settle(pool, m.id, token, "sent", None).await?;
                     done.sent += 1;
                 }
                 Err(e) if e.is_permanent() || e.is_transient() => {
                     // the server refused this message: back off, or give up
                     let err = e.to_string();
                     if m.attempts >= opts.max_attempts || e.is_permanent() {
-                        settle(pool, m.id, "failed", Some(&err)).await?;
+                        settle(pool, m.id, token, "failed", Some(&err)).await?;
                         done.failed += 1;
                     } else {
-                        back_off(pool, m.id, &err).await?;
+                        back_off(pool, m.id, token, &err).await?;
                         done.retrying += 1;
                     }
                 }
@@ -153,11 +217,39 @@ pub async fn send(pool: &PgPool, actor: &Actor, opts: &SendOptions) -> Result<De
                     // back untouched (the server may or may not have taken
                     // this one; a resend carries the same Message-ID)
                     let ids: Vec<Uuid> = std::iter::once(m.id).chain(rest.map(|r| r.id)).collect();
-                    release(pool, &ids).await?;
+                    release(pool, &ids, token).await?;
                     return Err(unreachable(&opts.smtp_url));
                 }
             }
         }
+    }
+}
+
+/// How fast the server takes messages, so that a batch is about what this
+/// sender delivers in half its lease: the tail of a larger batch would only
+/// wait, claimed, while other senders could take it.
+#[derive(Default)]
+struct Pace {
+    sent: u32,
+    spent: Duration,
+}
+
+impl Pace {
+    /// Before any hand-off the pace is unknown: a small first batch.
+    const FIRST: i64 = 10;
+
+    fn took(&mut self, d: Duration) {
+        self.sent += 1;
+        self.spent += d;
+    }
+
+    fn batch(&self, opts: &SendOptions) -> i64 {
+        if self.sent == 0 {
+            return opts.batch.min(Self::FIRST);
+        }
+        let each = (self.spent / self.sent).max(Duration::from_micros(100));
+        let fits = (opts.lease / 2).as_secs_f64() / each.as_secs_f64();
+        (fits as i64).clamp(1, opts.batch)
     }
 }
 
@@ -226,10 +318,11 @@ fn unreachable(url: &str) -> Error {
     ))
 }
 
-async fn claim(pool: &PgPool, opts: &SendOptions) -> Result<Vec<Claimed>> {
+async fn claim(pool: &PgPool, opts: &SendOptions, batch: i64, token: Uuid) -> Result<Vec<Claimed>> {
     Ok(sqlx::query_as(
         "UPDATE outbox o
-         SET lease_until = now() + make_interval(secs => $2), attempts = o.attempts + 1
+         SET lease_until = now() + make_interval(secs => $2), attempts = o.attempts + 1,
+             claim_token = $3
          FROM (SELECT id FROM outbox
                WHERE status = 'queued' AND next_attempt_at <= now()
                  AND (lease_until IS NULL OR lease_until <= now())
@@ -245,10 +338,30 @@ async fn claim(pool: &PgPool, opts: &SendOptions) -> Result<Vec<Claimed>> {
                           AND s.sequence = (o.payload->>'sequence')::int
                           AND s.starts_at > now())) AS stale",
     )
-    .bind(opts.batch)
+    .bind(batch)
     .bind(opts.lease.as_secs_f64())
+    .bind(token)
     .fetch_all(pool)
     .await?)
+}
+
+/// Renew the lease on a claimed message if the claim is still ours: false
+/// when another sender claimed it since (its token replaced ours) or it was
+/// settled. A lease that ran out with no one claiming the message since is
+/// still ours. The row lock orders this against a rival claim: whichever
+/// comes second sees the other's change.
+async fn renew(pool: &PgPool, id: Uuid, token: Uuid, lease: Duration) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET lease_until = now() + make_interval(secs => $3)
+         WHERE id = $1 AND claim_token = $2 AND status = 'queued'",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 fn build(from: &Mailbox, m: &Claimed) -> Result<Message> {
@@ -287,41 +400,55 @@ fn build(from: &Mailbox, m: &Claimed) -> Result<Message> {
     built.map_err(|e| Error::Internal(format!("cannot build the message: {e}")))
 }
 
-async fn settle(pool: &PgPool, id: Uuid, status: &str, err: Option<&str>) -> Result<()> {
+/// Record a message's outcome. A delivery is recorded whoever holds the
+/// claim by now (a rival holder then finds it settled and skips it); any
+/// other outcome only while the claim is ours.
+async fn settle(
+    pool: &PgPool,
+    id: Uuid,
+    token: Uuid,
+    status: &str,
+    err: Option<&str>,
+) -> Result<()> {
     sqlx::query(
-        "UPDATE outbox SET status = $2, lease_until = NULL, last_error = $3,
+        "UPDATE outbox SET status = $2, lease_until = NULL, claim_token = NULL, last_error = $3,
                 sent_at = CASE WHEN $2 = 'sent' THEN now() END
-         WHERE id = $1",
+         WHERE id = $1 AND status = 'queued' AND ($2 = 'sent' OR claim_token = $4)",
     )
     .bind(id)
     .bind(status)
     .bind(err)
+    .bind(token)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 /// Try again after 1, 2, 4, ... minutes.
-async fn back_off(pool: &PgPool, id: Uuid, err: &str) -> Result<()> {
+async fn back_off(pool: &PgPool, id: Uuid, token: Uuid, err: &str) -> Result<()> {
     sqlx::query(
-        "UPDATE outbox SET lease_until = NULL, last_error = $2,
+        "UPDATE outbox SET lease_until = NULL, claim_token = NULL, last_error = $2,
                 next_attempt_at = now() + interval '1 minute' * power(2, greatest(attempts - 1, 0))
-         WHERE id = $1",
+         WHERE id = $1 AND claim_token = $3",
     )
     .bind(id)
     .bind(err)
+    .bind(token)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// Give claimed messages back as they were (an outage is not their fault).
-async fn release(pool: &PgPool, ids: &[Uuid]) -> Result<()> {
+/// Give claimed messages back as they were (an outage is not their fault),
+/// those still ours.
+async fn release(pool: &PgPool, ids: &[Uuid], token: Uuid) -> Result<()> {
     sqlx::query(
-        "UPDATE outbox SET lease_until = NULL, attempts = greatest(attempts - 1, 0)
-         WHERE id = ANY($1) AND status = 'queued'",
+        "UPDATE outbox SET lease_until = NULL, claim_token = NULL,
+                attempts = greatest(attempts - 1, 0)
+         WHERE id = ANY($1) AND status = 'queued' AND claim_token = $2",
     )
     .bind(ids)
+    .bind(token)
     .execute(pool)
     .await?;
     Ok(())

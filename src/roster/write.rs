@@ -148,15 +148,17 @@ pub(crate) async fn apply(
     progress.advance(1);
     // One audit row per changed member.
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
+        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after,
+                                acted_by_os_user)
          SELECT $1, $2, CASE WHEN r.created THEN 'member.create' ELSE 'member.update' END,
-             'member', r.id, b.before, {MEMBER_JSON}
+             'member', r.id, b.before, {MEMBER_JSON}, $3
          FROM roster_rows r {JOIN_MEMBER}
          LEFT JOIN roster_before b ON b.id = r.id
          ORDER BY r.line"
     )))
     .bind(actor_id)
     .bind(label)
+    .bind(actor.operator_os_user())
     .execute(&mut *conn)
     .await?;
     progress.advance(2);

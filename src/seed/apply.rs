@@ -305,8 +305,9 @@ async fn audit(tx: &mut PgConnection, actor: &Actor, plan: &Plan) -> Result<()> 
     }
     let a = &plan.audit;
     sqlx::query(
-        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
-         SELECT $1, $2, a, e, i, b, af
+        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after,
+                                acted_by_os_user)
+         SELECT $1, $2, a, e, i, b, af, $8
          FROM unnest($3::text[], $4::text[], $5::uuid[], $6::jsonb[], $7::jsonb[]) AS x(a, e, i, b, af)",
     )
     .bind(actor.id().map(|i| i.as_uuid()))
@@ -316,6 +317,7 @@ async fn audit(tx: &mut PgConnection, actor: &Actor, plan: &Plan) -> Result<()> 
     .bind(a.iter().map(|x| x.2).collect::<Vec<_>>())
     .bind(a.iter().map(|x| x.3.clone()).collect::<Vec<Option<Value>>>())
     .bind(a.iter().map(|x| x.4.clone()).collect::<Vec<Value>>())
+    .bind(actor.operator_os_user())
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -4,7 +4,9 @@ once it listens.  Usage: smtp_sink.py PORT OUTDIR; with OUTDIR "-" it only
 counts what it accepts (bench/run), printing the count when stopped.
 
 SINK_TLS=implicit|starttls with SINK_CERT and SINK_KEY serves TLS (STARTTLS
-then required); SINK_AUTH=user:password requires that login."""
+then required); SINK_AUTH=user:password requires that login; SINK_DELAY=S
+answers each message's DATA only after S seconds (a slow server), having
+stored it first, as a real server commits before it answers."""
 import asyncio
 import os
 import signal
@@ -20,6 +22,7 @@ from aiosmtpd.smtp import AuthResult
 class Sink:
     def __init__(self, outdir):
         self.outdir = outdir
+        self.delay = float(os.environ.get("SINK_DELAY", "0"))
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         # a mailbox that does not exist: a permanent refusal
@@ -36,6 +39,8 @@ class Sink:
         with open(name + ".tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)
         os.rename(name + ".tmp", name + ".eml")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 OK"
 
 
