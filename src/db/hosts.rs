@@ -147,12 +147,14 @@ pub fn plan_with(
         }
     }
 
-    let port_of = |i: usize| match ports.len() {
-        0 => None,
-        1 => Some(ports[0].clone()),
-        _ => Some(ports[i].clone()),
-    }
-    .filter(|p| !p.is_empty());
+    let port_of = |i: usize| {
+        match ports.len() {
+            0 => None,
+            1 => Some(ports[0].clone()),
+            _ => Some(ports[i].clone()),
+        }
+        .filter(|p| !p.is_empty())
+    };
     let targets: Vec<(Option<String>, Option<String>)> = if hosts.is_empty() {
         vec![(None, port_of(0))]
     } else {
@@ -256,7 +258,8 @@ fn url_parts(text: &str, source: &str) -> Result<Parts> {
     // query parameters override the parts before them, as in libpq
     if let Some(q) = query {
         parts.params.extend(
-            url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned())),
         );
     }
     if !hostlist.is_empty() {
@@ -408,13 +411,20 @@ mod tests {
     fn without_any_host_the_default_one_stands() {
         let p = plan("postgres:///app");
         assert_eq!(p.hosts.len(), 1);
-        assert!(!p.hosts[0].place().starts_with(':'), "{}", p.hosts[0].place());
+        assert!(
+            !p.hosts[0].place().starts_with(':'),
+            "{}",
+            p.hosts[0].place()
+        );
     }
 
     #[test]
     fn a_socket_directory_is_a_host_too() {
         let p = plan("host=/run/postgresql,db.example.com dbname=app");
-        assert_eq!(places(&p), ["socket /run/postgresql", "db.example.com:5432"]);
+        assert_eq!(
+            places(&p),
+            ["socket /run/postgresql", "db.example.com:5432"]
+        );
     }
 
     #[test]
@@ -427,7 +437,12 @@ mod tests {
             "standby",
             "prefer-standby",
         ] {
-            assert_eq!(plan(&format!("postgres://h/db?target_session_attrs={a}")).attrs.name(), a);
+            assert_eq!(
+                plan(&format!("postgres://h/db?target_session_attrs={a}"))
+                    .attrs
+                    .name(),
+                a
+            );
         }
         for bad in ["target_session_attrs=master", "load_balance_hosts=yes"] {
             let e = plan_with(

@@ -120,9 +120,9 @@ async fn unfit(
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;
     Ok(match (attrs, yes) {
-        (A::ReadWrite, true) => {
-            Some("it is read-only, and target_session_attrs=read-write asks for one that accepts writes")
-        }
+        (A::ReadWrite, true) => Some(
+            "it is read-only, and target_session_attrs=read-write asks for one that accepts writes",
+        ),
         (A::ReadOnly, false) => {
             Some("it accepts writes, and target_session_attrs=read-only asks for a read-only one")
         }
@@ -131,7 +131,9 @@ async fn unfit(
         }
         (A::Standby | A::PreferStandby, false) => Some(match attrs {
             A::Standby => "it is a primary, and target_session_attrs=standby asks for a standby",
-            _ => "it is a primary, and target_session_attrs=prefer-standby looks for a standby first",
+            _ => {
+                "it is a primary, and target_session_attrs=prefer-standby looks for a standby first"
+            }
         }),
         _ => None,
     })
