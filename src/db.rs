@@ -46,6 +46,8 @@ fn application_name() -> &'static str {
 pub enum Target {
     /// `DATABASE_URL`: any PostgreSQL 14+.
     Url(String),
+    /// `COACHCTL_READ_URL`: a standby for read-only commands.
+    ReadUrl(String),
     /// The private cluster under `COACHCTL_HOME`.
     Embedded(Cluster),
 }
@@ -61,7 +63,7 @@ impl Target {
     /// A description of where the database lives, without any password.
     pub fn describe(&self) -> String {
         match self {
-            Target::Url(u) => redact(u),
+            Target::Url(u) | Target::ReadUrl(u) => redact(u),
             Target::Embedded(c) => format!("embedded cluster in {}", c.home().display()),
         }
     }
@@ -69,6 +71,7 @@ impl Target {
     fn plan(&self) -> Result<Plan> {
         match self {
             Target::Url(u) => hosts::plan(u, "DATABASE_URL", application_name()),
+            Target::ReadUrl(u) => hosts::plan(u, "COACHCTL_READ_URL", application_name()),
             Target::Embedded(c) => Ok(Plan::single(ConnInfo {
                 options: conninfo::tune(c.connect_options(DB_NAME))
                     .application_name(application_name()),
@@ -111,7 +114,7 @@ impl Target {
                 };
                 Ok(Reached::only(pool, info))
             }
-            Target::Url(_) => reach::reach(&plan, |info| {
+            Target::Url(_) | Target::ReadUrl(_) => reach::reach(&plan, |info| {
                 let info = info.clone();
                 async move { open_raw(&info).await }
             })
@@ -139,7 +142,7 @@ impl Target {
                 migrate::run(&pool, migrate::lock_wait()?).await?;
                 Ok(pool)
             }
-            Target::Url(_) => Err(Error::Unavailable(format!(
+            Target::Url(_) | Target::ReadUrl(_) => Err(Error::Unavailable(format!(
                 "the database schema is at version {} but this coachctl needs version {}; run `coachctl db migrate`",
                 status.applied, status.latest
             ))),
@@ -155,6 +158,7 @@ impl Target {
         let plan = match (&migrate_url, self) {
             (Some(u), _) => hosts::plan(u, "COACHCTL_MIGRATE_URL", application_name())?,
             (None, Target::Url(u)) => hosts::plan(u, "DATABASE_URL", application_name())?,
+            (None, Target::ReadUrl(u)) => hosts::plan(u, "COACHCTL_READ_URL", application_name())?,
             (None, Target::Embedded(_)) => return self.connect_raw().await,
         };
         let through_pooler = || {

@@ -424,3 +424,124 @@ fn bookings_through_a_multi_host_url_survive_killing_the_primary_and_promoting_t
         .expect("invariants on the new primary");
     assert_eq!(violations, "", "invariants broken after the failover");
 }
+
+/// coachctl writing to `write` and reading from `read` (`COACHCTL_READ_URL`).
+fn split(write: &str, read: &str) -> Command {
+    let mut c = coachctl(write);
+    c.env("COACHCTL_READ_URL", read);
+    c
+}
+
+#[test]
+fn with_a_read_url_read_only_commands_go_to_the_standby_and_writes_to_the_primary() {
+    let p = Pair::start();
+    let primary = p.url(&[&p.primary], "");
+    let standby = p.url(&[&p.standby], "");
+    organisation(&primary, 2);
+    let session = book(&primary, "m0@example.com", &slot(0))
+        .ok()
+        .trim()
+        .to_string();
+    p.caught_up();
+
+    // Every read-only command runs with only the standby reachable: the
+    // DATABASE_URL of these runs leads nowhere.
+    let nowhere = format!(
+        "postgres://{}:{}@127.0.0.1:{}/{}?sslmode=disable",
+        fixture::OWNER,
+        fixture::OWNER_PASSWORD,
+        fixture::free_port().expect("port"),
+        pair::DB
+    );
+    let day = monday().to_string();
+    let reads: &[&[&str]] = &[
+        &[
+            "slots",
+            "--coach",
+            "ana@example.com",
+            "--from",
+            &day,
+            "--days",
+            "1",
+        ],
+        &["coach", "list"],
+        &["coach", "show", "ana@example.com"],
+        &["coach", "dashboard", "ana@example.com"],
+        &["member", "list"],
+        &["member", "show", "m0@example.com"],
+        &["member", "dashboard", "m0@example.com"],
+        &["member", "history", "m0@example.com"],
+        &["member", "export"],
+        &["session", "list"],
+        &["session", "show", &session],
+        &["session", "export", "--ics"],
+        &["availability", "list", "--coach", "ana@example.com"],
+        &["availability", "blocks"],
+        &["audit", "list"],
+        &["invite", "list"],
+    ];
+    for args in reads {
+        let r = run(split(&nowhere, &standby), args);
+        assert_eq!(r.code, 0, "{args:?} needs more than the standby: {r:#?}");
+    }
+    // a write goes to DATABASE_URL, never to the read URL
+    let err = run(
+        split(&nowhere, &standby),
+        &[
+            "member",
+            "create",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+        ],
+    )
+    .fails_with(8)
+    .to_string();
+    assert!(err.contains("cannot connect"), "{err}");
+    // slots --watch needs LISTEN, which a standby cannot do: it uses DATABASE_URL
+    let r = run(
+        split(&nowhere, &standby),
+        &["slots", "--coach", "ana@example.com", "--watch"],
+    );
+    r.fails_with(8);
+
+    // A standby lags by its replication delay: with replay paused, a booking
+    // made on the primary is not yet seen by reads, and is once it resumes.
+    p.psql(&p.standby, "SELECT pg_wal_replay_pause()").unwrap();
+    let sessions = |as_member: &str| {
+        run(
+            split(&primary, &standby),
+            &["--as", as_member, "session", "list", "-o", "json"],
+        )
+        .json()
+        .as_array()
+        .map_or(0, Vec::len)
+    };
+    run(
+        split(&primary, &standby),
+        &[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "m1@example.com",
+            "--at",
+            &slot(1),
+        ],
+    )
+    .ok();
+    assert_eq!(
+        p.psql(&p.primary, "SELECT count(*) FROM sessions").unwrap(),
+        "2",
+        "the booking went to the primary"
+    );
+    assert_eq!(
+        sessions("m1@example.com"),
+        0,
+        "read from the paused standby"
+    );
+    p.psql(&p.standby, "SELECT pg_wal_replay_resume()").unwrap();
+    p.caught_up();
+    assert_eq!(sessions("m1@example.com"), 1);
+}

@@ -51,7 +51,7 @@ impl Cmd {
                         &json!({ "database": ctx.target().describe(), "state": state }),
                     )
                 }
-                Target::Url(_) => Err(Error::rule(
+                Target::Url(_) | Target::ReadUrl(_) => Err(Error::rule(
                     "db down stops only the embedded database; DATABASE_URL names a server coachctl does not manage",
                 )),
             },
