@@ -11,6 +11,7 @@
 //!
 //! [profiles.prod]
 //! database_url = "postgres://coachctl@db.example.com/coachctl?sslmode=verify-full"
+//! read_url = "postgres://coachctl@standby.example.com/coachctl"   # optional
 //! ```
 //!
 //! Flags beat the environment, which beats the file, which beats the
@@ -47,6 +48,8 @@ pub struct File {
     pub profile: Option<Entry>,
     /// Profile name to its `database_url`.
     pub profiles: BTreeMap<String, Entry>,
+    /// Profile name to its `read_url` (a standby for read-only commands).
+    pub read_urls: BTreeMap<String, Entry>,
 }
 
 /// Where the config file is: `COACHCTL_CONFIG`, else
@@ -148,11 +151,14 @@ pub fn parse(path: &Path, text: &str) -> Result<File> {
                     for (f, fv) in fields {
                         match f.get_ref().as_ref() {
                             "database_url" => url = Some(string("database_url", fv)?),
+                            "read_url" => {
+                                file.read_urls.insert(name.clone(), string("read_url", fv)?);
+                            }
                             other => {
                                 return Err(at(
                                     line_of(f.span().start),
                                     format!(
-                                        "unknown key '{other}' in profile '{name}'; a profile has database_url"
+                                        "unknown key '{other}' in profile '{name}'; a profile has database_url and read_url"
                                     ),
                                 ));
                             }
@@ -304,6 +310,12 @@ mod tests {
         .unwrap();
         assert_eq!(f.profile_url("prod").unwrap().value, "postgres://h/d");
         assert_eq!(f.profile_url("prod").unwrap().line, 3);
+        let f = parse(
+            p,
+            "[profiles.prod]\ndatabase_url = \"postgres://h1,h2/d\"\nread_url = \"postgres://h2/d\"\n",
+        )
+        .unwrap();
+        assert_eq!(f.read_urls["prod"].value, "postgres://h2/d");
         assert!(
             f.profile_url("dev")
                 .unwrap_err()

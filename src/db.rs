@@ -18,9 +18,13 @@ use crate::error::{Error, Result};
 
 pub mod conninfo;
 pub mod failure;
+pub mod hosts;
 pub mod migrate;
+mod reach;
 
 use conninfo::{ConnInfo, RootCert};
+use hosts::Plan;
+pub use reach::Reached;
 
 /// The migrations compiled into this binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -42,6 +46,8 @@ fn application_name() -> &'static str {
 pub enum Target {
     /// `DATABASE_URL`: any PostgreSQL 14+.
     Url(String),
+    /// `COACHCTL_READ_URL`: a standby for read-only commands.
+    ReadUrl(String),
     /// The private cluster under `COACHCTL_HOME`.
     Embedded(Cluster),
 }
@@ -57,50 +63,63 @@ impl Target {
     /// A description of where the database lives, without any password.
     pub fn describe(&self) -> String {
         match self {
-            Target::Url(u) => redact(u),
+            Target::Url(u) | Target::ReadUrl(u) => redact(u),
             Target::Embedded(c) => format!("embedded cluster in {}", c.home().display()),
         }
     }
 
-    fn info(&self) -> Result<ConnInfo> {
+    fn plan(&self) -> Result<Plan> {
         match self {
-            Target::Url(u) => conninfo::parse(u, "DATABASE_URL", application_name()),
-            Target::Embedded(c) => Ok(ConnInfo {
+            Target::Url(u) => hosts::plan(u, "DATABASE_URL", application_name()),
+            Target::ReadUrl(u) => hosts::plan(u, "COACHCTL_READ_URL", application_name()),
+            Target::Embedded(c) => Ok(Plan::single(ConnInfo {
                 options: conninfo::tune(c.connect_options(DB_NAME))
                     .application_name(application_name()),
                 connect_timeout: Some(conninfo::DEFAULT_CONNECT_TIMEOUT),
                 allow: false,
                 root_cert: RootCert::Unverified,
                 source: "the embedded database",
-            }),
+            })),
         }
     }
 
     /// Connect without looking at the schema (for `db` commands).
     pub async fn connect_raw(&self) -> Result<PgPool> {
-        let info = self.info()?;
+        Ok(self.connect_reached().await?.pool)
+    }
+
+    /// [`Target::connect_raw`], saying which server of the list it reached.
+    pub async fn connect_reached(&self) -> Result<Reached> {
+        let plan = self.plan()?;
         match self {
             // A running server costs one connect; only when that fails is
             // the cluster created or started (under its lock). A server
             // known to be down (a crash leaves a stale socket) is started at
             // once, and one dying as we look gets a short wait.
             Target::Embedded(c) => {
+                let info = &plan.hosts[0];
                 let first = match c.server_pid() {
-                    Some(_) => tokio::time::timeout(Duration::from_secs(2), open_raw(&info))
+                    Some(_) => tokio::time::timeout(Duration::from_secs(2), open_raw(info))
                         .await
                         .ok()
                         .and_then(|p| p.ok()),
                     None => None,
                 };
-                match first {
-                    Some(pool) => Ok(pool),
+                let pool = match first {
+                    Some(pool) => pool,
                     None => {
                         c.ensure_running().await?;
-                        open(&info).await
+                        open(info).await?
                     }
-                }
+                };
+                Ok(Reached::only(pool, info))
             }
-            Target::Url(_) => open(&info).await,
+            Target::Url(_) | Target::ReadUrl(_) => reach::reach(&plan, |info| {
+                let info = info.clone();
+                async move { open_raw(&info).await }
+            })
+            .await
+            .map_err(|misses| reach::unreached(&plan, misses)),
         }
     }
 
@@ -123,7 +142,7 @@ impl Target {
                 migrate::run(&pool, migrate::lock_wait()?).await?;
                 Ok(pool)
             }
-            Target::Url(_) => Err(Error::Unavailable(format!(
+            Target::Url(_) | Target::ReadUrl(_) => Err(Error::Unavailable(format!(
                 "the database schema is at version {} but this coachctl needs version {}; run `coachctl db migrate`",
                 status.applied, status.latest
             ))),
@@ -136,15 +155,11 @@ impl Target {
         let migrate_url = std::env::var("COACHCTL_MIGRATE_URL")
             .ok()
             .filter(|u| !u.trim().is_empty());
-        let info = match (&migrate_url, self) {
-            (Some(u), _) => conninfo::parse(u, "COACHCTL_MIGRATE_URL", application_name())?,
-            (None, Target::Url(u)) => conninfo::parse(u, "DATABASE_URL", application_name())?,
+        let plan = match (&migrate_url, self) {
+            (Some(u), _) => hosts::plan(u, "COACHCTL_MIGRATE_URL", application_name())?,
+            (None, Target::Url(u)) => hosts::plan(u, "DATABASE_URL", application_name())?,
+            (None, Target::ReadUrl(u)) => hosts::plan(u, "COACHCTL_READ_URL", application_name())?,
             (None, Target::Embedded(_)) => return self.connect_raw().await,
-        };
-        let (k, v) = migrate::DIRECT_PROBE;
-        let probed = ConnInfo {
-            options: info.options.clone().options([(k, v)]),
-            ..info.clone()
         };
         let through_pooler = || {
             let advice = if migrate_url.is_some() {
@@ -154,17 +169,24 @@ impl Target {
             };
             Error::Unavailable(format!(
                 "{} leads through a connection pooler (such as pgbouncer in transaction mode), where a migration cannot hold its lock; {advice}",
-                info.source
+                plan.source
             ))
         };
-        let pool = match open_raw(&probed).await {
-            Ok(pool) => pool,
-            Err(sqlx::Error::Database(db))
-                if db.message().contains("unsupported startup parameter") =>
-            {
+        let probed = reach::reach(&plan, |info| {
+            let (k, v) = migrate::DIRECT_PROBE;
+            let probed = ConnInfo {
+                options: info.options.clone().options([(k, v)]),
+                ..info.clone()
+            };
+            async move { open_raw(&probed).await }
+        })
+        .await;
+        let pool = match probed {
+            Ok(reached) => reached.pool,
+            Err(misses) if misses.iter().any(|(_, m)| m.is_pooler_refusal()) => {
                 return Err(through_pooler());
             }
-            Err(e) => return Err(failure::connect_error(&info, e)),
+            Err(misses) => return Err(reach::unreached(&plan, misses)),
         };
         if !migrate::is_direct(&pool).await? {
             pool.close().await;
@@ -254,8 +276,26 @@ pub async fn server_version(pool: &PgPool) -> Result<String> {
         .await?)
 }
 
+/// Whether the server is a standby (in recovery) rather than a primary.
+pub async fn is_standby(pool: &PgPool) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(pool)
+        .await?)
+}
+
 /// Hide a password in a URL: postgres://u:secret@h/db -> postgres://u:***@h/db.
 pub fn redact(url: &str) -> String {
+    // the keyword form: host=h1,h2 password=secret
+    if !url.contains("://") {
+        return url
+            .split_whitespace()
+            .map(|kv| match kv.split_once('=') {
+                Some(("password", _)) => "password=***",
+                _ => kv,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     // a password may also be a query parameter
     let url = &match url.split_once('?') {
         Some((head, query)) => {

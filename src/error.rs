@@ -228,6 +228,8 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.code().is_some_and(|c| {
             c.starts_with("08")
                 || c.starts_with("28")
+                // read_only_sql_transaction: a write reached a standby
+                || c == "25006"
                 || c == "3D000"
                 || c.starts_with("57P")
                 || c.starts_with("53")
@@ -325,6 +327,9 @@ fn tls_cause(text: &str) -> &'static str {
 /// A server that refused or dropped the connection, by SQLSTATE.
 pub(crate) fn refused_connection(code: &str) -> &'static str {
     match code {
+        "25006" => {
+            "the server is a read-only standby; writes need the primary (target_session_attrs=read-write in DATABASE_URL finds it)"
+        }
         "28P01" => "the database refused the password for this user",
         c if c.starts_with("28") => "the database refused the login of this user",
         "3D000" => "the database named in the URL does not exist",

@@ -38,7 +38,9 @@ enum Commands {
 
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (pool, actor) = ctx.session().await?;
+        // read-only commands may be served by a standby (COACHCTL_READ_URL)
+        let reads_only = matches!(self.command, Commands::List { .. });
+        let (pool, actor) = ctx.session_for(reads_only).await?;
         let tz = ctx.display_tz(Some(&actor));
         match self.command {
             Commands::List {

@@ -143,6 +143,8 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
             })?;
             let url = f.profile_url(name)?;
             global.database_url = Some(url.value.clone());
+            // the profile's standby for reads (COACHCTL_READ_URL beats it)
+            global.read_url = f.read_urls.get(name).map(|r| r.value.clone());
             let from = match source {
                 Source::File => format!("profile {name} ({from}, url {})", at(url)),
                 _ => format!("profile {name} ({from}; url {})", at(url)),

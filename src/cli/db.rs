@@ -51,7 +51,7 @@ impl Cmd {
                         &json!({ "database": ctx.target().describe(), "state": state }),
                     )
                 }
-                Target::Url(_) => Err(Error::rule(
+                Target::Url(_) | Target::ReadUrl(_) => Err(Error::rule(
                     "db down stops only the embedded database; DATABASE_URL names a server coachctl does not manage",
                 )),
             },
@@ -59,7 +59,8 @@ impl Cmd {
                 if let Target::Embedded(c) = ctx.target() {
                     return embedded_status(ctx, c).await;
                 }
-                let pool = ctx.target().connect_raw().await?;
+                let reached = ctx.target().connect_reached().await?;
+                let pool = reached.pool;
                 let schema = db::schema_status(&pool).await?;
                 let state = if schema.applied == schema.latest {
                     "up to date"
@@ -68,7 +69,7 @@ impl Cmd {
                 } else {
                     "newer than this coachctl"
                 };
-                report(ctx, &pool, schema, state).await
+                report_at(ctx, &pool, schema, state, Some(&reached.place)).await
             }
             Commands::Migrate => {
                 let pool = ctx.target().connect_for_migration().await?;
@@ -152,14 +153,34 @@ async fn report(
     schema: db::SchemaStatus,
     state: &str,
 ) -> Result<()> {
+    report_at(ctx, pool, schema, state, None).await
+}
+
+/// The report, naming the server of a multi-host URL that was reached.
+async fn report_at(
+    ctx: &Ctx,
+    pool: &sqlx::PgPool,
+    schema: db::SchemaStatus,
+    state: &str,
+    server: Option<&str>,
+) -> Result<()> {
     let version = db::server_version(pool).await?;
+    let role = if db::is_standby(pool).await? {
+        "standby"
+    } else {
+        "primary"
+    };
     let mut v = json!({
         "database": ctx.target().describe(),
+        "role": role,
         "server_version": version,
         "schema_version": schema.applied,
         "schema_latest": schema.latest,
         "state": state,
     });
+    if let Some(server) = server {
+        v["server"] = json!(server);
+    }
     if let Target::Embedded(c) = ctx.target() {
         v["data_dir"] = json!(c.data_dir());
         v["socket_dir"] = json!(c.socket_dir());

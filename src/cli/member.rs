@@ -166,7 +166,16 @@ impl OnOff {
 
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (pool, actor) = ctx.session().await?;
+        // read-only commands may be served by a standby (COACHCTL_READ_URL)
+        let reads_only = matches!(
+            self.command,
+            Commands::List { .. }
+                | Commands::Show { .. }
+                | Commands::Dashboard { .. }
+                | Commands::History { .. }
+                | Commands::Export(_)
+        );
+        let (pool, actor) = ctx.session_for(reads_only).await?;
         let tz = ctx.display_tz(Some(&actor));
         let m = match self.command {
             Commands::Create {

@@ -63,6 +63,11 @@ pub struct Global {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// A standby for read-only commands: `COACHCTL_READ_URL`, else the
+    /// profile's `read_url` (no flag: it always comes with a DATABASE_URL).
+    #[arg(skip)]
+    pub read_url: Option<String>,
+
     /// Use the database of this profile of the config file ([profiles.NAME])
     #[arg(
         long,
@@ -186,6 +191,7 @@ $XDG_CONFIG_HOME/coachctl/config.toml, else ~/.config/coachctl/config.toml:
 
   [profiles.prod]
   database_url = \"postgres://coachctl@db.example.com/coachctl\"
+  read_url = \"postgres://coachctl@standby.example.com/coachctl\"  # optional
 
 Flags beat the environment, which beats the file.")]
     Config(config::Cmd),
@@ -197,6 +203,8 @@ pub struct Ctx {
     /// The effective settings and where each came from (`config show`).
     pub settings: Vec<crate::config::Setting>,
     target: Target,
+    /// Where read-only commands go (`COACHCTL_READ_URL`), if not to `target`.
+    read_target: Option<Target>,
     /// The command's connection, kept to be closed politely at the end.
     pools: std::sync::Mutex<Vec<PgPool>>,
 }
@@ -216,7 +224,26 @@ impl Ctx {
 
     /// The pool and the acting user.
     pub async fn session(&self) -> Result<(PgPool, Actor)> {
-        let pool = self.pool().await?;
+        self.session_for(false).await
+    }
+
+    /// [`Ctx::session`], for a command that only reads when `reads_only`:
+    /// then to `COACHCTL_READ_URL` when it is set (a standby, which may lag
+    /// the primary by its replication delay).
+    pub async fn session_for(&self, reads_only: bool) -> Result<(PgPool, Actor)> {
+        let pool = match (&self.read_target, reads_only) {
+            (Some(read), true) => {
+                if self.global.verbose > 0 {
+                    eprintln!("coachctl: reading from {}", read.describe());
+                }
+                let pool = read.connect().await?;
+                if let Ok(mut pools) = self.pools.lock() {
+                    pools.push(pool.clone());
+                }
+                pool
+            }
+            _ => self.pool().await?,
+        };
         let actor = Actor::resolve(&pool, self.global.as_user.as_ref()).await?;
         Ok((pool, actor))
     }
@@ -321,10 +348,25 @@ pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
         Target::Embedded(c) => Target::Embedded(c.verbose(cli.global.verbose > 0)),
         url => url,
     };
+    // COACHCTL_READ_URL, else the profile's read_url
+    let read_url = std::env::var("COACHCTL_READ_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .or(cli.global.read_url.clone());
+    let read_target = match read_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        None => None,
+        Some(_) if matches!(target, Target::Embedded(_)) => {
+            return Err(Error::invalid(
+                "COACHCTL_READ_URL needs DATABASE_URL too: reads go to a standby of the server that takes the writes",
+            ));
+        }
+        Some(u) => Some(Target::ReadUrl(u.to_string())),
+    };
     let ctx = Ctx {
         global: cli.global,
         settings,
         target,
+        read_target,
         pools: std::sync::Mutex::new(Vec::new()),
     };
     rt.block_on(async move {

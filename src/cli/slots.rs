@@ -37,7 +37,8 @@ pub struct Cmd {
 
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (pool, actor) = ctx.session().await?;
+        // LISTEN needs the primary: only a plain view may come from a standby
+        let (pool, actor) = ctx.session_for(!self.watch).await?;
         let coach_ref = ids::user(&pool, &actor, self.coach).await?;
         let range = booking::DayRange {
             from: self.from,

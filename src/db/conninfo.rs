@@ -44,14 +44,24 @@ pub enum RootCert {
 impl ConnInfo {
     /// `host:port` or the socket, the user and the database: for messages.
     pub fn describe(&self) -> String {
+        format!("{} {}", self.place(), self.who())
+    }
+
+    /// `host:port` or the socket.
+    pub fn place(&self) -> String {
         let o = &self.options;
-        let place = match o.get_socket() {
+        match o.get_socket() {
             Some(dir) => format!("socket {}", dir.display()),
             None if o.get_host().contains(':') => format!("[{}]:{}", o.get_host(), o.get_port()),
             None => format!("{}:{}", o.get_host(), o.get_port()),
-        };
+        }
+    }
+
+    /// `(user u, database d)`.
+    pub fn who(&self) -> String {
+        let o = &self.options;
         let db = o.get_database().unwrap_or(o.get_username());
-        format!("{place} (user {}, database {db})", o.get_username())
+        format!("(user {}, database {db})", o.get_username())
     }
 
     /// The same server without TLS (first try of `sslmode=allow`), or with
@@ -79,6 +89,11 @@ pub struct Env {
     pub sslkey: Option<String>,
     pub connect_timeout: Option<String>,
     pub appname: Option<String>,
+    /// `PGHOST` and `PGPORT`: lists, as in libpq (see `hosts`).
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub target_session_attrs: Option<String>,
+    pub load_balance_hosts: Option<String>,
 }
 
 impl Env {
@@ -94,6 +109,10 @@ impl Env {
             sslkey: var("PGSSLKEY"),
             connect_timeout: var("PGCONNECT_TIMEOUT"),
             appname: var("PGAPPNAME"),
+            host: var("PGHOST"),
+            port: var("PGPORT"),
+            target_session_attrs: var("PGTARGETSESSIONATTRS"),
+            load_balance_hosts: var("PGLOADBALANCEHOSTS"),
         }
     }
 }

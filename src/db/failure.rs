@@ -10,10 +10,21 @@ use crate::error::Error;
 
 /// The sentence for a failed connect to `info`.
 pub fn connect_error(info: &ConnInfo, e: sqlx::Error) -> Error {
-    let place = info.describe();
+    match cause(info, &e) {
+        Ok(cause) => Error::Unavailable(format!(
+            "cannot connect to the database at {}: {cause}",
+            info.describe()
+        )),
+        Err(unusable) => unusable,
+    }
+}
+
+/// Why connecting to `info` failed, as a phrase; an error of its own when
+/// the settings themselves are unusable.
+pub fn cause(info: &ConnInfo, e: &sqlx::Error) -> Result<String, Error> {
     let o = &info.options;
-    let cause = match &e {
-        sqlx::Error::Io(io) => return io_error(info, io),
+    Ok(match e {
+        sqlx::Error::Io(io) => io_cause(info, io),
         sqlx::Error::Tls(t) => {
             let text = t.to_string();
             if text.contains("does not support TLS") {
@@ -60,34 +71,39 @@ pub fn connect_error(info: &ConnInfo, e: sqlx::Error) -> Error {
             }
         }
         sqlx::Error::Configuration(c) => {
-            return Error::invalid(format!("{} is not usable: {c}", info.source));
+            return Err(Error::invalid(format!(
+                "{} is not usable: {c}",
+                info.source
+            )));
         }
         sqlx::Error::Protocol(_) => {
             "the server there does not speak PostgreSQL's protocol".to_string()
         }
-        sqlx::Error::PoolTimedOut => return timeout(info),
+        sqlx::Error::PoolTimedOut => timeout_cause(info),
         other => other.to_string(),
-    };
-    Error::Unavailable(format!(
-        "cannot connect to the database at {place}: {cause}"
-    ))
+    })
 }
 
 /// No answer within the connect timeout.
 pub fn timeout(info: &ConnInfo) -> Error {
+    Error::Unavailable(format!(
+        "cannot connect to the database at {}: {}",
+        info.describe(),
+        timeout_cause(info)
+    ))
+}
+
+fn timeout_cause(info: &ConnInfo) -> String {
     let secs = info
         .connect_timeout
         .unwrap_or(Duration::from_secs(0))
         .as_secs();
-    Error::Unavailable(format!(
-        "cannot connect to the database at {}: no answer within {secs} s (connect_timeout)",
-        info.describe()
-    ))
+    format!("no answer within {secs} s (connect_timeout)")
 }
 
-fn io_error(info: &ConnInfo, e: &io::Error) -> Error {
+fn io_cause(info: &ConnInfo, e: &io::Error) -> String {
     let o = &info.options;
-    let cause = if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         tls_error(info, tls)
     } else {
         let text = e.to_string();
@@ -104,11 +120,7 @@ fn io_error(info: &ConnInfo, e: &io::Error) -> Error {
             }
             _ => text,
         }
-    };
-    Error::Unavailable(format!(
-        "cannot connect to the database at {}: {cause}",
-        info.describe()
-    ))
+    }
 }
 
 fn tls_error(info: &ConnInfo, e: &rustls::Error) -> String {

@@ -358,13 +358,13 @@ pub fn coachctl(url: &str) -> Command {
     c
 }
 
-/// The account the servers run as.
-struct Runner {
+/// The account the servers run as (also tests/failover's pair).
+pub struct Runner {
     switch_to: Option<(u32, u32)>,
 }
 
 impl Runner {
-    fn new() -> Result<Runner> {
+    pub fn new() -> Result<Runner> {
         let me = fs::metadata("/proc/self")?.uid();
         if me != 0 {
             return Ok(Runner { switch_to: None });
@@ -386,7 +386,7 @@ impl Runner {
         })
     }
 
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
         c.stdin(Stdio::null());
         if let Some((uid, gid)) = self.switch_to {
@@ -395,7 +395,7 @@ impl Runner {
         c
     }
 
-    fn give(&self, path: &Path) -> Result<()> {
+    pub fn give(&self, path: &Path) -> Result<()> {
         if let Some((uid, gid)) = self.switch_to {
             std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
         }
@@ -404,7 +404,7 @@ impl Runner {
 
     /// The fixture directory and those above it must be searchable by
     /// the server user; the fixture directory is also theirs to write.
-    fn reachable(&self, dir: &Path) -> Result<()> {
+    pub fn reachable(&self, dir: &Path) -> Result<()> {
         if self.switch_to.is_none() {
             return Ok(());
         }
@@ -503,7 +503,7 @@ fn make_pki(dir: &Path, runner: &Runner) -> Result<()> {
     Ok(())
 }
 
-fn check(out: &Output, what: &str) -> Result<()> {
+pub fn check(out: &Output, what: &str) -> Result<()> {
     if !out.status.success() {
         bail!(
             "{what} failed: {}{}",
@@ -514,7 +514,7 @@ fn check(out: &Output, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn append(path: &Path, text: &str) -> Result<()> {
+pub fn append(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     let mut f = OpenOptions::new().append(true).open(path)?;
     f.write_all(text.as_bytes())?;
