@@ -16,6 +16,9 @@ _coachctl() {
             ",$1")
                 cmd="coachctl"
                 ;;
+            coachctl,admin)
+                cmd="coachctl__subcmd__admin"
+                ;;
             coachctl,audit)
                 cmd="coachctl__subcmd__audit"
                 ;;
@@ -69,6 +72,30 @@ _coachctl() {
                 ;;
             coachctl,slots)
                 cmd="coachctl__subcmd__slots"
+                ;;
+            coachctl__subcmd__admin,create)
+                cmd="coachctl__subcmd__admin__subcmd__create"
+                ;;
+            coachctl__subcmd__admin,help)
+                cmd="coachctl__subcmd__admin__subcmd__help"
+                ;;
+            coachctl__subcmd__admin,list)
+                cmd="coachctl__subcmd__admin__subcmd__list"
+                ;;
+            coachctl__subcmd__admin,remove)
+                cmd="coachctl__subcmd__admin__subcmd__remove"
+                ;;
+            coachctl__subcmd__admin__subcmd__help,create)
+                cmd="coachctl__subcmd__admin__subcmd__help__subcmd__create"
+                ;;
+            coachctl__subcmd__admin__subcmd__help,help)
+                cmd="coachctl__subcmd__admin__subcmd__help__subcmd__help"
+                ;;
+            coachctl__subcmd__admin__subcmd__help,list)
+                cmd="coachctl__subcmd__admin__subcmd__help__subcmd__list"
+                ;;
+            coachctl__subcmd__admin__subcmd__help,remove)
+                cmd="coachctl__subcmd__admin__subcmd__help__subcmd__remove"
                 ;;
             coachctl__subcmd__audit,help)
                 cmd="coachctl__subcmd__audit__subcmd__help"
@@ -262,6 +289,9 @@ _coachctl() {
             coachctl__subcmd__db__subcmd__help,up)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__up"
                 ;;
+            coachctl__subcmd__help,admin)
+                cmd="coachctl__subcmd__help__subcmd__admin"
+                ;;
             coachctl__subcmd__help,audit)
                 cmd="coachctl__subcmd__help__subcmd__audit"
                 ;;
@@ -315,6 +345,15 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help,slots)
                 cmd="coachctl__subcmd__help__subcmd__slots"
+                ;;
+            coachctl__subcmd__help__subcmd__admin,create)
+                cmd="coachctl__subcmd__help__subcmd__admin__subcmd__create"
+                ;;
+            coachctl__subcmd__help__subcmd__admin,list)
+                cmd="coachctl__subcmd__help__subcmd__admin__subcmd__list"
+                ;;
+            coachctl__subcmd__help__subcmd__admin,remove)
+                cmd="coachctl__subcmd__help__subcmd__admin__subcmd__remove"
                 ;;
             coachctl__subcmd__help__subcmd__audit,list)
                 cmd="coachctl__subcmd__help__subcmd__audit__subcmd__list"
@@ -746,8 +785,258 @@ _coachctl() {
 
     case "${cmd}" in
         coachctl)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit completions man demo seed invite connect message config help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version create list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin__subcmd__create)
+            opts="-o -y -v -h -V --email --name --timezone --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timezone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin__subcmd__help)
+            opts="create list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin__subcmd__list)
+            opts="-o -y -v -h -V --all --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__admin__subcmd__remove)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3034,8 +3323,64 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help)
-            opts="db coach member availability slots book session notify audit completions man demo seed invite connect message config help"
+            opts="db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__admin)
+            opts="create list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__admin__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__admin__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__admin__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

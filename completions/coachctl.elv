@@ -42,6 +42,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand book 'Book a slot (atomic: never overbooks)'
             cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
             cand notify 'The email outbox: list, send (cron), retry'
+            cand admin 'Named admins: create, list, remove'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand man 'Write man pages for every command into a directory'
@@ -1396,6 +1397,100 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;notify;help;help'= {
         }
+        &'coachctl;admin'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Create a named admin (admin only)'
+            cand list 'List admins (admin only)'
+            cand remove 'Remove an admin: they can no longer act; the audit trail stays (admin only)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;admin;create'= {
+            cand --email 'The admin''s email address (unique)'
+            cand --name 'The admin''s display name'
+            cand --timezone 'The admin''s IANA time zone, for times shown to them'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;admin;list'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --all 'Include removed admins'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;admin;remove'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;admin;help'= {
+            cand create 'Create a named admin (admin only)'
+            cand list 'List admins (admin only)'
+            cand remove 'Remove an admin: they can no longer act; the audit trail stays (admin only)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;admin;help;create'= {
+        }
+        &'coachctl;admin;help;list'= {
+        }
+        &'coachctl;admin;help;remove'= {
+        }
+        &'coachctl;admin;help;help'= {
+        }
         &'coachctl;audit'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
@@ -1931,6 +2026,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand book 'Book a slot (atomic: never overbooks)'
             cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
             cand notify 'The email outbox: list, send (cron), retry'
+            cand admin 'Named admins: create, list, remove'
             cand audit 'The audit log: who changed what, when'
             cand completions 'Print a shell completion script'
             cand man 'Write man pages for every command into a directory'
@@ -2098,6 +2194,17 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;notify;send'= {
         }
         &'coachctl;help;notify;retry'= {
+        }
+        &'coachctl;help;admin'= {
+            cand create 'Create a named admin (admin only)'
+            cand list 'List admins (admin only)'
+            cand remove 'Remove an admin: they can no longer act; the audit trail stays (admin only)'
+        }
+        &'coachctl;help;admin;create'= {
+        }
+        &'coachctl;help;admin;list'= {
+        }
+        &'coachctl;help;admin;remove'= {
         }
         &'coachctl;help;audit'= {
             cand list 'List changes, newest first (admin only)'

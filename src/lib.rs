@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actor;
+pub mod admin;
 pub mod audit;
 pub mod availability;
 pub mod booking;

@@ -11,6 +11,7 @@ use crate::db::Target;
 use crate::domain::{TimeZone, UserRef};
 use crate::error::{Error, Result};
 
+pub mod admin;
 pub mod audit;
 pub mod availability;
 pub mod book;
@@ -160,6 +161,12 @@ pub enum Command {
   coachctl notify list --status failed
   coachctl notify retry --all-failed")]
     Notify(notify::Cmd),
+    /// Named admins: create, list, remove
+    #[command(after_long_help = "Examples:
+  coachctl admin create --email ad@example.com --name \"Ad Min\"
+  coachctl admin list
+  coachctl admin remove ad@example.com")]
+    Admin(admin::Cmd),
     /// The audit log: who changed what, when
     Audit(audit::Cmd),
     /// Print a shell completion script
@@ -379,6 +386,7 @@ pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
             Command::Book(c) => c.run(&ctx).await,
             Command::Session(c) => c.run(&ctx).await,
             Command::Notify(c) => c.run(&ctx).await,
+            Command::Admin(c) => c.run(&ctx).await,
             Command::Audit(c) => c.run(&ctx).await,
             Command::Completions(c) => c.run(),
             Command::Man(c) => c.run(),
