@@ -1433,7 +1433,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         }
         'coachctl;notify;list' {
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only messages in this state')
-            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many rows')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many rows (stderr says when there are more)')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -1458,6 +1458,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--smtp-ca', '--smtp-ca', [CompletionResultType]::ParameterName, 'A PEM file of the CA that signed the SMTP server''s certificate (a private relay), trusted besides the public roots')
             [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Messages claimed at a time')
             [CompletionResult]::new('--max-attempts', '--max-attempts', [CompletionResultType]::ParameterName, 'Attempts before a message stays failed')
+            [CompletionResult]::new('--lease', '--lease', [CompletionResultType]::ParameterName, 'How long a claimed message is this sender''s before another may take it: 30s, 5m, 1h. Renewed right before each message is handed over; keep it well above the server''s time per message')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -1635,7 +1636,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List changes, newest first (admin only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List changes, last committed first (admin only)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1643,7 +1644,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--entity', '--entity', [CompletionResultType]::ParameterName, 'Only this kind of entity: coach, member, ...')
             [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Only changes to this id (or its first 8+ hex digits)')
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Only this action, e.g. member.assign')
-            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many entries')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many entries (stderr says when there are more)')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Start after this entry: the id of the last (oldest) one shown')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
@@ -1664,7 +1665,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;audit;help' {
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List changes, newest first (admin only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List changes, last committed first (admin only)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -2441,7 +2442,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;audit' {
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List changes, newest first (admin only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List changes, last committed first (admin only)')
             break
         }
         'coachctl;help;audit;list' {

@@ -6191,7 +6191,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__send)
-            opts="-o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --lease --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6214,6 +6214,10 @@ _coachctl() {
                     return 0
                     ;;
                 --max-attempts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

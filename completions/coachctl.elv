@@ -1323,7 +1323,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;notify;list'= {
             cand --status 'Only messages in this state'
-            cand --limit 'At most this many rows'
+            cand --limit 'At most this many rows (stderr says when there are more)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -1347,6 +1347,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --smtp-ca 'A PEM file of the CA that signed the SMTP server''s certificate (a private relay), trusted besides the public roots'
             cand --batch 'Messages claimed at a time'
             cand --max-attempts 'Attempts before a message stays failed'
+            cand --lease 'How long a claimed message is this sender''s before another may take it: 30s, 5m, 1h. Renewed right before each message is handed over; keep it well above the server''s time per message'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -1508,14 +1509,14 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand list 'List changes, newest first (admin only)'
+            cand list 'List changes, last committed first (admin only)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;audit;list'= {
             cand --entity 'Only this kind of entity: coach, member, ...'
             cand --id 'Only changes to this id (or its first 8+ hex digits)'
             cand --action 'Only this action, e.g. member.assign'
-            cand --limit 'At most this many entries'
+            cand --limit 'At most this many entries (stderr says when there are more)'
             cand --after 'Start after this entry: the id of the last (oldest) one shown'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
@@ -1535,7 +1536,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --version 'Print version'
         }
         &'coachctl;audit;help'= {
-            cand list 'List changes, newest first (admin only)'
+            cand list 'List changes, last committed first (admin only)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;audit;help;list'= {
@@ -2207,7 +2208,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;admin;remove'= {
         }
         &'coachctl;help;audit'= {
-            cand list 'List changes, newest first (admin only)'
+            cand list 'List changes, last committed first (admin only)'
         }
         &'coachctl;help;audit;list'= {
         }

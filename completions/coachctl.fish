@@ -1173,7 +1173,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 sent\t''
 failed\t''
 skipped\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l limit -d 'At most this many rows' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l limit -d 'At most this many rows (stderr says when there are more)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -1196,6 +1196,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l smtp-ca -d 'A PEM file of the CA that signed the SMTP server\'s certificate (a private relay), trusted besides the public roots' -r -F
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l batch -d 'Messages claimed at a time' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l max-attempts -d 'Attempts before a message stays failed' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l lease -d 'How long a claimed message is this sender\'s before another may take it: 30s, 5m, 1h. Renewed right before each message is handed over; keep it well above the server\'s time per message' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -1332,12 +1333,12 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'List changes, newest first (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'List changes, last committed first (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l entity -d 'Only this kind of entity: coach, member, ...' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l id -d 'Only changes to this id (or its first 8+ hex digits)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l action -d 'Only this action, e.g. member.assign' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'At most this many entries' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l limit -d 'At most this many entries (stderr says when there are more)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l after -d 'Start after this entry: the id of the last (oldest) one shown' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
@@ -1356,7 +1357,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "list" -d 'List changes, newest first (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "list" -d 'List changes, last committed first (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l dir -d 'Write the scripts for every shell into this directory instead' -r -F
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
@@ -1839,7 +1840,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "create" -d 'Create a named admin (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "list" -d 'List admins (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "remove" -d 'Remove an admin: they can no longer act; the audit trail stays (admin only)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "list" -d 'List changes, newest first (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "list" -d 'List changes, last committed first (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "send" -d 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "accept" -d 'Accept an invitation: creates the member if needed and the connection'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "decline" -d 'Decline an invitation'
