@@ -606,7 +606,7 @@ fn notify_send_across_a_failover_loses_no_message() {
             .args(["notify", "send", "--batch", "5"]);
         c
     };
-    let mut first = sender(&url)
+    let first = sender(&url)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
