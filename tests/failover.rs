@@ -545,3 +545,113 @@ fn with_a_read_url_read_only_commands_go_to_the_standby_and_writes_to_the_primar
     p.caught_up();
     assert_eq!(sessions("m1@example.com"), 1);
 }
+
+/// The SMTP sink of tests/support/smtp_sink.py on a free port, writing
+/// each message it accepts to a file of `dir`.
+fn smtp_sink(dir: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let port = fixture::free_port().expect("port");
+    let python = if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let mut child = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/smtp_sink.py"
+        ))
+        .arg(port.to_string())
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the SMTP sink (apt-get install python3-aiosmtpd)");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("sink ready");
+    assert_eq!(line.trim(), "ready");
+    (child, format!("smtp://127.0.0.1:{port}"))
+}
+
+fn delivered(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("sink dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+#[test]
+fn notify_send_across_a_failover_loses_no_message() {
+    let p = Pair::start();
+    let primary = p.url(&[&p.primary], "");
+    organisation(&primary, 6);
+    for n in 0..30 {
+        book(&primary, &format!("m{}@example.com", n % 6), &slot(n)).ok();
+    }
+    let queued: usize = p
+        .psql(&p.primary, "SELECT count(*) FROM outbox")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(queued >= 30, "{queued}");
+    let sink_dir = tempfile::tempdir().expect("sink dir");
+    let (mut sink, smtp) = smtp_sink(sink_dir.path());
+    let url = p.url(&[&p.primary, &p.standby], "target_session_attrs=read-write");
+    let sender = |url: &str| {
+        let mut c = coachctl(url);
+        c.env("COACHCTL_SMTP_URL", &smtp)
+            .args(["notify", "send", "--batch", "5"]);
+        c
+    };
+    let first = sender(&url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn a sender");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while delivered(sink_dir.path()).len() < 10 {
+        assert!(Instant::now() < deadline, "nothing delivered");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // the primary dies in the middle of the batch
+    p.kill_primary();
+    p.promote();
+    let cut = first.wait_with_output().expect("the first sender");
+    assert!(matches!(cut.status.code(), Some(0 | 8)), "{cut:?}");
+    // what the cut sender had claimed comes back when its lease runs out
+    // (made to run out now), then a sender through the same URL drains it
+    p.psql(
+        &p.standby,
+        "UPDATE outbox SET lease_until = now() WHERE lease_until > now()",
+    )
+    .unwrap();
+    let again = run(sender(&url), &[]);
+    assert_eq!(again.code, 0, "{again:#?}");
+    assert_eq!(
+        p.psql(
+            &p.standby,
+            "SELECT count(*) FROM outbox WHERE status <> 'sent'"
+        )
+        .unwrap(),
+        "0"
+    );
+    let _ = sink.kill();
+    let _ = sink.wait();
+    // every message of the outbox reached the SMTP server; one cut in its
+    // hand-off may have come twice, with the same Message-ID
+    let mail = delivered(sink_dir.path());
+    let ids = p.psql(&p.standby, "SELECT message_id FROM outbox").unwrap();
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), queued);
+    for id in &ids {
+        assert!(mail.iter().any(|m| m.contains(id)), "{id} was lost");
+    }
+    assert!(
+        mail.len() - ids.len() <= 5,
+        "more resent than one batch: {}",
+        mail.len()
+    );
+}

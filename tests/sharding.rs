@@ -11,8 +11,7 @@ use common::{TestDb, runtime};
 
 /// The tables of a coach's bookings: what Citus would distribute on
 /// `coach_id` (users, profiles and relationships would be reference tables).
-const BOOKING_TABLES: &str =
-    "'sessions','slots','bookings','availability_windows','availability_blocks','slot_watchers','session_ratings'";
+const BOOKING_TABLES: &str = "'sessions','slots','bookings','availability_windows','availability_blocks','slot_watchers','session_ratings'";
 
 /// Constraints of the booking tables that leave `coach_id` out: unique
 /// (u), primary key (p), exclusion (x), and foreign keys (f) between two

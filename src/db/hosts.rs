@@ -116,18 +116,23 @@ pub fn plan_with(
         }
     };
 
-    // libpq: the string's hosts, else PGHOST; its ports, else PGPORT.
+    // libpq: a `host` parameter beats the URL's host list (parameters are
+    // read after it), which beats PGHOST; ports likewise.
     let list = |s: &str| s.split(',').map(|p| p.trim().to_string()).collect();
-    let hosts: Vec<String> = if !parts.hosts.is_empty() {
+    let hosts: Vec<String> = if let Some(h) = host_param {
+        list(&h)
+    } else if !parts.hosts.is_empty() {
         parts.hosts.clone()
-    } else if let Some(h) = host_param.or_else(|| env.host.clone()) {
+    } else if let Some(h) = env.host.clone() {
         list(&h)
     } else {
         Vec::new()
     };
-    let ports: Vec<String> = if parts.ports.iter().any(|p| !p.is_empty()) {
+    let ports: Vec<String> = if let Some(p) = port_param {
+        list(&p)
+    } else if parts.ports.iter().any(|p| !p.is_empty()) {
         parts.ports.clone()
-    } else if let Some(p) = port_param.or_else(|| env.port.clone()) {
+    } else if let Some(p) = env.port.clone() {
         list(&p)
     } else {
         Vec::new()
@@ -416,6 +421,13 @@ mod tests {
             "{}",
             p.hosts[0].place()
         );
+    }
+
+    #[test]
+    fn a_host_parameter_beats_the_host_of_the_url_as_in_libpq() {
+        let p = plan("postgres://u@localhost:5433/app?host=/run/coachctl");
+        assert_eq!(places(&p), ["socket /run/coachctl"]);
+        assert_eq!(p.hosts[0].options.get_port(), 5433);
     }
 
     #[test]
