@@ -149,19 +149,22 @@ enum Access {
 
 /// The access of an actor to a member that [`find`] returned, so one
 /// within their sight: themself, their coach or a connected coach.
-fn access(actor: &Actor, m: &Member) -> Access {
+fn access(actor: &Actor, m: &Member) -> Result<Access> {
     if actor.is_admin() {
-        Access::Admin
+        Ok(Access::Admin)
     } else if actor.is(UserId::from_uuid(m.id)) {
-        Access::Own
-    } else if actor
-        .as_coach()
-        .map(|c| c.as_uuid())
-        .is_some_and(|c| m.coach_id == Some(c))
-    {
-        Access::Coach
+        Ok(Access::Own)
+    } else if let Some(me) = actor.as_coach() {
+        Ok(if m.coach_id == Some(me.as_uuid()) {
+            Access::Coach
+        } else {
+            Access::Connected
+        })
     } else {
-        Access::Connected
+        // find() answers a member out of sight as nobody before this.
+        Err(Error::Internal(
+            "a member out of the actor's sight reached the access check".into(),
+        ))
     }
 }
 
@@ -416,6 +419,7 @@ pub async fn list_each(
 pub async fn show(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Member> {
     let mut conn = pool.acquire().await?;
     let m = find(&mut conn, actor, who).await?;
+    access(actor, &m)?;
     Ok(redact_for(actor, m))
 }
 
@@ -430,7 +434,7 @@ pub async fn update(
 ) -> Result<Member> {
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, actor, who).await?;
-    let level = access(actor, &before);
+    let level = access(actor, &before)?;
     let refuse = |field: &str| {
         Err(Error::forbidden(format!(
             "{} may not change the {field} of member {}",
@@ -539,7 +543,7 @@ pub async fn assign(
 pub async fn unassign(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Member> {
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, actor, who).await?;
-    match access(actor, &before) {
+    match access(actor, &before)? {
         Access::Admin | Access::Coach => {}
         Access::Connected => return Err(only_their_coach(actor, &before)),
         Access::Own => {
@@ -568,7 +572,7 @@ pub async fn set_onboarding(
 ) -> Result<Member> {
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, actor, who).await?;
-    if access(actor, &before) == Access::Connected {
+    if access(actor, &before)? == Access::Connected {
         return Err(only_their_coach(actor, &before));
     }
     sqlx::query(
@@ -599,7 +603,7 @@ pub async fn set_privacy(
     }
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, actor, who).await?;
-    if matches!(access(actor, &before), Access::Coach | Access::Connected) {
+    if matches!(access(actor, &before)?, Access::Coach | Access::Connected) {
         return Err(Error::forbidden(format!(
             "only the member or an admin may change the privacy of {}",
             before.email
@@ -679,7 +683,7 @@ pub async fn set_sharing(
     }
     let mut tx = pool.begin().await?;
     let before = find_for_update(&mut tx, actor, who).await?;
-    if matches!(access(actor, &before), Access::Coach | Access::Connected) {
+    if matches!(access(actor, &before)?, Access::Coach | Access::Connected) {
         return Err(Error::forbidden(format!(
             "only the member or an admin may change what {} shares",
             before.email

@@ -116,12 +116,10 @@ impl Sight {
     /// The condition on `users u` for the viewer in parameter `$n` (see
     /// [`viewer`]; NULL for an admin, who sees everyone).
     pub(crate) fn sql(self, n: u8) -> String {
-        let seen = format!(
-            "$n::uuid IS NULL OR u.id = $n OR u.role = 'coach'
+        let seen = "$n::uuid IS NULL OR u.id = $n OR u.role = 'coach'
              OR EXISTS (SELECT 1 FROM member_profiles sp WHERE sp.user_id = u.id AND sp.coach_id = $n)
              OR EXISTS (SELECT 1 FROM connections sc WHERE sc.member_id = u.id AND sc.coach_id = $n
-                          AND sc.status = 'accepted')"
-        );
+                          AND sc.status = 'accepted')";
         let more = match self {
             Sight::Seen => "",
             Sight::Reach => {
