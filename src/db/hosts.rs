@@ -147,7 +147,7 @@ pub fn plan_with(
     for p in ports.iter().filter(|p| !p.is_empty()) {
         if p.parse::<u16>().map_or(true, |n| n == 0) {
             return Err(Error::invalid(format!(
-                "{source} has the port {p:?}, which is not a port number (1 to 65535)"
+                "{source}: port '{p}' is not a port number (1 to 65535)"
             )));
         }
     }
