@@ -146,20 +146,22 @@ pub fn unreached(plan: &Plan, misses: Vec<(usize, Miss)>) -> Error {
         Miss::Unfit(why) => Ok(why.to_string()),
     };
     let mut misses = misses;
-    if plan.hosts.len() == 1 && misses.len() == 1 {
-        if let Some((i, miss)) = misses.pop() {
-            let info = &plan.hosts[i];
-            return match miss {
-                Miss::Failed(e) => failure::connect_error(info, e),
-                miss => match why(info, miss) {
-                    Ok(cause) => Error::Unavailable(format!(
-                        "cannot connect to the database at {}: {cause}",
-                        info.describe()
-                    )),
-                    Err(e) => e,
-                },
-            };
-        }
+    // one host: the sentence of a single server, as before lists existed
+    if plan.hosts.len() == 1
+        && misses.len() == 1
+        && let Some((i, miss)) = misses.pop()
+    {
+        let info = &plan.hosts[i];
+        return match miss {
+            Miss::Failed(e) => failure::connect_error(info, e),
+            miss => match why(info, miss) {
+                Ok(cause) => Error::Unavailable(format!(
+                    "cannot connect to the database at {}: {cause}",
+                    info.describe()
+                )),
+                Err(e) => e,
+            },
+        };
     }
     let tried = misses.len();
     let mut each = Vec::new();
