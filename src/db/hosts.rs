@@ -478,6 +478,9 @@ mod tests {
             &Env::default(),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("\"x\""), "{e}");
+        assert!(
+            e.to_string().contains("port 'x' is not a port number"),
+            "{e}"
+        );
     }
 }
