@@ -43,6 +43,9 @@ _coachctl() {
             coachctl,demo)
                 cmd="coachctl__subcmd__demo"
                 ;;
+            coachctl,doctor)
+                cmd="coachctl__subcmd__doctor"
+                ;;
             coachctl,help)
                 cmd="coachctl__subcmd__help"
                 ;;
@@ -226,6 +229,12 @@ _coachctl() {
             coachctl__subcmd__connect__subcmd__help,search)
                 cmd="coachctl__subcmd__connect__subcmd__help__subcmd__search"
                 ;;
+            coachctl__subcmd__db,backup)
+                cmd="coachctl__subcmd__db__subcmd__backup"
+                ;;
+            coachctl__subcmd__db,destroy)
+                cmd="coachctl__subcmd__db__subcmd__destroy"
+                ;;
             coachctl__subcmd__db,down)
                 cmd="coachctl__subcmd__db__subcmd__down"
                 ;;
@@ -238,11 +247,23 @@ _coachctl() {
             coachctl__subcmd__db,reset)
                 cmd="coachctl__subcmd__db__subcmd__reset"
                 ;;
+            coachctl__subcmd__db,restore)
+                cmd="coachctl__subcmd__db__subcmd__restore"
+                ;;
             coachctl__subcmd__db,status)
                 cmd="coachctl__subcmd__db__subcmd__status"
                 ;;
             coachctl__subcmd__db,up)
                 cmd="coachctl__subcmd__db__subcmd__up"
+                ;;
+            coachctl__subcmd__db,upgrade)
+                cmd="coachctl__subcmd__db__subcmd__upgrade"
+                ;;
+            coachctl__subcmd__db__subcmd__help,backup)
+                cmd="coachctl__subcmd__db__subcmd__help__subcmd__backup"
+                ;;
+            coachctl__subcmd__db__subcmd__help,destroy)
+                cmd="coachctl__subcmd__db__subcmd__help__subcmd__destroy"
                 ;;
             coachctl__subcmd__db__subcmd__help,down)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__down"
@@ -256,11 +277,17 @@ _coachctl() {
             coachctl__subcmd__db__subcmd__help,reset)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__reset"
                 ;;
+            coachctl__subcmd__db__subcmd__help,restore)
+                cmd="coachctl__subcmd__db__subcmd__help__subcmd__restore"
+                ;;
             coachctl__subcmd__db__subcmd__help,status)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__status"
                 ;;
             coachctl__subcmd__db__subcmd__help,up)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__up"
+                ;;
+            coachctl__subcmd__db__subcmd__help,upgrade)
+                cmd="coachctl__subcmd__db__subcmd__help__subcmd__upgrade"
                 ;;
             coachctl__subcmd__help,audit)
                 cmd="coachctl__subcmd__help__subcmd__audit"
@@ -288,6 +315,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help,demo)
                 cmd="coachctl__subcmd__help__subcmd__demo"
+                ;;
+            coachctl__subcmd__help,doctor)
+                cmd="coachctl__subcmd__help__subcmd__doctor"
                 ;;
             coachctl__subcmd__help,help)
                 cmd="coachctl__subcmd__help__subcmd__help"
@@ -379,6 +409,12 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__connect,search)
                 cmd="coachctl__subcmd__help__subcmd__connect__subcmd__search"
                 ;;
+            coachctl__subcmd__help__subcmd__db,backup)
+                cmd="coachctl__subcmd__help__subcmd__db__subcmd__backup"
+                ;;
+            coachctl__subcmd__help__subcmd__db,destroy)
+                cmd="coachctl__subcmd__help__subcmd__db__subcmd__destroy"
+                ;;
             coachctl__subcmd__help__subcmd__db,down)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__down"
                 ;;
@@ -388,11 +424,17 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__db,reset)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__reset"
                 ;;
+            coachctl__subcmd__help__subcmd__db,restore)
+                cmd="coachctl__subcmd__help__subcmd__db__subcmd__restore"
+                ;;
             coachctl__subcmd__help__subcmd__db,status)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__status"
                 ;;
             coachctl__subcmd__help__subcmd__db,up)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__up"
+                ;;
+            coachctl__subcmd__help__subcmd__db,upgrade)
+                cmd="coachctl__subcmd__help__subcmd__db__subcmd__upgrade"
                 ;;
             coachctl__subcmd__help__subcmd__invite,accept)
                 cmd="coachctl__subcmd__help__subcmd__invite__subcmd__accept"
@@ -746,7 +788,7 @@ _coachctl() {
 
     case "${cmd}" in
         coachctl)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit completions man demo seed invite connect message config help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -773,7 +815,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -815,7 +858,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -919,7 +963,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -961,7 +1006,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -987,7 +1033,7 @@ _coachctl() {
                     return 0
                     ;;
                 --day)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mon tue wed thu fri sat sun" -- "${cur}"))
                     return 0
                     ;;
                 --start)
@@ -1031,7 +1077,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1089,7 +1136,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1135,7 +1183,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1307,7 +1356,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1349,7 +1399,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1391,7 +1442,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1413,7 +1465,7 @@ _coachctl() {
             fi
             case "${prev}" in
                 --day)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mon tue wed thu fri sat sun" -- "${cur}"))
                     return 0
                     ;;
                 --start)
@@ -1457,7 +1509,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1519,7 +1572,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1561,7 +1615,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1639,7 +1694,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1681,7 +1737,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1723,7 +1780,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1899,7 +1957,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1965,7 +2024,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2007,7 +2067,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2081,7 +2142,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2127,7 +2189,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2169,7 +2232,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2253,7 +2317,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2295,7 +2360,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2435,7 +2501,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2477,7 +2544,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2535,7 +2603,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2577,7 +2646,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2627,7 +2697,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2642,7 +2713,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version up down status migrate reset help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version up down status migrate reset backup restore upgrade destroy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2669,7 +2740,94 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__backup)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__destroy)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2711,7 +2869,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2726,8 +2885,36 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__help)
-            opts="up down status migrate reset help"
+            opts="up down status migrate reset backup restore upgrade destroy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__help__subcmd__destroy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2795,6 +2982,20 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__db__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__db__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2810,6 +3011,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__help__subcmd__upgrade)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2851,7 +3066,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2893,7 +3109,51 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__restore)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2935,7 +3195,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2977,7 +3238,51 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__upgrade)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3019,7 +3324,55 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__doctor)
+            opts="-o -y -v -h -V --smtp-url --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --smtp-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3034,7 +3387,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help)
-            opts="db coach member availability slots book session notify audit completions man demo seed invite connect message config help"
+            opts="db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3440,8 +3793,36 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__db)
-            opts="up down status migrate reset"
+            opts="up down status migrate reset backup restore upgrade destroy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__db__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__db__subcmd__destroy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3495,6 +3876,20 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__help__subcmd__db__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__help__subcmd__db__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3523,7 +3918,35 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__help__subcmd__db__subcmd__upgrade)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4181,7 +4604,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4227,7 +4651,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4269,7 +4694,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4409,7 +4835,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4451,7 +4878,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4509,7 +4937,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4551,7 +4980,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4593,7 +5023,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4639,7 +5070,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4705,7 +5137,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4747,7 +5180,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4793,7 +5227,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5045,7 +5480,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5091,7 +5527,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5149,7 +5586,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5191,7 +5629,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5233,7 +5672,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5283,7 +5723,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5325,7 +5766,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5367,7 +5809,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5433,7 +5876,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5475,7 +5919,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5577,7 +6022,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5627,7 +6073,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5669,7 +6116,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5789,7 +6237,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5831,7 +6280,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5846,7 +6296,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__send)
-            opts="-o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-q -o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --quiet --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5893,7 +6343,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5935,7 +6386,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5977,7 +6429,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6019,7 +6472,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6065,7 +6519,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6115,7 +6570,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6185,7 +6641,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6231,7 +6688,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6289,7 +6747,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6555,7 +7014,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6601,7 +7061,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6651,7 +7112,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6666,7 +7128,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__remind)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-q -o -y -v -h -V --quiet --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6693,7 +7155,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6739,7 +7202,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6781,7 +7245,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6839,7 +7304,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)

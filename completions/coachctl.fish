@@ -1,3 +1,8 @@
+# IANA zone names for --tz, read when completing, not when loading
+function __coachctl_zones
+    string replace -r '^/usr/share/zoneinfo/' '' /usr/share/zoneinfo/{Africa,America,Antarctica,Arctic,Asia,Atlantic,Australia,Europe,Indian,Pacific}/** /usr/share/zoneinfo/UTC
+end
+
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_coachctl_global_optspecs
     string join \n database-url= profile= as= o/output= tz= y/yes no-input v/verbose color= h/help V/version
@@ -31,8 +36,8 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -s o -l output -d 'Outpu
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_needs_command" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_needs_command" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_needs_command" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -50,6 +55,7 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "book" -d 'Book a 
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "man" -d 'Write man pages for every command into a directory'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "demo" -d 'Seed a small realistic organisation and show it'
@@ -59,29 +65,33 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "connect" -d 'Conn
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "message" -d 'Messages between a coach and their members: send, list'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "down" -d 'Stop the embedded database'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "status" -d 'Where the database lives, the server version and the schema version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "migrate" -d 'Apply pending schema migrations'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "down" -d 'Stop the embedded database'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "status" -d 'Where the database lives, the server version and the schema version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "migrate" -d 'Apply pending schema migrations'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "backup" -d 'Write a backup of coachctl\'s database (pg_dump\'s custom format) to FILE'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "restore" -d 'Restore a backup made by `db backup` into the embedded database'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "upgrade" -d 'Move the embedded cluster to the installed PostgreSQL version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "destroy" -d 'Stop the embedded database and remove it with all its data (asks first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -89,8 +99,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -106,8 +116,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -123,8 +133,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -140,8 +150,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -157,8 +167,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -167,11 +177,83 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "status" -d 'Where the database lives, the server version and the schema version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Apply pending schema migrations'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "backup" -d 'Write a backup of coachctl\'s database (pg_dump\'s custom format) to FILE'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Restore a backup made by `db backup` into the embedded database'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "upgrade" -d 'Move the embedded cluster to the installed PostgreSQL version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "destroy" -d 'Stop the embedded database and remove it with all its data (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
@@ -180,8 +262,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -205,8 +287,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -231,8 +313,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -253,8 +335,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -272,8 +354,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -297,8 +379,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -323,8 +405,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -343,8 +425,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -368,8 +450,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -405,8 +487,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -426,8 +508,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -444,8 +526,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -467,8 +549,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -485,8 +567,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -502,8 +584,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -519,8 +601,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -536,8 +618,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -557,8 +639,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -574,8 +656,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -592,8 +674,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from import" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from import" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from import" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -612,8 +694,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from export" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -629,8 +711,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -660,8 +742,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not 
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -679,7 +761,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not 
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -f -a "blocks" -d 'List blocked dates'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l coach -d 'The coach (email or id); a coach acting may leave it out' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l day -d 'Day of week: sun..sat, a full name, or 0-6 (Sunday = 0)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l day -d 'Day of week: sun..sat, a full name, or 0-6 (Sunday = 0)' -r -f -a "mon\t''
+tue\t''
+wed\t''
+thu\t''
+fri\t''
+sat\t''
+sun\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l start -d 'Start, HH:MM' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l end -d 'End, HH:MM (after the start)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l length -d 'Session length in minutes' -r
@@ -692,8 +780,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -710,8 +798,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -720,7 +808,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l day -d 'New day of week' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l day -d 'New day of week' -r -f -a "mon\t''
+tue\t''
+wed\t''
+thu\t''
+fri\t''
+sat\t''
+sun\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l start -d 'New start, HH:MM' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l end -d 'New end, HH:MM' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l length -d 'New session length in minutes' -r
@@ -733,8 +827,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -750,8 +844,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -771,8 +865,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -788,8 +882,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -806,8 +900,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -835,8 +929,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s o -l output 
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -859,8 +953,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s o -l output -
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -876,8 +970,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fis
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -913,8 +1007,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -939,8 +1033,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -957,8 +1051,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -975,8 +1069,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -993,8 +1087,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1012,8 +1106,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1030,8 +1124,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1050,8 +1144,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1071,8 +1165,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1089,11 +1183,12 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s q -l quiet -d 'Print only errors'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s y -l yes -d 'Answer yes to every confirmation'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l no-input -d 'Never prompt; fail instead when something is missing'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s v -l verbose -d 'More detail on stderr (repeatable)'
@@ -1106,8 +1201,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1124,8 +1219,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1154,8 +1249,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1180,8 +1275,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1202,11 +1297,12 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s q -l quiet -d 'Print only errors (a message that failed for good is one)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s y -l yes -d 'Answer yes to every confirmation'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l no-input -d 'Never prompt; fail instead when something is missing'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s v -l verbose -d 'More detail on stderr (repeatable)'
@@ -1219,8 +1315,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1241,8 +1337,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1265,8 +1361,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1277,6 +1373,24 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "list" -d 'List changes, newest first (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l smtp-url -d 'The SMTP server to check (as `notify send` uses it)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l dir -d 'Write the scripts for every shell into this directory instead' -r -F
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
@@ -1285,8 +1399,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s o -l o
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1302,8 +1416,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s o -l output -d
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1319,8 +1433,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s o -l output -
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1336,8 +1450,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -s o -l output -
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1355,8 +1469,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1382,8 +1496,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1401,8 +1515,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1418,8 +1532,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1435,8 +1549,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1452,8 +1566,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1475,8 +1589,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fis
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1502,8 +1616,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1519,8 +1633,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1538,8 +1652,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1557,8 +1671,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1574,8 +1688,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1597,8 +1711,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fis
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1619,8 +1733,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1637,8 +1751,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1658,8 +1772,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1677,8 +1791,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1689,29 +1803,34 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "audit" -d 'The audit log: who changed what, when'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "completions" -d 'Print a shell completion script'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "man" -d 'Write man pages for every command into a directory'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit completions man demo seed invite connect message config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "completions" -d 'Print a shell completion script'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "man" -d 'Write man pages for every command into a directory'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify audit doctor completions man demo seed invite connect message config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Where the database lives, the server version and the schema version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "migrate" -d 'Apply pending schema migrations'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "backup" -d 'Write a backup of coachctl\'s database (pg_dump\'s custom format) to FILE'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "restore" -d 'Restore a backup made by `db backup` into the embedded database'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "upgrade" -d 'Move the embedded cluster to the installed PostgreSQL version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "destroy" -d 'Stop the embedded database and remove it with all its data (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "dashboard" -d 'What a coach looks at first: today, this week, members, proposals, activity'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "create" -d 'Create a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "list" -d 'List coaches'
