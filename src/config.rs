@@ -107,7 +107,10 @@ fn trust(path: &Path) -> Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    for (what, p) in [("the config file", path), ("the directory of the config file", dir)] {
+    for (what, p) in [
+        ("the config file", path),
+        ("the directory of the config file", dir),
+    ] {
         let Ok(m) = std::fs::metadata(p) else {
             continue;
         };

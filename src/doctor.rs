@@ -72,7 +72,11 @@ pub async fn run(target: &Target, inputs: Inputs) -> Vec<Check> {
         out.push(database(target, pool).await);
         out.push(schema(pool).await);
     } else {
-        out.push(check("schema", Status::Skip, "the database cannot be reached"));
+        out.push(check(
+            "schema",
+            Status::Skip,
+            "the database cannot be reached",
+        ));
     }
     out.push(inputs.config);
     out.push(smtp(inputs.smtp_url.as_deref()));
@@ -89,7 +93,11 @@ pub async fn run(target: &Target, inputs: Inputs) -> Vec<Check> {
     }
     match &pool {
         Some(pool) => out.push(clock(pool).await),
-        None => out.push(check("clock", Status::Skip, "the database cannot be reached")),
+        None => out.push(check(
+            "clock",
+            Status::Skip,
+            "the database cannot be reached",
+        )),
     }
     if let Some(pool) = pool {
         pool.close().await;
@@ -147,9 +155,11 @@ async fn database(target: &Target, pool: &PgPool) -> Check {
 
 async fn schema(pool: &PgPool) -> Check {
     match db::schema_status(pool).await {
-        Ok(s) if s.applied == s.latest => {
-            check("schema", Status::Ok, format!("version {}, current", s.applied))
-        }
+        Ok(s) if s.applied == s.latest => check(
+            "schema",
+            Status::Ok,
+            format!("version {}, current", s.applied),
+        ),
         Ok(s) if s.applied < s.latest => check(
             "schema",
             Status::Fail,
@@ -188,7 +198,9 @@ fn smtp(url: Option<&str>) -> Check {
             "COACHCTL_SMTP_URL is not a URL such as smtp://host:port",
         );
     };
-    let port = u.port().unwrap_or(if u.scheme() == "smtps" { 465 } else { 25 });
+    let port = u
+        .port()
+        .unwrap_or(if u.scheme() == "smtps" { 465 } else { 25 });
     let host = u.host_str().unwrap_or("localhost").to_string();
     let at = format!("{host}:{port}");
     let addrs: Vec<_> = match (host.as_str(), port).to_socket_addrs() {

@@ -52,7 +52,10 @@ fn a_world_writable_config_file_is_refused_in_one_sentence() {
     let r = run(&db, home.path(), &["coach", "list"]);
     let err = r.fails_with(3);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("is not trusted: anyone may write to it"), "{err}");
+    assert!(
+        err.contains("is not trusted: anyone may write to it"),
+        "{err}"
+    );
     assert!(err.contains("chmod go-w"), "{err}");
     assert_eq!(r.stdout, "");
 }
@@ -62,7 +65,9 @@ fn a_config_file_in_a_directory_others_may_write_is_refused() {
     let db = TestDb::new();
     let home = config_home("output = \"json\"\n");
     chmod(&home.path().join("coachctl"), 0o777);
-    let err = run(&db, home.path(), &["coach", "list"]).fails_with(3).to_string();
+    let err = run(&db, home.path(), &["coach", "list"])
+        .fails_with(3)
+        .to_string();
     assert!(err.contains("the directory of the config file"), "{err}");
 }
 
@@ -76,21 +81,24 @@ fn a_config_file_of_another_user_is_refused() {
         eprintln!("skipped: cannot give a file to another user here (not root)");
         return;
     }
-    let err = run(&db, home.path(), &["coach", "list"]).fails_with(3).to_string();
+    let err = run(&db, home.path(), &["coach", "list"])
+        .fails_with(3)
+        .to_string();
     assert!(err.contains("belongs to another user"), "{err}");
 }
 
 #[test]
 fn a_readable_file_holding_a_password_gets_a_warning_and_still_works() {
     let db = TestDb::new();
-    let home = config_home(
-        "[profiles.p]\ndatabase_url = \"postgres://u:secret@127.0.0.1:1/x\"\n",
-    );
+    let home = config_home("[profiles.p]\ndatabase_url = \"postgres://u:secret@127.0.0.1:1/x\"\n");
     let file = home.path().join("coachctl/config.toml");
     chmod(&file, 0o644);
     let r = run(&db, home.path(), &["config", "show", "-o", "json"]);
     r.ok();
-    assert!(r.stderr.contains("holds a password and others may read it"), "{r:?}");
+    assert!(
+        r.stderr.contains("holds a password and others may read it"),
+        "{r:?}"
+    );
     assert!(!r.stderr.contains("secret"), "{r:?}");
     chmod(&file, 0o600);
     let r = run(&db, home.path(), &["config", "show", "-o", "json"]);

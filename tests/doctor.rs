@@ -27,7 +27,10 @@ fn line<'a>(out: &'a str, id: &str) -> (&'a str, &'a str) {
         .unwrap_or_else(|| panic!("no {id} line in {out}"));
     let mut words = l.splitn(3, char::is_whitespace);
     let status = words.next().unwrap();
-    (status, l[status.len()..].trim_start()[id.len()..].trim_start())
+    (
+        status,
+        l[status.len()..].trim_start()[id.len()..].trim_start(),
+    )
 }
 
 #[test]
@@ -39,7 +42,11 @@ fn a_healthy_setup_passes_every_check_one_line_each() {
     for id in ["database", "schema", "smtp", "outbox", "reminders", "clock"] {
         assert_eq!(line(out, id).0, "ok", "{out}");
     }
-    assert_eq!(line(out, "binaries").0, "skip", "a server named by URL: {out}");
+    assert_eq!(
+        line(out, "binaries").0,
+        "skip",
+        "a server named by URL: {out}"
+    );
     assert!(line(out, "database").1.contains("the primary"), "{out}");
     assert_eq!(out.lines().count(), 8, "{out}");
     assert_eq!(r.stderr, "");
@@ -71,7 +78,16 @@ fn json_lists_every_check_with_its_status() {
         .collect();
     assert_eq!(
         ids,
-        ["binaries", "database", "schema", "config", "smtp", "outbox", "reminders", "clock"]
+        [
+            "binaries",
+            "database",
+            "schema",
+            "config",
+            "smtp",
+            "outbox",
+            "reminders",
+            "clock"
+        ]
     );
     assert_eq!(v[4]["status"], "skip", "no SMTP configured: {v}");
 }
@@ -83,8 +99,17 @@ fn failed_messages_and_reminders_that_cron_never_queued_fail_their_checks() {
     db.run(&["member", "assign", &m, "--coach", &c]).ok();
     let at = (chrono::Utc::now() + chrono::Duration::hours(5)).format("%Y-%m-%dT%H:00:00Z");
     db.run(&[
-        "session", "create", "--coach", &c, "--member", &m, "--at", &at.to_string(),
-        "--off-grid", "--length", "30",
+        "session",
+        "create",
+        "--coach",
+        &c,
+        "--member",
+        &m,
+        "--at",
+        &at.to_string(),
+        "--off-grid",
+        "--length",
+        "30",
     ])
     .ok();
     common::runtime().block_on(async {

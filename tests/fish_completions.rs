@@ -22,7 +22,10 @@ fn fish() -> Option<&'static str> {
 #[test]
 fn the_fish_file_holds_no_command_substitution() {
     let text = std::fs::read_to_string(FILE).unwrap();
-    assert!(!text.contains("$("), "a $(...) runs when fish loads the file");
+    assert!(
+        !text.contains("$("),
+        "a $(...) runs when fish loads the file"
+    );
 }
 
 #[test]
@@ -37,8 +40,7 @@ fn fish_loads_the_completions_without_running_any_command() {
         format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),
     )
     .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!(
         "{}:{}",
         stub.path().display(),

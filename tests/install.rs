@@ -32,7 +32,11 @@ fn tree(dir: &Path, krate: &str, extra: &[&str]) -> String {
 fn the_locked_build_uses_the_vendored_patches() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for krate in PATCHED {
-        let first = tree(root, krate, &["--locked", "--offline"]).lines().next().unwrap_or_default().to_string();
+        let first = tree(root, krate, &["--locked", "--offline"])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         assert!(
             first.contains(&format!("vendor/{krate})")),
             "{krate} does not come from vendor/: {first}"
@@ -47,13 +51,24 @@ fn a_build_without_the_lock_file_still_uses_the_vendored_patches() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let copy = tempfile::tempdir().unwrap();
     std::fs::copy(root.join("Cargo.toml"), copy.path().join("Cargo.toml")).unwrap();
-    for dir in ["src", "benches", "vendor", "migrations", "tests", "examples"] {
+    for dir in [
+        "src",
+        "benches",
+        "vendor",
+        "migrations",
+        "tests",
+        "examples",
+    ] {
         if root.join(dir).exists() {
             std::os::unix::fs::symlink(root.join(dir), copy.path().join(dir)).unwrap();
         }
     }
     for krate in PATCHED {
-        let first = tree(copy.path(), krate, &[]).lines().next().unwrap_or_default().to_string();
+        let first = tree(copy.path(), krate, &[])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         assert!(
             first.contains(&format!("vendor/{krate})")),
             "without Cargo.lock, {krate} resolves to {first}"

@@ -46,7 +46,13 @@ fn every_man_page_has_exit_status_environment_files_and_examples() {
     {
         let text = String::from_utf8_lossy(&r.stdout);
         if r.status.success() {
-            for s in ["EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES", "COACHCTL_HOME"] {
+            for s in [
+                "EXIT STATUS",
+                "ENVIRONMENT",
+                "FILES",
+                "EXAMPLES",
+                "COACHCTL_HOME",
+            ] {
                 assert!(text.contains(s), "{text}");
             }
         }
@@ -55,7 +61,8 @@ fn every_man_page_has_exit_status_environment_files_and_examples() {
 
 #[test]
 fn the_readme_tables_are_the_man_pages_tables() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for table in reference::readme_tables() {
         assert!(
             readme.contains(&table),

@@ -146,7 +146,10 @@ impl Cmd {
                         u.from,
                         u.to,
                         u.users,
-                        u.backup.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+                        u.backup
+                            .as_deref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
                     ),
                 };
                 output::note(ctx, &line);

@@ -64,10 +64,7 @@ fn config_check() -> Check {
     let (status, detail) = match crate::config::load() {
         Ok(None) => (Status::Skip, "no config file".to_string()),
         Ok(Some(f)) => match f.warnings.first() {
-            Some(w) => (
-                Status::Fail,
-                w.trim_start_matches("warning: ").to_string(),
-            ),
+            Some(w) => (Status::Fail, w.trim_start_matches("warning: ").to_string()),
             None => (
                 Status::Ok,
                 format!("{} is private to its owner", f.path.display()),

@@ -160,12 +160,14 @@ pub enum Command {
     /// The audit log: who changed what, when
     Audit(audit::Cmd),
     /// Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock
-    #[command(after_long_help = "One line per check: ok, FAIL or skip, and why. Exit 0 only when no
+    #[command(
+        after_long_help = "One line per check: ok, FAIL or skip, and why. Exit 0 only when no
 check fails (else 8).
 
 Examples:
   coachctl doctor
-  COACHCTL_SMTP_URL=smtp://127.0.0.1:25 coachctl doctor -o json")]
+  COACHCTL_SMTP_URL=smtp://127.0.0.1:25 coachctl doctor -o json"
+    )]
     Doctor(doctor::Cmd),
     /// Print a shell completion script
     Completions(completions::Cmd),

@@ -147,7 +147,11 @@ pub fn roff_text(s: &str) -> String {
 pub fn roff_section(title: &str, rows: &[(&str, &str)]) -> String {
     let mut out = format!(".SH \"{title}\"\n");
     for (k, v) in rows {
-        out.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff_text(k), roff_text(v)));
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            roff_text(k),
+            roff_text(v)
+        ));
     }
     out
 }

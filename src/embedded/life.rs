@@ -245,7 +245,13 @@ impl Cluster {
 fn client(tool: &Path) -> Command {
     let mut c = Command::new(tool);
     for var in [
-        "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGOPTIONS",
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGSERVICE",
+        "PGOPTIONS",
     ] {
         c.env_remove(var);
     }

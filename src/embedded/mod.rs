@@ -36,8 +36,8 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::error::{Error, Result};
-use system::ServerUser;
 pub use life::{Backup, Destroyed, Restored, backup, destroy, people as life_people, restore};
+use system::ServerUser;
 pub use system::{bin_major, bin_version, binaries_for, find_binaries};
 pub use upgrade::{Upgraded, upgrade};
 

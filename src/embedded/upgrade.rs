@@ -187,10 +187,13 @@ async fn alias_icu(place: &Placement, bin: &Path, runner: &ServerUser, to: u32) 
         let mut c = runner.command(bin.join("pg_ctl"));
         c.arg("-D").arg(&data).args(["-w", "-s"]);
         if action == "start" {
-            c.arg("-l").arg(place.build.join("postgres.log")).arg("-o").arg(format!(
-                "-c listen_addresses='' -c port={PORT} -c unix_socket_directories='{}'",
-                run.display()
-            ));
+            c.arg("-l")
+                .arg(place.build.join("postgres.log"))
+                .arg("-o")
+                .arg(format!(
+                    "-c listen_addresses='' -c port={PORT} -c unix_socket_directories='{}'",
+                    run.display()
+                ));
         } else {
             c.args(["-m", "fast"]);
         }
@@ -259,9 +262,9 @@ fn has_checksums(old_bin: &Path, cluster: &Cluster, runner: &ServerUser) -> bool
         .stdin(Stdio::null())
         .output();
     let Ok(out) = out else { return false };
-    String::from_utf8_lossy(&out.stdout).lines().any(|l| {
-        l.starts_with("Data page checksum version:") && !l.trim_end().ends_with(" 0")
-    })
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.starts_with("Data page checksum version:") && !l.trim_end().ends_with(" 0"))
 }
 
 fn pg_upgrade(
