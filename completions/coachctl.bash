@@ -46,6 +46,9 @@ _coachctl() {
             coachctl,demo)
                 cmd="coachctl__subcmd__demo"
                 ;;
+            coachctl,doctor)
+                cmd="coachctl__subcmd__doctor"
+                ;;
             coachctl,help)
                 cmd="coachctl__subcmd__help"
                 ;;
@@ -253,6 +256,12 @@ _coachctl() {
             coachctl__subcmd__connect__subcmd__help,search)
                 cmd="coachctl__subcmd__connect__subcmd__help__subcmd__search"
                 ;;
+            coachctl__subcmd__db,backup)
+                cmd="coachctl__subcmd__db__subcmd__backup"
+                ;;
+            coachctl__subcmd__db,destroy)
+                cmd="coachctl__subcmd__db__subcmd__destroy"
+                ;;
             coachctl__subcmd__db,down)
                 cmd="coachctl__subcmd__db__subcmd__down"
                 ;;
@@ -265,11 +274,23 @@ _coachctl() {
             coachctl__subcmd__db,reset)
                 cmd="coachctl__subcmd__db__subcmd__reset"
                 ;;
+            coachctl__subcmd__db,restore)
+                cmd="coachctl__subcmd__db__subcmd__restore"
+                ;;
             coachctl__subcmd__db,status)
                 cmd="coachctl__subcmd__db__subcmd__status"
                 ;;
             coachctl__subcmd__db,up)
                 cmd="coachctl__subcmd__db__subcmd__up"
+                ;;
+            coachctl__subcmd__db,upgrade)
+                cmd="coachctl__subcmd__db__subcmd__upgrade"
+                ;;
+            coachctl__subcmd__db__subcmd__help,backup)
+                cmd="coachctl__subcmd__db__subcmd__help__subcmd__backup"
+                ;;
+            coachctl__subcmd__db__subcmd__help,destroy)
+                cmd="coachctl__subcmd__db__subcmd__help__subcmd__destroy"
                 ;;
             coachctl__subcmd__db__subcmd__help,down)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__down"
@@ -283,11 +304,17 @@ _coachctl() {
             coachctl__subcmd__db__subcmd__help,reset)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__reset"
                 ;;
+            coachctl__subcmd__db__subcmd__help,restore)
+                cmd="coachctl__subcmd__db__subcmd__help__subcmd__restore"
+                ;;
             coachctl__subcmd__db__subcmd__help,status)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__status"
                 ;;
             coachctl__subcmd__db__subcmd__help,up)
                 cmd="coachctl__subcmd__db__subcmd__help__subcmd__up"
+                ;;
+            coachctl__subcmd__db__subcmd__help,upgrade)
+                cmd="coachctl__subcmd__db__subcmd__help__subcmd__upgrade"
                 ;;
             coachctl__subcmd__help,admin)
                 cmd="coachctl__subcmd__help__subcmd__admin"
@@ -318,6 +345,9 @@ _coachctl() {
                 ;;
             coachctl__subcmd__help,demo)
                 cmd="coachctl__subcmd__help__subcmd__demo"
+                ;;
+            coachctl__subcmd__help,doctor)
+                cmd="coachctl__subcmd__help__subcmd__doctor"
                 ;;
             coachctl__subcmd__help,help)
                 cmd="coachctl__subcmd__help__subcmd__help"
@@ -418,6 +448,12 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__connect,search)
                 cmd="coachctl__subcmd__help__subcmd__connect__subcmd__search"
                 ;;
+            coachctl__subcmd__help__subcmd__db,backup)
+                cmd="coachctl__subcmd__help__subcmd__db__subcmd__backup"
+                ;;
+            coachctl__subcmd__help__subcmd__db,destroy)
+                cmd="coachctl__subcmd__help__subcmd__db__subcmd__destroy"
+                ;;
             coachctl__subcmd__help__subcmd__db,down)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__down"
                 ;;
@@ -427,11 +463,17 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__db,reset)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__reset"
                 ;;
+            coachctl__subcmd__help__subcmd__db,restore)
+                cmd="coachctl__subcmd__help__subcmd__db__subcmd__restore"
+                ;;
             coachctl__subcmd__help__subcmd__db,status)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__status"
                 ;;
             coachctl__subcmd__help__subcmd__db,up)
                 cmd="coachctl__subcmd__help__subcmd__db__subcmd__up"
+                ;;
+            coachctl__subcmd__help__subcmd__db,upgrade)
+                cmd="coachctl__subcmd__help__subcmd__db__subcmd__upgrade"
                 ;;
             coachctl__subcmd__help__subcmd__invite,accept)
                 cmd="coachctl__subcmd__help__subcmd__invite__subcmd__accept"
@@ -785,7 +827,7 @@ _coachctl() {
 
     case "${cmd}" in
         coachctl)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -812,7 +854,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -854,7 +897,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -908,7 +952,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1020,7 +1065,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1062,7 +1108,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1104,7 +1151,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1208,7 +1256,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1250,7 +1299,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1276,7 +1326,7 @@ _coachctl() {
                     return 0
                     ;;
                 --day)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mon tue wed thu fri sat sun" -- "${cur}"))
                     return 0
                     ;;
                 --start)
@@ -1320,7 +1370,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1378,7 +1429,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1424,7 +1476,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1596,7 +1649,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1638,7 +1692,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1680,7 +1735,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1702,7 +1758,7 @@ _coachctl() {
             fi
             case "${prev}" in
                 --day)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mon tue wed thu fri sat sun" -- "${cur}"))
                     return 0
                     ;;
                 --start)
@@ -1746,7 +1802,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1808,7 +1865,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1850,7 +1908,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1928,7 +1987,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -1970,7 +2030,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2012,7 +2073,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2188,7 +2250,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2254,7 +2317,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2296,7 +2360,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2370,7 +2435,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2416,7 +2482,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2458,7 +2525,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2542,7 +2610,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2584,7 +2653,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2724,7 +2794,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2766,7 +2837,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2824,7 +2896,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2866,7 +2939,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2916,7 +2990,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -2931,7 +3006,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version up down status migrate reset help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version up down status migrate reset backup restore upgrade destroy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2958,7 +3033,94 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__backup)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__destroy)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3000,7 +3162,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3015,8 +3178,36 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__help)
-            opts="up down status migrate reset help"
+            opts="up down status migrate reset backup restore upgrade destroy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__help__subcmd__destroy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3084,6 +3275,20 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__db__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__db__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3099,6 +3304,20 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__db__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__help__subcmd__upgrade)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3140,7 +3359,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3182,7 +3402,51 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__restore)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3224,7 +3488,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3266,7 +3531,51 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__db__subcmd__upgrade)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3308,7 +3617,55 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__doctor)
+            opts="-o -y -v -h -V --smtp-url --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --smtp-url)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -3323,7 +3680,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help)
-            opts="db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help"
+            opts="db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3785,8 +4142,36 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__db)
-            opts="up down status migrate reset"
+            opts="up down status migrate reset backup restore upgrade destroy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__db__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__db__subcmd__destroy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3840,6 +4225,20 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__help__subcmd__db__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__help__subcmd__db__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3868,7 +4267,35 @@ _coachctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coachctl__subcmd__help__subcmd__db__subcmd__upgrade)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coachctl__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4526,7 +4953,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4572,7 +5000,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4614,7 +5043,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4754,7 +5184,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4796,7 +5227,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4854,7 +5286,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4896,7 +5329,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4938,7 +5372,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -4984,7 +5419,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5050,7 +5486,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5092,7 +5529,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5138,7 +5576,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5390,7 +5829,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5436,7 +5876,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5494,7 +5935,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5536,7 +5978,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5578,7 +6021,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5628,7 +6072,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5670,7 +6115,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5712,7 +6158,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5778,7 +6225,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5820,7 +6268,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5922,7 +6371,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -5972,7 +6422,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6014,7 +6465,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6134,7 +6586,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6176,7 +6629,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6191,7 +6645,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__notify__subcmd__send)
-            opts="-o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --lease --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-q -o -y -v -h -V --smtp-url --from --smtp-ca --batch --max-attempts --lease --quiet --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6242,7 +6696,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6284,7 +6739,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6326,7 +6782,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6368,7 +6825,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6414,7 +6872,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6464,7 +6923,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6534,7 +6994,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6580,7 +7041,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6638,7 +7100,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6904,7 +7367,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -6950,7 +7414,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -7000,7 +7465,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -7015,7 +7481,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__session__subcmd__remind)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            opts="-q -o -y -v -h -V --quiet --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -7042,7 +7508,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -7088,7 +7555,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -7130,7 +7598,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -7188,7 +7657,8 @@ _coachctl() {
                     return 0
                     ;;
                 --tz)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --color)

@@ -44,6 +44,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand notify 'The email outbox: list, send (cron), retry'
             cand admin 'Named admins: create, list, remove'
             cand audit 'The audit log: who changed what, when'
+            cand doctor 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
             cand completions 'Print a shell completion script'
             cand man 'Write man pages for every command into a directory'
             cand demo 'Seed a small realistic organisation and show it'
@@ -76,6 +77,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand status 'Where the database lives, the server version and the schema version'
             cand migrate 'Apply pending schema migrations'
             cand reset 'Drop all coachctl data and recreate the schema (asks first)'
+            cand backup 'Write a backup of coachctl''s database (pg_dump''s custom format) to FILE'
+            cand restore 'Restore a backup made by `db backup` into the embedded database'
+            cand upgrade 'Move the embedded cluster to the installed PostgreSQL version'
+            cand destroy 'Stop the embedded database and remove it with all its data (asks first)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;db;up'= {
@@ -168,12 +173,88 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;db;backup'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;db;restore'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;db;upgrade'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;db;destroy'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;db;help'= {
             cand up 'Create and start the embedded database if needed, apply migrations (idempotent)'
             cand down 'Stop the embedded database'
             cand status 'Where the database lives, the server version and the schema version'
             cand migrate 'Apply pending schema migrations'
             cand reset 'Drop all coachctl data and recreate the schema (asks first)'
+            cand backup 'Write a backup of coachctl''s database (pg_dump''s custom format) to FILE'
+            cand restore 'Restore a backup made by `db backup` into the embedded database'
+            cand upgrade 'Move the embedded cluster to the installed PostgreSQL version'
+            cand destroy 'Stop the embedded database and remove it with all its data (asks first)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;db;help;up'= {
@@ -185,6 +266,14 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;db;help;migrate'= {
         }
         &'coachctl;db;help;reset'= {
+        }
+        &'coachctl;db;help;backup'= {
+        }
+        &'coachctl;db;help;restore'= {
+        }
+        &'coachctl;db;help;upgrade'= {
+        }
+        &'coachctl;db;help;destroy'= {
         }
         &'coachctl;db;help;help'= {
         }
@@ -1211,6 +1300,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
             cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
             cand --color 'When to use color (NO_COLOR is respected)'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -1355,6 +1446,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
             cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
             cand --color 'When to use color (NO_COLOR is respected)'
+            cand -q 'Print only errors (a message that failed for good is one)'
+            cand --quiet 'Print only errors (a message that failed for good is one)'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -1542,6 +1635,25 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;audit;help;list'= {
         }
         &'coachctl;audit;help;help'= {
+        }
+        &'coachctl;doctor'= {
+            cand --smtp-url 'The SMTP server to check (as `notify send` uses it)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'coachctl;completions'= {
             cand --dir 'Write the scripts for every shell into this directory instead'
@@ -2029,6 +2141,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand notify 'The email outbox: list, send (cron), retry'
             cand admin 'Named admins: create, list, remove'
             cand audit 'The audit log: who changed what, when'
+            cand doctor 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
             cand completions 'Print a shell completion script'
             cand man 'Write man pages for every command into a directory'
             cand demo 'Seed a small realistic organisation and show it'
@@ -2045,6 +2158,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand status 'Where the database lives, the server version and the schema version'
             cand migrate 'Apply pending schema migrations'
             cand reset 'Drop all coachctl data and recreate the schema (asks first)'
+            cand backup 'Write a backup of coachctl''s database (pg_dump''s custom format) to FILE'
+            cand restore 'Restore a backup made by `db backup` into the embedded database'
+            cand upgrade 'Move the embedded cluster to the installed PostgreSQL version'
+            cand destroy 'Stop the embedded database and remove it with all its data (asks first)'
         }
         &'coachctl;help;db;up'= {
         }
@@ -2055,6 +2172,14 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;db;migrate'= {
         }
         &'coachctl;help;db;reset'= {
+        }
+        &'coachctl;help;db;backup'= {
+        }
+        &'coachctl;help;db;restore'= {
+        }
+        &'coachctl;help;db;upgrade'= {
+        }
+        &'coachctl;help;db;destroy'= {
         }
         &'coachctl;help;coach'= {
             cand dashboard 'What a coach looks at first: today, this week, members, proposals, activity'
@@ -2211,6 +2336,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand list 'List changes, last committed first (admin only)'
         }
         &'coachctl;help;audit;list'= {
+        }
+        &'coachctl;help;doctor'= {
         }
         &'coachctl;help;completions'= {
         }

@@ -1,3 +1,8 @@
+# IANA zone names for --tz, read when completing, not when loading
+function __coachctl_zones
+    string replace -r '^/usr/share/zoneinfo/' '' /usr/share/zoneinfo/{Africa,America,Antarctica,Arctic,Asia,Atlantic,Australia,Europe,Indian,Pacific}/** /usr/share/zoneinfo/UTC
+end
+
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_coachctl_global_optspecs
     string join \n database-url= profile= as= o/output= tz= y/yes no-input v/verbose color= h/help V/version
@@ -31,8 +36,8 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -s o -l output -d 'Outpu
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_needs_command" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_needs_command" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_needs_command" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -51,6 +56,7 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "session" -d 'Sess
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "admin" -d 'Named admins: create, list, remove'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "man" -d 'Write man pages for every command into a directory'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "demo" -d 'Seed a small realistic organisation and show it'
@@ -60,29 +66,33 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "connect" -d 'Conn
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "message" -d 'Messages between a coach and their members: send, list'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "down" -d 'Stop the embedded database'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "status" -d 'Where the database lives, the server version and the schema version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "migrate" -d 'Apply pending schema migrations'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "down" -d 'Stop the embedded database'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "status" -d 'Where the database lives, the server version and the schema version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "migrate" -d 'Apply pending schema migrations'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "backup" -d 'Write a backup of coachctl\'s database (pg_dump\'s custom format) to FILE'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "restore" -d 'Restore a backup made by `db backup` into the embedded database'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "upgrade" -d 'Move the embedded cluster to the installed PostgreSQL version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "destroy" -d 'Stop the embedded database and remove it with all its data (asks first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -90,8 +100,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from up" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -107,8 +117,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from down" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -124,8 +134,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from status" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -141,8 +151,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from migrate" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -158,8 +168,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -168,11 +178,83 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from backup" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from upgrade" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from destroy" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "status" -d 'Where the database lives, the server version and the schema version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Apply pending schema migrations'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "backup" -d 'Write a backup of coachctl\'s database (pg_dump\'s custom format) to FILE'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Restore a backup made by `db backup` into the embedded database'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "upgrade" -d 'Move the embedded cluster to the installed PostgreSQL version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "destroy" -d 'Stop the embedded database and remove it with all its data (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
@@ -181,8 +263,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -206,8 +288,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -232,8 +314,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -254,8 +336,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -273,8 +355,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -298,8 +380,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from update" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -324,8 +406,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from promote" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -344,8 +426,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -369,8 +451,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -406,8 +488,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -427,8 +509,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -445,8 +527,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -468,8 +550,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from update" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -486,8 +568,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from assign" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -503,8 +585,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from unassign" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -520,8 +602,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from onboarding" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -537,8 +619,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -558,8 +640,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -575,8 +657,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from history" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -593,8 +675,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from import" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from import" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from import" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -613,8 +695,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from export" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -630,8 +712,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from privacy" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -661,8 +743,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not 
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -680,7 +762,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not 
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -f -a "blocks" -d 'List blocked dates'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and not __fish_seen_subcommand_from add list update remove block unblock blocks help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l coach -d 'The coach (email or id); a coach acting may leave it out' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l day -d 'Day of week: sun..sat, a full name, or 0-6 (Sunday = 0)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l day -d 'Day of week: sun..sat, a full name, or 0-6 (Sunday = 0)' -r -f -a "mon\t''
+tue\t''
+wed\t''
+thu\t''
+fri\t''
+sat\t''
+sun\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l start -d 'Start, HH:MM' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l end -d 'End, HH:MM (after the start)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l length -d 'Session length in minutes' -r
@@ -693,8 +781,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from add" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -711,8 +799,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -721,7 +809,13 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l day -d 'New day of week' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l day -d 'New day of week' -r -f -a "mon\t''
+tue\t''
+wed\t''
+thu\t''
+fri\t''
+sat\t''
+sun\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l start -d 'New start, HH:MM' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l end -d 'New end, HH:MM' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l length -d 'New session length in minutes' -r
@@ -734,8 +828,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from update" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -751,8 +845,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from remove" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -772,8 +866,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from block" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -789,8 +883,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from unblock" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -807,8 +901,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fi
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand availability; and __fish_seen_subcommand_from blocks" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -836,8 +930,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -s o -l output 
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand slots" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -860,8 +954,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand book" -s o -l output -
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand book" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -877,8 +971,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fis
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and not __fish_seen_subcommand_from list create accept decline reschedule complete note rate export remind show cancel help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -914,8 +1008,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -940,8 +1034,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -958,8 +1052,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from accept" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -976,8 +1070,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from decline" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -994,8 +1088,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from reschedule" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1013,8 +1107,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from complete" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1031,8 +1125,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from note" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1051,8 +1145,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from rate" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1072,8 +1166,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from export" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1090,11 +1184,12 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s q -l quiet -d 'Print only errors'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s y -l yes -d 'Answer yes to every confirmation'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -l no-input -d 'Never prompt; fail instead when something is missing'
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from remind" -s v -l verbose -d 'More detail on stderr (repeatable)'
@@ -1107,8 +1202,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1125,8 +1220,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand session; and __fish_seen_subcommand_from cancel" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1155,8 +1250,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and not __fish_seen_subcommand_from list send retry help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1181,8 +1276,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1204,11 +1299,12 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s q -l quiet -d 'Print only errors (a message that failed for good is one)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s y -l yes -d 'Answer yes to every confirmation'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -l no-input -d 'Never prompt; fail instead when something is missing'
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from send" -s v -l verbose -d 'More detail on stderr (repeatable)'
@@ -1221,8 +1317,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand notify; and __fish_seen_subcommand_from retry" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1243,8 +1339,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and not __fish_
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and not __fish_seen_subcommand_from create list remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and not __fish_seen_subcommand_from create list remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and not __fish_seen_subcommand_from create list remove help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1267,8 +1363,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1284,8 +1380,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1302,8 +1398,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from remove" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1323,8 +1419,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1347,8 +1443,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1359,6 +1455,24 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "list" -d 'List changes, last committed first (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l smtp-url -d 'The SMTP server to check (as `notify send` uses it)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l dir -d 'Write the scripts for every shell into this directory instead' -r -F
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
@@ -1367,8 +1481,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -s o -l o
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand completions" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1384,8 +1498,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand man" -s o -l output -d
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand man" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1401,8 +1515,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -s o -l output -
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand demo" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1418,8 +1532,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -s o -l output -
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand seed" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1437,8 +1551,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and not __fish_seen_subcommand_from send accept decline revoke list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1464,8 +1578,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1483,8 +1597,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from accept" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1500,8 +1614,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from decline" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1517,8 +1631,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from revoke" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1534,8 +1648,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand invite; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1557,8 +1671,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fis
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and not __fish_seen_subcommand_from request respond list search remove help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1584,8 +1698,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from request" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1601,8 +1715,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from respond" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1620,8 +1734,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1639,8 +1753,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from search" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1656,8 +1770,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand connect; and __fish_seen_subcommand_from remove" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1679,8 +1793,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fis
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and not __fish_seen_subcommand_from send list help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1701,8 +1815,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from send" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1719,8 +1833,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1740,8 +1854,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1759,8 +1873,8 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_see
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
-ids\t'One id per line, for `$(coachctl ... -o ids)`'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -1771,30 +1885,35 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "admin" -d 'Named admins: create, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "audit" -d 'The audit log: who changed what, when'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "completions" -d 'Print a shell completion script'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "man" -d 'Write man pages for every command into a directory'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit completions man demo seed invite connect message config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "admin" -d 'Named admins: create, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "completions" -d 'Print a shell completion script'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "man" -d 'Write man pages for every command into a directory'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Where the database lives, the server version and the schema version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "migrate" -d 'Apply pending schema migrations'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "reset" -d 'Drop all coachctl data and recreate the schema (asks first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "backup" -d 'Write a backup of coachctl\'s database (pg_dump\'s custom format) to FILE'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "restore" -d 'Restore a backup made by `db backup` into the embedded database'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "upgrade" -d 'Move the embedded cluster to the installed PostgreSQL version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "destroy" -d 'Stop the embedded database and remove it with all its data (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "dashboard" -d 'What a coach looks at first: today, this week, members, proposals, activity'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "create" -d 'Create a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "list" -d 'List coaches'

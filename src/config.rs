@@ -50,6 +50,8 @@ pub struct File {
     pub profiles: BTreeMap<String, Entry>,
     /// Profile name to its `read_url` (a standby for read-only commands).
     pub read_urls: BTreeMap<String, Entry>,
+    /// Said on stderr: the file holds a password others may read.
+    pub warnings: Vec<String>,
 }
 
 /// Where the config file is: `COACHCTL_CONFIG`, else
@@ -74,7 +76,18 @@ pub fn load() -> Result<Option<File>> {
         return Ok(None);
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&path, &text).map(Some),
+        Ok(text) => {
+            trust(&path)?;
+            let mut file = parse(&path, &text)?;
+            if file.holds_password() && mode_of(&path).is_some_and(|m| m & 0o044 != 0) {
+                file.warnings.push(format!(
+                    "warning: the config file {} holds a password and others may read it; run chmod 600 {}",
+                    path.display(),
+                    path.display()
+                ));
+            }
+            Ok(Some(file))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(None),
         Err(e) => Err(Error::invalid(format!(
             "cannot read the config file {}: {}",
@@ -82,6 +95,75 @@ pub fn load() -> Result<Option<File>> {
             io_reason(&e)
         ))),
     }
+}
+
+/// Trust the file only when nobody else could have written it, as ssh and
+/// psql do: it and its directory belong to us (or root) and are writable by
+/// no one else. Another user could otherwise point us at their database or
+/// act as someone else through `as`.
+fn trust(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    for (what, p) in [
+        ("the config file", path),
+        ("the directory of the config file", dir),
+    ] {
+        let Ok(m) = std::fs::metadata(p) else {
+            continue;
+        };
+        let why = if m.uid() != me && m.uid() != 0 {
+            Some(format!("it belongs to another user (uid {})", m.uid()))
+        } else if m.mode() & 0o002 != 0 {
+            Some("anyone may write to it".to_string())
+        } else if m.mode() & 0o020 != 0 && !private_group(m.gid(), me) {
+            Some("its group may write to it".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let fix = if m.uid() == me {
+                format!("; run chmod go-w {}", p.display())
+            } else {
+                String::new()
+            };
+            return Err(Error::invalid(format!(
+                "{what} {} is not trusted: {why}{fix}",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A user-private group (named as the user, no other member): writable by
+/// its group is then writable by the user alone, as ssh also accepts.
+fn private_group(gid: u32, uid: u32) -> bool {
+    let read = |f: &str| std::fs::read_to_string(f).unwrap_or_default();
+    let passwd = read("/etc/passwd");
+    let Some(me) = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+    }) else {
+        return false;
+    };
+    read("/etc/group").lines().any(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        f.len() > 3
+            && f[2].parse() == Ok(gid)
+            && f[0] == me
+            && f[3].split(',').all(|m| m.is_empty() || m == me)
+    })
+}
+
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.mode())
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -190,6 +272,13 @@ impl File {
             self.path.display(),
             entry.line
         ))
+    }
+
+    /// Whether a profile's URL carries a password.
+    pub fn holds_password(&self) -> bool {
+        self.profiles
+            .values()
+            .any(|e| url::Url::parse(&e.value).is_ok_and(|u| u.password().is_some()))
     }
 
     /// The URL of profile `name`.

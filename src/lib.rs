@@ -18,6 +18,7 @@ pub mod connect;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
+pub mod doctor;
 pub mod domain;
 pub mod embedded;
 pub mod error;

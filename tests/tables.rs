@@ -350,7 +350,6 @@ fn the_demo_reads_well_in_80_columns() {
 #[test]
 fn status_reports_are_key_value_lines_without_a_box() {
     let db = TestDb::new();
-    assert_eq!(run(&db, &["session", "remind"]), "queued  0\n");
     let status = run(&db, &["db", "status"]);
     assert!(!status.contains('│') && !status.contains('┌'), "{status}");
     let keys: Vec<&str> = status

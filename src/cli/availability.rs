@@ -24,7 +24,7 @@ enum Commands {
         #[arg(long)]
         coach: Option<UserRef>,
         /// Day of week: sun..sat, a full name, or 0-6 (Sunday = 0)
-        #[arg(long)]
+        #[arg(long, value_parser = super::completions::offer::<DayOfWeek>(super::completions::DAYS), hide_possible_values = true)]
         day: DayOfWeek,
         /// Start, HH:MM
         #[arg(long)]
@@ -53,7 +53,7 @@ enum Commands {
         /// The window's id (or its first 8+ hex digits)
         id: IdRef,
         /// New day of week
-        #[arg(long)]
+        #[arg(long, value_parser = super::completions::offer::<DayOfWeek>(super::completions::DAYS), hide_possible_values = true)]
         day: Option<DayOfWeek>,
         /// New start, HH:MM
         #[arg(long)]

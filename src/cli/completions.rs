@@ -34,8 +34,89 @@ pub fn file_name(shell: Shell) -> &'static str {
 pub fn script(shell: Shell) -> Vec<u8> {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "coachctl", &mut buf);
-    buf
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    zones(shell, text).into_bytes()
 }
+
+/// `--tz` completes IANA zone names, read from the system's zoneinfo when
+/// it is completed (never when the script loads). Listed statically they
+/// would repeat ~600 names for every subcommand.
+fn zones(shell: Shell, text: String) -> String {
+    match shell {
+        Shell::Fish => {
+            let mut out = String::from(FISH_ZONES);
+            for line in text.lines() {
+                out.push_str(line);
+                if line.contains(" -l tz ") {
+                    out.push_str(" -f -a \"(__coachctl_zones)\"");
+                }
+                out.push('\n');
+            }
+            out
+        }
+        // zsh ships a completer for zone names.
+        Shell::Zsh => text.replace(":IANA:_default'", ":IANA:_time_zone'"),
+        Shell::Bash => text.replace(
+            "--tz)\n                    COMPREPLY=($(compgen -f \"${cur}\"))",
+            "--tz)\n                    COMPREPLY=($(compgen -W \"$(cd /usr/share/zoneinfo 2>/dev/null \\\n                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)\" -- \"${cur}\"))",
+        ),
+        _ => text,
+    }
+}
+
+const FISH_ZONES: &str = "# IANA zone names for --tz, read when completing, not when loading
+function __coachctl_zones
+    string replace -r '^/usr/share/zoneinfo/' '' /usr/share/zoneinfo/{Africa,America,Antarctica,Arctic,Asia,Atlantic,Australia,Europe,Indian,Pacific}/** /usr/share/zoneinfo/UTC
+end
+
+";
+
+/// A value parser for a type read with `FromStr` that also offers `values`
+/// to shell completions (not listed in `--help`, which explains the forms).
+#[derive(Clone)]
+pub struct Offer<T> {
+    values: &'static [&'static str],
+    _type: std::marker::PhantomData<fn() -> T>,
+}
+
+pub fn offer<T>(values: &'static [&'static str]) -> Offer<T> {
+    Offer {
+        values,
+        _type: std::marker::PhantomData,
+    }
+}
+
+impl<T> clap::builder::TypedValueParser for Offer<T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        clap::builder::StringValueParser::new()
+            .try_map(|s: String| s.parse::<T>())
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.values
+                .iter()
+                .map(|v| clap::builder::PossibleValue::new(*v)),
+        ))
+    }
+}
+
+/// What `--day` offers.
+pub const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 pub const SHELLS: [Shell; 5] = [
     Shell::Bash,

@@ -90,6 +90,9 @@ fn parse_entry<T>(
 pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> {
     let file = config::load()?;
     let file = file.as_ref();
+    for w in file.iter().flat_map(|f| &f.warnings) {
+        eprintln!("{w}");
+    }
     // The file's path is the `config` row; entries name their line.
     let at = |e: &Entry| format!("line {}", e.line);
     let mut out = Vec::new();

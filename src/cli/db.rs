@@ -30,6 +30,32 @@ enum Commands {
     Migrate,
     /// Drop all coachctl data and recreate the schema (asks first)
     Reset,
+    /// Write a backup of coachctl's database (pg_dump's custom format) to FILE
+    ///
+    /// Works on the embedded database and on a server named by DATABASE_URL.
+    Backup {
+        /// The file to write (replaced when complete)
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup made by `db backup` into the embedded database
+    ///
+    /// Into an empty or fresh home at once; replacing data asks first (or --yes).
+    Restore {
+        /// The backup file
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+    /// Move the embedded cluster to the installed PostgreSQL version
+    ///
+    /// Takes a backup first (in COACHCTL_HOME/backups), runs pg_upgrade (or a
+    /// dump and restore), and keeps the old cluster until the new one answers.
+    Upgrade,
+    /// Stop the embedded database and remove it with all its data (asks first)
+    ///
+    /// Removes the cluster, including what a root run keeps under
+    /// /var/lib/coachctl; backups in COACHCTL_HOME/backups are kept.
+    Destroy,
 }
 
 impl Cmd {
@@ -76,6 +102,78 @@ impl Cmd {
                 let schema = db::migrate(&pool).await?;
                 report(ctx, &pool, schema, "up to date").await
             }
+            Commands::Backup { file } => {
+                let b = crate::embedded::backup(ctx.target(), &file).await?;
+                output::note(
+                    ctx,
+                    &format!("wrote a backup of {} to {}", b.database, b.file.display()),
+                );
+                output::value(ctx, &to_json(&b)?)
+            }
+            Commands::Restore { file } => {
+                let c = embedded_only(ctx, "db restore")?;
+                let people = crate::embedded::life_people(c).await?;
+                if people > 0 {
+                    ctx.confirm(&format!(
+                        "Replace the {people} people in {} by the backup {}?",
+                        ctx.target().describe(),
+                        file.display()
+                    ))
+                    .await?;
+                }
+                let r = crate::embedded::restore(c, &file).await?;
+                output::note(
+                    ctx,
+                    &format!(
+                        "restored {} into {}: {} people, schema version {}",
+                        r.file.display(),
+                        r.database,
+                        r.users,
+                        r.schema_version
+                    ),
+                );
+                output::value(ctx, &to_json(&r)?)
+            }
+            Commands::Upgrade => {
+                let c = embedded_only(ctx, "db upgrade")?;
+                let u = crate::embedded::upgrade(c).await?;
+                let line = match u.method {
+                    "nothing" => format!(
+                        "the embedded cluster is PostgreSQL {} already; nothing to do",
+                        u.to
+                    ),
+                    method => format!(
+                        "upgraded the embedded cluster from PostgreSQL {} to {} by {method}: {} people, backup {}, old cluster removed",
+                        u.from,
+                        u.to,
+                        u.users,
+                        u.backup
+                            .as_deref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    ),
+                };
+                output::note(ctx, &line);
+                output::value(ctx, &to_json(&u)?)
+            }
+            Commands::Destroy => {
+                let c = embedded_only(ctx, "db destroy")?;
+                ctx.confirm(&format!(
+                    "Stop and remove the {} with all its data?",
+                    ctx.target().describe()
+                ))
+                .await?;
+                let d = crate::embedded::destroy(c)?;
+                let line = if d.removed.is_empty() {
+                    "there was no embedded database to remove".to_string()
+                } else {
+                    let list: Vec<String> =
+                        d.removed.iter().map(|p| p.display().to_string()).collect();
+                    format!("removed {}", list.join(", "))
+                };
+                output::note(ctx, &line);
+                output::value(ctx, &to_json(&d)?)
+            }
             Commands::Reset => {
                 ctx.confirm(&format!(
                     "Erase every coach, member and session in {}?",
@@ -88,6 +186,20 @@ impl Cmd {
             }
         }
     }
+}
+
+/// The embedded cluster, or a sentence: these commands manage only it.
+fn embedded_only<'a>(ctx: &'a Ctx, what: &str) -> Result<&'a Cluster> {
+    match ctx.target() {
+        Target::Embedded(c) => Ok(c),
+        Target::Url(_) | Target::ReadUrl(_) => Err(Error::rule(format!(
+            "{what} works on the embedded database only; DATABASE_URL names a server coachctl does not manage"
+        ))),
+    }
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// `db status` on the embedded database: where it lives and whether it
@@ -104,6 +216,7 @@ async fn embedded_status(ctx: &Ctx, c: &Cluster) -> Result<()> {
         "log_file": st.log_file,
         "url": c.url(DB_NAME),
         "running": st.running,
+        "made_by": c.major().map(|v| format!("PostgreSQL {v}")),
         "server_version": null,
         "schema_version": null,
         "schema_latest": latest,

@@ -55,13 +55,36 @@ impl Cmd {
                     writeln!(std::io::stdout().lock(), "\nNext open slots:")?;
                     output::list(ctx, ctz, &v.open_slots)?;
                 }
+                let me = invoked_as();
                 output::note(
                     ctx,
-                    "\nTry: coachctl --as ana.berger@example.com member list   (what Ana sees)\n     \
-                     coachctl notify list --status queued               (queued emails)",
+                    &format!(
+                        "\nTry: {me} --as ana.berger@example.com member list\n     \
+                         {me} notify list --status queued"
+                    ),
                 );
                 Ok(())
             }
         }
+    }
+}
+
+/// How to run this very binary again: `coachctl` when that is what PATH
+/// finds, else its path (after `cargo run -- demo`, `./target/release/coachctl`).
+fn invoked_as() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "coachctl".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|d| std::fs::canonicalize(d.join("coachctl")).is_ok_and(|p| p == me))
+    });
+    if on_path {
+        return "coachctl".into();
+    }
+    let here = std::env::current_dir().ok();
+    match here.as_deref().and_then(|d| me.strip_prefix(d).ok()) {
+        Some(rel) => format!("./{}", rel.display()),
+        None => me.display().to_string(),
     }
 }

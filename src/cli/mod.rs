@@ -22,6 +22,7 @@ pub mod connect;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
+pub mod doctor;
 pub mod invite;
 pub mod man;
 pub mod member;
@@ -29,6 +30,7 @@ pub mod message;
 pub mod notify;
 pub mod output;
 pub mod prompt;
+pub mod reference;
 pub mod report;
 pub mod roster;
 pub mod rows;
@@ -169,6 +171,16 @@ pub enum Command {
     Admin(admin::Cmd),
     /// The audit log: who changed what, when
     Audit(audit::Cmd),
+    /// Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock
+    #[command(
+        after_long_help = "One line per check: ok, FAIL or skip, and why. Exit 0 only when no
+check fails (else 8).
+
+Examples:
+  coachctl doctor
+  COACHCTL_SMTP_URL=smtp://127.0.0.1:25 coachctl doctor -o json"
+    )]
+    Doctor(doctor::Cmd),
     /// Print a shell completion script
     Completions(completions::Cmd),
     /// Write man pages for every command into a directory
@@ -338,9 +350,14 @@ fn system_tz() -> chrono_tz::Tz {
 /// Fill the global options from the config file where neither a flag nor
 /// the environment set them; returns where each setting came from.
 pub fn configure(cli: &mut Cli) -> Result<Vec<crate::config::Setting>> {
-    match matches() {
+    let settings = match matches() {
         Some(m) => config::apply(&mut cli.global, &m),
         None => Ok(Vec::new()),
+    };
+    // `doctor` reports a config file it cannot use as one of its checks.
+    match (&cli.command, settings) {
+        (Command::Doctor(_), Err(_)) => Ok(Vec::new()),
+        (_, settings) => settings,
     }
 }
 
@@ -388,6 +405,7 @@ pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
             Command::Notify(c) => c.run(&ctx).await,
             Command::Admin(c) => c.run(&ctx).await,
             Command::Audit(c) => c.run(&ctx).await,
+            Command::Doctor(c) => c.run(&ctx).await,
             Command::Completions(c) => c.run(),
             Command::Man(c) => c.run(),
             Command::Demo(c) => c.run(&ctx).await,

@@ -27,7 +27,8 @@ enum Commands {
     },
     /// Deliver every due message over SMTP (admin; what cron runs)
     ///
-    /// Exit 8 when the SMTP server cannot be reached; the messages stay queued.
+    /// Prints nothing when nothing was due, else one line on stderr. Exit 8
+    /// when the SMTP server cannot be reached; the messages stay queued.
     Send {
         /// SMTP server: smtp://host:port, smtp://host:port?tls=required (STARTTLS),
         /// smtps://user:pass@host (implicit TLS)
@@ -55,6 +56,9 @@ enum Commands {
         /// handed over; keep it well above the server's time per message
         #[arg(long, value_name = "DURATION", default_value = "5m")]
         lease: Lease,
+        /// Print only errors (a message that failed for good is one)
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Queue failed messages again (admin)
     Retry {
@@ -87,6 +91,7 @@ impl Cmd {
                 batch,
                 max_attempts,
                 lease,
+                quiet,
             } => {
                 let url = smtp_url.ok_or_else(|| {
                     Error::invalid(
@@ -99,14 +104,19 @@ impl Cmd {
                 opts.max_attempts = max_attempts.max(1);
                 opts.lease = lease.get();
                 let d = notify::send(&pool, &actor, &opts).await?;
-                output::note(
-                    ctx,
-                    &format!(
+                let busy = d.sent + d.retrying + d.failed + d.skipped > 0;
+                let line = busy.then(|| {
+                    let mut line = format!(
                         "sent {}, retrying {}, failed {}, skipped {} (stale reminders)",
                         d.sent, d.retrying, d.failed, d.skipped
-                    ),
-                );
-                output::value(ctx, &serde_json::to_value(&d).map_err(internal)?)
+                    );
+                    if d.failed > 0 {
+                        line.push_str("; see coachctl notify list --status failed");
+                    }
+                    line
+                });
+                let v = serde_json::to_value(&d).map_err(internal)?;
+                output::summary(ctx, quiet, line, d.failed > 0, &v)
             }
             Commands::Retry { id, all_failed } => {
                 let which = match (id, all_failed) {

@@ -27,7 +27,7 @@ pub enum Format {
     Json,
     /// CSV with a header row
     Csv,
-    /// One id per line, for `$(coachctl ... -o ids)`
+    /// One id per line, for scripts to capture
     Ids,
 }
 
@@ -676,6 +676,20 @@ pub fn note(ctx: &Ctx, msg: &str) {
     if matches!(ctx.global.output, Format::Table | Format::Wide) {
         eprintln!("{}", shown_lines(msg));
     }
+}
+
+/// What a cron command (`session remind`, `notify send`) did: the machine
+/// form under json/csv/ids; for people one line on stderr when it did
+/// something and nothing when it did not, so cron mails nothing on an
+/// ordinary run. `quiet` keeps only what is an error (`alarm`).
+pub fn summary(ctx: &Ctx, quiet: bool, line: Option<String>, alarm: bool, v: &Value) -> Result<()> {
+    if matches!(ctx.global.output, Format::Table | Format::Wide) {
+        if let Some(line) = line.filter(|_| !quiet || alarm) {
+            eprintln!("{line}");
+        }
+        return Ok(());
+    }
+    value(ctx, v)
 }
 
 #[cfg(test)]

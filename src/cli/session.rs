@@ -156,7 +156,13 @@ enum Commands {
         to: Option<Bound>,
     },
     /// Queue the due 24 h and 1 h reminders (admin; cron runs it before `notify send`)
-    Remind,
+    ///
+    /// Prints nothing when nothing was due, else one line on stderr.
+    Remind {
+        /// Print only errors
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Show one session
     Show {
         /// The session's id (or its first 8+ hex digits)
@@ -284,10 +290,11 @@ impl Cmd {
                 let feed = crate::calendar::feed(&pool, &actor, &filter).await?;
                 output::raw(&feed)
             }
-            Commands::Remind => {
+            Commands::Remind { quiet } => {
                 let r = crate::notify::remind(&pool, &actor).await?;
-                output::note(ctx, &format!("queued {} reminder(s)", r.queued));
-                output::value(ctx, &serde_json::json!({ "queued": r.queued }))
+                let line = (r.queued > 0).then(|| format!("queued {} reminder(s)", r.queued));
+                let v = serde_json::json!({ "queued": r.queued });
+                output::summary(ctx, quiet, line, false, &v)
             }
             Commands::Show { id } => {
                 let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;

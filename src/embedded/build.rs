@@ -50,6 +50,18 @@ pub(super) fn is_complete(server: &Path) -> bool {
 pub(super) fn create(cluster: &Cluster, bin: &Path, runner: &ServerUser) -> Result<()> {
     clear_pointer(cluster)?;
     remove_leftovers(cluster);
+    prepare(cluster, bin, runner, &[])?.commit(cluster)
+}
+
+/// Build a complete cluster aside, under a name nothing starts, and leave
+/// it there for the caller to [`Placement::commit`] (an upgrade first fills
+/// it). `initdb_extra` goes to initdb.
+pub(super) fn prepare(
+    cluster: &Cluster,
+    bin: &Path,
+    runner: &ServerUser,
+    initdb_extra: &[&str],
+) -> Result<Placement> {
     let place = Placement::new(cluster, runner)?;
     // sun_path holds 107 bytes; a longer socket path cannot be bound.
     let socket = place.done.join("run").join(format!(".s.PGSQL.{PORT}"));
@@ -74,6 +86,7 @@ pub(super) fn create(cluster: &Cluster, bin: &Path, runner: &ServerUser) -> Resu
         .arg(&data)
         .args(["-U", DB_USER, "--auth-local=peer", "--auth-host=reject"])
         .args(["-E", "UTF8", "--no-locale"])
+        .args(initdb_extra)
         // Synced below, at once rather than file by file.
         .arg("--no-sync")
         .stdin(Stdio::null())
@@ -92,7 +105,7 @@ pub(super) fn create(cluster: &Cluster, bin: &Path, runner: &ServerUser) -> Resu
     write_auth(&data, runner)?;
     make_dir(&place.build.join("run"), runner)?;
     sync_tree(&place.build)?;
-    place.commit(cluster)
+    Ok(place)
 }
 
 /// Make the whole build durable before it is moved into place: one
@@ -213,16 +226,16 @@ fn clear_pointer(cluster: &Cluster) -> Result<()> {
 }
 
 /// A short stable name for the home, so that its leftovers can be found.
-fn home_key(cluster: &Cluster) -> String {
+pub(super) fn home_key(cluster: &Cluster) -> String {
     format!("{:016x}", fnv(cluster.home().as_os_str().as_bytes()))
 }
 
 /// Where one creation builds the cluster and where it moves it.
-struct Placement {
-    build: PathBuf,
-    done: PathBuf,
+pub(super) struct Placement {
+    pub(super) build: PathBuf,
+    pub(super) done: PathBuf,
     /// The cluster lives outside the home, behind the `server` symlink.
-    aside: bool,
+    pub(super) aside: bool,
     tag: String,
 }
 
@@ -248,7 +261,7 @@ impl Placement {
         })
     }
 
-    fn commit(&self, cluster: &Cluster) -> Result<()> {
+    pub(super) fn commit(&self, cluster: &Cluster) -> Result<()> {
         let rename = |from: &Path, to: &Path| {
             fs::rename(from, to).map_err(|e| {
                 Error::Unavailable(format!(

@@ -23,7 +23,9 @@
 //! is always started with `listen_addresses=''` on its command line.
 
 mod build;
+mod life;
 mod system;
+mod upgrade;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -34,8 +36,10 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::error::{Error, Result};
+pub use life::{Backup, Destroyed, Restored, backup, destroy, people as life_people, restore};
 use system::ServerUser;
-pub use system::find_binaries;
+pub use system::{bin_major, bin_version, binaries_for, find_binaries};
+pub use upgrade::{Upgraded, upgrade};
 
 /// The superuser name the embedded cluster is created with.
 pub const DB_USER: &str = "coachctl";
@@ -130,6 +134,21 @@ impl Cluster {
         self.socket_dir().join(format!(".s.PGSQL.{PORT}"))
     }
 
+    /// The major version of PostgreSQL that made the cluster (its
+    /// `PG_VERSION`), when there is one.
+    pub fn major(&self) -> Option<u32> {
+        fs::read_to_string(self.data_dir().join("PG_VERSION"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The server binaries that can run this cluster (see [`binaries_for`]).
+    pub fn binaries(&self) -> Result<PathBuf> {
+        binaries_for(self.major())
+    }
+
     /// A complete cluster is in place (half-made ones never are).
     pub fn is_initialized(&self) -> bool {
         build::is_complete(&self.server_dir())
@@ -180,7 +199,7 @@ impl Cluster {
             // Running: make sure coachctl's database is there too.
             return self.create_database().await;
         }
-        let bin = find_binaries()?;
+        let bin = self.binaries()?;
         fs::create_dir_all(&self.home).map_err(|e| {
             Error::Unavailable(format!(
                 "cannot create the coachctl home {}: {e}",
@@ -365,7 +384,12 @@ impl Cluster {
         if self.server_pid().is_none() {
             return Ok(false);
         }
-        let bin = find_binaries()?;
+        let bin = match self.binaries() {
+            Ok(bin) => bin,
+            // Only another version installed: pg_ctl would refuse, but a
+            // running server still stops on SIGINT (a fast shutdown).
+            Err(e) => return self.interrupt().map_err(|_| e),
+        };
         let runner = ServerUser::for_current_process()?;
         let out = runner
             .command(bin.join("pg_ctl"))
@@ -384,6 +408,24 @@ impl Cluster {
                 "the embedded PostgreSQL server did not stop: {}",
                 last_line(&out.stderr)
             )));
+        }
+        Ok(true)
+    }
+
+    /// A fast shutdown by signal, waiting up to a minute for the server to go.
+    fn interrupt(&self) -> Result<bool> {
+        let Some(pid) = self.server_pid() else {
+            return Ok(false);
+        };
+        system::signal(pid, "INT");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.server_pid().is_some() {
+            if Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "the embedded PostgreSQL server (pid {pid}) did not stop within 60 s"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         Ok(true)
     }

@@ -18,11 +18,6 @@ const INSTALL_HINT: &str = "PostgreSQL server binaries (initdb, pg_ctl, postgres
 /// when set (the only place searched then), else PATH, else the newest
 /// `/usr/lib/postgresql/*/bin`.
 pub fn find_binaries() -> Result<PathBuf> {
-    let has_all = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|b| dir.join(b).is_file())
-    };
     if let Some(dir) = std::env::var_os("COACHCTL_PG_BINDIR").filter(|d| !d.is_empty()) {
         let dir = PathBuf::from(dir);
         return if has_all(&dir) {
@@ -65,6 +60,83 @@ pub fn find_binaries() -> Result<PathBuf> {
         .pop()
         .map(|(_, p)| p)
         .ok_or_else(|| Error::Unavailable(INSTALL_HINT.into()))
+}
+
+/// The binaries for a cluster made by PostgreSQL `major` (its
+/// `PG_VERSION`): that version's own `/usr/lib/postgresql/<major>/bin`
+/// first, then as [`find_binaries`]. Binaries of another major version
+/// cannot run the cluster: that is one sentence saying what to run.
+pub fn binaries_for(major: Option<u32>) -> Result<PathBuf> {
+    let Some(major) = major else {
+        return find_binaries();
+    };
+    if std::env::var_os("COACHCTL_PG_BINDIR").is_none_or(|d| d.is_empty())
+        && let Some(own) = own_binaries(major)
+    {
+        return Ok(own);
+    }
+    let found = find_binaries()?;
+    match bin_major(&found) {
+        Some(v) if v > major => Err(Error::Unavailable(format!(
+            "this cluster was made by PostgreSQL {major}; only {v} is installed; run `coachctl db upgrade`"
+        ))),
+        Some(v) if v < major => Err(Error::Unavailable(format!(
+            "this cluster was made by PostgreSQL {major}; only {v} is installed; install PostgreSQL {major} or later"
+        ))),
+        _ => Ok(found),
+    }
+}
+
+/// Binaries of exactly this major version, where the system keeps them
+/// (`/usr/lib/postgresql/<major>/bin`), else on PATH; never
+/// `COACHCTL_PG_BINDIR`, which names the version to use from now on.
+pub fn own_binaries(major: u32) -> Option<PathBuf> {
+    let own = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
+    if has_all(&own) {
+        return Some(own);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter_map(|d| fs::canonicalize(d.join("pg_ctl")).ok())
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .find(|d| has_all(d) && bin_major(d) == Some(major))
+}
+
+fn has_all(dir: &Path) -> bool {
+    ["initdb", "pg_ctl", "postgres"]
+        .iter()
+        .all(|b| dir.join(b).is_file())
+}
+
+/// The major version of the server binaries in `dir` (`postgres --version`:
+/// "postgres (PostgreSQL) 18.1").
+pub fn bin_major(dir: &Path) -> Option<u32> {
+    let out = Command::new(dir.join("postgres"))
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let digits: String = version.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The full version of the server binaries in `dir`, e.g. "15.14".
+pub fn bin_version(dir: &Path) -> Option<String> {
+    let out = Command::new(dir.join("postgres"))
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
 }
 
 /// The account the server runs as: ourselves, or an unprivileged user when
@@ -227,8 +299,13 @@ pub(super) fn initdb_in(path: &Path) -> Vec<(u32, bool)> {
 
 /// Send SIGKILL to `pid` (through kill(1): this crate has no unsafe code).
 pub(super) fn kill(pid: u32) {
+    signal(pid, "KILL");
+}
+
+/// Send a signal by name to `pid` (through kill(1)).
+pub(super) fn signal(pid: u32, name: &str) {
     let _ = Command::new("kill")
-        .args(["-s", "KILL", &pid.to_string()])
+        .args(["-s", name, &pid.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
