@@ -493,3 +493,38 @@ fn twenty_member_logins_racing_for_three_seats_leave_exactly_three() {
     });
     org.db.assert_invariants();
 }
+
+#[test]
+fn identity_install_runs_the_grants_of_tables_added_by_later_migrations() {
+    let org = Org::new();
+    common::runtime().block_on(async {
+        let mut c = org.owner().await;
+        // A later migration's table and its grants hook, as the convention
+        // in migrations/20261207001000_identity_hooks.sql asks.
+        sqlx::raw_sql(
+            "CREATE TABLE later_things (id int PRIMARY KEY);
+             ALTER TABLE later_things ENABLE ROW LEVEL SECURITY;
+             CREATE FUNCTION identity_grants_later_things(p text) RETURNS void
+                 LANGUAGE plpgsql AS $$
+             BEGIN
+                 EXECUTE format('GRANT SELECT ON later_things TO %I', p || '_member');
+             END $$;",
+        )
+        .execute(&mut c)
+        .await
+        .expect("a later table");
+        let installed: bool = sqlx::query_scalar("SELECT identity_install()")
+            .fetch_one(&mut c)
+            .await
+            .expect("install");
+        assert!(installed);
+        let granted: bool = sqlx::query_scalar(
+            "SELECT has_table_privilege(group_prefix || '_member', 'later_things', 'SELECT')
+             FROM identity_settings",
+        )
+        .fetch_one(&mut c)
+        .await
+        .expect("privilege");
+        assert!(granted, "the hook's grant was installed");
+    });
+}
