@@ -12,6 +12,7 @@
 //! [profiles.prod]
 //! database_url = "postgres://coachctl@db.example.com/coachctl?sslmode=verify-full"
 //! read_url = "postgres://coachctl@standby.example.com/coachctl"   # optional
+//! as = "ops@example.com"       # optional: beats the file's own as, output, tz
 //! ```
 //!
 //! Flags beat the environment, which beats the file, which beats the
@@ -50,8 +51,20 @@ pub struct File {
     pub profiles: BTreeMap<String, Entry>,
     /// Profile name to its `read_url` (a standby for read-only commands).
     pub read_urls: BTreeMap<String, Entry>,
+    /// Profile name to the `as`, `output` and `tz` it binds, which beat the
+    /// file's own when that profile is in use (a kubectl context binds a
+    /// user as well as a cluster).
+    pub profile_defaults: BTreeMap<String, Defaults>,
     /// Said on stderr: the file holds a password others may read.
     pub warnings: Vec<String>,
+}
+
+/// What a profile may bind besides its database.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub as_user: Option<Entry>,
+    pub output: Option<Entry>,
+    pub tz: Option<Entry>,
 }
 
 /// Where the config file is: `COACHCTL_CONFIG`, else
@@ -230,22 +243,27 @@ pub fn parse(path: &Path, text: &str) -> Result<File> {
                         ));
                     };
                     let mut url = None;
+                    let mut defaults = Defaults::default();
                     for (f, fv) in fields {
                         match f.get_ref().as_ref() {
                             "database_url" => url = Some(string("database_url", fv)?),
                             "read_url" => {
                                 file.read_urls.insert(name.clone(), string("read_url", fv)?);
                             }
+                            "as" => defaults.as_user = Some(string("as", fv)?),
+                            "output" => defaults.output = Some(string("output", fv)?),
+                            "tz" => defaults.tz = Some(string("tz", fv)?),
                             other => {
                                 return Err(at(
                                     line_of(f.span().start),
                                     format!(
-                                        "unknown key '{other}' in profile '{name}'; a profile has database_url and read_url"
+                                        "unknown key '{other}' in profile '{name}'; a profile has database_url, read_url, as, output and tz"
                                     ),
                                 ));
                             }
                         }
                     }
+                    file.profile_defaults.insert(name.clone(), defaults);
                     let url = url
                         .ok_or_else(|| at(line, format!("profile '{name}' has no database_url")))?;
                     file.profiles.insert(name, url);
@@ -279,6 +297,24 @@ impl File {
         self.profiles
             .values()
             .any(|e| url::Url::parse(&e.value).is_ok_and(|u| u.password().is_some()))
+    }
+
+    /// This file as seen with profile `name` in use: the profile's `as`,
+    /// `output` and `tz` in place of the file's own.
+    pub fn with_profile(&self, name: &str) -> File {
+        let mut f = self.clone();
+        if let Some(d) = self.profile_defaults.get(name) {
+            if d.as_user.is_some() {
+                f.as_user = d.as_user.clone();
+            }
+            if d.output.is_some() {
+                f.output = d.output.clone();
+            }
+            if d.tz.is_some() {
+                f.tz = d.tz.clone();
+            }
+        }
+        f
     }
 
     /// The URL of profile `name`.

@@ -268,3 +268,42 @@ fn output_json_in_the_file_makes_data_and_errors_json() {
     let v: Value = serde_json::from_str(r.fails_with(5).trim()).unwrap();
     assert_eq!(v["kind"], "not_found", "{v}");
 }
+
+#[test]
+fn a_profile_binds_its_own_as_output_and_tz_over_the_files() {
+    let db = TestDb::new();
+    common::ana_and_bo(&db);
+    let home = config_home(&format!(
+        "as = \"bo@example.com\"\ntz = \"Asia/Tokyo\"\n\n\
+         [profiles.work]\ndatabase_url = \"{}\"\nas = \"ana@example.com\"\noutput = \"csv\"\n\n\
+         [profiles.plain]\ndatabase_url = \"{}\"\n",
+        db.url, db.url
+    ));
+    let show = |profile: &str| {
+        settings(&run(
+            &db,
+            home.path(),
+            &[("DATABASE_URL", None)],
+            &["--profile", profile, "config", "show", "-o", "json"],
+        ))
+    };
+    let work = show("work");
+    assert_eq!(work["as"].0, "ana@example.com", "{work:?}");
+    assert_eq!(
+        work["tz"].0, "Asia/Tokyo",
+        "the file's own where the profile says nothing"
+    );
+    // -o json on the command line still beats the profile's csv
+    assert_eq!(work["output"].0, "json", "{work:?}");
+    let plain = show("plain");
+    assert_eq!(plain["as"].0, "bo@example.com", "{plain:?}");
+    // the profile's output applies when nothing else says
+    let csv = run(
+        &db,
+        home.path(),
+        &[("DATABASE_URL", None)],
+        &["--profile", "work", "member", "list"],
+    );
+    let header = csv.ok().lines().next().unwrap_or_default().to_string();
+    assert!(header.split(',').any(|h| h == "email"), "CSV: {csv:#?}");
+}

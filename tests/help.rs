@@ -121,3 +121,31 @@ fn man_writes_a_page_for_every_command_that_man_can_render() {
     let book = std::fs::read_to_string(dir.path().join("coachctl-book.1")).expect("book");
     assert!(book.contains("\\-\\-coach"), "{book}");
 }
+
+#[test]
+fn bare_coachctl_prints_a_short_overview_naming_every_command_and_succeeds() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coachctl"))
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().count() <= 12, "short:\n{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    for noun in [
+        "coach", "member", "book", "session", "slots", "notify", "db", "demo",
+    ] {
+        assert!(
+            text.contains(&format!(" {noun},")) || text.contains(&format!(" {noun}\n")),
+            "{noun} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("coachctl help"), "{text}");
+    // a noun alone still shows that noun's help (exit 2, as before)
+    let noun = std::process::Command::new(env!("CARGO_BIN_EXE_coachctl"))
+        .arg("session")
+        .output()
+        .unwrap();
+    assert_eq!(noun.status.code(), Some(2), "{noun:?}");
+}

@@ -136,6 +136,10 @@ fn a_coach_proposes_the_member_accepts_and_it_is_scheduled() {
         .json();
     assert_eq!(accepted["status"], "scheduled");
     assert_eq!(accepted["sequence"], 1);
+    assert!(
+        accepted["expires_at"].is_null(),
+        "an accepted session has no deadline to show: {accepted}"
+    );
     // accepting twice is a rule violation
     db.run(&["--as", "bo@example.com", "session", "accept", id])
         .fails_with(7);

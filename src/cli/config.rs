@@ -51,10 +51,41 @@ impl Cmd {
                 if let Some(db) = all.iter_mut().find(|s| s.id == "database") {
                     db.value = ctx.target().describe();
                 }
-                output::list(ctx, chrono_tz::UTC, &all)
+                if ctx.global.output == output::Format::Table {
+                    output::raw(&lines(&all, super::table::width()))
+                } else {
+                    output::list(ctx, chrono_tz::UTC, &all)
+                }
             }
         }
     }
+}
+
+/// The table form of `config show`: `key = value   # source` lines, as
+/// `git config --show-origin` reads, so that a long value (a URL, a path)
+/// stays whole and copyable instead of wrapping into a grid. The comments
+/// line up when they fit in `width`.
+fn lines(all: &[Setting], width: usize) -> String {
+    use crate::domain::text::shown;
+    let head: Vec<String> = all
+        .iter()
+        .map(|s| format!("{} = {}", s.id, shown(&s.value)))
+        .collect();
+    let col = head.iter().map(|h| h.chars().count()).max().unwrap_or(0) + 3;
+    let mut out = String::new();
+    for (h, s) in head.iter().zip(all) {
+        let origin = match s.from.as_str() {
+            "" => s.source.as_str().to_string(),
+            from => format!("{} {}", s.source.as_str(), shown(from)),
+        };
+        let pad = if col + 2 + origin.chars().count() <= width {
+            col - h.chars().count()
+        } else {
+            3
+        };
+        out.push_str(&format!("{h}{}# {origin}\n", " ".repeat(pad)));
+    }
+    out
 }
 
 /// How clap got the value of global option `id`.
@@ -130,6 +161,7 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
         (_, Given::Env(p)) => Some((Source::Env, "COACHCTL_PROFILE".into(), Err(p))),
         _ => file_profile.map(|e| (Source::File, at(e), Err(e.value.as_str()))),
     };
+    let mut profile_in_use = None;
     match chosen {
         Some((source, from, Ok(url))) => {
             global.database_url = Some(url.to_string());
@@ -145,6 +177,7 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
                 ))
             })?;
             let url = f.profile_url(name)?;
+            profile_in_use = Some(name.to_string());
             global.database_url = Some(url.value.clone());
             // the profile's standby for reads (COACHCTL_READ_URL beats it)
             global.read_url = f.read_urls.get(name).map(|r| r.value.clone());
@@ -164,6 +197,18 @@ pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> 
             ));
         }
     }
+
+    // From here on the file is seen through the profile in use: its `as`,
+    // `output` and `tz` beat the file's own, so switching profile never
+    // keeps another organisation's `as`.
+    let seen;
+    let file = match (file, &profile_in_use) {
+        (Some(f), Some(name)) => {
+            seen = f.with_profile(name);
+            Some(&seen)
+        }
+        (f, _) => f,
+    };
 
     // --as, COACHCTL_AS, else the file's `as`.
     let as_given = matches
@@ -271,4 +316,43 @@ fn format_name(f: output::Format) -> String {
     f.to_possible_value()
         .map(|v| v.get_name().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(id: &'static str, value: &str, source: Source, from: &str) -> Setting {
+        setting(id, value.into(), source, from.into())
+    }
+
+    #[test]
+    fn config_show_reads_as_key_value_lines_with_their_origin_aligned_when_they_fit() {
+        let all = [
+            s("as", "ana@example.com", Source::Env, "COACHCTL_AS"),
+            s("output", "table", Source::Default, ""),
+        ];
+        assert_eq!(
+            lines(&all, 80),
+            "as = ana@example.com   # env COACHCTL_AS\noutput = table         # default\n"
+        );
+    }
+
+    #[test]
+    fn a_long_value_stays_whole_on_its_line_and_only_the_comment_moves() {
+        let url = format!("postgres://app@{}.example.com/coachctl", "db".repeat(30));
+        let all = [
+            s("database", &url, Source::Env, "DATABASE_URL"),
+            s("as", "ana@example.com", Source::File, "/etc/x (line 2)"),
+        ];
+        let text = lines(&all, 80);
+        let first = text.lines().next().unwrap();
+        assert_eq!(first, format!("database = {url}   # env DATABASE_URL"));
+        let second = text.lines().nth(1).unwrap();
+        assert!(second.chars().count() <= 80, "{second}");
+        assert!(
+            second.starts_with("as = ana@example.com")
+                && second.ends_with("# file /etc/x (line 2)")
+        );
+    }
 }

@@ -6,22 +6,39 @@ use std::io::Write;
 
 use super::Ctx;
 use super::output::{self, Format};
+use super::table::truncate;
 use crate::dashboard::{CoachDashboard, MemberDashboard};
 use crate::error::Result;
 use crate::session::Session;
 
 /// A session by the other party's name, as `session list` reads.
 fn agenda_line(s: &Session, tz: chrono_tz::Tz, with: &str) -> String {
-    let start = s.start.with_timezone(&tz);
+    agenda_row(
+        s.start.with_timezone(&tz),
+        s.end.with_timezone(&tz),
+        with,
+        // to_string: the status's Display ignores the width
+        &s.status.to_string(),
+        &s.id.to_string()[..8],
+    )
+}
+
+fn agenda_row(
+    start: chrono::DateTime<chrono_tz::Tz>,
+    end: chrono::DateTime<chrono_tz::Tz>,
+    with: &str,
+    status: &str,
+    id: &str,
+) -> String {
     format!(
         "  {}  {}–{}  {:<24} {:<10} {}",
         start.format("%a %e %b"),
         start.format("%H:%M"),
-        s.end.with_timezone(&tz).format("%H:%M"),
-        with,
-        // to_string: the status's Display ignores the width
-        s.status.to_string(),
-        &s.id.to_string()[..8]
+        end.format("%H:%M"),
+        // cut, not wrapped: the row keeps its time, status and id
+        truncate(with, 24),
+        status,
+        id
     )
 }
 
@@ -119,9 +136,30 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
             out,
             "  {}  {:<28} {}",
             a.at.with_timezone(&tz).format("%a %e %b %H:%M"),
-            a.member_email,
+            truncate(&a.member_email, 28),
             a.action
         )?;
     }
     output::human(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_member_name_is_cut_so_the_agenda_row_stays_within_80_columns() {
+        use chrono::TimeZone;
+        let start = chrono_tz::UTC
+            .with_ymd_and_hms(2030, 3, 4, 9, 0, 0)
+            .unwrap();
+        let end = chrono_tz::UTC
+            .with_ymd_and_hms(2030, 3, 4, 10, 0, 0)
+            .unwrap();
+        let name = "Bartholomew ".repeat(6);
+        let line = agenda_row(start, end, &name, "scheduled", "6c1f4a9e");
+        assert!(line.chars().count() <= 80, "{line}");
+        assert!(line.contains("Bartholomew Bartholomew…"), "{line}");
+        assert!(line.ends_with("scheduled  6c1f4a9e"), "{line}");
+    }
 }

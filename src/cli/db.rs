@@ -125,11 +125,17 @@ impl Cmd {
                 output::note(
                     ctx,
                     &format!(
-                        "restored {} into {}: {} people, schema version {}",
+                        "restored {} into {}: {} people, schema version {}{}",
                         r.file.display(),
                         r.database,
                         r.users,
-                        r.schema_version
+                        r.schema_version,
+                        match r.dropped_logins {
+                            0 => String::new(),
+                            n => format!(
+                                "; {n} database login(s) belonged to the old server: grant them again with coachctl login grant"
+                            ),
+                        }
                     ),
                 );
                 output::value(ctx, &to_json(&r)?)

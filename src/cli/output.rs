@@ -39,6 +39,9 @@ pub trait Record: Serialize {
     const ID_FIELD: Option<&'static str> = Some("id");
     /// What `-o ids` prints.
     fn id(&self) -> String;
+    /// The column this list exists for (an audit entry's action): in a
+    /// generic table it is cut last, after ids, times and other text.
+    const KEY: Option<&'static str> = None;
     /// Headers of the rows `table_row` gives as `Row::Cells`.
     const TABLE_HEADERS: &'static [&'static str] = &[];
     /// This record's row in a list table, when it has a layout of its own
@@ -132,6 +135,7 @@ impl Record for crate::member::Member {
 impl Record for crate::audit::Entry {
     const COLUMNS: &'static [&'static str] =
         &["id", "at", "actor", "action", "entity", "entity_id"];
+    const KEY: Option<&'static str> = Some("action");
     fn id(&self) -> String {
         self.entity_id.map(|i| i.to_string()).unwrap_or_default()
     }
@@ -146,6 +150,7 @@ impl Record for crate::notify::Message {
         "attempts",
         "next_attempt_at",
     ];
+    const KEY: Option<&'static str> = Some("event");
     fn id(&self) -> String {
         self.id.to_string()
     }
@@ -288,6 +293,7 @@ impl Record for crate::invite::Invitation {
         "assign",
         "expires_at",
     ];
+    const KEY: Option<&'static str> = Some("email");
     fn id(&self) -> String {
         self.id.to_string()
     }
@@ -622,7 +628,7 @@ pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     match (ctx.global.output, v) {
         (Format::Json, _) => writeln!(out, "{}", json_text(v))?,
         (Format::Table, Value::Object(map)) => {
-            out.write_all(table::render_fields(map).as_bytes())?
+            out.write_all(table::render_fields(map, table::width()).as_bytes())?
         }
         (Format::Wide, Value::Object(map)) => {
             let mut t = new_table(ctx);

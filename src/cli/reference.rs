@@ -27,7 +27,7 @@ pub const EXIT_CODES: &[(&str, &str)] = &[
     ),
     (
         "8",
-        "unavailable: database or SMTP server unreachable, schema behind (`coachctl db migrate`), PostgreSQL not installed or of another major version (`coachctl db upgrade`), a `doctor` check failed",
+        "unavailable: database or SMTP server unreachable, schema behind (`coachctl db migrate`) or newer than the binary (upgrade coachctl; `db migrate` too), PostgreSQL not installed or of another major version (`coachctl db upgrade`), a `doctor` check failed",
     ),
     (
         "130",

@@ -37,7 +37,13 @@ pub fn argument_error(e: &clap::Error) -> ExitCode {
             let _ = e.print();
             ExitCode::SUCCESS
         }
-        // `coachctl` alone: the help is the answer for a person.
+        // `coachctl` alone: a short overview, as git and cargo give.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand if std::env::args_os().len() == 1 => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(overview(super::table::width()).as_bytes());
+            ExitCode::SUCCESS
+        }
+        // `coachctl session`: the noun's help is the answer for a person.
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand if !json => {
             let _ = e.print();
             ExitCode::from(2)
@@ -51,6 +57,44 @@ pub fn argument_error(e: &clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// What bare `coachctl` prints: what it is, its commands in a few lines,
+/// and where to go next (the full help is `coachctl help`).
+pub fn overview(width: usize) -> String {
+    use clap::CommandFactory;
+    let cmd = super::Cli::command();
+    let mut out = format!(
+        "coachctl {}: coaches, members, availability and booking on PostgreSQL\n\n\
+         Usage: coachctl [OPTIONS] <COMMAND>\n\n",
+        cmd.get_version().unwrap_or_default()
+    );
+    let names: Vec<&str> = cmd
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+        .map(|c| c.get_name())
+        .collect();
+    let lead = "Commands: ";
+    let mut line = lead.to_string();
+    for (i, name) in names.iter().enumerate() {
+        let piece = if i + 1 < names.len() {
+            format!("{name}, ")
+        } else {
+            (*name).to_string()
+        };
+        if line.len() + piece.trim_end().len() > width && line.len() > lead.len() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(lead.len());
+        }
+        line.push_str(&piece);
+    }
+    out.push_str(line.trim_end());
+    out.push_str(
+        "\n\nStart with: coachctl demo (a sample organisation on the embedded database)\n\
+         Every command and option: coachctl help; one command: coachctl help book\n",
+    );
+    out
 }
 
 fn print(json: bool, kind: &str, message: &str) {

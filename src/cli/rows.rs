@@ -154,7 +154,10 @@ impl<'a, T: Record> Rows<'a, T> {
                         .map(|v| {
                             Row::Cells(
                                 cols.iter()
-                                    .map(|c| table::json_cell(c, v.get(*c)))
+                                    .map(|c| match T::KEY {
+                                        Some(k) if k == *c => table::key_cell(v.get(*c)),
+                                        _ => table::json_cell(c, v.get(*c)),
+                                    })
                                     .collect(),
                             )
                         })

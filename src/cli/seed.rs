@@ -94,14 +94,57 @@ fn render(ctx: &Ctx, report: &Report) -> Result<()> {
             output::list(ctx, tz, &with_ids)
         }
         output::Format::Csv => output::list(ctx, tz, &report.changes),
-        output::Format::Table | output::Format::Wide => {
+        output::Format::Wide => {
             if !report.changes.is_empty() {
                 output::list(ctx, tz, &report.changes)?;
             }
             output::note(ctx, &fit(&summary(report), 80));
             Ok(())
         }
+        output::Format::Table => {
+            if !report.changes.is_empty() {
+                output::raw(&changes_table(&report.changes, super::table::width()))?;
+            }
+            output::note(ctx, &fit(&summary(report), 80));
+            Ok(())
+        }
     }
+}
+
+/// The changes for a person: one row per thing, each difference on a line
+/// of its own under it (cut at the width, never mid-row), so a long value
+/// does not hide the others behind a JSON array cut short.
+fn changes_table(changes: &[Change], width: usize) -> String {
+    use super::table::{self, Cell, Row};
+    let rows: Vec<Row> = changes
+        .iter()
+        .map(|c| {
+            Row::Cells(vec![
+                Cell::fixed(c.action.as_str()),
+                Cell::fixed(c.kind.as_str()),
+                Cell::key(&c.key),
+                Cell::counter(format!("line {}", c.line)),
+            ])
+        })
+        .collect();
+    let headers = ["action", "kind", "key", "where"].map(String::from);
+    let text = table::render(&rows, &headers, chrono_tz::UTC, false, width);
+    let mut lines = text.lines();
+    let mut out = String::new();
+    if let Some(head) = lines.next() {
+        out.push_str(head);
+        out.push('\n');
+    }
+    for (c, line) in changes.iter().zip(lines) {
+        out.push_str(line);
+        out.push('\n');
+        for d in &c.differences {
+            let d = crate::domain::text::shown(d);
+            out.push_str(&table::truncate(&format!("    {d}"), width));
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// `text` broken at spaces into lines of at most `width` columns, so that a

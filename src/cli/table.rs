@@ -38,11 +38,27 @@ const MIN_ELASTIC: usize = 6;
 
 const GAP: &str = "  ";
 
-/// One cell: its text and whether it may be shortened to fit.
+/// How a column gives way when a row is wider than the terminal, in the
+/// order they give: ids, timestamps and counters are dropped whole
+/// first (`-o wide` has them), free text is cut next, and the column a
+/// view exists for (an audit entry's action, a message's event) last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Give {
+    /// Dropped whole, in this rank: 0 ids, 1 timestamps, 2 counters.
+    Drop(u8),
+    /// Cut with `…` (names, emails, free text).
+    Cut,
+    /// Cut only when nothing else is left to give.
+    Keep,
+    /// Shown whole (status, dates of an agenda).
+    Never,
+}
+
+/// One cell: its text and how its column gives way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     text: String,
-    elastic: bool,
+    give: Give,
 }
 
 impl Cell {
@@ -50,7 +66,7 @@ impl Cell {
     pub fn text(s: &str) -> Cell {
         Cell {
             text: one_line(s),
-            elastic: true,
+            give: Give::Cut,
         }
     }
 
@@ -58,14 +74,41 @@ impl Cell {
     pub fn fixed(s: impl Into<String>) -> Cell {
         Cell {
             text: one_line(&s.into()),
-            elastic: false,
+            give: Give::Never,
+        }
+    }
+
+    /// The text a view exists for: cut last, after every other column.
+    pub fn key(s: &str) -> Cell {
+        Cell {
+            text: one_line(s),
+            give: Give::Keep,
         }
     }
 
     /// An id as tables show it: its first 8 hex digits (`-o ids`, JSON and
-    /// CSV keep the whole id; commands take any unique prefix).
+    /// CSV keep the whole id; commands take any unique prefix). Dropped
+    /// first when the row does not fit.
     pub fn id(id: &uuid::Uuid) -> Cell {
-        Cell::fixed(short_id(&id.to_string()))
+        Cell {
+            text: short_id(&id.to_string()),
+            give: Give::Drop(0),
+        }
+    }
+
+    /// A number or a reference (`line 12`) that may go when the row does
+    /// not fit, after ids and times.
+    pub fn counter(s: impl Into<String>) -> Cell {
+        Cell::droppable(s, 2)
+    }
+
+    /// A cell whose column is dropped whole, in `rank` (0 ids, 1 times,
+    /// 2 counters), when the row does not fit.
+    fn droppable(s: impl Into<String>, rank: u8) -> Cell {
+        Cell {
+            text: one_line(&s.into()),
+            give: Give::Drop(rank),
+        }
     }
 }
 
@@ -121,45 +164,69 @@ fn pad(s: &str, w: usize) -> String {
     format!("{s}{}", " ".repeat(n))
 }
 
-/// Column widths that fit `avail`: the widest elastic column gives way
-/// first, down to [`MIN_ELASTIC`].
+/// Below this a cut text column is not cut further before ids, times and
+/// counters are dropped: a name cut to a few letters says less than the
+/// columns dropped for it.
+const COMFORTABLE: usize = 16;
+
+/// Column widths that fit `avail`; a dropped column has width 0. Text
+/// columns are cut (the widest first) down to [`COMFORTABLE`], then ids,
+/// timestamps and counters are dropped, then text is cut down to
+/// [`MIN_ELASTIC`], and the key column last.
 fn fit(rows: &[&[Cell]], avail: usize) -> Vec<usize> {
     let n = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let mut widths = vec![0; n];
-    let mut elastic = vec![false; n];
+    // A column gives way as its data does: the most that any cell allows
+    // short of shown-whole (a header, an empty cell, says nothing).
+    let mut give = vec![None::<Give>; n];
     for r in rows {
         for (i, c) in r.iter().enumerate() {
             widths[i] = widths[i].max(text_width(&c.text));
-            elastic[i] |= c.elastic;
+            if c.give != Give::Never {
+                give[i] = give[i].max(Some(c.give));
+            }
         }
     }
-    let total = |w: &[usize]| w.iter().sum::<usize>() + GAP.len() * w.len().saturating_sub(1);
-    let mut over = total(&widths).saturating_sub(avail);
-    while over > 0 {
-        let Some(i) = (0..n)
-            .filter(|i| elastic[*i] && widths[*i] > MIN_ELASTIC)
-            .max_by_key(|i| widths[*i])
-        else {
-            break;
-        };
-        widths[i] -= 1;
-        over -= 1;
+    let give: Vec<Give> = give.into_iter().map(|g| g.unwrap_or(Give::Never)).collect();
+    let total = |w: &[usize]| {
+        let shown = w.iter().filter(|x| **x > 0).count();
+        w.iter().sum::<usize>() + GAP.len() * shown.saturating_sub(1)
+    };
+    let shrink = |widths: &mut Vec<usize>, class: Give, floor: usize| {
+        while total(widths) > avail {
+            let Some(i) = (0..n)
+                .filter(|i| give[*i] == class && widths[*i] > floor)
+                .max_by_key(|i| widths[*i])
+            else {
+                break;
+            };
+            widths[i] -= 1;
+        }
+    };
+    shrink(&mut widths, Give::Cut, COMFORTABLE);
+    for rank in 0..=2 {
+        // the rightmost first: columns read left to right
+        for i in (0..n).rev() {
+            if total(&widths) > avail && give[i] == Give::Drop(rank) {
+                widths[i] = 0;
+            }
+        }
     }
+    shrink(&mut widths, Give::Cut, MIN_ELASTIC);
+    shrink(&mut widths, Give::Keep, MIN_ELASTIC);
     widths
 }
 
 fn join(cells: &[Cell], widths: &[usize]) -> String {
-    let last = cells.len().saturating_sub(1);
-    let mut line = String::new();
+    let mut parts = Vec::with_capacity(cells.len());
     for (i, c) in cells.iter().enumerate() {
-        let w = widths.get(i).copied().unwrap_or(0);
-        let t = truncate(&c.text, w);
-        line.push_str(&if i == last { t } else { pad(&t, w) });
-        if i != last {
-            line.push_str(GAP);
-        }
+        // a dropped column (width 0) is left out, gap and all
+        let Some(w) = widths.get(i).copied().filter(|w| *w > 0) else {
+            continue;
+        };
+        parts.push(pad(&truncate(&c.text, w), w));
     }
-    line.trim_end().to_string()
+    parts.join(GAP).trim_end().to_string()
 }
 
 /// Column widths of a plain table from its header and a sample of its
@@ -177,9 +244,16 @@ pub fn plain_widths(rows: &[Row], headers: &[String], width: usize) -> Option<Ve
     // Later rows may be longer than the sample: the room left goes to the
     // text columns, so that they are cut only where the width runs out.
     let elastic: Vec<usize> = (0..widths.len())
-        .filter(|i| all.iter().any(|r| r.get(*i).is_some_and(|c| c.elastic)))
+        .filter(|i| widths[*i] > 0)
+        .filter(|i| {
+            all.iter().any(|r| {
+                r.get(*i)
+                    .is_some_and(|c| matches!(c.give, Give::Cut | Give::Keep))
+            })
+        })
         .collect();
-    let used = widths.iter().sum::<usize>() + GAP.len() * widths.len().saturating_sub(1);
+    let shown = widths.iter().filter(|w| **w > 0).count();
+    let used = widths.iter().sum::<usize>() + GAP.len() * shown.saturating_sub(1);
     for k in 0..width.saturating_sub(used) {
         if let Some(i) = elastic.get(k % elastic.len().max(1)) {
             widths[*i] += 1;
@@ -309,19 +383,28 @@ pub fn has_timestamps(rows: &[Value], cols: &[&str]) -> bool {
     })
 }
 
+/// One cell of a generic list table, from a record's JSON field; the
+/// view's key column (`key`) is cut last.
+pub fn key_cell(v: Option<&Value>) -> Cell {
+    match v {
+        Some(Value::String(s)) => Cell::key(s),
+        other => json_cell("", other),
+    }
+}
+
 /// One cell of a generic list table, from a record's JSON field.
 pub fn json_cell(key: &str, v: Option<&Value>) -> Cell {
     match v {
         None | Some(Value::Null) => Cell::fixed(""),
         Some(Value::Bool(b)) => Cell::fixed(if *b { "yes" } else { "no" }),
-        Some(Value::Number(n)) => Cell::fixed(n.to_string()),
+        Some(Value::Number(n)) => Cell::droppable(n.to_string(), 2),
         Some(Value::String(s)) => {
             if (key == "id" || key.ends_with("_id")) && uuid::Uuid::parse_str(s).is_ok() {
-                Cell::fixed(short_id(s))
+                Cell::droppable(short_id(s), 0)
             } else if is_time_key(key)
                 && let Some(t) = short_time(s)
             {
-                Cell::fixed(t)
+                Cell::droppable(t, 1)
             } else {
                 Cell::text(s)
             }
@@ -433,13 +516,20 @@ fn wrap(s: &str, w: usize) -> Vec<String> {
 
 /// A status report, `key  value` lines with no box: values stay whole (a
 /// URL or a path is copied from here), nothing wrapped mid-word in a cell.
-pub fn render_fields(map: &Map<String, Value>) -> String {
+/// A value too long for its line goes whole onto the next one, indented,
+/// rather than wrapping on the terminal under the keys.
+pub fn render_fields(map: &Map<String, Value>, width: usize) -> String {
     let keys = show_order(map, &[]);
     let w = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for k in keys {
         let text = one_line(&super::output::cell_text(map.get(k)));
-        out.push_str(&format!("{:<w$}{GAP}{text}\n", k.replace('_', " ")));
+        let key = k.replace('_', " ");
+        if w + GAP.len() + text_width(&text) > width {
+            out.push_str(&format!("{key}\n{GAP}{text}\n"));
+        } else {
+            out.push_str(&format!("{key:<w$}{GAP}{text}\n"));
+        }
     }
     out
 }
@@ -498,6 +588,49 @@ mod tests {
         assert_eq!(w[2], 9);
         assert!(w.iter().sum::<usize>() + 4 <= 60, "{w:?}");
         assert!(w[0] < 30 && w[1] < 40 && w[0].abs_diff(w[1]) <= 1, "{w:?}");
+    }
+
+    #[test]
+    fn ids_times_and_counters_are_dropped_before_text_is_cut_short() {
+        let id = uuid::Uuid::nil();
+        let row = [
+            Cell::droppable("01 Dec 2026 23:31", 1),
+            Cell::text(&"a".repeat(20)),
+            Cell::key("booking.confirmed"),
+            Cell::text(&"e".repeat(30)),
+            Cell::id(&id),
+        ];
+        let w = fit(&[&row], 80);
+        assert_eq!(w[4], 0, "the id goes first: {w:?}");
+        assert_eq!(w[2], 17, "the key column is whole: {w:?}");
+        assert!(w[1] >= COMFORTABLE && w[3] >= COMFORTABLE, "{w:?}");
+        let line = join(&row, &w);
+        assert!(text_width(&line) <= 80, "{line}");
+        assert!(line.contains("booking.confirmed"), "{line}");
+    }
+
+    #[test]
+    fn the_key_column_is_cut_only_when_nothing_else_can_give() {
+        let row = [Cell::text(&"n".repeat(30)), Cell::key(&"k".repeat(40))];
+        // room for the key when the text gives all it can
+        let w = fit(&[&row], 50);
+        assert_eq!(w, vec![8, 40]);
+        // and when even that is not enough, the key is cut too
+        let w = fit(&[&row], 40);
+        assert_eq!(w, vec![MIN_ELASTIC, 40 - 2 - MIN_ELASTIC]);
+    }
+
+    #[test]
+    fn a_status_value_too_long_for_its_line_goes_whole_onto_the_next() {
+        let url = format!("postgres://app@{}.example.com/coachctl", "db".repeat(30));
+        let map: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "database": url,
+            "state": "up to date",
+        }))
+        .unwrap();
+        let text = render_fields(&map, 80);
+        assert!(text.contains(&format!("database\n  {url}\n")), "{text}");
+        assert!(text.contains("state     up to date\n"), "{text}");
     }
 
     #[test]

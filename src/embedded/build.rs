@@ -185,17 +185,17 @@ pub(super) fn leftovers(cluster: &Cluster) -> Vec<PathBuf> {
 
 /// Remove the leftovers of interrupted creations. Under the home's lock, a
 /// process still writing to one is an initdb orphaned by a killed coachctl
-/// (with its postgres children): its work is lost anyway, so it is
-/// stopped. Should one not go away, its directory is left for next time;
-/// nothing ever starts it.
+/// or one of its bootstrap postgres children: their work is lost anyway,
+/// so all of them are stopped (a bootstrap child left to finish on its own
+/// can take longer than the wait below on a loaded machine). Should one
+/// not go away, its directory is left for next time; nothing ever starts
+/// it.
 fn remove_leftovers(cluster: &Cluster) {
     for path in leftovers(cluster) {
-        for (pid, initdb) in system::initdb_in(&path) {
-            if initdb {
-                system::kill(pid);
-            }
+        for (pid, _initdb) in system::initdb_in(&path) {
+            system::kill(pid);
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while !system::initdb_in(&path).is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }

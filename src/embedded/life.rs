@@ -85,6 +85,9 @@ pub struct Restored {
     pub replaced_users: i64,
     pub users: i64,
     pub schema_version: i64,
+    /// Logins of the backup's cluster, which are not carried over (roles
+    /// belong to a cluster): `login grant` makes them again.
+    pub dropped_logins: i64,
 }
 
 /// How many people the embedded database holds (0 when it has no schema
@@ -134,7 +137,28 @@ pub async fn restore(cluster: &Cluster, file: &Path) -> Result<Restored> {
             file.display()
         )));
     }
+    let prefix = group_prefix(&tool, file)?;
     let mut admin = cluster.connect_options("postgres").connect().await?;
+    // Roles belong to the cluster, not to a database's dump: the backup's
+    // grants name its group roles, which a fresh home lacks.
+    if let Some(p) = &prefix {
+        for g in ["admin", "coach", "member", "notifier"] {
+            let role = format!("{p}_{g}");
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                    .bind(&role)
+                    .fetch_one(&mut admin)
+                    .await?;
+            if !exists {
+                // `p` passed group_prefix's check: a plain identifier.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "CREATE ROLE \"{role}\" NOLOGIN"
+                )))
+                .execute(&mut admin)
+                .await?;
+            }
+        }
+    }
     sqlx::raw_sql("DROP DATABASE IF EXISTS coachctl WITH (FORCE)")
         .execute(&mut admin)
         .await?;
@@ -157,6 +181,8 @@ pub async fn restore(cluster: &Cluster, file: &Path) -> Result<Restored> {
     let target = Target::Embedded(cluster.clone());
     let pool = target.connect_for_migration().await?;
     let schema = crate::db::migrate(&pool).await?;
+    // The old cluster's logins are not roles here: grant them again.
+    let dropped_logins = drop_missing_logins(&pool).await?;
     let users = count_users(&pool).await?;
     pool.close().await;
     Ok(Restored {
@@ -165,7 +191,50 @@ pub async fn restore(cluster: &Cluster, file: &Path) -> Result<Restored> {
         replaced_users,
         users,
         schema_version: schema.applied,
+        dropped_logins,
     })
+}
+
+/// The group prefix a backup's grants use (`identity_settings`), read from
+/// the file without restoring it; None for a backup made before logins.
+fn group_prefix(tool: &Path, file: &Path) -> Result<Option<String>> {
+    let out = client(tool)
+        .args(["--data-only", "--table=identity_settings", "--file=-"])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(|e| Error::Unavailable(format!("cannot run {}: {e}", tool.display())))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("COPY "));
+    lines.next();
+    let prefix = lines
+        .next()
+        .and_then(|row| row.split('\t').nth(1))
+        .map(str::to_string);
+    Ok(prefix.filter(|p| {
+        p.len() <= 41
+            && p.starts_with(|c: char| c.is_ascii_lowercase())
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }))
+}
+
+/// Rows of `logins` whose role this cluster does not have (a backup
+/// restored elsewhere): removed, and counted for the report.
+async fn drop_missing_logins(pool: &sqlx::PgPool) -> Result<i64> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('logins') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(0);
+    }
+    let n = sqlx::query(
+        "DELETE FROM logins l WHERE NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = l.role_name)",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 /// What `db destroy` removed.

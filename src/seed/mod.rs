@@ -216,6 +216,15 @@ pub enum Action {
     Update,
 }
 
+impl Action {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+        }
+    }
+}
+
 /// One created or changed thing.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {

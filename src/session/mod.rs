@@ -95,6 +95,12 @@ struct SessionRow {
 impl TryFrom<SessionRow> for Session {
     type Error = Error;
     fn try_from(r: SessionRow) -> Result<Self> {
+        let status = SessionStatus::from_db(&r.status)?;
+        // A deadline means something only while the session waits for an
+        // answer; once answered it is history, not a date to show.
+        let expires_at = r
+            .expires_at
+            .filter(|_| matches!(status, SessionStatus::Proposed | SessionStatus::Expired));
         Ok(Session {
             id: r.id,
             coach_id: r.coach_id,
@@ -103,14 +109,14 @@ impl TryFrom<SessionRow> for Session {
             member_email: r.member_email,
             start: r.starts_at,
             end: r.ends_at,
-            status: SessionStatus::from_db(&r.status)?,
+            status,
             session_type: SessionType::from_db(&r.session_type)?,
             member_notes: r.member_notes,
             coach_notes: r.coach_notes,
             cancellation_reason: r.cancellation_reason,
             cancelled_at: r.cancelled_at,
             completed_at: r.completed_at,
-            expires_at: r.expires_at,
+            expires_at,
             decline_reason: r.decline_reason,
             outcomes: r.outcomes,
             sequence: r.sequence,
