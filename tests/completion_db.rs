@@ -34,9 +34,11 @@ fn tab_with(mut cmd: Command, line: &str) -> Tab {
         .unwrap();
     let took = started.elapsed();
     Tab {
+        // after a space clap offers the options too; only values matter here
         values: String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+            .filter(|v| !v.starts_with('-'))
             .collect(),
         code: out.status.code().unwrap_or(-1),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -52,8 +54,10 @@ fn tab(db: &TestDb, line: &str) -> Vec<String> {
 }
 
 fn member(db: &TestDb, email: &str) -> String {
-    db.run(&["member", "create", "--email", email, "--name", "Some One", "-o", "ids"])
-        .id()
+    db.run(&[
+        "member", "create", "--email", email, "--name", "Some One", "-o", "ids",
+    ])
+    .id()
 }
 
 #[test]
@@ -67,7 +71,7 @@ fn an_email_prefix_completes_to_the_people_the_argument_takes() {
     // --coach takes coaches: Ana, not the members whose email also starts so
     assert_eq!(tab(&db, "coachctl slots --coach an"), ["ana@example.com"]);
     // --as takes anyone, typed in any case
-    assert_eq!(tab(&db, "coachctl --as AN session list").len(), 3);
+    assert_eq!(tab(&db, "coachctl --as AN").len(), 3);
 }
 
 #[test]
@@ -84,7 +88,10 @@ fn the_bash_protocol_completes_an_email_too() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bo@example.com");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "bo@example.com"
+    );
 }
 
 #[test]
@@ -118,7 +125,14 @@ fn deactivated_people_are_not_completed() {
     let db = TestDb::new();
     ana_and_bo(&db);
     db.run(&[
-        "coach", "create", "--email", "andy@example.com", "--name", "Andy Coach", "-o", "ids",
+        "coach",
+        "create",
+        "--email",
+        "andy@example.com",
+        "--name",
+        "Andy Coach",
+        "-o",
+        "ids",
     ])
     .ok();
     assert_eq!(
@@ -151,7 +165,10 @@ fn session_ids_complete_for_the_people_of_the_session_only() {
         ])
         .id();
     assert_eq!(tab(&db, "coachctl session show "), [id.clone()]);
-    assert_eq!(tab(&db, &format!("coachctl session cancel {}", &id[..4])), [id.clone()]);
+    assert_eq!(
+        tab(&db, &format!("coachctl session cancel {}", &id[..4])),
+        [id.clone()]
+    );
     assert_eq!(
         tab(&db, "coachctl --as bo@example.com session reschedule "),
         [id.clone()]

@@ -5,8 +5,8 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory};
-use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
 use clap_complete::Shell;
+use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
 
 use super::Cli;
 use crate::complete::Wanted;

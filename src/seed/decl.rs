@@ -8,8 +8,8 @@ use std::ops::Range;
 use super::source::{Lines, Node, Value};
 use super::{Problem, Problems};
 use crate::domain::{
-    At, BufferMinutes, Date, Day, DayOfWeek, Email, MaxMembers, PersonName, ProfileText, SessionMinutes,
-    SessionType, SlotCapacity, TimeOfDay, TimeZone,
+    At, BufferMinutes, Date, Day, DayOfWeek, Email, MaxMembers, PersonName, ProfileText,
+    SessionMinutes, SessionType, SlotCapacity, TimeOfDay, TimeZone,
 };
 use crate::error::{Error, Kind};
 
