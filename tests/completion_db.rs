@@ -164,14 +164,14 @@ fn session_ids_complete_for_the_people_of_the_session_only() {
             "ids",
         ])
         .id();
-    assert_eq!(tab(&db, "coachctl session show "), [id.clone()]);
+    assert_eq!(tab(&db, "coachctl session show "), vec![id.clone()]);
     assert_eq!(
         tab(&db, &format!("coachctl session cancel {}", &id[..4])),
-        [id.clone()]
+        vec![id.clone()]
     );
     assert_eq!(
         tab(&db, "coachctl --as bo@example.com session reschedule "),
-        [id.clone()]
+        vec![id.clone()]
     );
     assert!(tab(&db, "coachctl --as cy@example.com session show ").is_empty());
     // a prefix of no session offers nothing; a window's id is not a session's
