@@ -146,6 +146,37 @@ fn deactivated_people_are_not_completed() {
 }
 
 #[test]
+fn the_database_and_actor_come_from_flags_environment_and_config_as_for_a_run() {
+    let db = TestDb::new();
+    let (_, bo) = ana_and_bo(&db);
+    db.run(&["member", "assign", &bo, "--coach", "ana@example.com"])
+        .ok();
+    member(&db, "cy@example.com");
+    let closed = "postgres://coachctl@127.0.0.1:1/coachctl";
+    // --database-url on the line beats DATABASE_URL
+    let mut cmd = db.cmd();
+    cmd.env("DATABASE_URL", closed);
+    let line = format!("coachctl --database-url {} member show b", db.url);
+    assert_eq!(tab_with(cmd, &line).values, ["bo@example.com"]);
+    // the config file's default profile and `as`, without DATABASE_URL
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("coachctl")).unwrap();
+    std::fs::write(
+        home.path().join("coachctl/config.toml"),
+        format!(
+            "profile = \"test\"\nas = \"ana@example.com\"\n\n[profiles.test]\ndatabase_url = \"{}\"\n",
+            db.url
+        ),
+    )
+    .unwrap();
+    let mut cmd = db.cmd();
+    cmd.env_remove("DATABASE_URL")
+        .env("XDG_CONFIG_HOME", home.path());
+    let t = tab_with(cmd, "coachctl session list --member ");
+    assert_eq!((t.values, t.stderr), (vec!["bo@example.com".to_string()], String::new()));
+}
+
+#[test]
 fn session_ids_complete_for_the_people_of_the_session_only() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
