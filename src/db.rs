@@ -123,6 +123,28 @@ impl Target {
         }
     }
 
+    /// Connect for shell completion: within `wait`, or not at all. The
+    /// embedded cluster is never started (a Tab must not boot a server) and
+    /// nothing is reported: a completion that fails offers nothing.
+    pub async fn connect_if_up(&self, wait: Duration) -> Option<PgPool> {
+        if let Target::Embedded(c) = self {
+            c.server_pid()?;
+        }
+        let mut plan = self.plan().ok()?;
+        for info in &mut plan.hosts {
+            info.connect_timeout = Some(wait);
+        }
+        let reached = reach::reach(&plan, |info| {
+            let info = info.clone();
+            async move { open_raw(&info).await }
+        });
+        tokio::time::timeout(wait, reached)
+            .await
+            .ok()?
+            .ok()
+            .map(|r| r.pool)
+    }
+
     /// Connect for a normal command: the embedded cluster is migrated on
     /// first use; an external database whose schema is behind is refused.
     pub async fn connect(&self) -> Result<PgPool> {

@@ -130,7 +130,7 @@ impl Kind {
 
     /// Candidates (id, what it is) in a range of ids that `$3` (the
     /// actor's id, NULL for admins) may see.
-    fn query(self) -> &'static str {
+    pub(crate) fn query(self) -> &'static str {
         match self {
             Kind::Session => {
                 "SELECT s.id, to_char(s.starts_at AT TIME ZONE 'UTC', 'Dy DD Mon YYYY HH24:MI \"UTC\"') || ', ' || c.email || ' with ' || m.email

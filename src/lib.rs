@@ -13,6 +13,7 @@ pub mod booking;
 pub mod calendar;
 pub mod cli;
 pub mod coach;
+pub mod complete;
 pub mod config;
 pub mod connect;
 pub mod dashboard;

@@ -7,6 +7,8 @@ use clap::Parser;
 use coachctl::cli::{Cli, report};
 
 fn main() -> ExitCode {
+    // `COMPLETE=<shell> coachctl -- WORDS`: a Tab in a shell, answered and gone.
+    coachctl::cli::completions::answer_if_asked();
     let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return report::argument_error(&e),

@@ -60,11 +60,19 @@ fn fish_loads_the_completions_without_running_any_command() {
     );
 }
 
-/// What fish offers for this command line.
+/// What fish offers for this command line (the file asks the coachctl
+/// on PATH at each Tab: this build's).
 fn complete(fish: &str, line: &str) -> Vec<String> {
+    let bin = Path::new(env!("CARGO_BIN_EXE_coachctl"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new(fish)
         .args(["--no-config", "-c"])
         .arg(format!("source {FILE}; complete -C '{line}'"))
+        .env("PATH", path)
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)

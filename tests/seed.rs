@@ -205,7 +205,7 @@ fn a_dry_run_prints_the_difference_and_writes_nothing() {
         + "\n[[member]]\nemail = \"eve@example.com\"\nname = \"Eve\"\ncoach = \"ana@example.com\"\n";
     let (_dir, path) = file("org.toml", &changed);
     let trace = db.scalar::<String>(TRACE);
-    let dry = seed(&db, &path, &["--dry-run", "-o", "json"]).json();
+    let dry = seed(&db, &path, &["--dry-run", "--update", "-o", "json"]).json();
     let changes = dry["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 2, "{dry}");
     assert_eq!(changes[0]["action"], "update");

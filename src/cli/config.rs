@@ -120,10 +120,19 @@ fn parse_entry<T>(
 /// `matches` are the parsed command line (for clap's value sources).
 pub fn apply(global: &mut Global, matches: &ArgMatches) -> Result<Vec<Setting>> {
     let file = config::load()?;
-    let file = file.as_ref();
     for w in file.iter().flat_map(|f| &f.warnings) {
         eprintln!("{w}");
     }
+    settle(global, matches, file.as_ref())
+}
+
+/// [`apply`] with the file already loaded, saying nothing (shell
+/// completion must not print its warnings at every Tab).
+pub fn settle(
+    global: &mut Global,
+    matches: &ArgMatches,
+    file: Option<&File>,
+) -> Result<Vec<Setting>> {
     // The file's path is the `config` row; entries name their line.
     let at = |e: &Entry| format!("line {}", e.line);
     let mut out = Vec::new();

@@ -191,9 +191,6 @@ fn summary(r: &Report) -> String {
     }
     if r.dry_run {
         s.push_str("; nothing was written (dry run)");
-        if r.updated.total() > 0 {
-            s.push_str(", and applying needs --update for what differs");
-        }
     }
     s.push('.');
     s

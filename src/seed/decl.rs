@@ -8,8 +8,8 @@ use std::ops::Range;
 use super::source::{Lines, Node, Value};
 use super::{Problem, Problems};
 use crate::domain::{
-    At, BufferMinutes, Date, DayOfWeek, Email, MaxMembers, PersonName, ProfileText, SessionMinutes,
-    SessionType, SlotCapacity, TimeOfDay, TimeZone,
+    At, BufferMinutes, Date, Day, DayOfWeek, Email, MaxMembers, PersonName, ProfileText,
+    SessionMinutes, SessionType, SlotCapacity, TimeOfDay, TimeZone,
 };
 use crate::error::{Error, Kind};
 
@@ -385,7 +385,23 @@ fn read_window(cx: &mut Cx<'_>, (path, node): (String, &Node)) -> Option<WindowD
         &path,
         &["day", "start", "end", "length", "buffer", "capacity"],
     )?;
-    let day = cx.text(&t, "day", true, DayOfWeek::parse);
+    // `day = 4` as well as `day = "thu"`: the README offers 0-6 (Sunday = 0).
+    let day = match t.get("day") {
+        Some(Node {
+            value: Value::Int(_),
+            ..
+        }) => cx.int(&t, "day", |i| {
+            u8::try_from(i)
+                .ok()
+                .and_then(DayOfWeek::from_index)
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "{i} is not a day of the week; use 0-6 (Sunday = 0), sun..sat or a full name"
+                    ))
+                })
+        }),
+        _ => cx.text(&t, "day", true, DayOfWeek::parse),
+    };
     let start = cx.text(&t, "start", true, TimeOfDay::parse);
     let end = cx.text(&t, "end", true, TimeOfDay::parse);
     let length = cx
@@ -478,8 +494,13 @@ fn read_booking(cx: &mut Cx<'_>, (path, node): (String, &Node)) -> Option<Bookin
     let t = cx.table(node, &path, &["coach", "member", "at", "type", "notes"])?;
     let coach = cx.text(&t, "coach", true, Email::parse);
     let member = cx.text(&t, "member", true, Email::parse);
-    let at = cx.text(&t, "at", true, |s| {
-        At::parse(s).map(|a| (a, s.trim().to_string()))
+    // A seed file must mean the same tomorrow: no "tue 9:00" or "+3d 9:00".
+    let at = cx.text(&t, "at", true, |s| match At::parse(s)? {
+        At::Relative(day, _) if !matches!(day, Day::On(_)) => Err(Error::invalid(format!(
+            "'{}' is relative to today, and a seed file must apply the same on any day; use YYYY-MM-DDTHH:MM",
+            s.trim()
+        ))),
+        a => Ok((a, s.trim().to_string())),
     });
     let session_type = cx.text(&t, "type", false, SessionType::parse);
     let notes = cx.text(&t, "notes", false, ProfileText::parse);

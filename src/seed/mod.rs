@@ -314,14 +314,20 @@ async fn apply_once(
         Err(problems) => return Ok(Outcome::Refused(problems)),
     };
     let mut report = plan.report(file, opts.dry_run);
-    if opts.dry_run || plan.is_empty() {
+    if plan.is_empty() {
         // Nothing written: the transaction only read.
         tx.rollback().await?;
         return Ok(Outcome::Done(report));
     }
+    // A dry run writes too, then rolls back: what only the write (or a
+    // trigger) refuses, it refuses with the same exit code as applying.
     if let Some(problems) = apply::write(&mut tx, actor, file, &plan).await? {
         tx.rollback().await?;
         return Ok(Outcome::Refused(problems));
+    }
+    if opts.dry_run {
+        tx.rollback().await?;
+        return Ok(Outcome::Done(report));
     }
     if let Err(e) = tx.commit().await {
         return Ok(Outcome::Refused(apply::refusal_at_commit(file, e)?));

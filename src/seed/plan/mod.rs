@@ -284,8 +284,8 @@ fn text(t: &Option<crate::domain::ProfileText>) -> Option<Option<String>> {
     t.clone().map(crate::domain::ProfileText::into_option)
 }
 
-/// A thing that exists but differs: fine with `--update` (and in a dry
-/// run, which only reports it); else refused, naming what differs.
+/// A thing that exists but differs: fine with `--update`; else refused,
+/// naming what differs (in a dry run too: it exits as applying would).
 fn differs(
     ck: &mut Checker<'_>,
     opts: Options,
@@ -294,7 +294,7 @@ fn differs(
     key: &dyn std::fmt::Display,
     diffs: &[String],
 ) {
-    if !opts.update && !opts.dry_run {
+    if !opts.update {
         ck.problem(
             line,
             what,
