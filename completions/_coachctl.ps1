@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind')
             [CompletionResult]::new('notify', 'notify', [CompletionResultType]::ParameterValue, 'The email outbox: list, send (cron), retry')
             [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Named admins: create, list, remove')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Database logins, one per person (row-level security): grant, list, revoke')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit log: who changed what, when')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -1720,6 +1721,109 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         'coachctl;admin;help;help' {
             break
         }
+        'coachctl;login' {
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('grant', 'grant', [CompletionResultType]::ParameterValue, 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the logins of this database (admin only)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Drop a login: its open connections end; the person stays (admin only)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'coachctl;login;grant' {
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'A service''s login instead of a person''s')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from stdin (one line) instead of generating one')
+            [CompletionResult]::new('--rotate', '--rotate', [CompletionResultType]::ParameterName, 'Give an existing login a new password (else granting twice exits 6)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;login;list' {
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;login;revoke' {
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'A service''s login instead of a person''s')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;login;help' {
+            [CompletionResult]::new('grant', 'grant', [CompletionResultType]::ParameterValue, 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the logins of this database (admin only)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Drop a login: its open connections end; the person stays (admin only)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'coachctl;login;help;grant' {
+            break
+        }
+        'coachctl;login;help;list' {
+            break
+        }
+        'coachctl;login;help;revoke' {
+            break
+        }
+        'coachctl;login;help;help' {
+            break
+        }
         'coachctl;audit' {
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
@@ -2323,6 +2427,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind')
             [CompletionResult]::new('notify', 'notify', [CompletionResultType]::ParameterValue, 'The email outbox: list, send (cron), retry')
             [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Named admins: create, list, remove')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Database logins, one per person (row-level security): grant, list, revoke')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit log: who changed what, when')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -2577,6 +2682,21 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;admin;remove' {
+            break
+        }
+        'coachctl;help;login' {
+            [CompletionResult]::new('grant', 'grant', [CompletionResultType]::ParameterValue, 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the logins of this database (admin only)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Drop a login: its open connections end; the person stays (admin only)')
+            break
+        }
+        'coachctl;help;login;grant' {
+            break
+        }
+        'coachctl;help;login;list' {
+            break
+        }
+        'coachctl;help;login;revoke' {
             break
         }
         'coachctl;help;audit' {

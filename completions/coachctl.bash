@@ -55,6 +55,9 @@ _coachctl() {
             coachctl,invite)
                 cmd="coachctl__subcmd__invite"
                 ;;
+            coachctl,login)
+                cmd="coachctl__subcmd__login"
+                ;;
             coachctl,man)
                 cmd="coachctl__subcmd__man"
                 ;;
@@ -355,6 +358,9 @@ _coachctl() {
             coachctl__subcmd__help,invite)
                 cmd="coachctl__subcmd__help__subcmd__invite"
                 ;;
+            coachctl__subcmd__help,login)
+                cmd="coachctl__subcmd__help__subcmd__login"
+                ;;
             coachctl__subcmd__help,man)
                 cmd="coachctl__subcmd__help__subcmd__man"
                 ;;
@@ -490,6 +496,15 @@ _coachctl() {
             coachctl__subcmd__help__subcmd__invite,send)
                 cmd="coachctl__subcmd__help__subcmd__invite__subcmd__send"
                 ;;
+            coachctl__subcmd__help__subcmd__login,grant)
+                cmd="coachctl__subcmd__help__subcmd__login__subcmd__grant"
+                ;;
+            coachctl__subcmd__help__subcmd__login,list)
+                cmd="coachctl__subcmd__help__subcmd__login__subcmd__list"
+                ;;
+            coachctl__subcmd__help__subcmd__login,revoke)
+                cmd="coachctl__subcmd__help__subcmd__login__subcmd__revoke"
+                ;;
             coachctl__subcmd__help__subcmd__member,assign)
                 cmd="coachctl__subcmd__help__subcmd__member__subcmd__assign"
                 ;;
@@ -615,6 +630,30 @@ _coachctl() {
                 ;;
             coachctl__subcmd__invite__subcmd__help,send)
                 cmd="coachctl__subcmd__invite__subcmd__help__subcmd__send"
+                ;;
+            coachctl__subcmd__login,grant)
+                cmd="coachctl__subcmd__login__subcmd__grant"
+                ;;
+            coachctl__subcmd__login,help)
+                cmd="coachctl__subcmd__login__subcmd__help"
+                ;;
+            coachctl__subcmd__login,list)
+                cmd="coachctl__subcmd__login__subcmd__list"
+                ;;
+            coachctl__subcmd__login,revoke)
+                cmd="coachctl__subcmd__login__subcmd__revoke"
+                ;;
+            coachctl__subcmd__login__subcmd__help,grant)
+                cmd="coachctl__subcmd__login__subcmd__help__subcmd__grant"
+                ;;
+            coachctl__subcmd__login__subcmd__help,help)
+                cmd="coachctl__subcmd__login__subcmd__help__subcmd__help"
+                ;;
+            coachctl__subcmd__login__subcmd__help,list)
+                cmd="coachctl__subcmd__login__subcmd__help__subcmd__list"
+                ;;
+            coachctl__subcmd__login__subcmd__help,revoke)
+                cmd="coachctl__subcmd__login__subcmd__help__subcmd__revoke"
                 ;;
             coachctl__subcmd__member,assign)
                 cmd="coachctl__subcmd__member__subcmd__assign"
@@ -827,7 +866,7 @@ _coachctl() {
 
     case "${cmd}" in
         coachctl)
-            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help"
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3680,7 +3719,7 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help)
-            opts="db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help"
+            opts="db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4394,6 +4433,62 @@ _coachctl() {
             return 0
             ;;
         coachctl__subcmd__help__subcmd__invite__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__login)
+            opts="grant list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__login__subcmd__grant)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__login__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__help__subcmd__login__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5263,6 +5358,256 @@ _coachctl() {
                     ;;
                 --message)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version grant list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login__subcmd__grant)
+            opts="-o -y -v -h -V --service --password-stdin --rotate --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -W "notifier" -- "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login__subcmd__help)
+            opts="grant list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login__subcmd__help__subcmd__grant)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login__subcmd__list)
+            opts="-o -y -v -h -V --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json csv ids" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -W "$(cd /usr/share/zoneinfo 2>/dev/null \
+                        && find [A-Z]* -type f ! -name '*.tab' 2>/dev/null)" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coachctl__subcmd__login__subcmd__revoke)
+            opts="-o -y -v -h -V --service --database-url --profile --as --output --tz --yes --no-input --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -W "notifier" -- "${cur}"))
                     return 0
                     ;;
                 --database-url)

@@ -43,6 +43,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
             cand notify 'The email outbox: list, send (cron), retry'
             cand admin 'Named admins: create, list, remove'
+            cand login 'Database logins, one per person (row-level security): grant, list, revoke'
             cand audit 'The audit log: who changed what, when'
             cand doctor 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
             cand completions 'Print a shell completion script'
@@ -1585,6 +1586,100 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;admin;help;help'= {
         }
+        &'coachctl;login'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand grant 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)'
+            cand list 'List the logins of this database (admin only)'
+            cand revoke 'Drop a login: its open connections end; the person stays (admin only)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;login;grant'= {
+            cand --service 'A service''s login instead of a person''s'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --password-stdin 'Read the password from stdin (one line) instead of generating one'
+            cand --rotate 'Give an existing login a new password (else granting twice exits 6)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;login;list'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;login;revoke'= {
+            cand --service 'A service''s login instead of a person''s'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;login;help'= {
+            cand grant 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)'
+            cand list 'List the logins of this database (admin only)'
+            cand revoke 'Drop a login: its open connections end; the person stays (admin only)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;login;help;grant'= {
+        }
+        &'coachctl;login;help;list'= {
+        }
+        &'coachctl;login;help;revoke'= {
+        }
+        &'coachctl;login;help;help'= {
+        }
         &'coachctl;audit'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
@@ -2140,6 +2235,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand session 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
             cand notify 'The email outbox: list, send (cron), retry'
             cand admin 'Named admins: create, list, remove'
+            cand login 'Database logins, one per person (row-level security): grant, list, revoke'
             cand audit 'The audit log: who changed what, when'
             cand doctor 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
             cand completions 'Print a shell completion script'
@@ -2331,6 +2427,17 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;admin;list'= {
         }
         &'coachctl;help;admin;remove'= {
+        }
+        &'coachctl;help;login'= {
+            cand grant 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)'
+            cand list 'List the logins of this database (admin only)'
+            cand revoke 'Drop a login: its open connections end; the person stays (admin only)'
+        }
+        &'coachctl;help;login;grant'= {
+        }
+        &'coachctl;help;login;list'= {
+        }
+        &'coachctl;help;login;revoke'= {
         }
         &'coachctl;help;audit'= {
             cand list 'List changes, last committed first (admin only)'

@@ -55,6 +55,7 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "book" -d 'Book a 
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "admin" -d 'Named admins: create, list, remove'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "login" -d 'Database logins, one per person (row-level security): grant, list, revoke'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "audit" -d 'The audit log: who changed what, when'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -1412,6 +1413,86 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "list" -d 'List admins (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove an admin: they can no longer act; the audit trail stays (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -f -a "grant" -d 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -f -a "list" -d 'List the logins of this database (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -f -a "revoke" -d 'Drop a login: its open connections end; the person stays (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and not __fish_seen_subcommand_from grant list revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l service -d 'A service\'s login instead of a person\'s' -r -f -a "notifier\t'The cron job: `notify send` and `session remind`, nothing else'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l password-stdin -d 'Read the password from stdin (one line) instead of generating one'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l rotate -d 'Give an existing login a new password (else granting twice exits 6)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from grant" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -l service -d 'A service\'s login instead of a person\'s' -r -f -a "notifier\t'The cron job: `notify send` and `session remind`, nothing else'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from help" -f -a "grant" -d 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the logins of this database (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Drop a login: its open connections end; the person stays (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand login; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand audit; and not __fish_seen_subcommand_from list help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -1885,26 +1966,27 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "admin" -d 'Named admins: create, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "audit" -d 'The audit log: who changed what, when'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "completions" -d 'Print a shell completion script'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "man" -d 'Write man pages for every command into a directory'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "admin" -d 'Named admins: create, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "login" -d 'Database logins, one per person (row-level security): grant, list, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "completions" -d 'Print a shell completion script'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "man" -d 'Write man pages for every command into a directory'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin login audit doctor completions man demo seed invite connect message config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Where the database lives, the server version and the schema version'
@@ -1959,6 +2041,9 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "create" -d 'Create a named admin (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "list" -d 'List admins (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "remove" -d 'Remove an admin: they can no longer act; the audit trail stays (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from login" -f -a "grant" -d 'Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from login" -f -a "list" -d 'List the logins of this database (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from login" -f -a "revoke" -d 'Drop a login: its open connections end; the person stays (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "list" -d 'List changes, last committed first (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "send" -d 'Invite a person by email or an existing member; prints the code once (`-o ids` prints only the code). Codes expire after 7 days; a coach sends at most 10 per rolling 24 hours'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from invite" -f -a "accept" -d 'Accept an invitation: creates the member if needed and the connection'
