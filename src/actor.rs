@@ -115,7 +115,9 @@ impl Actor {
                         t
                     }
                     Ok(None) => {
-                        return Err(Error::forbidden(format!("cannot act as {who}: no such user")));
+                        return Err(Error::forbidden(format!(
+                            "cannot act as {who}: no such user"
+                        )));
                     }
                     Err(e) => return Err(e),
                 }

@@ -459,10 +459,10 @@ pub async fn search(
     };
     let sql = SEARCH.replace("{goals}", goals);
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-    .bind(actor.role().as_str())
-    .bind(actor.id().map(|i| i.as_uuid()))
-    .bind(pattern(name))
-    .bind(pattern(area))
-    .fetch_all(&mut *conn)
-    .await?)
+        .bind(actor.role().as_str())
+        .bind(actor.id().map(|i| i.as_uuid()))
+        .bind(pattern(name))
+        .bind(pattern(area))
+        .fetch_all(&mut *conn)
+        .await?)
 }

@@ -503,20 +503,20 @@ pub async fn update(
         sets.join(", ")
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
-    .bind(id.as_uuid())
-    .bind(text(&change.goals))
-    .bind(text(&change.health_info))
-    .bind(text(&change.coach_notes))
-    .bind(change.membership_status.map(|s| s.as_str()))
-    .execute(&mut *tx)
-    .await
-    .on_constraint("coach_profiles_member_count_within_max", || {
-        Error::conflict(format!(
-            "member {} cannot become active: their coach {} is at capacity",
-            before.email,
-            before.coach_email.clone().unwrap_or_default()
-        ))
-    })?;
+        .bind(id.as_uuid())
+        .bind(text(&change.goals))
+        .bind(text(&change.health_info))
+        .bind(text(&change.coach_notes))
+        .bind(change.membership_status.map(|s| s.as_str()))
+        .execute(&mut *tx)
+        .await
+        .on_constraint("coach_profiles_member_count_within_max", || {
+            Error::conflict(format!(
+                "member {} cannot become active: their coach {} is at capacity",
+                before.email,
+                before.coach_email.clone().unwrap_or_default()
+            ))
+        })?;
     let after = fetch(&mut tx, id).await?;
     record(&mut tx, actor, "member.update", &before, &after).await?;
     tx.commit().await?;

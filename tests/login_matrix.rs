@@ -25,10 +25,24 @@ impl Org {
         common::password_logins();
         let db = TestDb::new();
         ana_with_monday_mornings(&db);
-        db.run(&["admin", "create", "--email", "ad@example.com", "--name", "Ad"])
-            .ok();
-        db.run(&["member", "create", "--email", "cy@example.com", "--name", "Cy"])
-            .ok();
+        db.run(&[
+            "admin",
+            "create",
+            "--email",
+            "ad@example.com",
+            "--name",
+            "Ad",
+        ])
+        .ok();
+        db.run(&[
+            "member",
+            "create",
+            "--email",
+            "cy@example.com",
+            "--name",
+            "Cy",
+        ])
+        .ok();
         let ad = db.login_url(&["ad@example.com"]);
         let ana = db.login_url(&["ana@example.com"]);
         let bo = db.login_url(&["bo@example.com"]);
@@ -67,17 +81,52 @@ fn a_member_books_reads_and_cancels_their_own_sessions_under_their_login() {
     let org = Org::new();
     let bo = org.bo.clone();
     org.ok(&bo, &["member", "show", "bo@example.com"]);
-    org.ok(&bo, &["slots", "--coach", "ana@example.com", "--from", &monday().to_string(), "--days", "1"]);
+    org.ok(
+        &bo,
+        &[
+            "slots",
+            "--coach",
+            "ana@example.com",
+            "--from",
+            &monday().to_string(),
+            "--days",
+            "1",
+        ],
+    );
     let s = org
-        .ok(&bo, &["book", "--coach", "ana@example.com", "--at", &at("09:00"), "-o", "ids"])
+        .ok(
+            &bo,
+            &[
+                "book",
+                "--coach",
+                "ana@example.com",
+                "--at",
+                &at("09:00"),
+                "-o",
+                "ids",
+            ],
+        )
         .trim()
         .to_string();
     let list = org.ok(&bo, &["session", "list", "-o", "json"]);
     assert!(list.contains(&s), "{list}");
     org.ok(&bo, &["session", "show", &s]);
     org.ok(&bo, &["member", "sharing", "--goals", "off"]);
-    org.ok(&bo, &["member", "update", "bo@example.com", "--name", "Bo Lind"]);
-    org.ok(&bo, &["message", "send", "--to", "ana@example.com", "--text", "hello"]);
+    org.ok(
+        &bo,
+        &["member", "update", "bo@example.com", "--name", "Bo Lind"],
+    );
+    org.ok(
+        &bo,
+        &[
+            "message",
+            "send",
+            "--to",
+            "ana@example.com",
+            "--text",
+            "hello",
+        ],
+    );
     org.ok(&bo, &["message", "list"]);
     org.ok(&bo, &["--yes", "session", "cancel", &s, "--reason", "ill"]);
     org.db.assert_invariants();
@@ -87,33 +136,105 @@ fn a_member_books_reads_and_cancels_their_own_sessions_under_their_login() {
 fn a_coach_reads_their_member_and_works_their_schedule_under_their_login() {
     let org = Org::new();
     org.db
-        .run(&["member", "update", "bo@example.com", "--goals", "run 10k", "--health-info", "knee"])
+        .run(&[
+            "member",
+            "update",
+            "bo@example.com",
+            "--goals",
+            "run 10k",
+            "--health-info",
+            "knee",
+        ])
         .ok();
     let ana = org.ana.clone();
     let shown = org.ok(&ana, &["member", "show", "bo@example.com", "-o", "json"]);
     assert!(shown.contains("run 10k"), "Bo shares his goals: {shown}");
-    assert!(!shown.contains("knee"), "not his health information: {shown}");
+    assert!(
+        !shown.contains("knee"),
+        "not his health information: {shown}"
+    );
     org.ok(&ana, &["member", "list"]);
-    org.ok(&ana, &["member", "update", "bo@example.com", "--coach-notes", "keen"]);
-    org.ok(&ana, &["availability", "add", "--day", "tue", "--start", "09:00", "--end", "10:00"]);
+    org.ok(
+        &ana,
+        &[
+            "member",
+            "update",
+            "bo@example.com",
+            "--coach-notes",
+            "keen",
+        ],
+    );
+    org.ok(
+        &ana,
+        &[
+            "availability",
+            "add",
+            "--day",
+            "tue",
+            "--start",
+            "09:00",
+            "--end",
+            "10:00",
+        ],
+    );
     let s = org
-        .ok(&ana, &["session", "create", "--member", "bo@example.com", "--at", &at("10:15"), "-o", "ids"])
+        .ok(
+            &ana,
+            &[
+                "session",
+                "create",
+                "--member",
+                "bo@example.com",
+                "--at",
+                &at("10:15"),
+                "-o",
+                "ids",
+            ],
+        )
         .trim()
         .to_string();
     org.ok(&ana, &["session", "note", &s, "--text", "bring shoes"]);
     org.ok(&ana, &["session", "list"]);
-    org.ok(&ana, &["coach", "update", "ana@example.com", "--bio", "runner"]);
+    org.ok(
+        &ana,
+        &["coach", "update", "ana@example.com", "--bio", "runner"],
+    );
     org.ok(&ana, &["invite", "send", "--email", "new@example.com"]);
-    let bo_sees = org.ok(&org.bo.clone(), &["member", "show", "bo@example.com", "-o", "json"]);
-    assert!(!bo_sees.contains("keen"), "the coach's notes are hers: {bo_sees}");
+    let bo_sees = org.ok(
+        &org.bo.clone(),
+        &["member", "show", "bo@example.com", "-o", "json"],
+    );
+    assert!(
+        !bo_sees.contains("keen"),
+        "the coach's notes are hers: {bo_sees}"
+    );
 }
 
 #[test]
 fn an_admins_login_runs_the_admin_commands() {
     let org = Org::new();
     let ad = org.ad.clone();
-    org.ok(&ad, &["coach", "create", "--email", "cal@example.com", "--name", "Cal"]);
-    org.ok(&ad, &["member", "assign", "cy@example.com", "--coach", "cal@example.com"]);
+    org.ok(
+        &ad,
+        &[
+            "coach",
+            "create",
+            "--email",
+            "cal@example.com",
+            "--name",
+            "Cal",
+        ],
+    );
+    org.ok(
+        &ad,
+        &[
+            "member",
+            "assign",
+            "cy@example.com",
+            "--coach",
+            "cal@example.com",
+        ],
+    );
     org.ok(&ad, &["member", "list"]);
     org.ok(&ad, &["session", "list"]);
     org.ok(&ad, &["audit", "list"]);
@@ -126,20 +247,43 @@ fn what_the_matrix_refuses_stays_refused_under_a_login() {
     let ana = org.ana.clone();
     let bo = org.bo.clone();
     let before: i64 = org.db.scalar("SELECT count(*) FROM audit_log");
-    org.refused(&ana, 4, &["member", "sharing", "bo@example.com", "--health-info", "on"]);
-    org.refused(&bo, 4, &["coach", "update", "ana@example.com", "--bio", "x"]);
-    org.refused(&bo, 4, &["coach", "create", "--email", "x@example.com", "--name", "X"]);
+    org.refused(
+        &ana,
+        4,
+        &["member", "sharing", "bo@example.com", "--health-info", "on"],
+    );
+    org.refused(
+        &bo,
+        4,
+        &["coach", "update", "ana@example.com", "--bio", "x"],
+    );
+    org.refused(
+        &bo,
+        4,
+        &["coach", "create", "--email", "x@example.com", "--name", "X"],
+    );
     org.refused(&bo, 5, &["member", "show", "cy@example.com"]);
     org.refused(&ana, 5, &["member", "show", "cy@example.com"]);
     org.refused(&bo, 4, &["login", "list"]);
-    assert_eq!(org.db.scalar::<i64>("SELECT count(*) FROM audit_log"), before);
+    assert_eq!(
+        org.db.scalar::<i64>("SELECT count(*) FROM audit_log"),
+        before
+    );
 }
 
 #[test]
 fn the_cron_jobs_login_reminds_and_sends_and_does_nothing_else() {
     let org = Org::new();
     org.db
-        .run(&["book", "--coach", "ana@example.com", "--member", "bo@example.com", "--at", &at("09:00")])
+        .run(&[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &at("09:00"),
+        ])
         .ok();
     let cron = org.db.login_url(&["--service", "notifier"]);
     org.ok(&cron, &["session", "remind"]);
@@ -155,13 +299,22 @@ fn the_cron_jobs_login_reminds_and_sends_and_does_nothing_else() {
     );
     sent.ok();
     assert!(sink.count() > 0, "the booking's notices went out");
-    let queued: i64 = org.db.scalar("SELECT count(*) FROM outbox WHERE status = 'queued'");
+    let queued: i64 = org
+        .db
+        .scalar("SELECT count(*) FROM outbox WHERE status = 'queued'");
     assert_eq!(queued, 0);
     let before: i64 = org.db.scalar("SELECT count(*) FROM audit_log");
-    org.refused(&cron, 4, &["coach", "create", "--email", "x@example.com", "--name", "X"]);
+    org.refused(
+        &cron,
+        4,
+        &["coach", "create", "--email", "x@example.com", "--name", "X"],
+    );
     org.refused(&cron, 4, &["member", "list"]);
     org.refused(&cron, 4, &["notify", "retry", "--all-failed"]);
     org.refused(&cron, 4, &["--as", "ana@example.com", "session", "list"]);
     org.refused(&cron, 4, &["login", "grant", "bo@example.com", "--rotate"]);
-    assert_eq!(org.db.scalar::<i64>("SELECT count(*) FROM audit_log"), before);
+    assert_eq!(
+        org.db.scalar::<i64>("SELECT count(*) FROM audit_log"),
+        before
+    );
 }

@@ -72,11 +72,20 @@ fn a_granted_login_connects_as_its_person_and_the_url_is_printed_once() {
         "SELECT rolpassword FROM pg_authid WHERE rolname = '{login}' AND rolcanlogin"
     ));
     assert!(stored.starts_with("SCRAM-SHA-256$4096:"), "{stored}");
-    let password = url.split_once(&format!("{login}:")).unwrap().1.split('@').next().unwrap();
+    let password = url
+        .split_once(&format!("{login}:"))
+        .unwrap()
+        .1
+        .split('@')
+        .next()
+        .unwrap();
     assert!(!stored.contains(password));
     // connected with it, the actor is Bo: the audit says so
-    db.run_with(url, &["member", "update", "bo@example.com", "--name", "Bo Lind"])
-        .ok();
+    db.run_with(
+        url,
+        &["member", "update", "bo@example.com", "--name", "Bo Lind"],
+    )
+    .ok();
     let actor: String = db.sql("SELECT actor_label FROM audit_log ORDER BY id DESC LIMIT 1");
     assert_eq!(actor, "bo@example.com");
 }
@@ -86,7 +95,10 @@ fn granting_twice_exits_6_and_rotate_gives_a_new_password_that_works() {
     let db = Db::new();
     ana_and_bo(&db);
     let first = db.grant(&["bo@example.com"]);
-    let err = db.run(&["login", "grant", "bo@example.com"]).fails_with(6).to_string();
+    let err = db
+        .run(&["login", "grant", "bo@example.com"])
+        .fails_with(6)
+        .to_string();
     assert!(err.contains("has a database login already"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let second = db.grant(&["bo@example.com", "--rotate"]);
@@ -104,7 +116,14 @@ fn password_stdin_sets_the_given_password_and_only_an_admin_may_grant() {
     ana_and_bo(&db);
     let out = db
         .cmd()
-        .args(["login", "grant", "ana@example.com", "--password-stdin", "-o", "json"])
+        .args([
+            "login",
+            "grant",
+            "ana@example.com",
+            "--password-stdin",
+            "-o",
+            "json",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -124,7 +143,10 @@ fn password_stdin_sets_the_given_password_and_only_an_admin_may_grant() {
         .run_with(url, &["login", "grant", "bo@example.com"])
         .fails_with(4)
         .to_string();
-    assert!(err.contains("only an admin may grant database logins"), "{err}");
+    assert!(
+        err.contains("only an admin may grant database logins"),
+        "{err}"
+    );
     assert_eq!(db.sql::<i64>("SELECT count(*) FROM logins"), before);
 }
 
@@ -157,7 +179,10 @@ fn login_list_shows_each_login_with_its_person_role_and_last_change() {
         ]
     );
     let table = db.run(&["login", "list"]).ok().to_string();
-    assert!(table.contains("bo@example.com") && table.contains("member"), "{table}");
+    assert!(
+        table.contains("bo@example.com") && table.contains("member"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -168,8 +193,13 @@ fn revoke_ends_open_connections_and_the_next_command_exits_8() {
     let url = g["url"].as_str().unwrap().to_string();
     let login = g["login"].as_str().unwrap().to_string();
     common::runtime().block_on(async {
-        let mut open = PgConnection::connect(&url).await.expect("the login connects");
-        sqlx::query("SELECT 1").execute(&mut open).await.expect("works");
+        let mut open = PgConnection::connect(&url)
+            .await
+            .expect("the login connects");
+        sqlx::query("SELECT 1")
+            .execute(&mut open)
+            .await
+            .expect("works");
         db.run(&["login", "revoke", "bo@example.com"]).ok();
         assert!(
             sqlx::query("SELECT 1").execute(&mut open).await.is_err(),
@@ -181,14 +211,20 @@ fn revoke_ends_open_connections_and_the_next_command_exits_8() {
     ));
     assert_eq!(gone, 0, "the role is dropped");
     assert_eq!(db.sql::<i64>("SELECT count(*) FROM logins"), 0);
-    let err = db.run_with(&url, &["session", "list"]).fails_with(8).to_string();
+    let err = db
+        .run_with(&url, &["session", "list"])
+        .fails_with(8)
+        .to_string();
     assert!(err.contains("password authentication failed"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let err = db
         .run(&["login", "revoke", "bo@example.com"])
         .fails_with(5)
         .to_string();
-    assert!(err.contains("bo@example.com has no database login"), "{err}");
+    assert!(
+        err.contains("bo@example.com has no database login"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -197,12 +233,16 @@ fn a_deactivated_coachs_login_cannot_log_in_and_a_promotion_moves_the_login_to_t
     ana_and_bo(&db);
     let ana = db.grant(&["ana@example.com"]);
     let bo = db.grant(&["bo@example.com"]);
-    db.run(&["--yes", "coach", "deactivate", "ana@example.com"]).ok();
+    db.run(&["--yes", "coach", "deactivate", "ana@example.com"])
+        .ok();
     let can: bool = db.sql(&format!(
         "SELECT rolcanlogin FROM pg_roles WHERE rolname = '{}'",
         ana["login"].as_str().unwrap()
     ));
-    assert!(!can, "deactivation took the login away in the same transaction");
+    assert!(
+        !can,
+        "deactivation took the login away in the same transaction"
+    );
     let err = db
         .run_with(ana["url"].as_str().unwrap(), &["session", "list"])
         .fails_with(8)
@@ -218,10 +258,22 @@ fn a_deactivated_coachs_login_cannot_log_in_and_a_promotion_moves_the_login_to_t
          WHERE l.rolname = '{}'",
         bo["login"].as_str().unwrap()
     ));
-    assert!(groups.ends_with("_coach") && !groups.contains("_member"), "{groups}");
+    assert!(
+        groups.ends_with("_coach") && !groups.contains("_member"),
+        "{groups}"
+    );
     db.run_with(
         bo["url"].as_str().unwrap(),
-        &["availability", "add", "--day", "mon", "--start", "09:00", "--end", "10:00"],
+        &[
+            "availability",
+            "add",
+            "--day",
+            "mon",
+            "--start",
+            "09:00",
+            "--end",
+            "10:00",
+        ],
     )
     .ok();
 }
@@ -230,15 +282,30 @@ fn a_deactivated_coachs_login_cannot_log_in_and_a_promotion_moves_the_login_to_t
 fn a_members_login_may_not_act_as_someone_else_and_an_admins_may_and_is_recorded() {
     let db = Db::new();
     ana_and_bo(&db);
-    db.run(&["admin", "create", "--email", "ad@example.com", "--name", "Ad"])
-        .ok();
+    db.run(&[
+        "admin",
+        "create",
+        "--email",
+        "ad@example.com",
+        "--name",
+        "Ad",
+    ])
+    .ok();
     let bo = db.grant(&["bo@example.com"]);
     let ad = db.grant(&["ad@example.com"]);
     let before: i64 = db.sql("SELECT count(*) FROM audit_log");
     let err = db
         .run_with(
             bo["url"].as_str().unwrap(),
-            &["--as", "ana@example.com", "coach", "update", "ana@example.com", "--bio", "x"],
+            &[
+                "--as",
+                "ana@example.com",
+                "coach",
+                "update",
+                "ana@example.com",
+                "--bio",
+                "x",
+            ],
         )
         .fails_with(4)
         .to_string();
@@ -250,7 +317,15 @@ fn a_members_login_may_not_act_as_someone_else_and_an_admins_may_and_is_recorded
     assert_eq!(db.sql::<i64>("SELECT count(*) FROM audit_log"), before);
     db.run_with(
         ad["url"].as_str().unwrap(),
-        &["--as", "bo@example.com", "member", "update", "bo@example.com", "--name", "Bo L"],
+        &[
+            "--as",
+            "bo@example.com",
+            "member",
+            "update",
+            "bo@example.com",
+            "--name",
+            "Bo L",
+        ],
     )
     .ok();
     let label: String = db.sql("SELECT actor_label FROM audit_log ORDER BY id DESC LIMIT 1");
@@ -265,7 +340,10 @@ fn a_login_of_one_database_belongs_to_no_one_in_another() {
     ana_and_bo(&b);
     let g = a.grant(&["bo@example.com"]);
     let url = g["url"].as_str().unwrap().replace(&a.name, &b.name);
-    let err = a.run_with(&url, &["session", "list"]).fails_with(4).to_string();
+    let err = a
+        .run_with(&url, &["session", "list"])
+        .fails_with(4)
+        .to_string();
     assert_eq!(
         err.trim(),
         "error: this login belongs to no one in this database"
@@ -299,8 +377,7 @@ fn the_embedded_cluster_has_no_logins_and_says_so_without_starting() {
 /// `login grant` says what a superuser must run and changes nothing; after
 /// `ALTER ROLE .. CREATEROLE` it works without migrating again.
 #[test]
-fn without_createrole_login_grant_says_what_a_superuser_must_run_and_a_later_createrole_suffices()
-{
+fn without_createrole_login_grant_says_what_a_superuser_must_run_and_a_later_createrole_suffices() {
     common::password_logins();
     let db = common::empty_db();
     let owner = format!("own_{}", &db.name[2..14]);
@@ -323,7 +400,9 @@ fn without_createrole_login_grant_says_what_a_superuser_must_run_and_a_later_cre
          ALTER SCHEMA public OWNER TO {owner}",
         db.name
     ));
-    let url = db.url.replacen("coachctl@", &format!("{owner}:{password}@"), 1);
+    let url = db
+        .url
+        .replacen("coachctl@", &format!("{owner}:{password}@"), 1);
     let run = |args: &[&str]| {
         common::Run::from(
             db.cmd()
@@ -334,8 +413,18 @@ fn without_createrole_login_grant_says_what_a_superuser_must_run_and_a_later_cre
         )
     };
     run(&["db", "migrate"]).ok();
-    run(&["member", "create", "--email", "bo@example.com", "--name", "Bo"]).ok();
-    let err = run(&["login", "grant", "bo@example.com"]).fails_with(7).to_string();
+    run(&[
+        "member",
+        "create",
+        "--email",
+        "bo@example.com",
+        "--name",
+        "Bo",
+    ])
+    .ok();
+    let err = run(&["login", "grant", "bo@example.com"])
+        .fails_with(7)
+        .to_string();
     assert_eq!(
         err.trim(),
         format!(

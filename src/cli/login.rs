@@ -20,7 +20,8 @@ pub struct Cmd {
 #[derive(Debug, Subcommand)]
 enum Commands {
     /// Give a person (or the cron job) a PostgreSQL login and print its URL once (admin only)
-    #[command(after_long_help = "The URL is DATABASE_URL's servers and database with the login's name
+    #[command(
+        after_long_help = "The URL is DATABASE_URL's servers and database with the login's name
 and password; the password is shown only here. The server stores only a
 SCRAM-SHA-256 verifier computed by coachctl. A person connected with their
 login is that person: --as is refused unless the login is an admin's.
@@ -28,7 +29,8 @@ login is that person: --as is refused unless the login is an admin's.
 Examples:
   coachctl login grant bo@example.com
   coachctl login grant --service notifier -o json
-  printf '%s\\n' \"$PW\" | coachctl login grant ana@example.com --password-stdin --rotate")]
+  printf '%s\\n' \"$PW\" | coachctl login grant ana@example.com --password-stdin --rotate"
+    )]
     Grant {
         /// The person's email or id
         #[arg(required_unless_present = "service", conflicts_with = "service")]
@@ -95,9 +97,9 @@ impl Cmd {
                 let base = login::base_url(ctx.target())?;
                 let password = if password_stdin {
                     let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .map_err(|e| Error::invalid(format!("cannot read the password from stdin: {e}")))?;
+                    std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                        Error::invalid(format!("cannot read the password from stdin: {e}"))
+                    })?;
                     Some(text.lines().next().unwrap_or_default().to_string())
                 } else {
                     None
@@ -105,8 +107,7 @@ impl Cmd {
                 let (pool, actor) = ctx.session().await?;
                 let tz = ctx.display_tz(Some(&actor));
                 let who = holder(&pool, &actor, user, service).await?;
-                let granted =
-                    login::grant(&pool, &actor, base, &who, password, rotate).await?;
+                let granted = login::grant(&pool, &actor, base, &who, password, rotate).await?;
                 output::one(ctx, tz, &granted)
             }
             Commands::List => {

@@ -277,6 +277,17 @@ impl Ctx {
             pools.push(pool.clone());
         }
         let actor = Actor::from_identity(&pool, &identity, self.global.as_user.as_ref()).await?;
+        // The cron job's login has the two jobs and nothing else; the
+        // database refuses the rest anyway, this says so in a sentence.
+        if actor.is_service()
+            && !["coachctl notify send", "coachctl session remind"]
+                .contains(&command_name().as_str())
+        {
+            return Err(Error::forbidden(format!(
+                "{} is the cron job's login: it runs only `notify send` and `session remind`",
+                identity.login
+            )));
+        }
         Ok((pool, actor))
     }
 

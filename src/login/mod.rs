@@ -88,7 +88,11 @@ async fn holder(conn: &mut PgConnection, who: &Holder) -> Result<(Option<Uuid>, 
     }
 }
 
-async fn existing(conn: &mut PgConnection, user: Option<Uuid>, label: &str) -> Result<Option<String>> {
+async fn existing(
+    conn: &mut PgConnection,
+    user: Option<Uuid>,
+    label: &str,
+) -> Result<Option<String>> {
     Ok(sqlx::query_scalar(
         "SELECT role_name::text FROM logins
          WHERE user_id = $1 OR (user_id IS NULL AND $1 IS NULL AND service = $2)",
@@ -112,7 +116,9 @@ fn refusal(e: sqlx::Error, owner: &str, login_of: &str) -> Error {
         match db.code().as_deref() {
             Some("CC001") => return Error::forbidden("only an admin may grant or revoke logins"),
             Some("CC002") => {
-                return Error::rule(format!("{login_of} is deactivated; a login needs an active user"));
+                return Error::rule(format!(
+                    "{login_of} is deactivated; a login needs an active user"
+                ));
             }
             Some("CC003") => return owner_cannot(owner),
             // duplicate_object: a role of that name exists on the server
@@ -203,7 +209,11 @@ pub async fn grant(
             .await
             .map_err(|e| refusal(e, &owner, &label))?,
     };
-    let action = if rotate { "login.rotate" } else { "login.grant" };
+    let action = if rotate {
+        "login.rotate"
+    } else {
+        "login.grant"
+    };
     record(&mut tx, actor, action, user, &label, &login).await?;
     tx.commit().await?;
     Ok(Granted {
@@ -401,7 +411,11 @@ mod tests {
     #[test]
     fn a_login_url_keeps_the_servers_and_options_and_replaces_the_user() {
         assert_eq!(
-            login_url("postgres://own:pw@db1:5432,db2/app?sslmode=require&password=x", "l_u_1", "p w"),
+            login_url(
+                "postgres://own:pw@db1:5432,db2/app?sslmode=require&password=x",
+                "l_u_1",
+                "p w"
+            ),
             "postgres://l_u_1:p%20w@db1:5432,db2/app?sslmode=require"
         );
         assert_eq!(

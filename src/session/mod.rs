@@ -184,11 +184,12 @@ pub(crate) fn check_access(actor: &Actor, s: &Session) -> Result<()> {
 }
 
 pub(crate) async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Session> {
-    let row: SessionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{} WHERE s.id = $1", select())))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no session {id}")))?;
+    let row: SessionRow =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{} WHERE s.id = $1", select())))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no session {id}")))?;
     row.try_into()
 }
 

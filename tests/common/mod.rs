@@ -504,7 +504,9 @@ pub fn drop_logins(url: &str) {
                 .unwrap_or_default();
             for r in roles {
                 let sql = format!("DROP OWNED BY \"{r}\"; DROP ROLE IF EXISTS \"{r}\"");
-                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut c)
+                    .await;
             }
         })
     })
