@@ -190,8 +190,9 @@ BEGIN
                    p || '_admin', p || '_coach', p || '_member');
     EXECUTE format('GRANT EXECUTE ON FUNCTION queue_reminders() TO %I, %I',
                    p || '_admin', p || '_notifier');
-    -- cancelling a session cancels its booking (bookings_own decides whose)
-    EXECUTE format('GRANT UPDATE (status, updated_at) ON bookings TO %I, %I',
+    -- cancelling or moving a session does so to its booking (bookings_own
+    -- decides whose)
+    EXECUTE format('GRANT UPDATE (status, starts_at, updated_at) ON bookings TO %I, %I',
                    p || '_coach', p || '_member');
 END
 $$;

@@ -318,3 +318,62 @@ fn the_cron_jobs_login_reminds_and_sends_and_does_nothing_else() {
         before
     );
 }
+
+#[test]
+fn a_proposal_an_invitation_and_a_connection_run_their_course_under_logins() {
+    let org = Org::new();
+    let ana = org.ana.clone();
+    let bo = org.bo.clone();
+    let cy = org.db.login_url(&["cy@example.com"]);
+    let s = org
+        .ok(
+            &ana,
+            &[
+                "session",
+                "create",
+                "--member",
+                "bo@example.com",
+                "--at",
+                &at("10:15"),
+                "-o",
+                "ids",
+            ],
+        )
+        .trim()
+        .to_string();
+    org.ok(&bo, &["session", "accept", &s]);
+    org.ok(&bo, &["session", "reschedule", &s, "--at", &at("09:00")]);
+    org.ok(&ana, &["session", "export", "--ics"]);
+    org.ok(&bo, &["member", "privacy", "bo@example.com", "public"]);
+    org.ok(&bo, &["member", "history"]);
+    org.ok(&bo, &["member", "dashboard"]);
+    org.ok(&ana, &["coach", "dashboard"]);
+    org.ok(&ana, &["connect", "search", "--name", "Bo"]);
+    let code = org
+        .ok(
+            &ana,
+            &["invite", "send", "--email", "cy@example.com", "-o", "ids"],
+        )
+        .trim()
+        .to_string();
+    org.ok(&ana, &["invite", "list"]);
+    org.ok(&cy, &["invite", "list"]);
+    // `invite accept` under the invited member's own login is not there
+    // yet (it writes the invitation, the connection and the assignment,
+    // which a member's grants do not allow): see the report of issue 17.
+    let _ = code;
+    org.ok(&bo, &["connect", "list"]);
+    org.ok(
+        &bo,
+        &[
+            "message",
+            "send",
+            "--to",
+            "ana@example.com",
+            "--text",
+            "thanks",
+        ],
+    );
+    org.ok(&ana, &["message", "list", "--with", "bo@example.com"]);
+    org.db.assert_invariants();
+}
