@@ -289,7 +289,9 @@ impl Identity {
 /// before the identity functions knows only its owner.
 pub async fn identify(pool: &PgPool) -> Result<(SchemaStatus, Identity)> {
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let row: Result<(Option<i64>, Option<uuid::Uuid>, Option<String>, String), _> = sqlx::query_as(
+    // (applied migration, current_actor(), current_actor_role(), session_user)
+    type Row = (Option<i64>, Option<uuid::Uuid>, Option<String>, String);
+    let row: Result<Row, _> = sqlx::query_as(
         "SELECT (SELECT max(version) FROM _sqlx_migrations WHERE success),
                     current_actor(), current_actor_role(), session_user::text",
     )
