@@ -29,7 +29,8 @@ login is that person: --as is refused unless the login is an admin's.
 Examples:
   coachctl login grant bo@example.com
   coachctl login grant --service notifier -o json
-  printf '%s\\n' \"$PW\" | coachctl login grant ana@example.com --password-stdin --rotate"
+  printf '%s\\n' \"$PW\" |
+      coachctl login grant ana@example.com --password-stdin --rotate"
     )]
     Grant {
         /// The person's email or id
