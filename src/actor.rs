@@ -3,9 +3,21 @@
 
 use sqlx::PgPool;
 
+use crate::db::Identity;
 use crate::domain::{Role, TimeZone, UserId, UserRef};
 use crate::error::{Error, Result};
 use crate::users;
+
+/// The role of this process's login (`admin`, `coach`, `member`,
+/// `notifier`), unset for the owner. One command opens one connection, so
+/// it is a property of the process: queries that read hidden fields pick
+/// the definer reader by it (a login may not name those columns at all).
+static LOGIN_ROLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The role of the login this process is connected with (None: the owner).
+pub fn login_role() -> Option<&'static str> {
+    LOGIN_ROLE.get().map(String::as_str)
+}
 
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -16,6 +28,9 @@ pub struct Actor {
     /// With `--as`: the OS user of the operator acting for `label`, which
     /// the audit log records beside the database login.
     operator_os_user: Option<String>,
+    /// The cron job's login (`login grant --service notifier`): it sends
+    /// the outbox and queues reminders, and may do nothing else.
+    service: bool,
 }
 
 impl Actor {
@@ -27,7 +42,95 @@ impl Actor {
             label: "operator".into(),
             timezone: None,
             operator_os_user: None,
+            service: false,
         }
+    }
+
+    /// Who acts on a connection whose identity the database told
+    /// ([`crate::db::identify`]): the owner acts as [`Actor::resolve`]
+    /// says; a person's login is that person, and `--as` is theirs only
+    /// when the login is an admin's (the database then acts for the named
+    /// user through `coachctl.act_as`, and the audit records both).
+    pub async fn from_identity(
+        pool: &PgPool,
+        identity: &Identity,
+        who: Option<&UserRef>,
+    ) -> Result<Self> {
+        let nobody = || Error::forbidden("this login belongs to no one in this database");
+        if !identity.is_owner() {
+            let _ = LOGIN_ROLE.set(identity.role.clone());
+        }
+        match identity.role.as_str() {
+            "owner" => return Self::resolve(pool, who).await,
+            "notifier" => {
+                if who.is_some() {
+                    return Err(Error::forbidden(format!(
+                        "acting as someone else needs an admin's login; {} is the cron job's",
+                        identity.login
+                    )));
+                }
+                return Ok(Actor {
+                    id: None,
+                    role: Role::Admin,
+                    label: "notifier".into(),
+                    timezone: None,
+                    operator_os_user: None,
+                    service: true,
+                });
+            }
+            "admin" | "coach" | "member" => {}
+            _ => return Err(nobody()),
+        }
+        let me = identity.user.ok_or_else(nobody)?;
+        let mut conn = pool.acquire().await?;
+        let user = users::find(&mut conn, &UserRef::Id(UserId::from_uuid(me)))
+            .await?
+            .ok_or_else(nobody)?;
+        let target = match who {
+            None => user,
+            Some(who) => {
+                let refused = || {
+                    Error::forbidden(format!(
+                        "acting as someone else needs an admin's login; {} is {}'s",
+                        identity.login, user.email
+                    ))
+                };
+                let named = users::find(&mut conn, who).await;
+                match named {
+                    Ok(Some(t)) if t.id == user.id => user,
+                    _ if user.role != Role::Admin => return Err(refused()),
+                    Ok(Some(t)) if !t.active => {
+                        return Err(Error::forbidden(format!(
+                            "cannot act as {}: the account is deactivated",
+                            t.email
+                        )));
+                    }
+                    Ok(Some(t)) => {
+                        // For this connection (the pool holds one): the
+                        // database honours it for an admin's login only.
+                        sqlx::query("SELECT set_config('coachctl.act_as', $1, false)")
+                            .bind(t.id.as_uuid().to_string())
+                            .execute(&mut *conn)
+                            .await?;
+                        t
+                    }
+                    Ok(None) => {
+                        return Err(Error::forbidden(format!(
+                            "cannot act as {who}: no such user"
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        Ok(Actor {
+            id: Some(target.id),
+            role: target.role,
+            label: target.email,
+            timezone: Some(target.timezone),
+            operator_os_user: None,
+            service: false,
+        })
     }
 
     /// The user named by `--as`; unknown or deactivated users may not act.
@@ -51,6 +154,7 @@ impl Actor {
             label: user.email,
             timezone: Some(user.timezone),
             operator_os_user: Some(os_user()),
+            service: false,
         })
     }
 
@@ -72,7 +176,21 @@ impl Actor {
         self.timezone
     }
     pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
+        self.role == Role::Admin && !self.service
+    }
+    /// The cron job's login.
+    pub fn is_service(&self) -> bool {
+        self.service
+    }
+
+    /// Refuse unless admin or the cron job's login (the outbox and
+    /// reminders); `what` completes "only an admin may ...".
+    pub fn require_admin_or_cron(&self, what: &str) -> Result<()> {
+        if self.service {
+            Ok(())
+        } else {
+            self.require_admin(what)
+        }
     }
     /// True when the actor is this very user.
     pub fn is(&self, user: UserId) -> bool {
@@ -88,9 +206,14 @@ impl Actor {
         if self.is_admin() {
             Ok(())
         } else {
+            let role = if self.service {
+                "service login".to_string()
+            } else {
+                self.role.to_string()
+            };
             Err(Error::forbidden(format!(
-                "only an admin may {what}; {} is a {}",
-                self.label, self.role
+                "only an admin may {what}; {} is a {role}",
+                self.label
             )))
         }
     }

@@ -254,7 +254,7 @@ async fn snapshot(
                             AND status NOT IN ('cancelled', 'declined', 'expired')
                           ORDER BY starts_at LIMIT 1), false) AS member_has_history",
         coach_select = coach::SELECT,
-        member_select = member::SELECT,
+        member_select = member::select(),
         // one the actor may not see is not found, as nobody (users::Sight)
         member_seen = crate::users::Sight::Seen.sql(7),
         schedule = crate::availability::schedule_columns(

@@ -168,18 +168,34 @@ pub(crate) async fn find(conn: &mut PgConnection, actor: &Actor, who: &UserRef) 
 async fn apply_profile(conn: &mut PgConnection, id: UserId, p: &ProfileUpdate) -> Result<()> {
     // A text option: None keeps the column, Some("") clears it.
     let text = |t: &Option<ProfileText>| t.as_ref().map(|t| t.as_str().to_string());
-    sqlx::query(
-        "UPDATE coach_profiles SET
-            specialization = CASE WHEN $2::text IS NULL THEN specialization ELSE nullif($2, '') END,
-            bio = CASE WHEN $3::text IS NULL THEN bio ELSE nullif($3, '') END,
-            certifications = CASE WHEN $4::text IS NULL THEN certifications ELSE nullif($4, '') END,
-            max_members = coalesce($5, max_members),
-            accepting_members = coalesce($6, accepting_members),
-            min_notice_minutes = coalesce($7, min_notice_minutes),
-            horizon_days = CASE WHEN $8 THEN $9 ELSE horizon_days END,
-            updated_at = now()
-         WHERE user_id = $1",
-    )
+    // Only the fields given: a coach's login may set only some columns
+    // (not max_members), and naming one, even to keep it, needs the grant.
+    let mut sets = Vec::new();
+    for (given, set) in [
+        (
+            p.specialization.is_some(),
+            "specialization = nullif($2, '')",
+        ),
+        (p.bio.is_some(), "bio = nullif($3, '')"),
+        (
+            p.certifications.is_some(),
+            "certifications = nullif($4, '')",
+        ),
+        (p.max_members.is_some(), "max_members = $5"),
+        (p.accepting_members.is_some(), "accepting_members = $6"),
+        (p.min_notice.is_some(), "min_notice_minutes = $7"),
+        (p.horizon.is_some(), "horizon_days = $9"),
+    ] {
+        if given {
+            sets.push(set);
+        }
+    }
+    sets.push("updated_at = now()");
+    let sql = format!(
+        "UPDATE coach_profiles SET {} WHERE user_id = $1",
+        sets.join(", ")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
     .bind(id.as_uuid())
     .bind(text(&p.specialization))
     .bind(text(&p.bio))

@@ -407,6 +407,28 @@ pub struct Found {
     pub specialization: Option<String>,
 }
 
+/// `connect search`: `{goals}` is how the goals are read (see below).
+const SEARCH: &str = "SELECT u.id, u.email, u.name, u.role, cp.specialization
+         FROM users u
+         LEFT JOIN member_profiles m ON m.user_id = u.id
+         LEFT JOIN coach_profiles cp ON cp.user_id = u.id
+         WHERE u.active
+           AND ($3::text IS NULL OR u.name ILIKE $3)
+           AND ($4::text IS NULL OR cp.specialization ILIKE $4 OR {goals} ILIKE $4)
+           AND CASE $1
+               WHEN 'admin' THEN u.role IN ('coach', 'member')
+               WHEN 'coach' THEN u.role = 'member' AND (
+                    m.privacy = 'public'
+                 OR (m.privacy = 'connections' AND (
+                        m.coach_id = $2
+                     OR EXISTS (SELECT 1 FROM connections c
+                                WHERE c.coach_id = $2 AND c.member_id = u.id
+                                  AND c.status = 'accepted'))))
+               WHEN 'member' THEN u.role = 'coach' AND cp.accepting_members
+               ELSE false
+           END
+         ORDER BY u.name, u.email";
+
 /// `connect search`: people by name or expertise area, honouring privacy.
 /// A coach finds members who are `public`, or `connections` and connected
 /// with them (an accepted connection or an assignment); `private` members
@@ -429,32 +451,18 @@ pub async fn search(
             format!("%{esc}%")
         })
     };
-    Ok(sqlx::query_as(
-        "SELECT u.id, u.email, u.name, u.role, cp.specialization
-         FROM users u
-         LEFT JOIN member_profiles m ON m.user_id = u.id
-         LEFT JOIN coach_profiles cp ON cp.user_id = u.id
-         WHERE u.active
-           AND ($3::text IS NULL OR u.name ILIKE $3)
-           AND ($4::text IS NULL OR cp.specialization ILIKE $4 OR m.goals ILIKE $4)
-           AND CASE $1
-               WHEN 'admin' THEN u.role IN ('coach', 'member')
-               WHEN 'coach' THEN u.role = 'member' AND (
-                    m.privacy = 'public'
-                 OR (m.privacy = 'connections' AND (
-                        m.coach_id = $2
-                     OR EXISTS (SELECT 1 FROM connections c
-                                WHERE c.coach_id = $2 AND c.member_id = u.id
-                                  AND c.status = 'accepted'))))
-               WHEN 'member' THEN u.role = 'coach' AND cp.accepting_members
-               ELSE false
-           END
-         ORDER BY u.name, u.email",
-    )
-    .bind(actor.role().as_str())
-    .bind(actor.id().map(|i| i.as_uuid()))
-    .bind(pattern(name))
-    .bind(pattern(area))
-    .fetch_all(&mut *conn)
-    .await?)
+    // A login may not name the goals column: it reads what it may of it
+    // through the definer reader.
+    let goals = match crate::actor::login_role() {
+        None => "m.goals",
+        Some(_) => "(SELECT p.goals FROM member_private_fields(u.id) p)",
+    };
+    let sql = SEARCH.replace("{goals}", goals);
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(actor.role().as_str())
+        .bind(actor.id().map(|i| i.as_uuid()))
+        .bind(pattern(name))
+        .bind(pattern(area))
+        .fetch_all(&mut *conn)
+        .await?)
 }

@@ -148,10 +148,16 @@ impl Target {
     /// Connect for a normal command: the embedded cluster is migrated on
     /// first use; an external database whose schema is behind is refused.
     pub async fn connect(&self) -> Result<PgPool> {
+        Ok(self.connect_identified().await?.0)
+    }
+
+    /// [`Target::connect`], and who the connection is: learnt in the same
+    /// query as the schema version (docs/design/identity.md §1).
+    pub async fn connect_identified(&self) -> Result<(PgPool, Identity)> {
         let pool = self.connect_raw().await?;
-        let status = schema_status(&pool).await?;
+        let (status, identity) = identify(&pool).await?;
         if status.applied == status.latest {
-            return Ok(pool);
+            return Ok((pool, identity));
         }
         if status.applied > status.latest {
             return Err(Error::Unavailable(format!(
@@ -162,7 +168,7 @@ impl Target {
         match self {
             Target::Embedded(_) => {
                 migrate::run(&pool, migrate::lock_wait()?).await?;
-                Ok(pool)
+                Ok((pool, Identity::owner()))
             }
             Target::Url(_) | Target::ReadUrl(_) => Err(Error::Unavailable(format!(
                 "the database schema is at version {} but this coachctl needs version {}; run `coachctl db migrate`",
@@ -274,6 +280,70 @@ pub async fn schema_status(pool: &PgPool) -> Result<SchemaStatus> {
         Err(e) => return Err(e.into()),
     };
     Ok(SchemaStatus { applied, latest })
+}
+
+/// Who a connection is, as the database says (`current_actor_role()`).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `owner` (the schema owner, a superuser: the operator), `admin`,
+    /// `coach`, `member`, `notifier`, or `none` (a login of no one here).
+    pub role: String,
+    /// The person whose login this is (None for the owner and services).
+    pub user: Option<uuid::Uuid>,
+    /// The database role connected (`session_user`).
+    pub login: String,
+}
+
+impl Identity {
+    pub fn owner() -> Self {
+        Identity {
+            role: "owner".into(),
+            user: None,
+            login: String::new(),
+        }
+    }
+    pub fn is_owner(&self) -> bool {
+        self.role == "owner"
+    }
+}
+
+/// The schema version and who is asking, in one query. A schema from
+/// before the identity functions knows only its owner.
+pub async fn identify(pool: &PgPool) -> Result<(SchemaStatus, Identity)> {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    // (applied migration, current_actor(), current_actor_role(), session_user)
+    type Row = (Option<i64>, Option<uuid::Uuid>, Option<String>, String);
+    let row: Result<Row, _> = sqlx::query_as(
+        "SELECT (SELECT max(version) FROM _sqlx_migrations WHERE success),
+                    current_actor(), current_actor_role(), session_user::text",
+    )
+    .fetch_one(pool)
+    .await;
+    match row {
+        Ok((applied, user, role, login)) => Ok((
+            SchemaStatus {
+                applied: applied.unwrap_or(0),
+                latest,
+            },
+            Identity {
+                role: role.unwrap_or_else(|| "none".into()),
+                user,
+                login,
+            },
+        )),
+        // insufficient_privilege: a role with no grants here, such as a
+        // login of another coachctl database on the same server
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => Err(
+            Error::forbidden("this login belongs to no one in this database"),
+        ),
+        // undefined_function, undefined_table: not migrated that far yet
+        Err(sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("42883" | "42P01")) =>
+        {
+            Ok((schema_status(pool).await?, Identity::owner()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Apply every pending migration, waiting at most

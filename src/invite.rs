@@ -271,7 +271,7 @@ async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Invitation> {
 
 /// Why a code cannot be answered: unknown (5) or no longer pending (7).
 async fn unusable(conn: &mut PgConnection, code: &InviteCode) -> Result<Error> {
-    let sql = format!("{SELECT} WHERE i.code_hash = $1");
+    let sql = format!("{SELECT} WHERE i.id = redeem_invitation($1)");
     let found: Option<Invitation> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(code.hash())
         .fetch_optional(&mut *conn)
@@ -323,7 +323,7 @@ async fn may_answer(conn: &mut PgConnection, actor: &Actor, invitation: &Invitat
 async fn take(conn: &mut PgConnection, code: &InviteCode, status: &str) -> Result<Invitation> {
     let taken: Option<Uuid> = sqlx::query_scalar(
         "UPDATE invitations SET status = $2, answered_at = now()
-         WHERE code_hash = $1 AND status = 'pending' AND expires_at > now()
+         WHERE id = redeem_invitation($1) AND status = 'pending' AND expires_at > now()
          RETURNING id",
     )
     .bind(code.hash())
@@ -353,7 +353,7 @@ pub async fn accept(
     }
     let mut tx = pool.begin().await?;
     let before = {
-        let sql = format!("{SELECT} WHERE i.code_hash = $1");
+        let sql = format!("{SELECT} WHERE i.id = redeem_invitation($1)");
         let found: Option<Invitation> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(code.hash())
             .fetch_optional(&mut *tx)
@@ -428,7 +428,7 @@ pub async fn decline(pool: &PgPool, actor: &Actor, code: &InviteCode) -> Result<
         )));
     }
     let mut tx = pool.begin().await?;
-    let sql = format!("{SELECT} WHERE i.code_hash = $1");
+    let sql = format!("{SELECT} WHERE i.id = redeem_invitation($1)");
     let before: Option<Invitation> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(code.hash())
         .fetch_optional(&mut *tx)

@@ -26,6 +26,7 @@ pub mod error;
 pub mod history;
 pub mod ids;
 pub mod invite;
+pub mod login;
 pub mod member;
 pub mod message;
 pub mod notify;

@@ -97,12 +97,31 @@ impl TryFrom<MemberRow> for Member {
     }
 }
 
-pub(crate) const SELECT: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, m.coach_id,
+const SELECT_OWNER: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, m.coach_id,
         cu.email AS coach_email, m.membership_status, m.onboarding_status, m.privacy,
         m.goals, m.health_info, m.share_goals, m.share_health_info, m.coach_notes, m.joined_at
     FROM users u
     JOIN member_profiles m ON m.user_id = u.id
     LEFT JOIN users cu ON cu.id = m.coach_id";
+
+/// [`SELECT_OWNER`] for a login, which may not name the private columns:
+/// they come from the definer reader, which answers what the login may read.
+const SELECT_LOGIN: &str = "SELECT u.id, u.email, u.name, u.timezone, u.active, m.coach_id,
+        cu.email AS coach_email, m.membership_status, m.onboarding_status, m.privacy,
+        p.goals, p.health_info, m.share_goals, m.share_health_info, p.coach_notes, m.joined_at
+    FROM users u
+    JOIN member_profiles m ON m.user_id = u.id
+    LEFT JOIN users cu ON cu.id = m.coach_id
+    LEFT JOIN LATERAL member_private_fields(u.id) p ON true";
+
+/// The members query for this process's connection (owner or login).
+pub(crate) fn select() -> &'static str {
+    if crate::actor::login_role().is_some() {
+        SELECT_LOGIN
+    } else {
+        SELECT_OWNER
+    }
+}
 
 /// Input of `member create` (signup when `coach` is given).
 #[derive(Debug, Clone)]
@@ -197,7 +216,8 @@ fn redact_for(actor: &Actor, mut m: Member) -> Member {
 /// The member with this id, whoever asks: for ids that come from rows the
 /// actor already may see (a session's member), never from what they typed.
 pub(crate) async fn fetch(conn: &mut PgConnection, id: UserId) -> Result<Member> {
-    let sql = format!("{SELECT} WHERE u.id = $1");
+    let select = select();
+    let sql = format!("{select} WHERE u.id = $1");
     let row: MemberRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id.as_uuid())
         .fetch_one(&mut *conn)
@@ -220,8 +240,9 @@ pub(crate) async fn find_in(
     who: &UserRef,
 ) -> Result<Member> {
     let (id, email) = users::ref_params(who);
+    let select = select();
     let sql = format!(
-        "{SELECT} WHERE u.role = 'member' AND {} AND {}",
+        "{select} WHERE u.role = 'member' AND {} AND {}",
         users::REF_MATCHES,
         sight.sql(3)
     );
@@ -390,8 +411,9 @@ pub async fn list_each(
         Some(a) => Some(crate::page::person_key(&mut conn, a).await?),
         None => None,
     };
+    let select = select();
     let sql = format!(
-        "{SELECT}
+        "{select}
          WHERE ($1::uuid IS NULL OR m.coach_id = $1)
            AND ($2::uuid IS NULL OR u.id = $2)
            AND ($3::text IS NULL OR m.membership_status = $3)
@@ -462,29 +484,39 @@ pub async fn update(
     let id = UserId::from_uuid(before.id);
     users::update_basics(&mut tx, id, change.name.as_ref(), change.timezone).await?;
     let text = |t: &Option<ProfileText>| t.as_ref().map(|t| t.as_str().to_string());
-    sqlx::query(
-        "UPDATE member_profiles SET
-            goals = CASE WHEN $2::text IS NULL THEN goals ELSE nullif($2, '') END,
-            health_info = CASE WHEN $3::text IS NULL THEN health_info ELSE nullif($3, '') END,
-            coach_notes = CASE WHEN $4::text IS NULL THEN coach_notes ELSE nullif($4, '') END,
-            membership_status = coalesce($5, membership_status),
-            updated_at = now()
-         WHERE user_id = $1",
-    )
-    .bind(id.as_uuid())
-    .bind(text(&change.goals))
-    .bind(text(&change.health_info))
-    .bind(text(&change.coach_notes))
-    .bind(change.membership_status.map(|s| s.as_str()))
-    .execute(&mut *tx)
-    .await
-    .on_constraint("coach_profiles_member_count_within_max", || {
-        Error::conflict(format!(
-            "member {} cannot become active: their coach {} is at capacity",
-            before.email,
-            before.coach_email.clone().unwrap_or_default()
-        ))
-    })?;
+    // Only the fields given: a login may set (and read) only its own
+    // side's columns, and naming one, even to keep it, needs the grant.
+    let mut sets = Vec::new();
+    for (given, set) in [
+        (change.goals.is_some(), "goals = nullif($2, '')"),
+        (change.health_info.is_some(), "health_info = nullif($3, '')"),
+        (change.coach_notes.is_some(), "coach_notes = nullif($4, '')"),
+        (change.membership_status.is_some(), "membership_status = $5"),
+    ] {
+        if given {
+            sets.push(set);
+        }
+    }
+    sets.push("updated_at = now()");
+    let sql = format!(
+        "UPDATE member_profiles SET {} WHERE user_id = $1",
+        sets.join(", ")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_uuid())
+        .bind(text(&change.goals))
+        .bind(text(&change.health_info))
+        .bind(text(&change.coach_notes))
+        .bind(change.membership_status.map(|s| s.as_str()))
+        .execute(&mut *tx)
+        .await
+        .on_constraint("coach_profiles_member_count_within_max", || {
+            Error::conflict(format!(
+                "member {} cannot become active: their coach {} is at capacity",
+                before.email,
+                before.coach_email.clone().unwrap_or_default()
+            ))
+        })?;
     let after = fetch(&mut tx, id).await?;
     record(&mut tx, actor, "member.update", &before, &after).await?;
     tx.commit().await?;

@@ -24,6 +24,7 @@ pub mod db;
 pub mod demo;
 pub mod doctor;
 pub mod invite;
+pub mod login;
 pub mod man;
 pub mod member;
 pub mod message;
@@ -169,6 +170,13 @@ pub enum Command {
   coachctl admin list
   coachctl admin remove ad@example.com")]
     Admin(admin::Cmd),
+    /// Database logins, one per person (row-level security): grant, list, revoke
+    #[command(after_long_help = "Examples:
+  coachctl login grant bo@example.com           (prints the login's URL once)
+  coachctl login grant --service notifier       (the cron job's login)
+  coachctl login list
+  coachctl login revoke bo@example.com")]
+    Login(login::Cmd),
     /// The audit log: who changed what, when
     Audit(audit::Cmd),
     /// Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock
@@ -250,20 +258,36 @@ impl Ctx {
     /// then to `COACHCTL_READ_URL` when it is set (a standby, which may lag
     /// the primary by its replication delay).
     pub async fn session_for(&self, reads_only: bool) -> Result<(PgPool, Actor)> {
-        let pool = match (&self.read_target, reads_only) {
+        let target = match (&self.read_target, reads_only) {
             (Some(read), true) => {
                 if self.global.verbose > 0 {
                     eprintln!("coachctl: reading from {}", read.describe());
                 }
-                let pool = read.connect().await?;
-                if let Ok(mut pools) = self.pools.lock() {
-                    pools.push(pool.clone());
-                }
-                pool
+                read
             }
-            _ => self.pool().await?,
+            _ => {
+                if self.global.verbose > 0 {
+                    eprintln!("coachctl: using {}", self.target.describe());
+                }
+                &self.target
+            }
         };
-        let actor = Actor::resolve(&pool, self.global.as_user.as_ref()).await?;
+        let (pool, identity) = target.connect_identified().await?;
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.push(pool.clone());
+        }
+        let actor = Actor::from_identity(&pool, &identity, self.global.as_user.as_ref()).await?;
+        // The cron job's login has the two jobs and nothing else; the
+        // database refuses the rest anyway, this says so in a sentence.
+        if actor.is_service()
+            && !["coachctl notify send", "coachctl session remind"]
+                .contains(&command_name().as_str())
+        {
+            return Err(Error::forbidden(format!(
+                "{} is the cron job's login: it runs only `notify send` and `session remind`",
+                identity.login
+            )));
+        }
         Ok((pool, actor))
     }
 
@@ -404,6 +428,7 @@ pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
             Command::Session(c) => c.run(&ctx).await,
             Command::Notify(c) => c.run(&ctx).await,
             Command::Admin(c) => c.run(&ctx).await,
+            Command::Login(c) => c.run(&ctx).await,
             Command::Audit(c) => c.run(&ctx).await,
             Command::Doctor(c) => c.run(&ctx).await,
             Command::Completions(c) => c.run(),

@@ -161,21 +161,12 @@ pub struct Reminders {
 /// moved session is reminded of its new time only) and safe to run twice at
 /// once; a run after missed ones catches up. Admin (cron) only.
 pub async fn remind(pool: &PgPool, actor: &Actor) -> Result<Reminders> {
-    actor.require_admin("queue reminders")?;
-    let queued = sqlx::query(
-        "INSERT INTO outbox (event, dedupe_key, recipient_id, session_id, payload, message_id)
-         SELECT 'reminder.' || d.kind, 'reminder.' || d.kind || ':' || d.id || ':' || d.sequence,
-                r.id, d.id, session_notice_body(d.s), '<' || gen_random_uuid() || '@coachctl>'
-         FROM (SELECT s, s.id, s.sequence, s.member_id, s.coach_id,
-                      CASE WHEN s.starts_at - now() > interval '1 hour' THEN '24h' ELSE '1h' END AS kind
-               FROM sessions s
-               WHERE s.status = 'scheduled'
-                 AND s.starts_at > now() AND s.starts_at <= now() + interval '24 hours') d
-         CROSS JOIN LATERAL (VALUES (d.member_id), (d.coach_id)) AS r(id)
-         ON CONFLICT ON CONSTRAINT outbox_once_per_recipient DO NOTHING",
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
+    actor.require_admin_or_cron("queue reminders")?;
+    // One statement in migration 20261207001100: it renders notices from
+    // whole session rows, which the cron job's login may not read itself.
+    let queued: i64 = sqlx::query_scalar("SELECT queue_reminders()")
+        .fetch_one(pool)
+        .await?;
+    let queued = u64::try_from(queued).unwrap_or(0);
     Ok(Reminders { queued })
 }

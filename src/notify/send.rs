@@ -135,7 +135,7 @@ struct Claimed {
 
 /// `notify send` (admin, i.e. the cron job): deliver every due message.
 pub async fn send(pool: &PgPool, actor: &Actor, opts: &SendOptions) -> Result<Delivery> {
-    actor.require_admin("send the email outbox")?;
+    actor.require_admin_or_cron("send the email outbox")?;
     let from: Mailbox = opts.from.parse().map_err(|_| {
         Error::invalid(format!(
             "COACHCTL_SMTP_FROM is not an email address: {}",

@@ -129,17 +129,28 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
-const SELECT: &str = "SELECT s.id, s.coach_id, cu.email AS coach_email, s.member_id,
+const SELECT_TEMPLATE: &str = "SELECT s.id, s.coach_id, cu.email AS coach_email, s.member_id,
         mu.email AS member_email, cu.name AS coach_name, mu.name AS member_name, s.starts_at, s.ends_at,
         -- an overdue proposal is expired, whether or not a write has said so yet
         CASE WHEN s.status = 'proposed' AND s.expires_at <= now() THEN 'expired'
              ELSE s.status END AS status,
         s.session_type,
-        s.member_notes, s.coach_notes, s.cancellation_reason, s.cancelled_at, s.completed_at,
+        s.member_notes, {coach_notes}, s.cancellation_reason, s.cancelled_at, s.completed_at,
         s.expires_at, s.decline_reason, s.outcomes, s.sequence, s.created_at
     FROM sessions s
     JOIN users cu ON cu.id = s.coach_id
     JOIN users mu ON mu.id = s.member_id";
+
+/// The sessions query for this process's connection: a member's or the
+/// cron job's login may not name the coach's private notes (the library
+/// redacts them for everyone but the coach and admins anyway).
+fn select() -> String {
+    let notes = match crate::actor::login_role() {
+        None | Some("admin" | "coach") => "s.coach_notes",
+        Some(_) => "NULL::text AS coach_notes",
+    };
+    SELECT_TEMPLATE.replace("{coach_notes}", notes)
+}
 
 /// Filters of `session list`; times are instants (the CLI resolves zones).
 #[derive(Debug, Clone, Default)]
@@ -179,11 +190,12 @@ pub(crate) fn check_access(actor: &Actor, s: &Session) -> Result<()> {
 }
 
 pub(crate) async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Session> {
-    let row: SessionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE s.id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no session {id}")))?;
+    let row: SessionRow =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{} WHERE s.id = $1", select())))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no session {id}")))?;
     row.try_into()
 }
 
@@ -255,8 +267,9 @@ pub async fn list_each(
         ),
         None => None,
     };
+    let select = select();
     let sql = format!(
-        "{SELECT}
+        "{select}
          WHERE ($1::uuid IS NULL OR s.coach_id = $1)
            AND ($2::uuid IS NULL OR s.member_id = $2)
            AND ($3::timestamptz IS NULL OR s.starts_at >= $3)

@@ -449,3 +449,90 @@ pub fn ana_with_monday_mornings(db: &TestDb) {
     db.run(&["member", "assign", &m, "--coach", &c]).ok();
     window(db, "ana@example.com", "mon", ("09:00", "12:00"), 60, 15, 3);
 }
+
+/// Let roles other than the superuser log in over the test cluster's
+/// socket with a password (SCRAM), as a server with `login grant` logins
+/// does; the superuser keeps peer authentication. Once per cluster.
+pub fn password_logins() {
+    const MARK: &str = "# coachctl tests: password logins";
+    runtime().block_on(async {
+        let cluster = cluster();
+        cluster
+            .ensure_running()
+            .await
+            .expect("start the test cluster");
+        let mut admin = cluster
+            .connect_options("postgres")
+            .connect()
+            .await
+            .expect("connect to the test cluster");
+        exec(&mut admin, "SELECT pg_advisory_lock(7418)".into()).await;
+        let file: String = sqlx::query_scalar("SHOW hba_file")
+            .fetch_one(&mut admin)
+            .await
+            .expect("hba_file");
+        let hba = std::fs::read_to_string(&file).expect("read pg_hba.conf");
+        if !hba.contains(MARK) {
+            let peer = "local   all   all         peer   map=coachctl";
+            assert!(hba.contains(peer), "unexpected pg_hba.conf: {hba}");
+            let ours = format!(
+                "{MARK}\nlocal   all   {}    peer   map=coachctl\nlocal   all   all         scram-sha-256",
+                coachctl::embedded::DB_USER
+            );
+            // written in place: the file keeps its owner (the server's user)
+            std::fs::write(&file, hba.replace(peer, &ours)).expect("write pg_hba.conf");
+            exec(&mut admin, "SELECT pg_reload_conf()".into()).await;
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        exec(&mut admin, "SELECT pg_advisory_unlock(7418)".into()).await;
+        admin.close().await.ok();
+    })
+}
+
+/// Drop the roles of every login of the database at `url` (roles belong
+/// to the whole cluster and outlive the test's database).
+pub fn drop_logins(url: &str) {
+    let url = url.to_string();
+    let _ = std::thread::spawn(move || {
+        runtime().block_on(async {
+            let Ok(mut c) = PgConnection::connect(&url).await else {
+                return;
+            };
+            let roles: Vec<String> = sqlx::query_scalar("SELECT role_name::text FROM logins")
+                .fetch_all(&mut c)
+                .await
+                .unwrap_or_default();
+            for r in roles {
+                let sql = format!("DROP OWNED BY \"{r}\"; DROP ROLE IF EXISTS \"{r}\"");
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut c)
+                    .await;
+            }
+        })
+    })
+    .join();
+}
+
+impl TestDb {
+    /// `login grant` as the owner: the new login's URL.
+    pub fn login_url(&self, args: &[&str]) -> String {
+        let mut all = vec!["login", "grant"];
+        all.extend(args);
+        all.extend(["-o", "json"]);
+        self.run(&all).json()["url"]
+            .as_str()
+            .expect("a url")
+            .to_string()
+    }
+
+    /// coachctl connected with this URL (a login's) instead of the owner's.
+    pub fn run_with(&self, url: &str, args: &[&str]) -> Run {
+        Run::from(
+            self.cmd()
+                .env("DATABASE_URL", url)
+                .args(args)
+                .output()
+                .expect("run coachctl"),
+        )
+    }
+}
