@@ -43,7 +43,7 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.completed_at IS NOT NULL OR NEW.cancelled_at IS NOT NULL
            OR NEW.responded_at IS NOT NULL
-           OR NEW.status <> CASE role WHEN 'member' THEN 'scheduled' ELSE 'proposed' END THEN
+           OR NEW.status <> (CASE role WHEN 'member' THEN 'scheduled' ELSE 'proposed' END) THEN
             PERFORM identity_refuse(format(
                 'a %s''s login creates sessions only as %s', role,
                 CASE role WHEN 'member' THEN 'scheduled bookings' ELSE 'proposals' END));

@@ -13,7 +13,7 @@
 
 mod common;
 
-use sqlx::{Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection, PgConnection};
 
 /// A database owned by a role of its own, dropped with its roles afterwards.
 struct OwnedDb {
