@@ -239,6 +239,17 @@ impl Org {
                AND has_column_privilege(c.oid, a.attnum, 'SELECT')
              GROUP BY c.relname ORDER BY c.relname \\gexec\n",
         );
+        // How many rows of each relation the login reads, through any
+        // column it may select: a policy that hides too much shows here.
+        script.push_str(
+            "SELECT format('SELECT %L || count(*) FROM (SELECT %I FROM %I) x',
+                           'ROWS ' || c.relname || ' ', min(a.attname), c.relname)
+             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             WHERE c.relnamespace = current_schema()::regnamespace
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+               AND has_column_privilege(c.oid, a.attnum, 'SELECT')
+             GROUP BY c.relname ORDER BY c.relname \\gexec\n",
+        );
         for m in [B1, B2, B3] {
             script.push_str(&format!(
                 "\\echo ==== member_private_fields {m}\nSELECT * FROM member_private_fields('{m}');\n"
@@ -276,6 +287,37 @@ impl Org {
             refused.insert(rest.trim().to_string());
         }
         (stdout, refused)
+    }
+
+    /// How many rows of each relation `who` reads (relations it may read
+    /// no column of are absent).
+    fn rows_seen_by(&self, who: &str) -> BTreeMap<String, i64> {
+        let (text, _) = self.read_everything(who);
+        text.lines()
+            .filter_map(|l| l.split('|').nth(1).unwrap_or(l).strip_prefix("ROWS "))
+            .filter_map(|l| {
+                let (t, n) = l.rsplit_once(' ')?;
+                Some((t.to_string(), n.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Rows of every relation, counted as the owner.
+    fn rows_of_owner(&self) -> BTreeMap<String, i64> {
+        let relations = self.relations();
+        common::runtime().block_on(async {
+            let mut c = self.owner().await;
+            let mut all = BTreeMap::new();
+            for r in relations {
+                let sql = format!("SELECT count(*) FROM \"{r}\"");
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count");
+                all.insert(r, n);
+            }
+            all
+        })
     }
 
     /// The secrets in `who`'s reading of everything.
@@ -423,6 +465,35 @@ fn each_login_still_reads_its_own_rows_through_psql() {
                 text.contains(r),
                 "{who} does not read its own {r} (refused: {refused:?})"
             );
+        }
+    }
+    // Row counts: an admin reads every row of every relation; each person
+    // reads their own rows in the tables that hold them, and a member
+    // exactly one profile.
+    let owner = org.rows_of_owner();
+    assert_eq!(org.rows_seen_by("ad"), owner, "an admin reads every row");
+    let tables: &[(&str, &[&str])] = &[
+        ("c1", &["users", "coach_profiles", "member_profiles", "availability_windows", "slots",
+                 "sessions", "session_notes", "connections", "conversations", "messages",
+                 "invitations", "audit_log", "outbox"]),
+        ("c2", &["users", "coach_profiles", "member_profiles", "availability_windows", "slots",
+                 "sessions", "session_notes", "conversations", "messages", "invitations", "outbox"]),
+        ("b1", &["users", "coach_profiles", "member_profiles", "availability_windows", "sessions",
+                 "session_notes", "conversations", "messages", "outbox"]),
+        ("b2", &["users", "coach_profiles", "member_profiles", "availability_windows", "sessions",
+                 "conversations", "messages", "audit_log", "outbox"]),
+        ("notifier", &["users", "coach_profiles", "member_profiles", "sessions", "outbox"]),
+    ];
+    for (who, own) in tables {
+        let seen = org.rows_seen_by(who);
+        for t in *own {
+            assert!(
+                seen.get(*t).copied().unwrap_or(0) > 0,
+                "{who} reads no row of {t}: {seen:?}"
+            );
+        }
+        if who.starts_with('b') {
+            assert_eq!(seen.get("member_profiles"), Some(&1), "{who}: {seen:?}");
         }
     }
     // And not another's: a member never reads another member's address,
