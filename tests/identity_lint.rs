@@ -59,7 +59,9 @@ async fn violations(conn: &mut PgConnection) -> Vec<String> {
         if kind == "m" {
             format!("materialized view {v} copies rows past row-level security")
         } else {
-            format!("view {v} reads as its owner, past row-level security; make it security_invoker")
+            format!(
+                "view {v} reads as its owner, past row-level security; make it security_invoker"
+            )
         }
     }));
 

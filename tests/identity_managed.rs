@@ -71,12 +71,11 @@ impl OwnedDb {
 
     async fn migrate_as_owner(&self) -> PgConnection {
         let mut c = self.as_role(&self.owner).await;
-        let superuser: bool = sqlx::query_scalar(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-        )
-        .fetch_one(&mut c)
-        .await
-        .expect("who");
+        let superuser: bool =
+            sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&mut c)
+                .await
+                .expect("who");
         assert!(!superuser, "the owner is not a superuser");
         coachctl::db::MIGRATOR
             .run(&mut c)
