@@ -95,7 +95,7 @@ impl Org {
                 ('{B2}', '{C2}', 'SECRET-goal-b2', 'SECRET-health-b2', 'SECRET-mcnote-b2', 'connections', false, true),
                 ('{B3}', NULL, 'SECRET-goal-b3', 'SECRET-health-b3', NULL, 'public', true, true);
              INSERT INTO availability_windows (id, coach_id, day_of_week, start_minute, end_minute, capacity)
-                SELECT gen_random_uuid(), c::uuid, d, 0, 1440, 3
+                SELECT gen_random_uuid(), c::uuid, d, 360, 1320, 3
                 FROM generate_series(0, 6) d, (VALUES ('{C1}'), ('{C2}')) v(c);
              INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, coach_notes, member_notes) VALUES
                 ('{S1}', '{C1}', '{B1}', {s10}, {s11}, 'SECRET-scnote-1', 'own-notes-b1'),
@@ -642,9 +642,11 @@ fn forbidden_writes() -> Vec<(&'static str, &'static str, String)> {
         ("b1", "insert a completed session to rate",
             format!("INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, status, completed_at)
                      VALUES (gen_random_uuid(), '{C1}', '{B1}', {later}, {later_end}, 'completed', now())")),
+        // 23:00 lies outside the coaches' 06:00-22:00 windows
         ("b1", "book off the grid",
             format!("INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, off_grid)
-                     VALUES (gen_random_uuid(), '{C1}', '{B1}', {later}, {later_end}, true)")),
+                     VALUES (gen_random_uuid(), '{C1}', '{B1}', {later} + interval '14 hours',
+                             {later_end} + interval '14 hours', true)")),
         ("c1", "cancel another coach's session",
             format!("UPDATE sessions SET status = 'cancelled', cancelled_at = now(), cancelled_by = '{C1}' WHERE id = '{S2}'")),
         ("c1", "reschedule another coach's session",
