@@ -1,7 +1,8 @@
 //! The schema's own rules for row-level security (issue 17, item 7): every
 //! table has it, every SECURITY DEFINER function has a fixed search_path and
 //! is not executable by PUBLIC, every trigger function runs as the owner,
-//! and no policy calls an identity function once per row where
+//! no view reads as its owner (every view is security_invoker), and no
+//! policy calls an identity function once per row where
 //! `(SELECT f())` would run it once per statement (the Supabase
 //! "auth_rls_initplan" rule). Each rule is also shown to catch a violation.
 
@@ -37,6 +38,32 @@ async fn violations(conn: &mut PgConnection) -> Vec<String> {
             .into_iter()
             .map(|t| format!("table {t} has no row-level security")),
     );
+
+    // A view runs with its owner's rights unless it is security_invoker
+    // (PostgreSQL 15+): owned by the schema owner, it would read every row
+    // past the policies. A materialized view copies rows as its owner and
+    // has no policies of its own.
+    let views: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relkind::text FROM pg_class c
+         WHERE c.relnamespace = current_schema()::regnamespace
+           AND (c.relkind = 'm'
+                OR (c.relkind = 'v'
+                    AND NOT coalesce(c.reloptions @> '{security_invoker=true}'
+                                     OR c.reloptions @> '{security_invoker=on}', false)))
+         ORDER BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .expect("views");
+    found.extend(views.into_iter().map(|(v, kind)| {
+        if kind == "m" {
+            format!("materialized view {v} copies rows past row-level security")
+        } else {
+            format!(
+                "view {v} reads as its owner, past row-level security; make it security_invoker"
+            )
+        }
+    }));
 
     let definers: Vec<(String, Option<Vec<String>>, bool)> = sqlx::query_as(
         "SELECT p.oid::regprocedure::text, p.proconfig::text[],
@@ -196,6 +223,32 @@ fn the_lint_names_a_policy_that_asks_who_is_asking_on_every_row() {
         assert_eq!(
             found,
             ["policy per_row on messages calls current_actor() per row; write (SELECT current_actor())"],
+            "{found:#?}"
+        );
+    });
+}
+
+#[test]
+fn the_lint_names_a_view_that_reads_as_its_owner() {
+    let db = TestDb::new();
+    common::runtime().block_on(async {
+        let (_, mut conn) = lint(&db).await;
+        sqlx::raw_sql(
+            "CREATE VIEW all_health AS SELECT user_id, health_info FROM member_profiles;
+             CREATE VIEW own_health WITH (security_invoker = true) AS
+                 SELECT user_id, health_info FROM member_profiles;
+             CREATE MATERIALIZED VIEW health_copy AS SELECT health_info FROM member_profiles",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("create");
+        let found = violations(&mut conn).await;
+        assert_eq!(
+            found,
+            [
+                "view all_health reads as its owner, past row-level security; make it security_invoker",
+                "materialized view health_copy copies rows past row-level security",
+            ],
             "{found:#?}"
         );
     });
