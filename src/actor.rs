@@ -106,12 +106,7 @@ impl Actor {
                         )));
                     }
                     Ok(Some(t)) => {
-                        // For this connection (the pool holds one): the
-                        // database honours it for an admin's login only.
-                        sqlx::query("SELECT set_config('coachctl.act_as', $1, false)")
-                            .bind(t.id.as_uuid().to_string())
-                            .execute(&mut *conn)
-                            .await?;
+                        act_as(pool, &mut conn, t.id);
                         t
                     }
                     Ok(None) => {
@@ -217,6 +212,26 @@ impl Actor {
             )))
         }
     }
+}
+
+/// Act for `user` from now on: every transaction of the command's
+/// connection (and of any connection the pool opens again) starts by
+/// setting `coachctl.act_as` for itself alone, in the same round trip as
+/// its BEGIN or its statement (the vendored sqlx's transaction prelude).
+/// Transaction-local, so behind a transaction-mode pooler such as
+/// pgbouncer, which hands each transaction to whichever server connection
+/// is free, it goes where the work goes and stays with no one else's; a
+/// session setting would stay on the server connection for its next
+/// client. The database honours it for an admin's login only.
+fn act_as(pool: &PgPool, conn: &mut sqlx::PgConnection, user: UserId) {
+    // a uuid of our own making: nothing to quote
+    let prelude = format!(
+        "SELECT set_config('coachctl.act_as', '{}', true)",
+        user.as_uuid()
+    );
+    conn.set_transaction_prelude(Some(prelude.clone()));
+    let options = (*pool.connect_options()).clone();
+    pool.set_connect_options(options.transaction_prelude(Some(prelude)));
 }
 
 /// The name of the OS user running this process: the account of its user

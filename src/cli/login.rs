@@ -1,6 +1,7 @@
 //! `coachctl login ...`: a database login per person (row-level security).
 
 use std::io::Read;
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
@@ -29,6 +30,7 @@ login is that person: --as is refused unless the login is an admin's.
 Examples:
   coachctl login grant bo@example.com
   coachctl login grant --service notifier -o json
+  coachctl login grant bo@example.com --pgbouncer-file /etc/pgbouncer/userlist.txt
   printf '%s\\n' \"$PW\" |
       coachctl login grant ana@example.com --password-stdin --rotate"
     )]
@@ -45,6 +47,9 @@ Examples:
         /// Give an existing login a new password (else granting twice exits 6)
         #[arg(long)]
         rotate: bool,
+        /// Also put the login's SCRAM verifier in this pgbouncer auth_file
+        #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+        pgbouncer_file: Option<PathBuf>,
     },
     /// List the logins of this database (admin only)
     List,
@@ -56,6 +61,9 @@ Examples:
         /// A service's login instead of a person's
         #[arg(long, value_enum)]
         service: Option<Service>,
+        /// Also take the login's line out of this pgbouncer auth_file
+        #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+        pgbouncer_file: Option<PathBuf>,
     },
 }
 
@@ -94,6 +102,7 @@ impl Cmd {
                 service,
                 password_stdin,
                 rotate,
+                pgbouncer_file,
             } => {
                 let base = login::base_url(ctx.target())?;
                 let password = if password_stdin {
@@ -108,7 +117,16 @@ impl Cmd {
                 let (pool, actor) = ctx.session().await?;
                 let tz = ctx.display_tz(Some(&actor));
                 let who = holder(&pool, &actor, user, service).await?;
-                let granted = login::grant(&pool, &actor, base, &who, password, rotate).await?;
+                let granted = login::grant(
+                    &pool,
+                    &actor,
+                    base,
+                    &who,
+                    password,
+                    rotate,
+                    pgbouncer_file.as_deref(),
+                )
+                .await?;
                 output::one(ctx, tz, &granted)
             }
             Commands::List => {
@@ -116,11 +134,16 @@ impl Cmd {
                 let tz = ctx.display_tz(Some(&actor));
                 output::list(ctx, tz, &login::list(&pool, &actor).await?)
             }
-            Commands::Revoke { user, service } => {
+            Commands::Revoke {
+                user,
+                service,
+                pgbouncer_file,
+            } => {
                 let (pool, actor) = ctx.session().await?;
                 let tz = ctx.display_tz(Some(&actor));
                 let who = holder(&pool, &actor, user, service).await?;
-                output::one(ctx, tz, &login::revoke(&pool, &actor, &who).await?)
+                let revoked = login::revoke(&pool, &actor, &who, pgbouncer_file.as_deref()).await?;
+                output::one(ctx, tz, &revoked)
             }
         }
     }

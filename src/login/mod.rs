@@ -4,6 +4,7 @@
 //! module computes the password's SCRAM verifier, calls them and builds the
 //! connection URL.
 
+pub mod pgbouncer;
 pub mod scram;
 
 use chrono::{DateTime, Utc};
@@ -29,12 +30,15 @@ pub enum Holder {
 pub enum Service {
     /// The cron job: `notify send` and `session remind`, nothing else
     Notifier,
+    /// pgbouncer's auth_user: runs its auth_query, nothing else
+    Pgbouncer,
 }
 
 impl Service {
     fn as_str(self) -> &'static str {
         match self {
             Service::Notifier => "notifier",
+            Service::Pgbouncer => "pgbouncer",
         }
     }
 }
@@ -148,8 +152,19 @@ pub async fn grant(
     who: &Holder,
     password: Option<String>,
     rotate: bool,
+    pgbouncer_file: Option<&std::path::Path>,
 ) -> Result<Granted> {
     actor.require_admin("grant database logins")?;
+    if let Some(path) = pgbouncer_file {
+        if matches!(who, Holder::Service(Service::Pgbouncer)) {
+            // pgbouncer logs in as its auth_user with the password itself,
+            // and coachctl writes no password to a file
+            return Err(Error::invalid(
+                "pgbouncer's own login needs its password in the auth_file, which coachctl does not write; add the line \"<login>\" \"<password>\" from this command's URL yourself",
+            ));
+        }
+        pgbouncer::check(path)?;
+    }
     let password = match password {
         Some(p) => check_password(p)?,
         None => generate_password()?,
@@ -215,6 +230,10 @@ pub async fn grant(
         "login.grant"
     };
     record(&mut tx, actor, action, user, &label, &login).await?;
+    // Before the commit: a file that cannot be written changes nothing.
+    if let Some(path) = pgbouncer_file {
+        pgbouncer::write(path, &login, Some(&verifier))?;
+    }
     tx.commit().await?;
     Ok(Granted {
         id: login.clone(),
@@ -250,8 +269,16 @@ pub async fn list(pool: &PgPool, actor: &Actor) -> Result<Vec<Login>> {
 
 /// `login revoke` (admin only): the login's open connections end and its
 /// role is dropped; the person and their data stay.
-pub async fn revoke(pool: &PgPool, actor: &Actor, who: &Holder) -> Result<Login> {
+pub async fn revoke(
+    pool: &PgPool,
+    actor: &Actor,
+    who: &Holder,
+    pgbouncer_file: Option<&std::path::Path>,
+) -> Result<Login> {
     actor.require_admin("revoke database logins")?;
+    if let Some(path) = pgbouncer_file {
+        pgbouncer::check(path)?;
+    }
     let mut tx = pool.begin().await?;
     let (user, label) = holder(&mut tx, who).await?;
     let gone = || Error::not_found(format!("{label} has no database login"));
@@ -266,6 +293,9 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, who: &Holder) -> Result<Login>
         return Err(gone());
     }
     record(&mut tx, actor, "login.revoke", user, &label, &login).await?;
+    if let Some(path) = pgbouncer_file {
+        pgbouncer::write(path, &login, None)?;
+    }
     tx.commit().await?;
     Ok(row)
 }

@@ -24,9 +24,15 @@ impl TransactionManager for PgTransactionManager {
             Some(statement) => statement,
             None => begin_ansi_transaction_sql(depth),
         };
+        // coachctl patch: the transaction's prelude rides with its BEGIN
+        // (one simple query, one round trip); savepoints are inside it.
+        let statement = match &conn.inner.transaction_prelude {
+            Some(prelude) if depth == 0 => format!("{}; {prelude}", statement.as_str()),
+            _ => statement.as_str().to_string(),
+        };
 
         let rollback = Rollback::new(conn);
-        rollback.conn.queue_simple_query(statement.as_str())?;
+        rollback.conn.queue_simple_query(&statement)?;
         rollback.conn.wait_until_ready().await?;
         if !rollback.conn.in_transaction() {
             return Err(Error::BeginFailed);

@@ -4,7 +4,7 @@ use crate::io::{PortalId, StatementId};
 use crate::logger::QueryLogger;
 use crate::message::{
     self, BackendMessageFormat, Bind, Close, CommandComplete, DataRow, ParameterDescription, Parse,
-    ParseComplete, RowDescription,
+    ParseComplete, RowDescription, TransactionStatus,
 };
 use crate::statement::PgStatementMetadata;
 use crate::{
@@ -210,6 +210,8 @@ impl PgConnection {
         self.wait_until_ready().await?;
 
         let mut metadata: Arc<PgStatementMetadata>;
+        // coachctl patch: the prelude's results come first (see below)
+        let mut in_prelude = false;
 
         let format = if let Some(mut arguments) = arguments {
             // Check this before we write anything to the stream.
@@ -240,6 +242,36 @@ impl PgConnection {
                 let declared = arguments.types.clone();
                 arguments.apply_patches(self, &declared).await?;
                 self.wait_until_ready().await?;
+
+                // coachctl patch: outside a transaction, the connection's
+                // prelude runs first under the same Sync, so in the same
+                // implicit transaction (and on the same server connection
+                // behind a transaction-mode pooler); its row and completion
+                // are skipped below.
+                let prelude = match self.inner.transaction_status {
+                    TransactionStatus::Idle => self.inner.transaction_prelude.clone(),
+                    _ => None,
+                };
+                if let Some(prelude) = prelude {
+                    self.inner.stream.write_msg(Parse {
+                        param_types: &[],
+                        query: &prelude,
+                        statement: StatementId::UNNAMED,
+                    })?;
+                    self.inner.stream.write_msg(Bind {
+                        portal: PortalId::UNNAMED,
+                        statement: StatementId::UNNAMED,
+                        formats: &[],
+                        num_params: 0,
+                        params: &[],
+                        result_formats: &[],
+                    })?;
+                    self.inner.stream.write_msg(message::Execute {
+                        portal: PortalId::UNNAMED,
+                        limit: 0,
+                    })?;
+                    in_prelude = true;
+                }
 
                 self.inner.stream.write_msg(Parse {
                     param_types: &param_types,
@@ -363,6 +395,13 @@ impl PgConnection {
                     // exactly one of these messages: CommandComplete,
                     // EmptyQueryResponse (if the portal was created from an
                     // empty query string), ErrorResponse, or PortalSuspended"
+                    // coachctl patch: the prelude's row and completion
+                    BackendMessageFormat::DataRow | BackendMessageFormat::CommandComplete
+                        if in_prelude =>
+                    {
+                        in_prelude = message.format != BackendMessageFormat::CommandComplete;
+                    }
+
                     BackendMessageFormat::CommandComplete => {
                         // a SQL command completed normally
                         let cc: CommandComplete = message.decode()?;

@@ -76,6 +76,10 @@ pub struct PgConnectionInner {
     pub(crate) transaction_depth: usize,
 
     log_settings: LogSettings,
+
+    // coachctl patch: run at the start of every transaction (see
+    // `PgConnectOptions::transaction_prelude`)
+    pub(crate) transaction_prelude: Option<String>,
 }
 
 pub(crate) struct TableData {
@@ -138,6 +142,13 @@ impl PgConnection {
         self.inner.pending_ready_for_query_count += 1;
 
         Ok(())
+    }
+
+    /// coachctl patch: set (or clear) the statement run at the start of
+    /// every transaction from now on; see
+    /// [`PgConnectOptions::transaction_prelude`].
+    pub fn set_transaction_prelude(&mut self, sql: Option<String>) {
+        self.inner.transaction_prelude = sql;
     }
 
     pub(crate) fn in_transaction(&self) -> bool {

@@ -30,6 +30,8 @@ pub struct PgConnectOptions {
     pub(crate) log_settings: LogSettings,
     pub(crate) extra_float_digits: Option<Cow<'static, str>>,
     pub(crate) options: Option<String>,
+    // coachctl patch: see `transaction_prelude`
+    pub(crate) transaction_prelude: Option<String>,
 }
 
 impl Default for PgConnectOptions {
@@ -95,6 +97,7 @@ impl PgConnectOptions {
             statement_cache_capacity: 100,
             application_name: var("PGAPPNAME").ok(),
             extra_float_digits: Some("2".into()),
+            transaction_prelude: None,
             log_settings: Default::default(),
             options: var("PGOPTIONS").ok(),
         }
@@ -449,6 +452,19 @@ impl PgConnectOptions {
             options_str.push_str("-c ");
             write!(PgOptionsWriteEscaped(options_str), "{k}={v}").ok();
         }
+        self
+    }
+
+    /// coachctl patch: a statement (no parameters, at most one row) run at
+    /// the start of every transaction on connections made with these
+    /// options, in the same round trip: appended to `BEGIN`, and sent
+    /// before an autocommit statement under the same Sync (one implicit
+    /// transaction). For transaction-local settings (`set_config(.., true)`)
+    /// that must survive a transaction-mode pooler, which may hand each
+    /// transaction to another server connection. See
+    /// [`PgConnection::set_transaction_prelude`](crate::PgConnection::set_transaction_prelude).
+    pub fn transaction_prelude(mut self, sql: Option<String>) -> Self {
+        self.transaction_prelude = sql;
         self
     }
 
