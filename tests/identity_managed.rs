@@ -109,7 +109,7 @@ impl Drop for OwnedDb {
                         .fetch_one(&mut c)
                         .await
                 {
-                    for g in ["admin", "coach", "member", "notifier"] {
+                    for g in ["admin", "coach", "member", "notifier", "pgbouncer"] {
                         roles.push(format!("{p}_{g}"));
                     }
                 }

@@ -142,7 +142,7 @@ pub async fn restore(cluster: &Cluster, file: &Path) -> Result<Restored> {
     // Roles belong to the cluster, not to a database's dump: the backup's
     // grants name its group roles, which a fresh home lacks.
     if let Some(p) = &prefix {
-        for g in ["admin", "coach", "member", "notifier"] {
+        for g in ["admin", "coach", "member", "notifier", "pgbouncer"] {
             let role = format!("{p}_{g}");
             let exists: bool =
                 sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
