@@ -34,5 +34,6 @@ pub mod schedule;
 pub mod seed;
 pub mod session;
 pub mod users;
+pub mod waitlist;
 
 pub use error::{Error, Result};
