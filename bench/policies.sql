@@ -25,7 +25,6 @@ DO $$
 DECLARE
     c uuid := gen_random_uuid();
 BEGIN
-    DELETE FROM users WHERE email LIKE '%@bench-policy.example.com';
     INSERT INTO users (id, email, name, role) VALUES (c, 'coach@bench-policy.example.com', 'C', 'coach');
     INSERT INTO coach_profiles (user_id, max_members) VALUES (c, 100);
     INSERT INTO users (id, email, name, role)
@@ -46,8 +45,9 @@ CREATE OR REPLACE FUNCTION pg_temp.bench_starts(first int, n int) RETURNS SETOF 
     FROM generate_series(first, first + n - 1) k
 $$;
 
--- n seats of member 1 from slot `first`, timed: seat writes per second.
-CREATE OR REPLACE FUNCTION pg_temp.bench_book(first int, n int) RETURNS float8
+-- n seats of member 1 from slot `first`, one transaction each (as
+-- `book` writes them), timed: seat writes per second.
+CREATE OR REPLACE PROCEDURE pg_temp.bench_book(first int, n int, INOUT per_s float8 DEFAULT NULL)
     LANGUAGE plpgsql AS $$
 DECLARE
     c uuid := (SELECT id FROM users WHERE email = 'coach@bench-policy.example.com');
@@ -58,35 +58,45 @@ BEGIN
     FOR t IN SELECT pg_temp.bench_starts(first, n) LOOP
         INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at)
         VALUES (gen_random_uuid(), c, m, t, t + interval '1 hour');
+        COMMIT;
     END LOOP;
-    RETURN n / extract(epoch FROM clock_timestamp() - t0);
+    per_s := n / extract(epoch FROM clock_timestamp() - t0);
 END
 $$;
 
 -- Cancel member 1's n seats from slot `first` (with a waiter for each
--- when `waiters`), timed: cancels per second.
-CREATE OR REPLACE FUNCTION pg_temp.bench_cancel(first int, n int, waiters boolean) RETURNS float8
+-- when `waiters`), one transaction each with what `session cancel` writes
+-- besides (its audit row), timed: cancels per second.
+CREATE OR REPLACE PROCEDURE pg_temp.bench_cancel(first int, n int, waiters boolean,
+                                                 INOUT per_s float8 DEFAULT NULL)
     LANGUAGE plpgsql AS $$
 DECLARE
     c uuid := (SELECT id FROM users WHERE email = 'coach@bench-policy.example.com');
     m uuid := (SELECT id FROM users WHERE email = 'm1@bench-policy.example.com');
     w uuid := (SELECT id FROM users WHERE email = 'm2@bench-policy.example.com');
     s uuid;
+    todo uuid[];
     t0 timestamptz;
 BEGIN
     IF waiters THEN
         INSERT INTO waitlist (id, coach_id, member_id, starts_at, ends_at)
         SELECT gen_random_uuid(), c, w, t, t + interval '1 hour' FROM pg_temp.bench_starts(first, n) t;
     END IF;
+    SELECT array_agg(x.id) INTO todo FROM sessions x
+    WHERE x.coach_id = c AND x.member_id = m AND x.status = 'scheduled'
+      AND x.starts_at IN (SELECT pg_temp.bench_starts(first, n));
+    COMMIT;
     t0 := clock_timestamp();
-    FOR s IN SELECT x.id FROM sessions x
-             WHERE x.coach_id = c AND x.member_id = m AND x.status = 'scheduled'
-               AND x.starts_at IN (SELECT pg_temp.bench_starts(first, n))
-    LOOP
-        UPDATE sessions SET status = 'cancelled', cancelled_at = now(), cancelled_by = m
+    FOREACH s IN ARRAY todo LOOP
+        PERFORM 1 FROM sessions WHERE id = s FOR UPDATE;
+        UPDATE sessions SET status = 'cancelled', cancelled_at = now(), cancelled_by = m,
+            sequence = sequence + 1, updated_at = now()
         WHERE id = s;
+        INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after)
+        VALUES (m, 'bench', 'session.cancel', 'session', s, NULL, NULL);
+        COMMIT;
     END LOOP;
-    RETURN n / extract(epoch FROM clock_timestamp() - t0);
+    per_s := n / extract(epoch FROM clock_timestamp() - t0);
 END
 $$;
 
@@ -98,17 +108,25 @@ DECLARE
     r int;
     n int := current_setting('bench.n')::int;
     base int;
+    v float8;
 BEGIN
     FOR r IN 1 .. current_setting('bench.rounds')::int LOOP
         base := (r - 1) * 4 * n;
         UPDATE coach_profiles SET max_per_day = NULL, max_per_week = NULL, member_max_per_week = NULL
         WHERE user_id = (SELECT id FROM users WHERE email = 'coach@bench-policy.example.com');
-        INSERT INTO bench_policy VALUES ('book_no_limits', r, pg_temp.bench_book(base, n));
+        COMMIT;
+        CALL pg_temp.bench_book(base, n, v);
+        INSERT INTO bench_policy VALUES ('book_no_limits', r, v);
         UPDATE coach_profiles SET max_per_day = 1000, max_per_week = 5000, member_max_per_week = 5000
         WHERE user_id = (SELECT id FROM users WHERE email = 'coach@bench-policy.example.com');
-        INSERT INTO bench_policy VALUES ('book_limits', r, pg_temp.bench_book(base + n, n));
-        INSERT INTO bench_policy VALUES ('cancel_plain', r, pg_temp.bench_cancel(base, n, false));
-        INSERT INTO bench_policy VALUES ('cancel_to_waiter', r, pg_temp.bench_cancel(base + n, n, true));
+        COMMIT;
+        CALL pg_temp.bench_book(base + n, n, v);
+        INSERT INTO bench_policy VALUES ('book_limits', r, v);
+        CALL pg_temp.bench_cancel(base, n, false, v);
+        INSERT INTO bench_policy VALUES ('cancel_plain', r, v);
+        CALL pg_temp.bench_cancel(base + n, n, true, v);
+        INSERT INTO bench_policy VALUES ('cancel_to_waiter', r, v);
+        COMMIT;
     END LOOP;
 END
 $$;

@@ -27,6 +27,9 @@ DECLARE
     tz text;
     local_day date;
     week date;
+    on_day bigint;
+    in_week bigint;
+    of_member bigint;
 BEGIN
     SELECT * INTO p FROM coach_profiles WHERE user_id = coach;
     IF p.max_per_day IS NULL AND p.max_per_week IS NULL AND p.member_max_per_week IS NULL THEN
@@ -35,33 +38,26 @@ BEGIN
     SELECT timezone INTO tz FROM users WHERE id = coach;
     local_day := (starts AT TIME ZONE tz)::date;
     week := date_trunc('week', local_day)::date;
-    -- seats: scheduled, or proposed and not yet overdue (sessions_seated_coach_start_idx)
-    IF p.max_per_day IS NOT NULL AND (
-        SELECT count(*) FROM sessions s
-        WHERE s.coach_id = coach AND s.status IN ('scheduled', 'proposed')
-          AND (s.status = 'scheduled' OR s.expires_at > now())
-          AND s.starts_at >= local_day::timestamp AT TIME ZONE tz
-          AND s.starts_at < (local_day + 1)::timestamp AT TIME ZONE tz
-          AND s.id IS DISTINCT FROM skip) >= p.max_per_day THEN
+    -- seats: scheduled, or proposed and not yet overdue; one scan of the
+    -- coach's week through sessions_seated_coach_start_idx answers all three
+    SELECT count(*) FILTER (WHERE s.starts_at >= local_day::timestamp AT TIME ZONE tz
+                              AND s.starts_at < (local_day + 1)::timestamp AT TIME ZONE tz),
+           count(*),
+           count(*) FILTER (WHERE s.member_id = member)
+    INTO on_day, in_week, of_member
+    FROM sessions s
+    WHERE s.coach_id = coach AND s.status IN ('scheduled', 'proposed')
+      AND (s.status = 'scheduled' OR s.expires_at > now())
+      AND s.starts_at >= week::timestamp AT TIME ZONE tz
+      AND s.starts_at < (week + 7)::timestamp AT TIME ZONE tz
+      AND s.id IS DISTINCT FROM skip;
+    IF on_day >= p.max_per_day THEN
         RETURN 'sessions_max_per_day';
     END IF;
-    IF p.max_per_week IS NOT NULL AND (
-        SELECT count(*) FROM sessions s
-        WHERE s.coach_id = coach AND s.status IN ('scheduled', 'proposed')
-          AND (s.status = 'scheduled' OR s.expires_at > now())
-          AND s.starts_at >= week::timestamp AT TIME ZONE tz
-          AND s.starts_at < (week + 7)::timestamp AT TIME ZONE tz
-          AND s.id IS DISTINCT FROM skip) >= p.max_per_week THEN
+    IF in_week >= p.max_per_week THEN
         RETURN 'sessions_max_per_week';
     END IF;
-    IF p.member_max_per_week IS NOT NULL AND (
-        SELECT count(*) FROM sessions s
-        WHERE s.coach_id = coach AND s.member_id = member
-          AND s.status IN ('scheduled', 'proposed')
-          AND (s.status = 'scheduled' OR s.expires_at > now())
-          AND s.starts_at >= week::timestamp AT TIME ZONE tz
-          AND s.starts_at < (week + 7)::timestamp AT TIME ZONE tz
-          AND s.id IS DISTINCT FROM skip) >= p.member_max_per_week THEN
+    IF of_member >= p.member_max_per_week THEN
         RETURN 'sessions_member_max_per_week';
     END IF;
     RETURN NULL;

@@ -46,8 +46,9 @@ CREATE INDEX waitlist_offer_idx ON waitlist (offer_id) WHERE offer_id IS NOT NUL
 CREATE INDEX waitlist_member_idx ON waitlist (member_id, starts_at);
 
 -- Offer the free seats of a slot to its waiters, first come first served.
--- Takes the coach lock (every seat writer's), so joins, offers and bookings
--- of one coach queue. Returns how many offers it made.
+-- Each offer's INSERT takes the coach lock in the seat guard (a release
+-- with waiters took it already), and the waiters' rows are locked, so two
+-- transactions never offer one place. Returns how many offers it made.
 CREATE FUNCTION offer_free_seats(coach uuid, start timestamptz) RETURNS integer
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -67,7 +68,6 @@ BEGIN
     IF start - make_interval(mins => p.min_notice_minutes) <= now() THEN
         RETURN 0;
     END IF;
-    PERFORM lock_coach_schedule(coach);
     SELECT timezone INTO tz FROM users WHERE id = coach;
     FOR e IN SELECT * FROM waitlist w
              WHERE w.coach_id = coach AND w.starts_at = start AND w.status = 'waiting'
@@ -95,13 +95,6 @@ BEGIN
                           e.starts_at - make_interval(mins => p.min_notice_minutes)));
             UPDATE waitlist SET status = 'offered', offer_id = sid, offered_at = now()
             WHERE id = e.id;
-            -- the member's notice of the proposal is this offer's, saying how to take it
-            DELETE FROM outbox o WHERE o.session_id = sid AND o.recipient_id = e.member_id
-                                   AND o.event = 'session.proposed';
-            PERFORM queue_notice('waitlist.offered', 'waitlist.offered:' || e.id || ':' || sid,
-                                 e.member_id, sid,
-                                 (SELECT session_notice_body(s) FROM sessions s WHERE s.id = sid)
-                                 || jsonb_build_object('accept', 'coachctl session accept ' || sid));
             made := made + 1;
         EXCEPTION WHEN integrity_constraint_violation THEN
             -- refused by the guard (a limit, a seat at that start, a clash): next in line
@@ -149,6 +142,31 @@ BEGIN
     RETURN (SELECT count(*) FROM waitlist w
             WHERE w.coach_id = coach AND w.starts_at = start AND w.status = 'waiting'
               AND w.seq <= mine);
+END
+$$;
+
+-- The slot counter of migration 000005, with one change: a session that
+-- keeps its seat in the same slot (a proposal accepted) no longer counts
+-- down and up again, which would show a free seat for a moment and offer
+-- it to a waiter.
+CREATE OR REPLACE FUNCTION sessions_keep_slot_count() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND session_holds_seat(OLD.status) AND session_holds_seat(NEW.status)
+       AND OLD.coach_id = NEW.coach_id AND OLD.starts_at = NEW.starts_at THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') AND session_holds_seat(OLD.status) THEN
+        UPDATE slots SET booked = booked - 1
+            WHERE coach_id = OLD.coach_id AND starts_at = OLD.starts_at;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND session_holds_seat(NEW.status) THEN
+        INSERT INTO slots AS s (coach_id, starts_at, capacity, booked)
+            VALUES (NEW.coach_id, NEW.starts_at, NEW.slot_capacity, 1)
+        ON CONFLICT (coach_id, starts_at)
+            DO UPDATE SET booked = s.booked + 1, capacity = EXCLUDED.capacity;
+    END IF;
+    RETURN NULL;
 END
 $$;
 
@@ -277,6 +295,7 @@ BEGIN
         'waitlist_join(uuid, uuid, uuid, timestamptz, timestamptz, text)'::regprocedure,
         'slots_offer_freed_seat()'::regprocedure,
         'sessions_settle_offer()'::regprocedure,
+        'sessions_keep_slot_count()'::regprocedure,
         'sessions_guard_schedule()'::regprocedure]
     LOOP
         EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = %I, pg_temp',

@@ -105,22 +105,21 @@ async fn join(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Option<Join
             "regular"
         });
     let mut tx = pool.begin().await?;
-    let position: Option<i64> =
-        sqlx::query_scalar("SELECT waitlist_join($1, $2, $3, $4, $5, $6)")
-            .bind(id)
-            .bind(c.id)
-            .bind(m.id)
-            .bind(slot.start)
-            .bind(slot.end)
-            .bind(kind)
-            .fetch_one(&mut *tx)
-            .await
-            .on_constraint("waitlist_once_per_slot", || {
-                Error::conflict(format!("{} is already waiting for that slot", m.email))
-            })
-            .on_constraint("sessions_member_once_per_start", || {
-                Error::conflict(format!("{} already has a seat in that slot", m.email))
-            })?;
+    let position: Option<i64> = sqlx::query_scalar("SELECT waitlist_join($1, $2, $3, $4, $5, $6)")
+        .bind(id)
+        .bind(c.id)
+        .bind(m.id)
+        .bind(slot.start)
+        .bind(slot.end)
+        .bind(kind)
+        .fetch_one(&mut *tx)
+        .await
+        .on_constraint("waitlist_once_per_slot", || {
+            Error::conflict(format!("{} is already waiting for that slot", m.email))
+        })
+        .on_constraint("sessions_member_once_per_start", || {
+            Error::conflict(format!("{} already has a seat in that slot", m.email))
+        })?;
     let Some(position) = position else {
         return Ok(None);
     };
@@ -243,7 +242,13 @@ pub async fn leave(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Entry> {
     audit::record(
         &mut tx,
         actor,
-        Change::of("waitlist.leave", "waitlist", id, Some(&before), Some(&after))?,
+        Change::of(
+            "waitlist.leave",
+            "waitlist",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
     )
     .await?;
     tx.commit().await?;

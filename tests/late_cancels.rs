@@ -12,8 +12,14 @@ use serde_json::Value;
 fn ana_and_bo(db: &TestDb) {
     let (c, m) = common::ana_and_bo(db);
     db.run(&["member", "assign", &m, "--coach", &c]).ok();
-    db.run(&["coach", "update", "ana@example.com", "--cancel-notice", "24"])
-        .ok();
+    db.run(&[
+        "coach",
+        "update",
+        "ana@example.com",
+        "--cancel-notice",
+        "24",
+    ])
+    .ok();
 }
 
 /// An admin's off-grid session for Bo with Ana starting `from_now` ahead.
@@ -77,11 +83,25 @@ fn a_members_cancellation_inside_the_notice_is_recorded_late_and_others_are_not(
         .collect();
     assert_eq!(late.len(), 1, "{history}");
     let dash = db
-        .run(&["--as", "bo@example.com", "member", "dashboard", "-o", "json"])
+        .run(&[
+            "--as",
+            "bo@example.com",
+            "member",
+            "dashboard",
+            "-o",
+            "json",
+        ])
         .json();
     assert_eq!(dash["late_cancels"], 1);
     let dash = db
-        .run(&["--as", "ana@example.com", "coach", "dashboard", "-o", "json"])
+        .run(&[
+            "--as",
+            "ana@example.com",
+            "coach",
+            "dashboard",
+            "-o",
+            "json",
+        ])
         .json();
     assert_eq!(dash["late_cancels_30d"], 1);
 }
@@ -142,7 +162,14 @@ fn the_coach_records_a_no_show_after_the_start_and_it_frees_nothing() {
         "{history}"
     );
     let dash = db
-        .run(&["--as", "ana@example.com", "coach", "dashboard", "-o", "json"])
+        .run(&[
+            "--as",
+            "ana@example.com",
+            "coach",
+            "dashboard",
+            "-o",
+            "json",
+        ])
         .json();
     assert_eq!(dash["no_shows_30d"], 1);
 }

@@ -70,10 +70,12 @@ fn a_seed_file_sets_the_policies_and_a_second_apply_changes_nothing() {
 fn a_limit_out_of_range_is_named_with_its_line() {
     let db = TestDb::new();
     let (_d, path) = file(&org(0));
-    let err = db
-        .run(&["seed", path.to_str().unwrap()])
-        .fails_with(3)
-        .to_string();
-    assert!(err.contains("org.toml:7"), "{err}");
-    assert!(err.contains("session limit"), "{err}");
+    let run = db.run(&["seed", path.to_str().unwrap()]);
+    run.fails_with(3);
+    assert!(
+        run.stderr
+            .contains("org.toml:6: coach.max_per_day: session limit must be between 1 and"),
+        "{run:#?}"
+    );
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM users"), 0);
 }

@@ -79,14 +79,6 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
                  or decline it with `coachctl session decline {id}`."
             ),
         ),
-        "waitlist.offered" => (
-            format!("A seat with {coach} is free for you: {at}"),
-            format!(
-                "A seat you were waiting for is held for you for a while. Take it with \
-                 `coachctl session accept {id}`, or pass it to the next in line with \
-                 `coachctl session decline {id}`."
-            ),
-        ),
         "session.accepted" => (
             format!("{member} accepted the session: {at}"),
             format!("{member} accepted the session you proposed."),
@@ -211,8 +203,9 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
     }
     body.push_str("\n-- \ncoachctl\n");
     let method = match event {
-        "session.confirmed" | "session.rescheduled" | "session.proposed" | "session.accepted"
-        | "waitlist.offered" => Some("REQUEST"),
+        "session.confirmed" | "session.rescheduled" | "session.proposed" | "session.accepted" => {
+            Some("REQUEST")
+        }
         "session.cancelled" => Some("CANCEL"),
         _ => None,
     };
@@ -230,7 +223,7 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
 fn event_ics(method: &str, event: &str, p: &Payload) -> Option<String> {
     let status = match (event, method) {
         (_, "CANCEL") => "cancelled",
-        ("session.proposed" | "waitlist.offered", _) => "proposed",
+        ("session.proposed", _) => "proposed",
         _ => "scheduled",
     };
     let e = crate::calendar::Event {

@@ -193,7 +193,13 @@ pub async fn no_show(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Session> 
     audit::record(
         &mut tx,
         actor,
-        Change::of("session.no_show", "session", id, Some(&before), Some(&after))?,
+        Change::of(
+            "session.no_show",
+            "session",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
     )
     .await?;
     tx.commit().await?;
