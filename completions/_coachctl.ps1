@@ -56,6 +56,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Connections between coaches and members: request, respond, list, remove')
             [CompletionResult]::new('message', 'message', [CompletionResultType]::ParameterValue, 'Messages between a coach and their members: send, list')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'The config file (~/.config/coachctl/config.toml): show the effective settings')
+            [CompletionResult]::new('waitlist', 'waitlist', [CompletionResultType]::ParameterValue, 'Waitlists of full slots: list, leave (`book --waitlist` joins)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -358,6 +359,11 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--max-members', '--max-members', [CompletionResultType]::ParameterName, 'Most active members the coach takes (default 20)')
             [CompletionResult]::new('--min-notice', '--min-notice', [CompletionResultType]::ParameterName, 'Minimum notice for a booking, in minutes (default 0)')
             [CompletionResult]::new('--horizon', '--horizon', [CompletionResultType]::ParameterName, 'Take bookings at most this many days ahead')
+            [CompletionResult]::new('--max-per-day', '--max-per-day', [CompletionResultType]::ParameterName, 'Take at most N sessions a day (in the coach''s zone)')
+            [CompletionResult]::new('--max-per-week', '--max-per-week', [CompletionResultType]::ParameterName, 'Take at most N sessions a week (Monday to Sunday, in the coach''s zone)')
+            [CompletionResult]::new('--member-max-per-week', '--member-max-per-week', [CompletionResultType]::ParameterName, 'Take at most N sessions a week from any one member')
+            [CompletionResult]::new('--cancel-notice', '--cancel-notice', [CompletionResultType]::ParameterName, 'A member''s cancellation closer than HOURS to the start is recorded as late')
+            [CompletionResult]::new('--waitlist-offer', '--waitlist-offer', [CompletionResultType]::ParameterName, 'How long a freed seat is held for the first on its waitlist (default 120)')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -368,6 +374,10 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--accepting', '--accepting', [CompletionResultType]::ParameterName, 'Accept new members (the default for a new coach)')
             [CompletionResult]::new('--not-accepting', '--not-accepting', [CompletionResultType]::ParameterName, 'Stop accepting new members; hides the coach from signup')
             [CompletionResult]::new('--no-horizon', '--no-horizon', [CompletionResultType]::ParameterName, 'Take bookings any time ahead (the default)')
+            [CompletionResult]::new('--no-max-per-day', '--no-max-per-day', [CompletionResultType]::ParameterName, 'No daily limit (the default)')
+            [CompletionResult]::new('--no-max-per-week', '--no-max-per-week', [CompletionResultType]::ParameterName, 'No weekly limit (the default)')
+            [CompletionResult]::new('--no-member-max-per-week', '--no-member-max-per-week', [CompletionResultType]::ParameterName, 'No weekly limit per member (the default)')
+            [CompletionResult]::new('--no-cancel-notice', '--no-cancel-notice', [CompletionResultType]::ParameterName, 'No cancellation is late (the default)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
@@ -430,6 +440,11 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--max-members', '--max-members', [CompletionResultType]::ParameterName, 'Most active members the coach takes (default 20)')
             [CompletionResult]::new('--min-notice', '--min-notice', [CompletionResultType]::ParameterName, 'Minimum notice for a booking, in minutes (default 0)')
             [CompletionResult]::new('--horizon', '--horizon', [CompletionResultType]::ParameterName, 'Take bookings at most this many days ahead')
+            [CompletionResult]::new('--max-per-day', '--max-per-day', [CompletionResultType]::ParameterName, 'Take at most N sessions a day (in the coach''s zone)')
+            [CompletionResult]::new('--max-per-week', '--max-per-week', [CompletionResultType]::ParameterName, 'Take at most N sessions a week (Monday to Sunday, in the coach''s zone)')
+            [CompletionResult]::new('--member-max-per-week', '--member-max-per-week', [CompletionResultType]::ParameterName, 'Take at most N sessions a week from any one member')
+            [CompletionResult]::new('--cancel-notice', '--cancel-notice', [CompletionResultType]::ParameterName, 'A member''s cancellation closer than HOURS to the start is recorded as late')
+            [CompletionResult]::new('--waitlist-offer', '--waitlist-offer', [CompletionResultType]::ParameterName, 'How long a freed seat is held for the first on its waitlist (default 120)')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -440,6 +455,10 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--accepting', '--accepting', [CompletionResultType]::ParameterName, 'Accept new members (the default for a new coach)')
             [CompletionResult]::new('--not-accepting', '--not-accepting', [CompletionResultType]::ParameterName, 'Stop accepting new members; hides the coach from signup')
             [CompletionResult]::new('--no-horizon', '--no-horizon', [CompletionResultType]::ParameterName, 'Take bookings any time ahead (the default)')
+            [CompletionResult]::new('--no-max-per-day', '--no-max-per-day', [CompletionResultType]::ParameterName, 'No daily limit (the default)')
+            [CompletionResult]::new('--no-max-per-week', '--no-max-per-week', [CompletionResultType]::ParameterName, 'No weekly limit (the default)')
+            [CompletionResult]::new('--no-member-max-per-week', '--no-member-max-per-week', [CompletionResultType]::ParameterName, 'No weekly limit per member (the default)')
+            [CompletionResult]::new('--no-cancel-notice', '--no-cancel-notice', [CompletionResultType]::ParameterName, 'No cancellation is late (the default)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
@@ -458,6 +477,11 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--max-members', '--max-members', [CompletionResultType]::ParameterName, 'Most active members the coach takes (default 20)')
             [CompletionResult]::new('--min-notice', '--min-notice', [CompletionResultType]::ParameterName, 'Minimum notice for a booking, in minutes (default 0)')
             [CompletionResult]::new('--horizon', '--horizon', [CompletionResultType]::ParameterName, 'Take bookings at most this many days ahead')
+            [CompletionResult]::new('--max-per-day', '--max-per-day', [CompletionResultType]::ParameterName, 'Take at most N sessions a day (in the coach''s zone)')
+            [CompletionResult]::new('--max-per-week', '--max-per-week', [CompletionResultType]::ParameterName, 'Take at most N sessions a week (Monday to Sunday, in the coach''s zone)')
+            [CompletionResult]::new('--member-max-per-week', '--member-max-per-week', [CompletionResultType]::ParameterName, 'Take at most N sessions a week from any one member')
+            [CompletionResult]::new('--cancel-notice', '--cancel-notice', [CompletionResultType]::ParameterName, 'A member''s cancellation closer than HOURS to the start is recorded as late')
+            [CompletionResult]::new('--waitlist-offer', '--waitlist-offer', [CompletionResultType]::ParameterName, 'How long a freed seat is held for the first on its waitlist (default 120)')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -468,6 +492,10 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--accepting', '--accepting', [CompletionResultType]::ParameterName, 'Accept new members (the default for a new coach)')
             [CompletionResult]::new('--not-accepting', '--not-accepting', [CompletionResultType]::ParameterName, 'Stop accepting new members; hides the coach from signup')
             [CompletionResult]::new('--no-horizon', '--no-horizon', [CompletionResultType]::ParameterName, 'Take bookings any time ahead (the default)')
+            [CompletionResult]::new('--no-max-per-day', '--no-max-per-day', [CompletionResultType]::ParameterName, 'No daily limit (the default)')
+            [CompletionResult]::new('--no-max-per-week', '--no-max-per-week', [CompletionResultType]::ParameterName, 'No weekly limit (the default)')
+            [CompletionResult]::new('--no-member-max-per-week', '--no-member-max-per-week', [CompletionResultType]::ParameterName, 'No weekly limit per member (the default)')
+            [CompletionResult]::new('--no-cancel-notice', '--no-cancel-notice', [CompletionResultType]::ParameterName, 'No cancellation is late (the default)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
@@ -1148,6 +1176,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
             [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('--waitlist', '--waitlist', [CompletionResultType]::ParameterName, 'When the slot is full, join its waitlist: a freed seat is offered to the first in line (accept it with `session accept`)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
@@ -1182,6 +1211,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('decline', 'decline', [CompletionResultType]::ParameterValue, 'Decline a proposed session (the member); its seat is free again')
             [CompletionResult]::new('reschedule', 'reschedule', [CompletionResultType]::ParameterValue, 'Move a session to another time, atomically (the member, the coach, an admin)')
             [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
+            [CompletionResult]::new('no-show', 'no-show', [CompletionResultType]::ParameterValue, 'Record that the member did not come (the coach, an admin; after the start)')
             [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import')
@@ -1308,6 +1338,25 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         'coachctl;session;complete' {
             [CompletionResult]::new('--notes', '--notes', [CompletionResultType]::ParameterName, 'Coach-private notes')
             [CompletionResult]::new('--outcomes', '--outcomes', [CompletionResultType]::ParameterName, 'What came out of it')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;session;no-show' {
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
             [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
@@ -1459,6 +1508,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('decline', 'decline', [CompletionResultType]::ParameterValue, 'Decline a proposed session (the member); its seat is free again')
             [CompletionResult]::new('reschedule', 'reschedule', [CompletionResultType]::ParameterValue, 'Move a session to another time, atomically (the member, the coach, an admin)')
             [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
+            [CompletionResult]::new('no-show', 'no-show', [CompletionResultType]::ParameterValue, 'Record that the member did not come (the coach, an admin; after the start)')
             [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import')
@@ -1484,6 +1534,9 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;session;help;complete' {
+            break
+        }
+        'coachctl;session;help;no-show' {
             break
         }
         'coachctl;session;help;note' {
@@ -2313,6 +2366,83 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
         'coachctl;config;help;help' {
             break
         }
+        'coachctl;waitlist' {
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Open places in future slots'' queues: a member''s own, a coach''s slots'', all for admins')
+            [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Leave a waitlist; an open offer of that place is declined and goes to the next in line')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'coachctl;waitlist;list' {
+            [CompletionResult]::new('--coach', '--coach', [CompletionResultType]::ParameterName, 'Only the queues of this coach (email or id)')
+            [CompletionResult]::new('--member', '--member', [CompletionResultType]::ParameterName, 'Only this member''s places (email or id)')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;waitlist;leave' {
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'PostgreSQL URL to use instead of the embedded database')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Use the database of this profile of the config file ([profiles.NAME])')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Act as this user (email or id); without it, the operator acts as admin')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: table (wide: every column) for people, json/csv/ids for scripts')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'Time zone to show times in (IANA name); default: the actor''s, else the system''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color (NO_COLOR is respected)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail instead when something is missing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeatable)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'coachctl;waitlist;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Open places in future slots'' queues: a member''s own, a coach''s slots'', all for admins')
+            [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Leave a waitlist; an open offer of that place is declined and goes to the next in line')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'coachctl;waitlist;help;list' {
+            break
+        }
+        'coachctl;waitlist;help;leave' {
+            break
+        }
+        'coachctl;waitlist;help;help' {
+            break
+        }
         'coachctl;help' {
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'The database: start, stop, status, migrate, reset')
             [CompletionResult]::new('coach', 'coach', [CompletionResultType]::ParameterValue, 'Coaches: create, list, show, update, promote, deactivate')
@@ -2333,6 +2463,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Connections between coaches and members: request, respond, list, remove')
             [CompletionResult]::new('message', 'message', [CompletionResultType]::ParameterValue, 'Messages between a coach and their members: send, list')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'The config file (~/.config/coachctl/config.toml): show the effective settings')
+            [CompletionResult]::new('waitlist', 'waitlist', [CompletionResultType]::ParameterValue, 'Waitlists of full slots: list, leave (`book --waitlist` joins)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -2505,6 +2636,7 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             [CompletionResult]::new('decline', 'decline', [CompletionResultType]::ParameterValue, 'Decline a proposed session (the member); its seat is free again')
             [CompletionResult]::new('reschedule', 'reschedule', [CompletionResultType]::ParameterValue, 'Move a session to another time, atomically (the member, the coach, an admin)')
             [CompletionResult]::new('complete', 'complete', [CompletionResultType]::ParameterValue, 'Mark a session that took place as completed (the coach, an admin)')
+            [CompletionResult]::new('no-show', 'no-show', [CompletionResultType]::ParameterValue, 'Record that the member did not come (the coach, an admin; after the start)')
             [CompletionResult]::new('note', 'note', [CompletionResultType]::ParameterValue, 'Add a note to a session (--private: the coach''s own)')
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Rate a completed session, once (its member)')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import')
@@ -2529,6 +2661,9 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;session;complete' {
+            break
+        }
+        'coachctl;help;session;no-show' {
             break
         }
         'coachctl;help;session;note' {
@@ -2663,6 +2798,17 @@ Register-ArgumentCompleter -Native -CommandName 'coachctl' -ScriptBlock {
             break
         }
         'coachctl;help;config;show' {
+            break
+        }
+        'coachctl;help;waitlist' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Open places in future slots'' queues: a member''s own, a coach''s slots'', all for admins')
+            [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Leave a waitlist; an open offer of that place is declined and goes to the next in line')
+            break
+        }
+        'coachctl;help;waitlist;list' {
+            break
+        }
+        'coachctl;help;waitlist;leave' {
             break
         }
         'coachctl;help;help' {

@@ -53,6 +53,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand message 'Messages between a coach and their members: send, list'
             cand config 'The config file (~/.config/coachctl/config.toml): show the effective settings'
+            cand waitlist 'Waitlists of full slots: list, leave (`book --waitlist` joins)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;db'= {
@@ -331,6 +332,11 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --max-members 'Most active members the coach takes (default 20)'
             cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
             cand --horizon 'Take bookings at most this many days ahead'
+            cand --max-per-day 'Take at most N sessions a day (in the coach''s zone)'
+            cand --max-per-week 'Take at most N sessions a week (Monday to Sunday, in the coach''s zone)'
+            cand --member-max-per-week 'Take at most N sessions a week from any one member'
+            cand --cancel-notice 'A member''s cancellation closer than HOURS to the start is recorded as late'
+            cand --waitlist-offer 'How long a freed seat is held for the first on its waitlist (default 120)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -341,6 +347,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --accepting 'Accept new members (the default for a new coach)'
             cand --not-accepting 'Stop accepting new members; hides the coach from signup'
             cand --no-horizon 'Take bookings any time ahead (the default)'
+            cand --no-max-per-day 'No daily limit (the default)'
+            cand --no-max-per-week 'No weekly limit (the default)'
+            cand --no-member-max-per-week 'No weekly limit per member (the default)'
+            cand --no-cancel-notice 'No cancellation is late (the default)'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -400,6 +410,11 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --max-members 'Most active members the coach takes (default 20)'
             cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
             cand --horizon 'Take bookings at most this many days ahead'
+            cand --max-per-day 'Take at most N sessions a day (in the coach''s zone)'
+            cand --max-per-week 'Take at most N sessions a week (Monday to Sunday, in the coach''s zone)'
+            cand --member-max-per-week 'Take at most N sessions a week from any one member'
+            cand --cancel-notice 'A member''s cancellation closer than HOURS to the start is recorded as late'
+            cand --waitlist-offer 'How long a freed seat is held for the first on its waitlist (default 120)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -410,6 +425,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --accepting 'Accept new members (the default for a new coach)'
             cand --not-accepting 'Stop accepting new members; hides the coach from signup'
             cand --no-horizon 'Take bookings any time ahead (the default)'
+            cand --no-max-per-day 'No daily limit (the default)'
+            cand --no-max-per-week 'No weekly limit (the default)'
+            cand --no-member-max-per-week 'No weekly limit per member (the default)'
+            cand --no-cancel-notice 'No cancellation is late (the default)'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -427,6 +446,11 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --max-members 'Most active members the coach takes (default 20)'
             cand --min-notice 'Minimum notice for a booking, in minutes (default 0)'
             cand --horizon 'Take bookings at most this many days ahead'
+            cand --max-per-day 'Take at most N sessions a day (in the coach''s zone)'
+            cand --max-per-week 'Take at most N sessions a week (Monday to Sunday, in the coach''s zone)'
+            cand --member-max-per-week 'Take at most N sessions a week from any one member'
+            cand --cancel-notice 'A member''s cancellation closer than HOURS to the start is recorded as late'
+            cand --waitlist-offer 'How long a freed seat is held for the first on its waitlist (default 120)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -437,6 +461,10 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --accepting 'Accept new members (the default for a new coach)'
             cand --not-accepting 'Stop accepting new members; hides the coach from signup'
             cand --no-horizon 'Take bookings any time ahead (the default)'
+            cand --no-max-per-day 'No daily limit (the default)'
+            cand --no-max-per-week 'No weekly limit (the default)'
+            cand --no-member-max-per-week 'No weekly limit per member (the default)'
+            cand --no-cancel-notice 'No cancellation is late (the default)'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -1059,6 +1087,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
             cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
             cand --color 'When to use color (NO_COLOR is respected)'
+            cand --waitlist 'When the slot is full, join its waitlist: a freed seat is offered to the first in line (accept it with `session accept`)'
             cand -y 'Answer yes to every confirmation'
             cand --yes 'Answer yes to every confirmation'
             cand --no-input 'Never prompt; fail instead when something is missing'
@@ -1092,6 +1121,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand decline 'Decline a proposed session (the member); its seat is free again'
             cand reschedule 'Move a session to another time, atomically (the member, the coach, an admin)'
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
+            cand no-show 'Record that the member did not come (the coach, an admin; after the start)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
             cand export 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
@@ -1212,6 +1242,24 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;session;complete'= {
             cand --notes 'Coach-private notes'
             cand --outcomes 'What came out of it'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;session;no-show'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -1356,6 +1404,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand decline 'Decline a proposed session (the member); its seat is free again'
             cand reschedule 'Move a session to another time, atomically (the member, the coach, an admin)'
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
+            cand no-show 'Record that the member did not come (the coach, an admin; after the start)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
             cand export 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
@@ -1375,6 +1424,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;session;help;reschedule'= {
         }
         &'coachctl;session;help;complete'= {
+        }
+        &'coachctl;session;help;no-show'= {
         }
         &'coachctl;session;help;note'= {
         }
@@ -2130,6 +2181,76 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;config;help;help'= {
         }
+        &'coachctl;waitlist'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'Open places in future slots'' queues: a member''s own, a coach''s slots'', all for admins'
+            cand leave 'Leave a waitlist; an open offer of that place is declined and goes to the next in line'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;waitlist;list'= {
+            cand --coach 'Only the queues of this coach (email or id)'
+            cand --member 'Only this member''s places (email or id)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;waitlist;leave'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;waitlist;help'= {
+            cand list 'Open places in future slots'' queues: a member''s own, a coach''s slots'', all for admins'
+            cand leave 'Leave a waitlist; an open offer of that place is declined and goes to the next in line'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;waitlist;help;list'= {
+        }
+        &'coachctl;waitlist;help;leave'= {
+        }
+        &'coachctl;waitlist;help;help'= {
+        }
         &'coachctl;help'= {
             cand db 'The database: start, stop, status, migrate, reset'
             cand coach 'Coaches: create, list, show, update, promote, deactivate'
@@ -2150,6 +2271,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand message 'Messages between a coach and their members: send, list'
             cand config 'The config file (~/.config/coachctl/config.toml): show the effective settings'
+            cand waitlist 'Waitlists of full slots: list, leave (`book --waitlist` joins)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;help;db'= {
@@ -2279,6 +2401,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand decline 'Decline a proposed session (the member); its seat is free again'
             cand reschedule 'Move a session to another time, atomically (the member, the coach, an admin)'
             cand complete 'Mark a session that took place as completed (the coach, an admin)'
+            cand no-show 'Record that the member did not come (the coach, an admin; after the start)'
             cand note 'Add a note to a session (--private: the coach''s own)'
             cand rate 'Rate a completed session, once (its member)'
             cand export 'Export sessions as an iCalendar feed (RFC 5545) that calendar clients import'
@@ -2297,6 +2420,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;session;reschedule'= {
         }
         &'coachctl;help;session;complete'= {
+        }
+        &'coachctl;help;session;no-show'= {
         }
         &'coachctl;help;session;note'= {
         }
@@ -2393,6 +2518,14 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand show 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
         }
         &'coachctl;help;config;show'= {
+        }
+        &'coachctl;help;waitlist'= {
+            cand list 'Open places in future slots'' queues: a member''s own, a coach''s slots'', all for admins'
+            cand leave 'Leave a waitlist; an open offer of that place is declined and goes to the next in line'
+        }
+        &'coachctl;help;waitlist;list'= {
+        }
+        &'coachctl;help;waitlist;leave'= {
         }
         &'coachctl;help;help'= {
         }

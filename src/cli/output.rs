@@ -710,6 +710,36 @@ pub fn summary(ctx: &Ctx, quiet: bool, line: Option<String>, alarm: bool, v: &Va
     value(ctx, v)
 }
 
+impl Record for crate::waitlist::Entry {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "status",
+        "position",
+        "start",
+        "coach_email",
+        "member_email",
+        "offer_id",
+        "offer_expires_at",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::waitlist::Joined {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "status",
+        "position",
+        "start",
+        "coach_email",
+        "member_email",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -764,35 +794,5 @@ mod tests {
             let v = serde_json::json!(x);
             prop_assert_eq!(csv_text(Some(&v)), v.to_string());
         }
-    }
-}
-
-impl Record for crate::waitlist::Entry {
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "status",
-        "position",
-        "start",
-        "coach_email",
-        "member_email",
-        "offer_id",
-        "offer_expires_at",
-    ];
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-}
-
-impl Record for crate::waitlist::Joined {
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "status",
-        "position",
-        "start",
-        "coach_email",
-        "member_email",
-    ];
-    fn id(&self) -> String {
-        self.id.to_string()
     }
 }
