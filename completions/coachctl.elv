@@ -52,6 +52,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand invite 'Invitations: send, list, accept, decline, revoke'
             cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand message 'Messages between a coach and their members: send, list'
+            cand program 'Programs: create, list, show, update, archive, assign (a whole series), accept, decline, adjust, cancel'
+            cand insight 'Coaching insights from a coach to their member: add, list, ack'
             cand config 'The config file (~/.config/coachctl/config.toml): show the effective settings'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -295,6 +297,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand dashboard 'What a coach looks at first: today, this week, members, proposals, activity'
+            cand report 'One row per member and the coach''s utilisation a week (80 columns; -o json|csv)'
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
             cand show 'Show a coach''s profile: member count, free capacity, ratings'
@@ -304,6 +307,26 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;coach;dashboard'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;coach;report'= {
+            cand --from 'From this day''s week (default: 12 weeks before --to)'
+            cand --to 'Up to this day (default: today)'
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
             cand --as 'Act as this user (email or id); without it, the operator acts as admin'
@@ -467,6 +490,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;coach;help'= {
             cand dashboard 'What a coach looks at first: today, this week, members, proposals, activity'
+            cand report 'One row per member and the coach''s utilisation a week (80 columns; -o json|csv)'
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
             cand show 'Show a coach''s profile: member count, free capacity, ratings'
@@ -476,6 +500,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'coachctl;coach;help;dashboard'= {
+        }
+        &'coachctl;coach;help;report'= {
         }
         &'coachctl;coach;help;create'= {
         }
@@ -516,6 +542,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand progress 'Attendance, ratings, programs and sessions a week over the last 12 weeks'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand import 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
@@ -685,6 +712,24 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'coachctl;member;progress'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'coachctl;member;sharing'= {
             cand --goals 'Share goals with the coach'
             cand --health-info 'Share health information with the coach'
@@ -790,6 +835,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand progress 'Attendance, ratings, programs and sessions a week over the last 12 weeks'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand import 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
@@ -812,6 +858,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;member;help;onboarding'= {
         }
         &'coachctl;member;help;dashboard'= {
+        }
+        &'coachctl;member;help;progress'= {
         }
         &'coachctl;member;help;sharing'= {
         }
@@ -2084,6 +2132,379 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;message;help;help'= {
         }
+        &'coachctl;program'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Create a program (a coach''s own; an admin''s for --coach, or a template for all)'
+            cand list 'List programs (a coach sees their own and the admins'' templates)'
+            cand show 'Show a program, or an enrolment with its progress'
+            cand update 'Change a program (its coach, an admin); enrolments keep their series'
+            cand archive 'Archive a program: no new assignments; enrolments run on'
+            cand assign 'Assign a program to a member: every session of the series, or none'
+            cand accept 'Accept a proposed series as a whole (the member)'
+            cand decline 'Decline a proposed series as a whole (the member); its seats are free again'
+            cand adjust 'Move the rest of a series to new weekly times, or extend it (all or nothing)'
+            cand cancel 'Cancel every remaining session of a series; completed ones stay'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;program;create'= {
+            cand --name 'What it is called'
+            cand --weeks 'How many weeks it runs (1-104)'
+            cand --per-week 'Sessions a week (default 1)'
+            cand --length 'Minutes a session (default 60)'
+            cand --description 'What the member can expect'
+            cand --difficulty 'beginner, intermediate or advanced'
+            cand --goal 'A goal of the program (repeatable)'
+            cand --coach 'The coach it belongs to (admins; a coach creates their own)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --template 'A template: an admin''s for every coach, a coach''s for themself'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;list'= {
+            cand --coach 'Only this coach''s programs (and the templates for all)'
+            cand --member 'With --enrolments: only this member''s'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --templates 'Only templates'
+            cand --archived 'Archived programs too'
+            cand --enrolments 'List enrolments (assigned programs) instead'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;show'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;update'= {
+            cand --name 'name'
+            cand --weeks 'weeks'
+            cand --per-week 'per-week'
+            cand --length 'length'
+            cand --description 'Empty text clears it'
+            cand --difficulty 'difficulty'
+            cand --goal 'Replace the goals (repeatable)'
+            cand --template 'Make it a template (true) or not (false)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;archive'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;assign'= {
+            cand --member 'The member (email or id)'
+            cand --start 'The first day of the series (the coach''s zone): YYYY-MM-DD, today, mon..sun, +3d'
+            cand --at 'A weekly time in the coach''s zone, e.g. ''wed 09:00'' (once per session a week)'
+            cand --coach 'The coach who runs an admins'' template (admins)'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --dry-run 'Show the series and its conflicts; book nothing'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;accept'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;decline'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;adjust'= {
+            cand --from 'Move the sessions from this day on (the coach''s zone)'
+            cand --at 'The new weekly time(s), e.g. ''thu 10:00'''
+            cand --extend 'Add this many weeks at the current times'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;cancel'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;program;help'= {
+            cand create 'Create a program (a coach''s own; an admin''s for --coach, or a template for all)'
+            cand list 'List programs (a coach sees their own and the admins'' templates)'
+            cand show 'Show a program, or an enrolment with its progress'
+            cand update 'Change a program (its coach, an admin); enrolments keep their series'
+            cand archive 'Archive a program: no new assignments; enrolments run on'
+            cand assign 'Assign a program to a member: every session of the series, or none'
+            cand accept 'Accept a proposed series as a whole (the member)'
+            cand decline 'Decline a proposed series as a whole (the member); its seats are free again'
+            cand adjust 'Move the rest of a series to new weekly times, or extend it (all or nothing)'
+            cand cancel 'Cancel every remaining session of a series; completed ones stay'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;program;help;create'= {
+        }
+        &'coachctl;program;help;list'= {
+        }
+        &'coachctl;program;help;show'= {
+        }
+        &'coachctl;program;help;update'= {
+        }
+        &'coachctl;program;help;archive'= {
+        }
+        &'coachctl;program;help;assign'= {
+        }
+        &'coachctl;program;help;accept'= {
+        }
+        &'coachctl;program;help;decline'= {
+        }
+        &'coachctl;program;help;adjust'= {
+        }
+        &'coachctl;program;help;cancel'= {
+        }
+        &'coachctl;program;help;help'= {
+        }
+        &'coachctl;insight'= {
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand add 'Give a member an insight (their coach); the member gets a notice'
+            cand list 'List insights (the pair''s own; unread first)'
+            cand ack 'Acknowledge an insight (its member), optionally with an answer for the coach'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;insight;add'= {
+            cand --member 'The member (email or id)'
+            cand --type 'recommendation, observation, goal-update or program-adjustment'
+            cand --title 'title'
+            cand --text 'text'
+            cand --priority 'low, medium (default) or high'
+            cand --program 'The enrolment it is about'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;insight;list'= {
+            cand --member 'Only this member''s'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand --unread 'Only those not yet acknowledged'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;insight;ack'= {
+            cand --response 'response'
+            cand --database-url 'PostgreSQL URL to use instead of the embedded database'
+            cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
+            cand --as 'Act as this user (email or id); without it, the operator acts as admin'
+            cand -o 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --output 'Output format: table (wide: every column) for people, json/csv/ids for scripts'
+            cand --tz 'Time zone to show times in (IANA name); default: the actor''s, else the system''s'
+            cand --color 'When to use color (NO_COLOR is respected)'
+            cand -y 'Answer yes to every confirmation'
+            cand --yes 'Answer yes to every confirmation'
+            cand --no-input 'Never prompt; fail instead when something is missing'
+            cand -v 'More detail on stderr (repeatable)'
+            cand --verbose 'More detail on stderr (repeatable)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'coachctl;insight;help'= {
+            cand add 'Give a member an insight (their coach); the member gets a notice'
+            cand list 'List insights (the pair''s own; unread first)'
+            cand ack 'Acknowledge an insight (its member), optionally with an answer for the coach'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'coachctl;insight;help;add'= {
+        }
+        &'coachctl;insight;help;list'= {
+        }
+        &'coachctl;insight;help;ack'= {
+        }
+        &'coachctl;insight;help;help'= {
+        }
         &'coachctl;config'= {
             cand --database-url 'PostgreSQL URL to use instead of the embedded database'
             cand --profile 'Use the database of this profile of the config file ([profiles.NAME])'
@@ -2149,6 +2570,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand invite 'Invitations: send, list, accept, decline, revoke'
             cand connect 'Connections between coaches and members: request, respond, list, remove'
             cand message 'Messages between a coach and their members: send, list'
+            cand program 'Programs: create, list, show, update, archive, assign (a whole series), accept, decline, adjust, cancel'
+            cand insight 'Coaching insights from a coach to their member: add, list, ack'
             cand config 'The config file (~/.config/coachctl/config.toml): show the effective settings'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -2183,6 +2606,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         }
         &'coachctl;help;coach'= {
             cand dashboard 'What a coach looks at first: today, this week, members, proposals, activity'
+            cand report 'One row per member and the coach''s utilisation a week (80 columns; -o json|csv)'
             cand create 'Create a coach (admin only)'
             cand list 'List coaches'
             cand show 'Show a coach''s profile: member count, free capacity, ratings'
@@ -2191,6 +2615,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand deactivate 'Deactivate a coach: they stop taking members and cannot act (admin only)'
         }
         &'coachctl;help;coach;dashboard'= {
+        }
+        &'coachctl;help;coach;report'= {
         }
         &'coachctl;help;coach;create'= {
         }
@@ -2213,6 +2639,7 @@ set edit:completion:arg-completer[coachctl] = {|@words|
             cand unassign 'Remove a member''s coach (admin, or that coach)'
             cand onboarding 'Set onboarding status: pending, in_progress or completed'
             cand dashboard 'What a member looks at first: next session, the next three, their coach'
+            cand progress 'Attendance, ratings, programs and sessions a week over the last 12 weeks'
             cand sharing 'What the member''s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
             cand history 'Every assignment, unassignment and connection change, with when and who, and each coach relationship''s status (pending, active, inactive, terminated); a coach sees only their own period'
             cand import 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
@@ -2234,6 +2661,8 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;member;onboarding'= {
         }
         &'coachctl;help;member;dashboard'= {
+        }
+        &'coachctl;help;member;progress'= {
         }
         &'coachctl;help;member;sharing'= {
         }
@@ -2388,6 +2817,49 @@ set edit:completion:arg-completer[coachctl] = {|@words|
         &'coachctl;help;message;send'= {
         }
         &'coachctl;help;message;list'= {
+        }
+        &'coachctl;help;program'= {
+            cand create 'Create a program (a coach''s own; an admin''s for --coach, or a template for all)'
+            cand list 'List programs (a coach sees their own and the admins'' templates)'
+            cand show 'Show a program, or an enrolment with its progress'
+            cand update 'Change a program (its coach, an admin); enrolments keep their series'
+            cand archive 'Archive a program: no new assignments; enrolments run on'
+            cand assign 'Assign a program to a member: every session of the series, or none'
+            cand accept 'Accept a proposed series as a whole (the member)'
+            cand decline 'Decline a proposed series as a whole (the member); its seats are free again'
+            cand adjust 'Move the rest of a series to new weekly times, or extend it (all or nothing)'
+            cand cancel 'Cancel every remaining session of a series; completed ones stay'
+        }
+        &'coachctl;help;program;create'= {
+        }
+        &'coachctl;help;program;list'= {
+        }
+        &'coachctl;help;program;show'= {
+        }
+        &'coachctl;help;program;update'= {
+        }
+        &'coachctl;help;program;archive'= {
+        }
+        &'coachctl;help;program;assign'= {
+        }
+        &'coachctl;help;program;accept'= {
+        }
+        &'coachctl;help;program;decline'= {
+        }
+        &'coachctl;help;program;adjust'= {
+        }
+        &'coachctl;help;program;cancel'= {
+        }
+        &'coachctl;help;insight'= {
+            cand add 'Give a member an insight (their coach); the member gets a notice'
+            cand list 'List insights (the pair''s own; unread first)'
+            cand ack 'Acknowledge an insight (its member), optionally with an answer for the coach'
+        }
+        &'coachctl;help;insight;add'= {
+        }
+        &'coachctl;help;insight;list'= {
+        }
+        &'coachctl;help;insight;ack'= {
         }
         &'coachctl;help;config'= {
             cand show 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'

@@ -64,6 +64,8 @@ complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "seed" -d 'Declare
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "program" -d 'Programs: create, list, show, update, archive, assign (a whole series), accept, decline, adjust, cancel'
+complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "insight" -d 'Coaching insights from a coach to their member: add, list, ack'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
 complete -c coachctl -n "__fish_coachctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and not __fish_seen_subcommand_from up down status migrate reset backup restore upgrade destroy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
@@ -256,31 +258,32 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_su
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "upgrade" -d 'Move the embedded cluster to the installed PostgreSQL version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "destroy" -d 'Stop the embedded database and remove it with all its data (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for scripts to capture'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "dashboard" -d 'What a coach looks at first: today, this week, members, proposals, activity'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "create" -d 'Create a coach (admin only)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "list" -d 'List coaches'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "show" -d 'Show a coach\'s profile: member count, free capacity, ratings'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "update" -d 'Change a coach\'s profile (admin, or the coach themself)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "promote" -d 'Make an existing member a coach (admin only)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard create list show update promote deactivate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "dashboard" -d 'What a coach looks at first: today, this week, members, proposals, activity'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "report" -d 'One row per member and the coach\'s utilisation a week (80 columns; -o json|csv)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "create" -d 'Create a coach (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "list" -d 'List coaches'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "show" -d 'Show a coach\'s profile: member count, free capacity, ratings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "update" -d 'Change a coach\'s profile (admin, or the coach themself)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "promote" -d 'Make an existing member a coach (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and not __fish_seen_subcommand_from dashboard report create list show update promote deactivate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -298,6 +301,25 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from dashboard" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -l from -d 'From this day\'s week (default: 12 weeks before --to)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -l to -d 'Up to this day (default: today)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from report" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l email -d 'The coach\'s email address (unique)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l name -d 'The coach\'s display name' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from create" -l timezone -d 'The coach\'s IANA time zone; availability is read in it' -r
@@ -437,6 +459,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from deactivate" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "dashboard" -d 'What a coach looks at first: today, this week, members, proposals, activity'
+complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "report" -d 'One row per member and the coach\'s utilisation a week (80 columns; -o json|csv)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "list" -d 'List coaches'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a coach\'s profile: member count, free capacity, ratings'
@@ -444,37 +467,38 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Make an existing member a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "deactivate" -d 'Deactivate a coach: they stop taking members and cannot act (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand coach; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
 wide\t'A table with every column and whole ids, as wide as it needs'
 json\t'One JSON document: an object, or an array for lists'
 csv\t'CSV with a header row'
 ids\t'One id per line, for scripts to capture'"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -s y -l yes -d 'Answer yes to every confirmation'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -l no-input -d 'Never prompt; fail instead when something is missing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -s V -l version -d 'Print version'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "create" -d 'Create a member; with --coach this is signup with a coach choice'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "list" -d 'List members (a coach sees their own, a member only themself)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "show" -d 'Show one member'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "update" -d 'Change a member\'s profile; an empty text clears a field'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "assign" -d 'Assign a member to a coach (admin only)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "history" -d 'Every assignment, unassignment and connection change, with when and who, and each coach relationship\'s status (pending, active, inactive, terminated); a coach sees only their own period'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "import" -d 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "export" -d 'Export members as a roster CSV that `member import` reads back (-o json for JSON); a coach exports their own members'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
-complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard sharing history import export privacy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "create" -d 'Create a member; with --coach this is signup with a coach choice'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "list" -d 'List members (a coach sees their own, a member only themself)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "show" -d 'Show one member'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "update" -d 'Change a member\'s profile; an empty text clears a field'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "assign" -d 'Assign a member to a coach (admin only)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "progress" -d 'Attendance, ratings, programs and sessions a week over the last 12 weeks'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "history" -d 'Every assignment, unassignment and connection change, with when and who, and each coach relationship\'s status (pending, active, inactive, terminated); a coach sees only their own period'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "import" -d 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "export" -d 'Export members as a roster CSV that `member import` reads back (-o json for JSON); a coach exports their own members'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "privacy" -d 'Set who may find the member: public, connections or private'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and not __fish_seen_subcommand_from create list show update assign unassign onboarding dashboard progress sharing history import export privacy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l email -d 'The member\'s email address (unique)' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l name -d 'The member\'s display name' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from create" -l timezone -d 'The member\'s IANA time zone' -r
@@ -629,6 +653,23 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from dashboard" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from progress" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l goals -d 'Share goals with the coach' -r -f -a "on\t''
 off\t''"
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from sharing" -l health-info -d 'Share health information with the coach' -r -f -a "on\t''
@@ -730,6 +771,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "progress" -d 'Attendance, ratings, programs and sessions a week over the last 12 weeks'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "history" -d 'Every assignment, unassignment and connection change, with when and who, and each coach relationship\'s status (pending, active, inactive, terminated); a coach sees only their own period'
 complete -c coachctl -n "__fish_coachctl_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
@@ -1847,6 +1889,331 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_se
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "send" -d 'Send a message to your coach or member (participants only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your messages, unread first; listing marks them read'
 complete -c coachctl -n "__fish_coachctl_using_subcommand message; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "create" -d 'Create a program (a coach\'s own; an admin\'s for --coach, or a template for all)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "list" -d 'List programs (a coach sees their own and the admins\' templates)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "show" -d 'Show a program, or an enrolment with its progress'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "update" -d 'Change a program (its coach, an admin); enrolments keep their series'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "archive" -d 'Archive a program: no new assignments; enrolments run on'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "assign" -d 'Assign a program to a member: every session of the series, or none'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "accept" -d 'Accept a proposed series as a whole (the member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "decline" -d 'Decline a proposed series as a whole (the member); its seats are free again'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "adjust" -d 'Move the rest of a series to new weekly times, or extend it (all or nothing)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "cancel" -d 'Cancel every remaining session of a series; completed ones stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and not __fish_seen_subcommand_from create list show update archive assign accept decline adjust cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l name -d 'What it is called' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l weeks -d 'How many weeks it runs (1-104)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l per-week -d 'Sessions a week (default 1)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l length -d 'Minutes a session (default 60)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l description -d 'What the member can expect' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l difficulty -d 'beginner, intermediate or advanced' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l goal -d 'A goal of the program (repeatable)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l coach -d 'The coach it belongs to (admins; a coach creates their own)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l template -d 'A template: an admin\'s for every coach, a coach\'s for themself'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l coach -d 'Only this coach\'s programs (and the templates for all)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l member -d 'With --enrolments: only this member\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l templates -d 'Only templates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l archived -d 'Archived programs too'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l enrolments -d 'List enrolments (assigned programs) instead'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l name -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l weeks -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l per-week -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l length -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l description -d 'Empty text clears it' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l difficulty -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l goal -d 'Replace the goals (repeatable)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l template -d 'Make it a template (true) or not (false)' -r -f -a "true\t''
+false\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from archive" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l member -d 'The member (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l start -d 'The first day of the series (the coach\'s zone): YYYY-MM-DD, today, mon..sun, +3d' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l at -d 'A weekly time in the coach\'s zone, e.g. \'wed 09:00\' (once per session a week)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l coach -d 'The coach who runs an admins\' template (admins)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l dry-run -d 'Show the series and its conflicts; book nothing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from assign" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from accept" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from decline" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l from -d 'Move the sessions from this day on (the coach\'s zone)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l at -d 'The new weekly time(s), e.g. \'thu 10:00\'' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l extend -d 'Add this many weeks at the current times' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from adjust" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a program (a coach\'s own; an admin\'s for --coach, or a template for all)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "list" -d 'List programs (a coach sees their own and the admins\' templates)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a program, or an enrolment with its progress'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a program (its coach, an admin); enrolments keep their series'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "archive" -d 'Archive a program: no new assignments; enrolments run on'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "assign" -d 'Assign a program to a member: every session of the series, or none'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "accept" -d 'Accept a proposed series as a whole (the member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "decline" -d 'Decline a proposed series as a whole (the member); its seats are free again'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "adjust" -d 'Move the rest of a series to new weekly times, or extend it (all or nothing)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel every remaining session of a series; completed ones stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand program; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -f -a "add" -d 'Give a member an insight (their coach); the member gets a notice'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -f -a "list" -d 'List insights (the pair\'s own; unread first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -f -a "ack" -d 'Acknowledge an insight (its member), optionally with an answer for the coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and not __fish_seen_subcommand_from add list ack help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l member -d 'The member (email or id)' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l type -d 'recommendation, observation, goal-update or program-adjustment' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l title -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l text -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l priority -d 'low, medium (default) or high' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l program -d 'The enrolment it is about' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -l member -d 'Only this member\'s' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -l unread -d 'Only those not yet acknowledged'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -l response -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -s o -l output -d 'Output format: table (wide: every column) for people, json/csv/ids for scripts' -r -f -a "table\t'A table that fits the terminal (80 columns when its width is unknown)'
+wide\t'A table with every column and whole ids, as wide as it needs'
+json\t'One JSON document: an object, or an array for lists'
+csv\t'CSV with a header row'
+ids\t'One id per line, for scripts to capture'"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -l tz -d 'Time zone to show times in (IANA name); default: the actor\'s, else the system\'s' -r -f -a "(__coachctl_zones)"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -l color -d 'When to use color (NO_COLOR is respected)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -s y -l yes -d 'Answer yes to every confirmation'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -l no-input -d 'Never prompt; fail instead when something is missing'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from ack" -s V -l version -d 'Print version'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from help" -f -a "add" -d 'Give a member an insight (their coach); the member gets a notice'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from help" -f -a "list" -d 'List insights (the pair\'s own; unread first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from help" -f -a "ack" -d 'Acknowledge an insight (its member), optionally with an answer for the coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand insight; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l database-url -d 'PostgreSQL URL to use instead of the embedded database' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l profile -d 'Use the database of this profile of the config file ([profiles.NAME])' -r
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and not __fish_seen_subcommand_from show help" -l as -d 'Act as this user (email or id); without it, the operator acts as admin' -r
@@ -1885,26 +2252,28 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_see
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'
 complete -c coachctl -n "__fish_coachctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "admin" -d 'Named admins: create, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "audit" -d 'The audit log: who changed what, when'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "completions" -d 'Print a shell completion script'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "man" -d 'Write man pages for every command into a directory'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
-complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "db" -d 'The database: start, stop, status, migrate, reset'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "coach" -d 'Coaches: create, list, show, update, promote, deactivate'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "member" -d 'Members: create (signup), list, show, update, assign, onboarding, privacy'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "availability" -d 'Weekly availability windows and blocked dates'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "slots" -d 'Open slots of a coach, in the coach\'s time zone'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "book" -d 'Book a slot (atomic: never overbooks)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "session" -d 'Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "notify" -d 'The email outbox: list, send (cron), retry'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "admin" -d 'Named admins: create, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "audit" -d 'The audit log: who changed what, when'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "doctor" -d 'Is everything in order? Binaries, database, config, SMTP, outbox, cron, clock'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "completions" -d 'Print a shell completion script'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "man" -d 'Write man pages for every command into a directory'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "demo" -d 'Seed a small realistic organisation and show it'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "seed" -d 'Declare an organisation from a TOML or JSON file: create what is missing (CI)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "invite" -d 'Invitations: send, list, accept, decline, revoke'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "connect" -d 'Connections between coaches and members: request, respond, list, remove'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "message" -d 'Messages between a coach and their members: send, list'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "program" -d 'Programs: create, list, show, update, archive, assign (a whole series), accept, decline, adjust, cancel'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "insight" -d 'Coaching insights from a coach to their member: add, list, ack'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "config" -d 'The config file (~/.config/coachctl/config.toml): show the effective settings'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and not __fish_seen_subcommand_from db coach member availability slots book session notify admin audit doctor completions man demo seed invite connect message program insight config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "up" -d 'Create and start the embedded database if needed, apply migrations (idempotent)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "down" -d 'Stop the embedded database'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Where the database lives, the server version and the schema version'
@@ -1915,6 +2284,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "upgrade" -d 'Move the embedded cluster to the installed PostgreSQL version'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "destroy" -d 'Stop the embedded database and remove it with all its data (asks first)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "dashboard" -d 'What a coach looks at first: today, this week, members, proposals, activity'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "report" -d 'One row per member and the coach\'s utilisation a week (80 columns; -o json|csv)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "create" -d 'Create a coach (admin only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "list" -d 'List coaches'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from coach" -f -a "show" -d 'Show a coach\'s profile: member count, free capacity, ratings'
@@ -1929,6 +2299,7 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "unassign" -d 'Remove a member\'s coach (admin, or that coach)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "onboarding" -d 'Set onboarding status: pending, in_progress or completed'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "dashboard" -d 'What a member looks at first: next session, the next three, their coach'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "progress" -d 'Attendance, ratings, programs and sessions a week over the last 12 weeks'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "sharing" -d 'What the member\'s coach sees: goals (default on) and health info (default off); without flags, shows the current settings'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "history" -d 'Every assignment, unassignment and connection change, with when and who, and each coach relationship\'s status (pending, active, inactive, terminated); a coach sees only their own period'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "import" -d 'Import a roster CSV (email,name[,goals,timezone,coach,membership_status]): every bad row is reported with its line and nothing is written, else all rows land in one transaction; a re-run changes nothing'
@@ -1972,4 +2343,17 @@ complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from connect" -f -a "remove" -d 'End a connection (either side); scheduled sessions stay'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "send" -d 'Send a message to your coach or member (participants only)'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from message" -f -a "list" -d 'List your messages, unread first; listing marks them read'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "create" -d 'Create a program (a coach\'s own; an admin\'s for --coach, or a template for all)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "list" -d 'List programs (a coach sees their own and the admins\' templates)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "show" -d 'Show a program, or an enrolment with its progress'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "update" -d 'Change a program (its coach, an admin); enrolments keep their series'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "archive" -d 'Archive a program: no new assignments; enrolments run on'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "assign" -d 'Assign a program to a member: every session of the series, or none'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "accept" -d 'Accept a proposed series as a whole (the member)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "decline" -d 'Decline a proposed series as a whole (the member); its seats are free again'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "adjust" -d 'Move the rest of a series to new weekly times, or extend it (all or nothing)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from program" -f -a "cancel" -d 'Cancel every remaining session of a series; completed ones stay'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from insight" -f -a "add" -d 'Give a member an insight (their coach); the member gets a notice'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from insight" -f -a "list" -d 'List insights (the pair\'s own; unread first)'
+complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from insight" -f -a "ack" -d 'Acknowledge an insight (its member), optionally with an answer for the coach'
 complete -c coachctl -n "__fish_coachctl_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the effective settings and where each came from (flag, env, file or default); passwords are masked'

@@ -103,7 +103,6 @@ pub struct Insight {
     pub id: Uuid,
     pub coach_email: String,
     pub member_email: String,
-    #[sqlx(rename = "kind")]
     #[serde(rename = "type")]
     pub kind: String,
     pub priority: String,

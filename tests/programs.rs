@@ -125,7 +125,7 @@ fn blocked_weeks_fail_with_exit_7_naming_every_failing_date_at_once() {
     let second = monday() + chrono::Duration::days(2 + 7);
     let fourth = monday() + chrono::Duration::days(2 + 21);
     for d in [second, fourth] {
-        db.run(&["availability", "block", "--coach", "ana@example.com", "--from", &d.to_string(), "--to", &d.to_string()])
+        db.run(&["availability", "block", "--coach", "ana@example.com", "--date", &d.to_string()])
             .ok();
     }
     let err = assign(&db, "ana@example.com", &p, "bo@example.com").fails_with(7).to_string();
@@ -411,4 +411,35 @@ fn insights_belong_to_the_pair_and_the_admins_and_the_answer_reaches_the_coach()
     assert_eq!(admin_view.as_array().unwrap().len(), 1);
     let unread = db.run(&["--as", "bo@example.com", "insight", "list", "--unread", "-o", "json"]).json();
     assert_eq!(unread, serde_json::json!([]));
+}
+
+#[test]
+fn adjust_racing_a_booking_of_its_target_slot_leaves_one_of_them_whole() {
+    let db = TestDb::new();
+    let p = setup(&db);
+    let start = monday().to_string();
+    let e = db
+        .run(&["program", "assign", &p, "--member", "bo@example.com", "--start", &start, "--at", "wed 09:00", "-o", "ids"])
+        .id();
+    let target = monday() + chrono::Duration::days(3 + 7);
+    let outcomes = race(
+        &db,
+        vec![
+            ["program", "adjust", &e, "--from", &start, "--at", "thu 10:00"]
+                .map(String::from)
+                .to_vec(),
+            ["book", "--coach", "ana@example.com", "--member", "cy@example.com", "--at", &format!("{target}T10:00")]
+                .map(String::from)
+                .to_vec(),
+        ],
+    );
+    let codes: Vec<i32> = outcomes.iter().map(|(c, _)| *c).collect();
+    let on_thu = count(&db, "SELECT count(*) FROM sessions WHERE enrolment_id IS NOT NULL AND status = 'scheduled' AND extract(dow FROM starts_at AT TIME ZONE 'Europe/Berlin') = 4");
+    let on_wed = count(&db, "SELECT count(*) FROM sessions WHERE enrolment_id IS NOT NULL AND status = 'scheduled' AND extract(dow FROM starts_at AT TIME ZONE 'Europe/Berlin') = 3");
+    match codes.as_slice() {
+        [0, 6] => assert_eq!((on_thu, on_wed), (4, 0)),
+        [6, 0] => assert_eq!((on_thu, on_wed), (0, 4)),
+        other => panic!("both or neither won: {other:?} {outcomes:#?}"),
+    }
+    db.assert_invariants();
 }

@@ -183,7 +183,7 @@ impl Record for program::Enrolment {
         "remaining",
         "missed",
         "percent",
-        "next_session",
+        "next_session_at",
     ];
     fn id(&self) -> String {
         self.id.to_string()

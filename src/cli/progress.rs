@@ -93,7 +93,7 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, p: &MemberProgress) -> Result<()> {
         writeln!(out, "Programs")?;
         for e in &p.programs {
             let next = e
-                .next_session
+                .next_session_at
                 .map(|t| t.with_timezone(&tz).format("next %a %-d %b %H:%M").to_string())
                 .unwrap_or_default();
             writeln!(
@@ -122,7 +122,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
             let mut out = Vec::new();
             writeln!(
                 out,
-                "row,member_email,member_name,held,cancelled,average_rating,program_percent,last_session,week,booked_hours,available_hours,utilisation"
+                "row,member_email,member_name,held,cancelled,average_rating,program_percent,last_session_at,week,booked_hours,available_hours,utilisation"
             )?;
             for m in &r.members {
                 let row = [
@@ -133,7 +133,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
                     m.cancelled.into(),
                     m.average_rating.map_or(Value::Null, Value::from),
                     m.program_percent.map_or(Value::Null, Value::from),
-                    m.last_session
+                    m.last_session_at
                         .map_or(Value::Null, |t| t.with_timezone(&tz).to_rfc3339().into()),
                     Value::Null,
                     Value::Null,
@@ -193,7 +193,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
             m.program_percent
                 .map(|p| format!("{p}%"))
                 .unwrap_or_else(|| "-".into()),
-            m.last_session
+            m.last_session_at
                 .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
                 .unwrap_or_else(|| "-".into()),
         )?;

@@ -260,13 +260,16 @@ async fn visible(conn: &mut PgConnection, actor: &Actor, p: &Program) -> Result<
     Ok(match actor.role() {
         Role::Admin => true,
         Role::Coach => p.coach_id.is_none() || p.coach_id == me,
-        Role::Member => sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM program_enrolments WHERE program_id = $1 AND member_id = $2)",
-        )
-        .bind(p.id)
-        .bind(me)
-        .fetch_one(&mut *conn)
-        .await?,
+        Role::Member => {
+            let enrolled: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM program_enrolments WHERE program_id = $1 AND member_id = $2)",
+            )
+            .bind(p.id)
+            .bind(me)
+            .fetch_one(&mut *conn)
+            .await?;
+            enrolled
+        }
     })
 }
 

@@ -147,7 +147,7 @@ pub struct ReportRow {
     pub average_rating: Option<f64>,
     /// Mean percent complete of the member's programs with this coach.
     pub program_percent: Option<i64>,
-    pub last_session: Option<DateTime<Utc>>,
+    pub last_session_at: Option<DateTime<Utc>>,
 }
 
 /// The coach's utilisation in one week: booked over available hours.
@@ -263,7 +263,7 @@ pub async fn coach_report(
                      FROM sessions s WHERE s.enrolment_id = e.id) x
                  WHERE e.coach_id = $1 AND e.member_id = u.id
                    AND e.status IN ('active', 'completed')) AS program_percent,
-                k.last_session
+                k.last_session_at
          FROM mine JOIN users u ON u.id = mine.id
          CROSS JOIN LATERAL (
              SELECT count(*) FILTER (WHERE s.status = 'completed') AS held,
@@ -272,7 +272,7 @@ pub async fn coach_report(
                            WHERE r.coach_id = $1 AND r.member_id = u.id
                              AND rs.starts_at >= ($2::timestamp AT TIME ZONE $4)
                              AND rs.starts_at < ($3::timestamp AT TIME ZONE $4)), 2)::float8 AS average_rating,
-                    max(s.starts_at) FILTER (WHERE s.status = 'completed') AS last_session
+                    max(s.starts_at) FILTER (WHERE s.status = 'completed') AS last_session_at
              FROM sessions s WHERE s.coach_id = $1 AND s.member_id = u.id
                AND s.starts_at >= ($2::timestamp AT TIME ZONE $4)
                AND s.starts_at < ($3::timestamp AT TIME ZONE $4)) k

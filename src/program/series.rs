@@ -130,7 +130,7 @@ pub struct Enrolment {
     pub missed: i64,
     /// Done over done, remaining and missed, rounded down.
     pub percent: i64,
-    pub next_session: Option<DateTime<Utc>>,
+    pub next_session_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     #[serde(skip)]
     pub coach_id: Uuid,
@@ -148,7 +148,7 @@ pub(crate) const ENROLMENT_SELECT: &str = "SELECT e.id, e.program_id, p.name AS 
         k.sessions, k.done, k.remaining, k.missed,
         CASE WHEN k.done + k.remaining + k.missed = 0 THEN 0
              ELSE k.done * 100 / (k.done + k.remaining + k.missed) END AS percent,
-        k.next_session, e.created_at, e.coach_id, e.member_id
+        k.next_session_at, e.created_at, e.coach_id, e.member_id
     FROM program_enrolments e
     JOIN programs p ON p.id = e.program_id
     JOIN users c ON c.id = e.coach_id
@@ -161,7 +161,7 @@ pub(crate) const ENROLMENT_SELECT: &str = "SELECT e.id, e.program_id, p.name AS 
                count(*) FILTER (WHERE s.status = 'cancelled'
                                    OR (s.status = 'scheduled' AND s.starts_at <= now())) AS missed,
                min(s.starts_at) FILTER (WHERE s.status IN ('scheduled', 'proposed')
-                                          AND s.starts_at > now()) AS next_session
+                                          AND s.starts_at > now()) AS next_session_at
         FROM sessions s WHERE s.enrolment_id = e.id) k";
 
 pub(crate) async fn fetch_enrolment(conn: &mut PgConnection, id: Uuid) -> Result<Enrolment> {
@@ -744,7 +744,7 @@ pub async fn adjust(pool: &PgPool, actor: &Actor, id: Uuid, change: &Adjustment)
                 )));
             }
             // As many weeks as it takes to place every remaining session.
-            let weeks = (seats.len() as i32).div_ceil(weekly.len().max(1) as i32);
+            let weeks = seats.len().div_ceil(weekly.len().max(1)) as i32;
             let mut occ = occurrences(tz, from_date, weeks, weekly, length);
             occ.truncate(seats.len());
             let ids: Vec<Uuid> = seats.iter().map(|s| s.0).collect();
