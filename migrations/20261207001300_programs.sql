@@ -121,7 +121,7 @@ BEGIN
     ), seated AS (
         SELECT x.starts_at, x.ends_at, x.buffer_minutes FROM sessions x
         WHERE x.coach_id = coach AND session_holds_seat(x.status)
-          AND x.enrolment_id IS DISTINCT FROM moving
+          AND (moving IS NULL OR x.enrolment_id IS DISTINCT FROM moving)
           AND x.starts_at > (SELECT min(o.s) FROM o) - interval '2 days'
           AND x.starts_at < (SELECT max(o.fin) FROM o) + interval '2 days'
     )
@@ -140,7 +140,8 @@ BEGIN
     SELECT o.s, 'member', NULL FROM o
     WHERE EXISTS (SELECT 1 FROM sessions x
                   WHERE x.member_id = member AND x.starts_at = o.s
-                    AND session_holds_seat(x.status) AND x.enrolment_id IS DISTINCT FROM moving)
+                    AND session_holds_seat(x.status)
+                    AND (moving IS NULL OR x.enrolment_id IS DISTINCT FROM moving))
     UNION ALL
     SELECT o.s, 'full', NULL FROM o
     WHERE o.window_id IS NOT NULL

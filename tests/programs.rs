@@ -292,10 +292,11 @@ fn members_other_coaches_and_deactivated_users_are_refused_with_the_documented_c
     // another coach's program is none at all
     db.run(&["--as", "dee@example.com", "program", "show", &p]).fails_with(5);
     db.run(&["--as", "dee@example.com", "program", "archive", &p]).fails_with(5);
-    // a coach assigns only to their own or connected members
+    // a coach assigns only to their own or connected members; another
+    // coach's member is nobody to them
     let start = monday().to_string();
     db.run(&["--as", "ana@example.com", "program", "assign", &p, "--member", "di@example.com", "--start", &start, "--at", "wed 09:00"])
-        .fails_with(4);
+        .fails_with(5);
     // the wrong number of weekly times is bad input
     db.run(&["--as", "ana@example.com", "program", "assign", &p, "--member", "bo@example.com", "--start", &start, "--at", "wed 09:00", "--at", "thu 10:00"])
         .fails_with(3);
