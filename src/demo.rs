@@ -583,7 +583,9 @@ async fn seed_program(pool: &PgPool, actor: &Actor, ana: Option<UserId>) -> Resu
                      WHERE id = $2 AND enrolment_id IS NULL AND status = 'completed'",
                 )
                 .bind(e.id)
-                .bind(uuid::Uuid::from_u128(0xc0ac_4c71_de30_0000_0000_0000_0000_0001))
+                .bind(uuid::Uuid::from_u128(
+                    0xc0ac_4c71_de30_0000_0000_0000_0000_0001,
+                ))
                 .execute(pool)
                 .await?;
                 let new = crate::insight::NewInsight {

@@ -11,8 +11,8 @@ use coachctl::availability::{self, NewWindow};
 use coachctl::booking::{self, Request};
 use coachctl::coach::{self, NewCoach, ProfileUpdate};
 use coachctl::domain::{
-    At, BufferMinutes, Day, DayOfWeek, Email, MaxMembers, PersonName, ProfileText,
-    SessionMinutes, SlotCapacity, TimeOfDay, TimeZone, UserId, UserRef,
+    At, BufferMinutes, Day, DayOfWeek, Email, MaxMembers, PersonName, ProfileText, SessionMinutes,
+    SlotCapacity, TimeOfDay, TimeZone, UserId, UserRef,
 };
 use coachctl::error::Error;
 use coachctl::member::{self, NewMember};
@@ -35,7 +35,6 @@ proptest! {
         rt.block_on(async {
             let pool = db.pool().await;
             let admin = Actor::operator();
-            let tz = chrono_tz::Europe::Berlin;
             let c = coach::create(&pool, &admin, NewCoach {
                 email: Email::parse("ana@example.com").unwrap(),
                 name: PersonName::parse("Ana").unwrap(),

@@ -195,7 +195,11 @@ impl Cmd {
                 coach::list_each(&pool, &actor, filter, &page, |c| rows.push(&c)).await?;
                 rows.finish()
             }
-            Commands::Report { coach: who, from, to } => {
+            Commands::Report {
+                coach: who,
+                from,
+                to,
+            } => {
                 let who = ids::user_opt(&pool, &actor, who).await?;
                 let from = from.map(|d| d.resolve(tz)).transpose()?.map(|d| d.naive());
                 let to = to.map(|d| d.resolve(tz)).transpose()?.map(|d| d.naive());

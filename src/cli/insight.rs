@@ -2,8 +2,8 @@
 
 use clap::{Args, Subcommand};
 
-use super::output::{self, Record};
 use super::Ctx;
+use super::output::{self, Record};
 use crate::domain::{ProfileText, UserRef};
 use crate::error::Result;
 use crate::ids::{self, IdRef, Kind};

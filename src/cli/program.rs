@@ -246,11 +246,7 @@ impl Cmd {
             } => {
                 if enrolments {
                     let member = match ids::user_opt(&pool, &actor, member).await? {
-                        Some(r) => Some(
-                            crate::member::show(&pool, &actor, &r)
-                                .await?
-                                .id,
-                        ),
+                        Some(r) => Some(crate::member::show(&pool, &actor, &r).await?.id),
                         None => None,
                     };
                     let rows = program::series::list_enrolments(&pool, &actor, member).await?;
@@ -348,11 +344,19 @@ impl Cmd {
             }
             Commands::Accept { id } => {
                 let id = ids::resolve(&pool, &actor, Kind::Program, &id).await?;
-                output::one(ctx, tz, &program::series::answer(&pool, &actor, id, true).await?)
+                output::one(
+                    ctx,
+                    tz,
+                    &program::series::answer(&pool, &actor, id, true).await?,
+                )
             }
             Commands::Decline { id } => {
                 let id = ids::resolve(&pool, &actor, Kind::Program, &id).await?;
-                output::one(ctx, tz, &program::series::answer(&pool, &actor, id, false).await?)
+                output::one(
+                    ctx,
+                    tz,
+                    &program::series::answer(&pool, &actor, id, false).await?,
+                )
             }
             Commands::Adjust {
                 id,

@@ -68,7 +68,12 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, p: &MemberProgress) -> Result<()> {
         Format::Table | Format::Wide => {}
     }
     let mut out = Vec::new();
-    writeln!(out, "{} <{}>", fit(&p.member_name, 30), fit(&p.member_email, 40))?;
+    writeln!(
+        out,
+        "{} <{}>",
+        fit(&p.member_name, 30),
+        fit(&p.member_email, 40)
+    )?;
     writeln!(
         out,
         "Attendance  {} completed, {} cancelled ({} late), {} proposals declined",
@@ -94,7 +99,11 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, p: &MemberProgress) -> Result<()> {
         for e in &p.programs {
             let next = e
                 .next_session_at
-                .map(|t| t.with_timezone(&tz).format("next %a %-d %b %H:%M").to_string())
+                .map(|t| {
+                    t.with_timezone(&tz)
+                        .format("next %a %-d %b %H:%M")
+                        .to_string()
+                })
                 .unwrap_or_default();
             writeln!(
                 out,
@@ -198,7 +207,11 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
                 .unwrap_or_else(|| "-".into()),
         )?;
     }
-    let ratios: Vec<f64> = r.weeks.iter().map(|w| w.utilisation.unwrap_or(0.0)).collect();
+    let ratios: Vec<f64> = r
+        .weeks
+        .iter()
+        .map(|w| w.utilisation.unwrap_or(0.0))
+        .collect();
     let booked: f64 = r.weeks.iter().map(|w| w.booked_hours).sum();
     let available: f64 = r.weeks.iter().map(|w| w.available_hours).sum();
     // At most 36 weeks fit 80 columns; a longer report shows its last 36.

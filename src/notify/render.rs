@@ -201,7 +201,9 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
             match ev {
                 "program.proposed" if to_coach => (
                     format!("Program {program} proposed to {member}"),
-                    format!("You proposed {program} to {member}: {n} sessions from {first}; they are asked to accept it."),
+                    format!(
+                        "You proposed {program} to {member}: {n} sessions from {first}; they are asked to accept it."
+                    ),
                 ),
                 "program.proposed" => (
                     format!("{coach} proposes the program {program}"),
@@ -228,13 +230,18 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
                 ),
                 "program.cancelled" => (
                     format!("Program {program} with {other} cancelled"),
-                    format!("{program} with {other} is cancelled; its remaining sessions are free again."),
+                    format!(
+                        "{program} with {other} is cancelled; its remaining sessions are free again."
+                    ),
                 ),
                 "program.completed" => (
                     format!("Program {program} completed"),
                     format!("{program} with {other} is complete: well done."),
                 ),
-                _ => (format!("coachctl: {ev}"), format!("Something happened: {ev}.")),
+                _ => (
+                    format!("coachctl: {ev}"),
+                    format!("Something happened: {ev}."),
+                ),
             }
         }
         "insight" => (

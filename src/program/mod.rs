@@ -408,7 +408,13 @@ pub async fn archive(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Program> 
     audit::record(
         &mut tx,
         actor,
-        Change::of("program.archive", "program", id, Some(&before), Some(&after))?,
+        Change::of(
+            "program.archive",
+            "program",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
     )
     .await?;
     tx.commit().await?;

@@ -78,8 +78,8 @@ pub fn occurrences(
 ) -> Vec<Occurrence> {
     let mut out = Vec::new();
     for at in weekly {
-        let ahead = (7 + i64::from(at.day.index()) - i64::from(from.weekday().num_days_from_sunday()))
-            % 7;
+        let ahead =
+            (7 + i64::from(at.day.index()) - i64::from(from.weekday().num_days_from_sunday())) % 7;
         let first = from + Duration::days(ahead);
         for w in 0..i64::from(weeks) {
             let date = first + Duration::weeks(w);
@@ -92,7 +92,11 @@ pub fn occurrences(
                 None => {
                     // A placeholder instant (the UTC reading) to name the date by.
                     let start = date
-                        .and_hms_opt(u32::from(at.time.minutes() / 60), u32::from(at.time.minutes() % 60), 0)
+                        .and_hms_opt(
+                            u32::from(at.time.minutes() / 60),
+                            u32::from(at.time.minutes() % 60),
+                            0,
+                        )
                         .map(|n| n.and_utc())
                         .unwrap_or_default();
                     out.push(Occurrence {
@@ -361,7 +365,9 @@ async fn coach_for(
                     _ => Ok(c),
                 }
             }
-            (None, Some(owner)) => coach::fetch(conn, crate::domain::UserId::from_uuid(owner)).await,
+            (None, Some(owner)) => {
+                coach::fetch(conn, crate::domain::UserId::from_uuid(owner)).await
+            }
             (None, None) => Err(Error::invalid(
                 "program is a template for every coach; name the coach who runs it with --coach",
             )),
@@ -443,7 +449,11 @@ pub async fn assign(
         occurrences: Vec::new(),
         tz: Some(tz),
     };
-    let bookable: Vec<Occurrence> = occ.iter().filter(|o| o.problems.is_empty()).cloned().collect();
+    let bookable: Vec<Occurrence> = occ
+        .iter()
+        .filter(|o| o.problems.is_empty())
+        .cloned()
+        .collect();
     let occ_json = occurrence_json(&bookable, &vec![Uuid::nil(); bookable.len()], false);
     if dry_run || occ.iter().any(|o| !o.problems.is_empty()) {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
@@ -533,7 +543,10 @@ pub async fn assign(
             plan.occurrences = occ;
             Err(plan.refusal(&format!("cannot assign {} to {}", p.name, m.email)))
         }
-        Err(e) => Err(seat_refusal(e, &format!("cannot assign {} to {}", p.name, m.email))),
+        Err(e) => Err(seat_refusal(
+            e,
+            &format!("cannot assign {} to {}", p.name, m.email),
+        )),
     }
 }
 
@@ -546,7 +559,9 @@ fn seat_refusal(e: sqlx::Error, what: &str) -> Error {
     };
     match constraint.as_deref() {
         Some("slots_booked_within_capacity") | Some("sessions_member_once_per_start") => {
-            Error::conflict(format!("{what}: a slot of the series was just taken; nothing was booked"))
+            Error::conflict(format!(
+                "{what}: a slot of the series was just taken; nothing was booked"
+            ))
         }
         Some(c) if c.starts_with("sessions_") => Error::rule(format!(
             "{what}: a session of the series breaks a rule of the coach's schedule ({}); nothing was booked",
@@ -620,7 +635,11 @@ pub async fn answer(pool: &PgPool, actor: &Actor, id: Uuid, yes: bool) -> Result
     .execute(&mut *tx)
     .await?;
     let after = fetch_enrolment(&mut tx, id).await?;
-    let action = if yes { "program.accept" } else { "program.decline" };
+    let action = if yes {
+        "program.accept"
+    } else {
+        "program.decline"
+    };
     crate::audit::record(
         &mut tx,
         actor,
@@ -660,7 +679,10 @@ pub async fn cancel(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Enrolment>
     let before = find_enrolment(&mut tx, actor, id).await?;
     let me = actor.id().map(|i| i.as_uuid());
     if !(actor.is_admin() || me == Some(before.coach_id) || me == Some(before.member_id)) {
-        return Err(Error::forbidden(format!("{} may not cancel enrolment {id}", actor.label())));
+        return Err(Error::forbidden(format!(
+            "{} may not cancel enrolment {id}",
+            actor.label()
+        )));
     }
     check_open(&before)?;
     series_op(&mut tx).await?;
@@ -686,7 +708,13 @@ pub async fn cancel(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Enrolment>
     crate::audit::record(
         &mut tx,
         actor,
-        crate::audit::Change::of("program.cancel", "enrolment", id, Some(&before), Some(&after))?,
+        crate::audit::Change::of(
+            "program.cancel",
+            "enrolment",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
     )
     .await?;
     tx.commit().await?;
@@ -703,11 +731,22 @@ pub enum Adjustment {
 }
 
 /// The remaining sessions of a series, in order: (id, start, end, status, expires).
-type SeatRow = (Uuid, DateTime<Utc>, DateTime<Utc>, String, Option<DateTime<Utc>>);
+type SeatRow = (
+    Uuid,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    Option<DateTime<Utc>>,
+);
 
 /// `program adjust ENROLMENT`: move the rest of a series, or extend it, all
 /// or nothing; each moved session's SEQUENCE is raised.
-pub async fn adjust(pool: &PgPool, actor: &Actor, id: Uuid, change: &Adjustment) -> Result<Enrolment> {
+pub async fn adjust(
+    pool: &PgPool,
+    actor: &Actor,
+    id: Uuid,
+    change: &Adjustment,
+) -> Result<Enrolment> {
     let mut tx = pool.begin().await?;
     let before = find_enrolment(&mut tx, actor, id).await?;
     check_coach(actor, &before, "adjust")?;
@@ -798,7 +837,9 @@ pub async fn adjust(pool: &PgPool, actor: &Actor, id: Uuid, change: &Adjustment)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((last, status, expires)) = last else {
-                return Err(Error::rule(format!("enrolment {id} has no sessions to extend")));
+                return Err(Error::rule(format!(
+                    "enrolment {id} has no sessions to extend"
+                )));
             };
             let weekly: Vec<WeeklyAt> = before
                 .weekly
@@ -809,7 +850,11 @@ pub async fn adjust(pool: &PgPool, actor: &Actor, id: Uuid, change: &Adjustment)
             let mut occ = occurrences(tz, from, *n, &weekly, length);
             let ids: Vec<Uuid> = occ.iter().map(|_| Uuid::new_v4()).collect();
             check_series(&mut tx, &before, &mut occ, &ids, None, tz, &what).await?;
-            let status = if status == "proposed" { "proposed" } else { "scheduled" };
+            let status = if status == "proposed" {
+                "proposed"
+            } else {
+                "scheduled"
+            };
             let added = sqlx::query(
                 "INSERT INTO sessions (id, coach_id, member_id, starts_at, ends_at, session_type,
                     status, expires_at, proposed_by, enrolment_id)
@@ -843,7 +888,13 @@ pub async fn adjust(pool: &PgPool, actor: &Actor, id: Uuid, change: &Adjustment)
     crate::audit::record(
         &mut tx,
         actor,
-        crate::audit::Change::of("program.adjust", "enrolment", id, Some(&before), Some(&after))?,
+        crate::audit::Change::of(
+            "program.adjust",
+            "enrolment",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
     )
     .await?;
     tx.commit().await?;
