@@ -160,6 +160,8 @@ pub struct CoachView {
     pub sessions: Vec<Session>,
     /// The next open slots.
     pub open_slots: Vec<Slot>,
+    /// Programs running with the coach's members.
+    pub programs: Vec<crate::program::Enrolment>,
 }
 
 fn bad_seed(e: Error) -> Error {
@@ -272,11 +274,17 @@ async fn seed_locked(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
         let sessions = session::list(pool, &as_coach, &filter).await?;
         let (_, mut open_slots) = booking::slots(pool, &as_coach, &who, None, 7, false).await?;
         open_slots.truncate(6);
+        let programs = crate::program::series::list_enrolments(pool, &as_coach, None)
+            .await?
+            .into_iter()
+            .filter(|e| e.status == "active")
+            .collect();
         views.push(CoachView {
             coach,
             members,
             sessions,
             open_slots,
+            programs,
         });
     }
     Ok(views)
