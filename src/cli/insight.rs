@@ -56,14 +56,12 @@ enum Commands {
 
 impl Record for insight::Insight {
     const COLUMNS: &'static [&'static str] = &[
+        "title",
         "type",
         "priority",
-        "title",
         "member_email",
-        "coach_email",
         "created_at",
         "read_at",
-        "response",
     ];
     fn id(&self) -> String {
         self.id.to_string()

@@ -177,11 +177,9 @@ impl Record for program::Enrolment {
     const COLUMNS: &'static [&'static str] = &[
         "program_name",
         "member_email",
-        "coach_email",
         "status",
         "done",
         "remaining",
-        "missed",
         "percent",
         "next_session_at",
     ];
