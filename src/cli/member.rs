@@ -112,6 +112,11 @@ enum Commands {
         /// The member's email or id (default: the acting member)
         member: Option<UserRef>,
     },
+    /// Attendance, ratings, programs and sessions a week over the last 12 weeks
+    Progress {
+        /// The member's email or id (default: the acting member)
+        member: Option<UserRef>,
+    },
     /// What the member's coach sees: goals (default on) and health info (default off);
     /// without flags, shows the current settings
     Sharing {
@@ -172,6 +177,7 @@ impl Cmd {
             Commands::List { .. }
                 | Commands::Show { .. }
                 | Commands::Dashboard { .. }
+                | Commands::Progress { .. }
                 | Commands::History { .. }
                 | Commands::Export(_)
         );
@@ -217,6 +223,17 @@ impl Cmd {
             Commands::Show { member: who } => {
                 let who = ids::user(&pool, &actor, who).await?;
                 member::show(&pool, &actor, &who).await?
+            }
+            Commands::Progress { member: who } => {
+                let who = ids::user_opt(&pool, &actor, who).await?;
+                let p = crate::program::progress::member_progress(
+                    &pool,
+                    &actor,
+                    who.as_ref(),
+                    chrono::Utc::now(),
+                )
+                .await?;
+                return super::progress::member(ctx, tz, &p);
             }
             Commands::Dashboard { member: who } => {
                 let who = ids::user_opt(&pool, &actor, who).await?;

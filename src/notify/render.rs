@@ -25,6 +25,23 @@ pub struct Payload {
     pub text: Option<String>,
     pub area: Option<String>,
     pub status: Option<String>,
+    /// Program notices: the enrolment, its program and every session.
+    pub enrolment_id: Option<Uuid>,
+    pub program_name: Option<String>,
+    pub sessions: Option<Vec<SeriesSession>>,
+    /// Insight notices.
+    pub insight_id: Option<Uuid>,
+    pub title: Option<String>,
+}
+
+/// One session of a series notice.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SeriesSession {
+    pub session_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub sequence: i32,
+    pub status: String,
 }
 
 /// The recipient, as the message addresses them.
@@ -171,6 +188,74 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
                  using the code {coach} gave you (it is never sent by email or stored)."
             ),
         ),
+        ev if ev.starts_with("program.") => {
+            let program = p.program_name.clone().unwrap_or_else(|| "a program".into());
+            let eid = p.enrolment_id.map(|i| i.to_string()).unwrap_or_default();
+            let n = p.sessions.as_ref().map_or(0, Vec::len);
+            let first = p
+                .sessions
+                .as_ref()
+                .and_then(|s| s.iter().map(|x| x.start).min())
+                .map(|t| when(t, to.tz))
+                .unwrap_or_default();
+            match ev {
+                "program.proposed" if to_coach => (
+                    format!("Program {program} proposed to {member}"),
+                    format!(
+                        "You proposed {program} to {member}: {n} sessions from {first}; they are asked to accept it."
+                    ),
+                ),
+                "program.proposed" => (
+                    format!("{coach} proposes the program {program}"),
+                    format!(
+                        "{coach} proposes {program}: {n} sessions from {first}. Accept the whole series with \
+                         `coachctl program accept {eid}` or decline it with `coachctl program decline {eid}`."
+                    ),
+                ),
+                "program.assigned" => (
+                    format!("Program {program} with {other}: {n} sessions"),
+                    format!("{program} with {other} is booked: {n} sessions from {first}."),
+                ),
+                "program.accepted" => (
+                    format!("{member} accepted the program {program}"),
+                    format!("{member} accepted {program}: {n} sessions from {first}."),
+                ),
+                "program.declined" => (
+                    format!("{member} declined the program {program}"),
+                    format!("{member} declined {program}; its seats are free again."),
+                ),
+                "program.adjusted" => (
+                    format!("Program {program} with {other} changed"),
+                    format!("The sessions of {program} with {other} have new times."),
+                ),
+                "program.cancelled" => (
+                    format!("Program {program} with {other} cancelled"),
+                    format!(
+                        "{program} with {other} is cancelled; its remaining sessions are free again."
+                    ),
+                ),
+                "program.completed" => (
+                    format!("Program {program} completed"),
+                    format!("{program} with {other} is complete: well done."),
+                ),
+                _ => (
+                    format!("coachctl: {ev}"),
+                    format!("Something happened: {ev}."),
+                ),
+            }
+        }
+        "insight" => (
+            format!(
+                "{coach} shares an insight: {}",
+                p.title.as_deref().unwrap_or("")
+            ),
+            format!(
+                "{coach} wrote ({}):\n\n  {}\n\nAcknowledge it with `coachctl insight ack {} --response \"...\"`.",
+                p.status.as_deref().unwrap_or("insight"),
+                p.text.as_deref().unwrap_or("").replace('\n', "\n  "),
+                p.insight_id.map(|i| i.to_string()).unwrap_or_default()
+            ),
+        ),
         other_event => (
             format!("coachctl: {other_event}"),
             format!("Something happened: {other_event}."),
@@ -201,6 +286,13 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
             ));
         }
     }
+    if let (Some(eid), Some(sessions)) = (p.enrolment_id, p.sessions.as_ref()) {
+        body.push_str("\nSessions:\n");
+        for x in sessions {
+            body.push_str(&format!("  {}  {}\n", when(x.start, to.tz), x.status));
+        }
+        body.push_str(&format!("\nSee it:    coachctl program show {eid}\n"));
+    }
     body.push_str("\n-- \ncoachctl\n");
     let method = match event {
         "session.confirmed" | "session.rescheduled" | "session.proposed" | "session.accepted" => {
@@ -209,7 +301,17 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         "session.cancelled" => Some("CANCEL"),
         _ => None,
     };
-    let calendar = method.and_then(|m| Some((m, event_ics(m, event, p)?)));
+    let series_method = match event {
+        "program.proposed" | "program.assigned" | "program.accepted" | "program.adjusted" => {
+            Some("REQUEST")
+        }
+        "program.cancelled" | "program.declined" => Some("CANCEL"),
+        _ => None,
+    };
+    let calendar = match series_method {
+        Some(m) => series_ics(m, p).map(|ics| (m, ics)),
+        None => method.and_then(|m| Some((m, event_ics(m, event, p)?))),
+    };
     // Names and texts were stored by others: nothing in them may reach a
     // mail reader's screen as a control, bidirectional or invisible character.
     Email {
@@ -238,6 +340,29 @@ fn event_ics(method: &str, event: &str, p: &Payload) -> Option<String> {
         member_email: p.member_email.clone().unwrap_or_default(),
     };
     Some(crate::calendar::calendar(method, &[e]))
+}
+
+/// Every session of a series as events of one VCALENDAR (a CANCEL lists
+/// the ones it cancels).
+fn series_ics(method: &str, p: &Payload) -> Option<String> {
+    let events: Vec<crate::calendar::Event> = p
+        .sessions
+        .as_ref()?
+        .iter()
+        .filter(|x| method != "CANCEL" || matches!(x.status.as_str(), "cancelled" | "declined"))
+        .map(|x| crate::calendar::Event {
+            id: x.session_id,
+            start: x.start,
+            end: x.end,
+            sequence: x.sequence,
+            status: x.status.clone(),
+            coach_name: p.coach_name.clone().unwrap_or_default(),
+            coach_email: p.coach_email.clone().unwrap_or_default(),
+            member_name: p.member_name.clone().unwrap_or_default(),
+            member_email: p.member_email.clone().unwrap_or_default(),
+        })
+        .collect();
+    (!events.is_empty()).then(|| crate::calendar::calendar(method, &events))
 }
 
 #[cfg(test)]
