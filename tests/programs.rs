@@ -219,6 +219,39 @@ fn a_series_meeting_one_full_week_books_nothing_and_names_that_date_with_exit_6(
 }
 
 #[test]
+fn a_series_past_the_coachs_daily_limit_books_nothing_and_names_the_limit_with_exit_6() {
+    let db = TestDb::new();
+    let p = setup(&db);
+    db.run(&["coach", "update", "ana@example.com", "--max-per-day", "1"])
+        .ok();
+    let second = monday() + chrono::Duration::days(2 + 7);
+    // Cy's off-grid session fills the second Wednesday's one seat a day
+    db.run(&[
+        "session",
+        "create",
+        "--coach",
+        "ana@example.com",
+        "--member",
+        "cy@example.com",
+        "--at",
+        &format!("{second}T15:00"),
+        "--off-grid",
+    ])
+    .ok();
+    let err = assign(&db, "ana@example.com", &p, "bo@example.com")
+        .fails_with(6)
+        .to_string();
+    assert!(err.contains("1 of 4 sessions"), "{err}");
+    assert!(err.contains("daily limit"), "{err}");
+    assert!(
+        err.contains(&second.format("%-d %b %Y").to_string()),
+        "{err}"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM program_enrolments"), 0);
+    db.assert_invariants();
+}
+
+#[test]
 fn blocked_weeks_fail_with_exit_7_naming_every_failing_date_at_once() {
     let db = TestDb::new();
     let p = setup(&db);

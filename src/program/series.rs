@@ -288,7 +288,9 @@ fn reason(code: &str, tz: chrono_tz::Tz) -> String {
             "buffer" => "within the buffer of another session".into(),
             "sessions_max_per_day" => "the coach's daily limit is reached".into(),
             "sessions_max_per_week" => "the coach's weekly limit is reached".into(),
-            "sessions_member_max_per_week" => "the member's weekly limit with this coach is reached".into(),
+            "sessions_member_max_per_week" => {
+                "the member's weekly limit with this coach is reached".into()
+            }
             other => other.to_string(),
         },
     }
