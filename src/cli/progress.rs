@@ -38,6 +38,7 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, p: &MemberProgress) -> Result<()> {
                 "completed",
                 "cancelled",
                 "late_cancellations",
+                "no_shows",
                 "proposals_declined",
                 "ratings_given",
                 "average_rating",
@@ -53,6 +54,7 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, p: &MemberProgress) -> Result<()> {
                 p.completed.into(),
                 p.cancelled.into(),
                 p.late_cancellations.into(),
+                p.no_shows.into(),
                 p.proposals_declined.into(),
                 p.ratings_given.into(),
                 p.average_rating.map_or(Value::Null, Value::from),
@@ -76,8 +78,8 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, p: &MemberProgress) -> Result<()> {
     )?;
     writeln!(
         out,
-        "Attendance  {} completed, {} cancelled ({} late), {} proposals declined",
-        p.completed, p.cancelled, p.late_cancellations, p.proposals_declined
+        "Attendance  {} completed, {} cancelled ({} late), {} no-shows, {} declined",
+        p.completed, p.cancelled, p.late_cancellations, p.no_shows, p.proposals_declined
     )?;
     match p.average_rating {
         Some(a) => writeln!(out, "Ratings     {} given, average {a:.2}", p.ratings_given)?,
@@ -131,7 +133,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
             let mut out = Vec::new();
             writeln!(
                 out,
-                "row,member_email,member_name,held,cancelled,average_rating,program_percent,last_session_at,week,booked_hours,available_hours,utilisation"
+                "row,member_email,member_name,held,cancelled,late_cancellations,no_shows,average_rating,program_percent,last_session_at,week,booked_hours,available_hours,utilisation"
             )?;
             for m in &r.members {
                 let row = [
@@ -140,6 +142,8 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
                     m.member_name.clone().into(),
                     m.held.into(),
                     m.cancelled.into(),
+                    m.late_cancellations.into(),
+                    m.no_shows.into(),
                     m.average_rating.map_or(Value::Null, Value::from),
                     m.program_percent.map_or(Value::Null, Value::from),
                     m.last_session_at
@@ -154,6 +158,8 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
             for w in &r.weeks {
                 let row = [
                     Value::from("week"),
+                    Value::Null,
+                    Value::Null,
                     Value::Null,
                     Value::Null,
                     Value::Null,
@@ -183,8 +189,8 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
     )?;
     writeln!(
         out,
-        "\n{:<26} {:>4} {:>4} {:>6} {:>5}  {:<16}",
-        "MEMBER", "HELD", "CNCL", "RATING", "PROG", "LAST SESSION"
+        "\n{:<24} {:>4} {:>4} {:>4} {:>4} {:>6} {:>4}  {:<16}",
+        "MEMBER", "HELD", "CNCL", "LATE", "MISS", "RATING", "PROG", "LAST SESSION"
     )?;
     if r.members.is_empty() {
         writeln!(out, "  (no members)")?;
@@ -192,10 +198,12 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
     for m in &r.members {
         writeln!(
             out,
-            "{:<26} {:>4} {:>4} {:>6} {:>5}  {:<16}",
-            fit(&m.member_email, 26),
+            "{:<24} {:>4} {:>4} {:>4} {:>4} {:>6} {:>4}  {:<16}",
+            fit(&m.member_email, 24),
             m.held,
             m.cancelled,
+            m.late_cancellations,
+            m.no_shows,
             m.average_rating
                 .map(|a| format!("{a:.2}"))
                 .unwrap_or_else(|| "-".into()),

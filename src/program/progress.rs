@@ -24,8 +24,11 @@ pub struct MemberProgress {
     pub member_name: String,
     pub completed: i64,
     pub cancelled: i64,
-    /// Cancelled by the member less than 24 hours before the start.
+    /// Cancelled by the member inside the coach's cancellation notice
+    /// (as recorded when cancelled).
     pub late_cancellations: i64,
+    /// Sessions the coach recorded the member missing.
+    pub no_shows: i64,
     pub proposals_declined: i64,
     pub ratings_given: i64,
     pub average_rating: Option<f64>,
@@ -41,6 +44,7 @@ struct Attendance {
     completed: i64,
     cancelled: i64,
     late: i64,
+    no_shows: i64,
     declined: i64,
     ratings: i64,
     average: Option<f64>,
@@ -81,15 +85,16 @@ pub async fn member_progress(
     let a: Attendance = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE s.status = 'completed') AS completed,
                 count(*) FILTER (WHERE s.status = 'cancelled') AS cancelled,
-                count(*) FILTER (WHERE s.status = 'cancelled' AND s.cancelled_by = s.member_id
-                                   AND s.cancelled_at > s.starts_at - interval '24 hours') AS late,
+                count(*) FILTER (WHERE s.late_cancel) AS late,
+                count(*) FILTER (WHERE s.no_show_at IS NOT NULL) AS no_shows,
                 count(*) FILTER (WHERE s.status = 'declined') AS declined,
                 (SELECT count(*) FROM session_ratings r WHERE r.member_id = $1
                    AND ($2::uuid IS NULL OR r.coach_id = $2)) AS ratings,
                 (SELECT avg(r.rating)::float8 FROM session_ratings r WHERE r.member_id = $1
                    AND ($2::uuid IS NULL OR r.coach_id = $2)) AS average
          FROM sessions s WHERE s.member_id = $1 AND ($2::uuid IS NULL OR s.coach_id = $2)
-           AND s.starts_at <= $3",
+           -- what has happened: a cancellation counts once made
+           AND least(s.starts_at, s.cancelled_at) <= $3",
     )
     .bind(m.id)
     .bind(coach_only)
@@ -128,6 +133,7 @@ pub async fn member_progress(
         completed: a.completed,
         cancelled: a.cancelled,
         late_cancellations: a.late,
+        no_shows: a.no_shows,
         proposals_declined: a.declined,
         ratings_given: a.ratings,
         average_rating: a.average.map(|x| (x * 100.0).round() / 100.0),
@@ -144,6 +150,9 @@ pub struct ReportRow {
     pub member_name: String,
     pub held: i64,
     pub cancelled: i64,
+    /// Of those cancelled, by the member inside the cancellation notice.
+    pub late_cancellations: i64,
+    pub no_shows: i64,
     pub average_rating: Option<f64>,
     /// Mean percent complete of the member's programs with this coach.
     pub program_percent: Option<i64>,
@@ -231,7 +240,7 @@ pub async fn coach_report(
             c
         }
         (Role::Admin, Some(r)) => coach::find(&mut conn, actor, r).await?,
-        (Role::Admin, None) => return Err(Error::invalid("name the coach with --coach")),
+        (Role::Admin, None) => return Err(Error::invalid("name the coach: coach report COACH")),
     };
     let tz = c.tz();
     let today = now.with_timezone(&tz).date_naive();
@@ -253,7 +262,7 @@ pub async fn coach_report(
               AND s.starts_at >= ($2::timestamp AT TIME ZONE $4) AND s.starts_at < ($3::timestamp AT TIME ZONE $4)
          )
          SELECT u.email AS member_email, u.name AS member_name,
-                k.held, k.cancelled, k.average_rating,
+                k.held, k.cancelled, k.late_cancellations, k.no_shows, k.average_rating,
                 (SELECT avg(CASE WHEN x.done + x.rest = 0 THEN 0 ELSE x.done * 100 / (x.done + x.rest) END)::bigint
                  FROM program_enrolments e
                  CROSS JOIN LATERAL (
@@ -268,6 +277,8 @@ pub async fn coach_report(
          CROSS JOIN LATERAL (
              SELECT count(*) FILTER (WHERE s.status = 'completed') AS held,
                     count(*) FILTER (WHERE s.status = 'cancelled') AS cancelled,
+                    count(*) FILTER (WHERE s.late_cancel) AS late_cancellations,
+                    count(*) FILTER (WHERE s.no_show_at IS NOT NULL) AS no_shows,
                     round((SELECT avg(r.rating) FROM session_ratings r JOIN sessions rs ON rs.id = r.session_id
                            WHERE r.coach_id = $1 AND r.member_id = u.id
                              AND rs.starts_at >= ($2::timestamp AT TIME ZONE $4)
