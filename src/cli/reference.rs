@@ -76,6 +76,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "the sender of emails (default `coachctl <coachctl@localhost>`)",
     ),
     (
+        "`COACHCTL_CONTACT`",
+        "how people reach the organisation, named in every email as the way to act on it (default \"reply to this email\")",
+    ),
+    (
         "`COACHCTL_SMTP_CA`",
         "a PEM file of the CA of a private SMTP relay",
     ),
