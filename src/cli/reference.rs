@@ -87,7 +87,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, ...",
         "read as libpq reads them, for a server named by `DATABASE_URL`",
     ),
-    ("`NO_COLOR`", "no styling of tables"),
+    ("`NO_COLOR`", "no colour (headings, `error:`)"),
     (
         "`COLUMNS`",
         "the width tables fit (default: the terminal's, else 80)",
