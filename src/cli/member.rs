@@ -7,9 +7,9 @@ use crate::domain::{
     Email, MembershipStatus, OnboardingStatus, PersonName, Privacy, ProfileText, TimeZone, UserRef,
 };
 use crate::error::Result;
-use crate::ids;
 use crate::member::{self, Filter, MemberUpdate, NewMember};
 use crate::page::{Limit, Page};
+use crate::{coach, ids};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -264,7 +264,34 @@ impl Cmd {
             Commands::Assign { member: who, coach } => {
                 let who = ids::user(&pool, &actor, who).await?;
                 let coach = ids::user(&pool, &actor, coach).await?;
-                member::assign(&pool, &actor, &who, &coach).await?
+                // Moving a member from another coach is said, and asked on a
+                // terminal; a script (no terminal, or --yes) is not stopped.
+                let before = member::show(&pool, &actor, &who).await?;
+                let from = before.coach_email.clone();
+                if from.is_some() && ctx.can_prompt() {
+                    let to = coach::show(&pool, &actor, &coach).await?;
+                    if before.coach_id != Some(to.id) {
+                        ctx.confirm(&format!(
+                            "Move {} from {} to {}?",
+                            before.email,
+                            from.as_deref().unwrap_or_default(),
+                            to.email
+                        ))
+                        .await?;
+                    }
+                }
+                let after = member::assign(&pool, &actor, &who, &coach).await?;
+                if let Some(from) = from.filter(|_| before.coach_id != after.coach_id) {
+                    output::note(
+                        ctx,
+                        &format!(
+                            "moved {} from {from} to {}",
+                            after.email,
+                            after.coach_email.as_deref().unwrap_or_default()
+                        ),
+                    );
+                }
+                after
             }
             Commands::Unassign { member: who } => {
                 let who = ids::user(&pool, &actor, who).await?;
