@@ -111,8 +111,13 @@ pub enum Kind {
     Connection,
     Invitation,
     Notification,
+    /// A place on a waitlist.
+    Waitlist,
     /// Any id the audit log mentions (admin only).
     AuditEntity,
+    /// A program or an enrolment in one (`program show` takes either).
+    Program,
+    Insight,
 }
 
 impl Kind {
@@ -124,7 +129,10 @@ impl Kind {
             Kind::Connection => "connection",
             Kind::Invitation => "invitation",
             Kind::Notification => "message in the outbox",
+            Kind::Waitlist => "waitlist place",
             Kind::AuditEntity => "audited row",
+            Kind::Program => "program or enrolment",
+            Kind::Insight => "insight",
         }
     }
 
@@ -166,10 +174,29 @@ impl Kind {
                    FROM outbox o JOIN users u ON u.id = o.recipient_id
                   WHERE o.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR $3 = o.recipient_id)"
             }
+            Kind::Waitlist => {
+                "SELECT w.id, m.email || ' waiting for ' || c.email || ' ' || to_char(w.starts_at AT TIME ZONE 'UTC', 'Dy DD Mon YYYY HH24:MI \"UTC\"')
+                   FROM waitlist w JOIN users c ON c.id = w.coach_id JOIN users m ON m.id = w.member_id
+                  WHERE w.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR $3 IN (w.coach_id, w.member_id))"
+            }
             Kind::AuditEntity => {
                 "SELECT DISTINCT a.entity_id, a.entity
                    FROM audit_log a
                   WHERE a.entity_id BETWEEN $1 AND $2 AND $3::uuid IS NULL"
+            }
+            Kind::Program => {
+                "SELECT p.id, 'program ' || p.name FROM programs p
+                  WHERE p.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR p.coach_id = $3
+                        OR (p.coach_id IS NULL AND EXISTS (SELECT 1 FROM users me WHERE me.id = $3 AND me.role = 'coach')))
+                 UNION ALL
+                 SELECT e.id, 'enrolment of ' || m.email || ' in ' || p.name
+                   FROM program_enrolments e JOIN programs p ON p.id = e.program_id JOIN users m ON m.id = e.member_id
+                  WHERE e.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR $3 IN (e.coach_id, e.member_id))"
+            }
+            Kind::Insight => {
+                "SELECT i.id, i.title || ' for ' || m.email
+                   FROM insights i JOIN users m ON m.id = i.member_id
+                  WHERE i.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR $3 IN (i.coach_id, i.member_id))"
             }
         }
     }

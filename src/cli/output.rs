@@ -1,7 +1,7 @@
 //! Rendering records as a table, JSON, CSV or bare ids. Data goes to stdout;
 //! messages go to stderr.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use chrono::DateTime;
 use clap::ValueEnum;
@@ -262,11 +262,24 @@ impl Record for crate::session::Session {
             end: self.end.with_timezone(&view.tz),
             cells: vec![
                 Cell::text(&who),
-                Cell::fixed(self.status.as_str()),
+                Cell::fixed(session_state(self)),
                 Cell::id(&self.id),
             ],
         })
     }
+}
+
+/// A session's status in a table, with what the policies recorded:
+/// `cancelled late`, `scheduled no-show`.
+fn session_state(s: &crate::session::Session) -> String {
+    let mut state = s.status.as_str().to_string();
+    if s.late_cancel {
+        state.push_str(" late");
+    }
+    if s.no_show_at.is_some() {
+        state.push_str(" no-show");
+    }
+    state
 }
 
 impl Record for crate::session::Note {
@@ -381,6 +394,11 @@ impl Record for crate::coach::CoachShow {
         "max_members",
         "rating_average",
         "rating_count",
+        "max_per_day",
+        "max_per_week",
+        "member_max_per_week",
+        "cancel_notice_hours",
+        "waitlist_offer_minutes",
     ];
     fn id(&self) -> String {
         self.coach.id.to_string()
@@ -415,6 +433,71 @@ impl serde_json::ser::Formatter for TerminalSafe {
 /// Write `v` as JSON (see [`TerminalSafe`]).
 pub fn write_json<W: Write, T: Serialize + ?Sized>(w: W, v: &T) -> serde_json::Result<()> {
     v.serialize(&mut serde_json::Serializer::with_formatter(w, TerminalSafe))
+}
+
+/// One JSON document as a person at a terminal reads it (indented, as
+/// kubectl and gh print it); compact for a pipe, where scripts read it.
+fn for_terminal(json: String) -> String {
+    if io::stdout().is_terminal() {
+        indented(&json)
+    } else {
+        json
+    }
+}
+
+/// Compact JSON text indented by two spaces a level. It works on the text
+/// (already escaped for a terminal), tracking only whether it is inside a
+/// string, so no character is decoded on the way.
+pub(super) fn indented(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() * 2);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut chars = json.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth));
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                // an empty object or array stays on its line
+                if matches!(chars.peek(), Some('}' | ']')) {
+                    if let Some(end) = chars.next() {
+                        out.push(end);
+                    }
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// `v` as JSON text (see [`TerminalSafe`]).
@@ -575,7 +658,7 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
     let mut out = io::stdout().lock();
     match ctx.global.output {
         Format::Ids => writeln!(out, "{}", shown(&item.id()))?,
-        Format::Json => writeln!(out, "{}", json_text(&to_json(item, tz)?))?,
+        Format::Json => writeln!(out, "{}", for_terminal(json_text(&to_json(item, tz)?)))?,
         Format::Csv => {
             let v = to_json(item, tz)?;
             let Value::Object(map) = v else {
@@ -626,7 +709,7 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
 pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     match (ctx.global.output, v) {
-        (Format::Json, _) => writeln!(out, "{}", json_text(v))?,
+        (Format::Json, _) => writeln!(out, "{}", for_terminal(json_text(v)))?,
         (Format::Table, Value::Object(map)) => {
             out.write_all(table::render_fields(map, table::width()).as_bytes())?
         }
@@ -698,9 +781,55 @@ pub fn summary(ctx: &Ctx, quiet: bool, line: Option<String>, alarm: bool, v: &Va
     value(ctx, v)
 }
 
+impl Record for crate::waitlist::Entry {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "status",
+        "position",
+        "start",
+        "coach_email",
+        "member_email",
+        "offer_id",
+        "offer_expires_at",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::waitlist::Joined {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "status",
+        "position",
+        "start",
+        "coach_email",
+        "member_email",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indented_json_reads_back_as_the_same_value_with_strings_untouched() {
+        let v = serde_json::json!({
+            "a": [1, {"b": "x, y: {z}", "c": []}, {}],
+            "q": "say \"hi\" \\ [ok]",
+            "bidi": "k\u{202e}"
+        });
+        let compact = json_text(&v);
+        let pretty = indented(&compact);
+        assert_eq!(serde_json::from_str::<Value>(&pretty).unwrap(), v);
+        assert!(pretty.contains("\n  \"a\": [\n    1,"), "{pretty}");
+        assert!(pretty.contains("\"c\": []"), "{pretty}");
+        assert!(pretty.contains("\"x, y: {z}\""), "{pretty}");
+        assert!(pretty.contains("\\u202e"), "still escaped: {pretty}");
+    }
     use proptest::prelude::*;
 
     #[test]
