@@ -61,8 +61,49 @@ pub async fn slots(
         return Ok((c, Vec::new()));
     }
     let schedule = load_schedule(&mut conn, &c, (start, end)).await?;
-    let slots = schedule.offered(from, to, now, include_full);
+    let mut slots = schedule.offered(from, to, now, include_full);
+    if c.max_per_day.is_some() || c.max_per_week.is_some() || c.member_max_per_week.is_some() {
+        let member = match actor.role() {
+            Role::Member => actor.id().map(|i| i.as_uuid()),
+            _ => None,
+        };
+        hide_at_limits(&mut conn, &c, member, (from, to), &mut slots).await?;
+    }
     Ok((c, slots))
+}
+
+/// Drop the slots of local days and weeks at one of the coach's booking
+/// limits (for `member`, at the member's weekly limit too): the seat guard
+/// would refuse them.
+async fn hide_at_limits(
+    conn: &mut sqlx::PgConnection,
+    c: &Coach,
+    member: Option<Uuid>,
+    (from, to): (NaiveDate, NaiveDate),
+    slots: &mut Vec<Slot>,
+) -> Result<()> {
+    use chrono::Datelike;
+    let full: Vec<(String, NaiveDate)> =
+        sqlx::query_as("SELECT kind, day FROM seat_limits_reached($1, $2, $3, $4)")
+            .bind(c.id)
+            .bind(member)
+            .bind(from - Duration::days(1))
+            .bind(to + Duration::days(1))
+            .fetch_all(&mut *conn)
+            .await?;
+    if full.is_empty() {
+        return Ok(());
+    }
+    let tz = c.tz();
+    slots.retain(|s| {
+        let day = s.start.with_timezone(&tz).date_naive();
+        let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+        !full.iter().any(|(kind, d)| match kind.as_str() {
+            "day" => *d == day,
+            _ => *d == monday,
+        })
+    });
+    Ok(())
 }
 
 /// Register the listening session `conn` as a watcher of a coach's slots
@@ -512,6 +553,9 @@ async fn book_fast(
 /// The domain meaning of a constraint the database enforced on a booking;
 /// any other error stays what it is.
 pub(crate) fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
+    if let Some(sentence) = limit_sentence(&e) {
+        return Ok(Error::conflict(sentence));
+    }
     let constraint = match &e {
         sqlx::Error::Database(d) => d.constraint().map(str::to_string),
         _ => None,
@@ -532,6 +576,26 @@ pub(crate) fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
             m.email
         ))),
         _ => Err(e.into()),
+    }
+}
+
+/// The constraints under which the seat guard refuses a seat past one of
+/// the coach's booking limits (migration 001400).
+pub(crate) const LIMITS: [&str; 3] = [
+    "sessions_max_per_day",
+    "sessions_max_per_week",
+    "sessions_member_max_per_week",
+];
+
+/// The sentence of a refusal past a booking limit ("Ana Coach takes at most
+/// 2 sessions on Wed 3 Nov"): the database words it (`seat_limit_sentence`,
+/// in the coach's zone), so psql users read the same reason.
+pub(crate) fn limit_sentence(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(d) if d.constraint().is_some_and(|c| LIMITS.contains(&c)) => {
+            Some(d.message().to_string())
+        }
+        _ => None,
     }
 }
 

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::audit::{self, Change};
 use crate::domain::{
-    Email, HorizonDays, MaxMembers, NoticeMinutes, PersonName, ProfileText, Role, TimeZone, UserId,
-    UserRef,
+    CancelNoticeHours, Email, HorizonDays, MaxMembers, NoticeMinutes, OfferMinutes, PersonName,
+    ProfileText, Role, SessionLimit, TimeZone, UserId, UserRef,
 };
 use crate::error::{Error, Result, ResultExt};
 use crate::page::Page;
@@ -38,6 +38,14 @@ pub struct Coach {
     pub min_notice_minutes: i32,
     /// Slots further ahead than this many days are not offered (none: no limit).
     pub horizon_days: Option<i32>,
+    /// Most seat-holding sessions a local day, a week, a member a week (none: no limit).
+    pub max_per_day: Option<i32>,
+    pub max_per_week: Option<i32>,
+    pub member_max_per_week: Option<i32>,
+    /// A member's cancellation closer than this to the start is late (none: never).
+    pub cancel_notice_hours: Option<i32>,
+    /// How long a waitlist offer holds its seat.
+    pub waitlist_offer_minutes: i32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -57,6 +65,11 @@ pub(crate) struct CoachRow {
     member_count: i32,
     min_notice_minutes: i32,
     horizon_days: Option<i32>,
+    max_per_day: Option<i32>,
+    max_per_week: Option<i32>,
+    member_max_per_week: Option<i32>,
+    cancel_notice_hours: Option<i32>,
+    waitlist_offer_minutes: i32,
     created_at: DateTime<Utc>,
 }
 
@@ -77,6 +90,11 @@ impl From<CoachRow> for Coach {
             free_capacity: (r.max_members - r.member_count).max(0),
             min_notice_minutes: r.min_notice_minutes,
             horizon_days: r.horizon_days,
+            max_per_day: r.max_per_day,
+            max_per_week: r.max_per_week,
+            member_max_per_week: r.member_max_per_week,
+            cancel_notice_hours: r.cancel_notice_hours,
+            waitlist_offer_minutes: r.waitlist_offer_minutes,
             created_at: r.created_at,
         }
     }
@@ -85,7 +103,8 @@ impl From<CoachRow> for Coach {
 pub(crate) const SELECT: &str =
     "SELECT u.id, u.email, u.name, u.timezone, u.active, c.specialization, c.bio,
         c.certifications, c.max_members, c.accepting_members, c.member_count,
-        c.min_notice_minutes, c.horizon_days, u.created_at
+        c.min_notice_minutes, c.horizon_days, c.max_per_day, c.max_per_week,
+        c.member_max_per_week, c.cancel_notice_hours, c.waitlist_offer_minutes, u.created_at
     FROM users u JOIN coach_profiles c ON c.user_id = u.id";
 
 /// Input of `coach create`.
@@ -109,6 +128,12 @@ pub struct ProfileUpdate {
     pub min_notice: Option<NoticeMinutes>,
     /// `Some(None)` removes the horizon.
     pub horizon: Option<Option<HorizonDays>>,
+    /// Booking limits; `Some(None)` removes one.
+    pub max_per_day: Option<Option<SessionLimit>>,
+    pub max_per_week: Option<Option<SessionLimit>>,
+    pub member_max_per_week: Option<Option<SessionLimit>>,
+    pub cancel_notice: Option<Option<CancelNoticeHours>>,
+    pub waitlist_offer: Option<OfferMinutes>,
 }
 
 /// Input of `coach update`.
@@ -185,6 +210,11 @@ async fn apply_profile(conn: &mut PgConnection, id: UserId, p: &ProfileUpdate) -
         (p.accepting_members.is_some(), "accepting_members = $6"),
         (p.min_notice.is_some(), "min_notice_minutes = $7"),
         (p.horizon.is_some(), "horizon_days = $9"),
+        (p.max_per_day.is_some(), "max_per_day = $11"),
+        (p.max_per_week.is_some(), "max_per_week = $13"),
+        (p.member_max_per_week.is_some(), "member_max_per_week = $15"),
+        (p.cancel_notice.is_some(), "cancel_notice_hours = $17"),
+        (p.waitlist_offer.is_some(), "waitlist_offer_minutes = $18"),
     ] {
         if given {
             sets.push(set);
@@ -205,6 +235,15 @@ async fn apply_profile(conn: &mut PgConnection, id: UserId, p: &ProfileUpdate) -
     .bind(p.min_notice.map(|n| n.get()))
     .bind(p.horizon.is_some())
     .bind(p.horizon.flatten().map(|h| h.get()))
+    .bind(p.max_per_day.is_some())
+    .bind(p.max_per_day.flatten().map(|n| n.get()))
+    .bind(p.max_per_week.is_some())
+    .bind(p.max_per_week.flatten().map(|n| n.get()))
+    .bind(p.member_max_per_week.is_some())
+    .bind(p.member_max_per_week.flatten().map(|n| n.get()))
+    .bind(p.cancel_notice.is_some())
+    .bind(p.cancel_notice.flatten().map(|n| n.get()))
+    .bind(p.waitlist_offer.map(|n| n.get()))
     .execute(&mut *conn)
     .await
     .on_constraint("coach_profiles_member_count_within_max", || {

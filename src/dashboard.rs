@@ -66,6 +66,9 @@ pub struct MemberDashboard {
     /// open slot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub book_hint: Option<String>,
+    /// The member's late cancellations and no-shows (issue 20), all time.
+    pub late_cancels: i64,
+    pub no_shows: i64,
 }
 
 /// Upcoming seat-holding sessions visible to `actor`, filtered by people.
@@ -142,7 +145,10 @@ pub async fn member(
         }
         _ => None,
     };
+    let (late_cancels, no_shows) = policy_counts(pool, None, Some(m.id), None).await?;
     Ok(MemberDashboard {
+        late_cancels,
+        no_shows,
         id: m.id,
         email: m.email,
         name: m.name,
@@ -179,6 +185,31 @@ pub struct CoachDashboard {
     /// Proposals waiting for their member's answer.
     pub pending_proposals: Vec<Session>,
     pub recent_activity: Vec<Activity>,
+    /// Late cancellations and no-shows of the coach's sessions in the last 30 days.
+    pub late_cancels_30d: i64,
+    pub no_shows_30d: i64,
+}
+
+/// Late cancellations and no-shows (issue 20) of a coach's or a member's
+/// sessions since `since`.
+async fn policy_counts(
+    pool: &PgPool,
+    coach: Option<Uuid>,
+    member: Option<Uuid>,
+    since: Option<DateTime<Utc>>,
+) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE late_cancel), count(*) FILTER (WHERE no_show_at IS NOT NULL)
+         FROM sessions
+         WHERE ($1::uuid IS NULL OR coach_id = $1) AND ($2::uuid IS NULL OR member_id = $2)
+           AND ($3::timestamptz IS NULL OR starts_at >= $3)
+           AND (late_cancel OR no_show_at IS NOT NULL)",
+    )
+    .bind(coach)
+    .bind(member)
+    .bind(since)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// The first instant of a local date in `tz`.
@@ -247,7 +278,11 @@ pub async fn coach(
     .bind(c.id)
     .fetch_all(pool)
     .await?;
+    let (late_cancels_30d, no_shows_30d) =
+        policy_counts(pool, Some(c.id), None, Some(now - Duration::days(30))).await?;
     Ok(CoachDashboard {
+        late_cancels_30d,
+        no_shows_30d,
         id: c.id,
         email: c.email.clone(),
         name: c.name.clone(),

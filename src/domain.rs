@@ -409,6 +409,18 @@ bounded_int!(
     /// How many days ahead bookings are taken.
     HorizonDays, "booking horizon (days)", 1, 3650
 );
+bounded_int!(
+    /// A booking limit: most sessions a day or a week (issue 20).
+    SessionLimit, "session limit", 1, 10_000
+);
+bounded_int!(
+    /// Hours before a start inside which a member's cancellation is late.
+    CancelNoticeHours, "cancellation notice (hours)", 1, 8760
+);
+bounded_int!(
+    /// Minutes a waitlist offer holds its seat.
+    OfferMinutes, "waitlist offer (minutes)", 1, 525_600
+);
 
 /// The years a typed date or time may fall in: room for any schedule, and
 /// a typo such as `20277` or `0027` is refused instead of stored.

@@ -62,7 +62,23 @@ pub async fn of_member(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Ve
         }
     };
     let events: Vec<Event> = sqlx::query_as(
-        "SELECT e.at, cu.email AS coach_email, e.event, e.by_label AS by,
+        "WITH e AS (
+            SELECT e.at, e.coach_id, e.member_id, e.event, e.by_label, 0 AS src, e.id
+            FROM relationship_events e
+            WHERE e.member_id = $1 AND ($2::uuid IS NULL OR e.coach_id = $2)
+            -- the booking policies' records (issue 20): late cancels and no-shows
+            UNION ALL
+            SELECT s.cancelled_at, s.coach_id, s.member_id, 'late_cancel',
+                   coalesce(b.email, ''), 1, 0
+            FROM sessions s LEFT JOIN users b ON b.id = s.cancelled_by
+            WHERE s.member_id = $1 AND ($2::uuid IS NULL OR s.coach_id = $2) AND s.late_cancel
+            UNION ALL
+            SELECT s.no_show_at, s.coach_id, s.member_id, 'no_show', coalesce(b.email, ''), 1, 0
+            FROM sessions s LEFT JOIN users b ON b.id = s.no_show_by
+            WHERE s.member_id = $1 AND ($2::uuid IS NULL OR s.coach_id = $2)
+              AND s.no_show_at IS NOT NULL
+         )
+         SELECT e.at, cu.email AS coach_email, e.event, e.by_label AS by,
             CASE
                 WHEN mp.coach_id = e.coach_id OR EXISTS (
                     SELECT 1 FROM connections c WHERE c.coach_id = e.coach_id
@@ -77,12 +93,11 @@ pub async fn of_member(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Ve
                 THEN 'pending'
                 ELSE 'terminated'
             END AS relationship
-         FROM relationship_events e
+         FROM e
          JOIN users cu ON cu.id = e.coach_id
          JOIN users mu ON mu.id = e.member_id
          JOIN member_profiles mp ON mp.user_id = e.member_id
-         WHERE e.member_id = $1 AND ($2::uuid IS NULL OR e.coach_id = $2)
-         ORDER BY e.at, e.id",
+         ORDER BY e.at, e.src, e.id",
     )
     .bind(m.id.as_uuid())
     .bind(only_coach)

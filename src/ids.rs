@@ -111,6 +111,8 @@ pub enum Kind {
     Connection,
     Invitation,
     Notification,
+    /// A place on a waitlist.
+    Waitlist,
     /// Any id the audit log mentions (admin only).
     AuditEntity,
 }
@@ -124,6 +126,7 @@ impl Kind {
             Kind::Connection => "connection",
             Kind::Invitation => "invitation",
             Kind::Notification => "message in the outbox",
+            Kind::Waitlist => "waitlist place",
             Kind::AuditEntity => "audited row",
         }
     }
@@ -165,6 +168,11 @@ impl Kind {
                 "SELECT o.id, o.event || ' to ' || u.email || ' (' || o.status || ')'
                    FROM outbox o JOIN users u ON u.id = o.recipient_id
                   WHERE o.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR $3 = o.recipient_id)"
+            }
+            Kind::Waitlist => {
+                "SELECT w.id, m.email || ' waiting for ' || c.email || ' ' || to_char(w.starts_at AT TIME ZONE 'UTC', 'Dy DD Mon YYYY HH24:MI \"UTC\"')
+                   FROM waitlist w JOIN users c ON c.id = w.coach_id JOIN users m ON m.id = w.member_id
+                  WHERE w.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR $3 IN (w.coach_id, w.member_id))"
             }
             Kind::AuditEntity => {
                 "SELECT DISTINCT a.entity_id, a.entity

@@ -36,5 +36,6 @@ pub mod schedule;
 pub mod seed;
 pub mod session;
 pub mod users;
+pub mod waitlist;
 
 pub use error::{Error, Result};

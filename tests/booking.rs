@@ -152,7 +152,7 @@ fn a_full_slot_exits_6_with_the_exact_message_and_the_rejection_is_recorded() {
         .to_string();
     assert_eq!(
         err.trim(),
-        "error: This slot is now full, please choose another"
+        "error: This slot is now full, please choose another (or wait for a seat with --waitlist)"
     );
     assert_eq!(
         db.scalar::<i64>("SELECT count(*) FROM bookings WHERE status = 'rejected'"),

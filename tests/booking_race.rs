@@ -88,7 +88,7 @@ fn forty_processes_booking_one_slot_of_capacity_three_leave_exactly_three() {
     for (_, err) in full {
         assert_eq!(
             err.trim(),
-            "error: This slot is now full, please choose another"
+            "error: This slot is now full, please choose another (or wait for a seat with --waitlist)"
         );
     }
     assert_eq!(

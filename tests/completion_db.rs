@@ -173,7 +173,10 @@ fn the_database_and_actor_come_from_flags_environment_and_config_as_for_a_run() 
     cmd.env_remove("DATABASE_URL")
         .env("XDG_CONFIG_HOME", home.path());
     let t = tab_with(cmd, "coachctl session list --member ");
-    assert_eq!((t.values, t.stderr), (vec!["bo@example.com".to_string()], String::new()));
+    assert_eq!(
+        (t.values, t.stderr),
+        (vec!["bo@example.com".to_string()], String::new())
+    );
 }
 
 #[test]

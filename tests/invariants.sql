@@ -44,3 +44,40 @@ UNION ALL
 SELECT 'booking without an audit row', b.id::text
 FROM bookings b
 WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.entity = 'booking' AND a.entity_id = b.id)
+UNION ALL
+-- The waitlist (issue 20). A waiter is eligible for their slot while the
+-- offer could be made: in time, no seat of theirs overlapping it, within
+-- the coach's limits.
+SELECT 'free seat while an eligible waiter waits', w.id::text
+FROM waitlist w
+JOIN coach_profiles p ON p.user_id = w.coach_id
+JOIN users cu ON cu.id = w.coach_id
+WHERE w.status = 'waiting'
+  AND w.starts_at - make_interval(mins => p.min_notice_minutes) > now()
+  AND coalesce((containing_window(w.coach_id, cu.timezone, w.starts_at, w.ends_at)).capacity, 1)
+      > (SELECT count(*) FROM seated s WHERE s.coach_id = w.coach_id AND s.starts_at = w.starts_at)
+  AND NOT EXISTS (SELECT 1 FROM seated s WHERE s.member_id = w.member_id
+                  AND s.starts_at < w.ends_at AND s.ends_at > w.starts_at)
+  AND seat_limit_refusal(w.coach_id, w.member_id, w.starts_at, w.ends_at, NULL) IS NULL
+UNION ALL
+SELECT 'offered place without its open offer', w.id::text
+FROM waitlist w LEFT JOIN sessions s ON s.id = w.offer_id
+WHERE w.status = 'offered' AND (s.id IS NULL OR s.status <> 'proposed')
+UNION ALL
+SELECT 'one offer for two places', w.offer_id::text
+FROM waitlist w WHERE w.offer_id IS NOT NULL GROUP BY w.offer_id HAVING count(*) > 1
+UNION ALL
+SELECT 'open offer for a member who has a seat at that start already', w.id::text
+FROM waitlist w JOIN sessions o ON o.id = w.offer_id
+WHERE w.status = 'offered'
+  AND EXISTS (SELECT 1 FROM seated s WHERE s.member_id = w.member_id
+              AND s.starts_at = w.starts_at AND s.id <> o.id)
+UNION ALL
+SELECT 'offered out of join order', a.id || ' before ' || b.id
+FROM waitlist a JOIN waitlist b
+  ON a.coach_id = b.coach_id AND a.starts_at = b.starts_at AND a.seq < b.seq
+WHERE a.status = 'waiting' AND b.status = 'offered'
+  AND a.starts_at > now()
+  AND NOT EXISTS (SELECT 1 FROM seated s WHERE s.member_id = a.member_id
+                  AND s.starts_at < a.ends_at AND s.ends_at > a.starts_at)
+  AND seat_limit_refusal(a.coach_id, a.member_id, a.starts_at, a.ends_at, NULL) IS NULL

@@ -377,3 +377,109 @@ fn a_proposal_an_invitation_and_a_connection_run_their_course_under_logins() {
     org.ok(&ana, &["message", "list", "--with", "bo@example.com"]);
     org.db.assert_invariants();
 }
+
+#[test]
+fn booking_policies_work_under_logins_limits_waitlist_offers_and_no_shows() {
+    let org = Org::new();
+    let (ana, bo) = (org.ana.clone(), org.bo.clone());
+    let cy = org.db.login_url(&["cy@example.com"]);
+    org.db
+        .run(&[
+            "member",
+            "assign",
+            "cy@example.com",
+            "--coach",
+            "ana@example.com",
+        ])
+        .ok();
+    org.ok(
+        &ana,
+        &[
+            "coach",
+            "update",
+            "ana@example.com",
+            "--max-per-day",
+            "1",
+            "--cancel-notice",
+            "24",
+            "--waitlist-offer",
+            "60",
+        ],
+    );
+    let shown = org.ok(&ana, &["coach", "show", "ana@example.com", "-o", "json"]);
+    assert!(shown.contains("\"max_per_day\":1"), "{shown}");
+    org.ok(
+        &bo,
+        &["book", "--coach", "ana@example.com", "--at", &at("09:00")],
+    );
+    let err = org.refused(
+        &cy,
+        6,
+        &["book", "--coach", "ana@example.com", "--at", &at("10:15")],
+    );
+    assert!(err.contains("at most 1"), "the day is at its limit: {err}");
+    org.ok(
+        &ana,
+        &["coach", "update", "ana@example.com", "--no-max-per-day"],
+    );
+    // a one-seat Tuesday slot: Bo takes it, Cy queues
+    common::window(
+        &org.db,
+        "ana@example.com",
+        "tue",
+        ("09:00", "10:00"),
+        60,
+        15,
+        1,
+    );
+    let tuesday = format!("{}T09:00", monday() + chrono::Duration::days(1));
+    let seat = org
+        .ok(
+            &bo,
+            &[
+                "book",
+                "--coach",
+                "ana@example.com",
+                "--at",
+                &tuesday,
+                "-o",
+                "ids",
+            ],
+        )
+        .trim()
+        .to_string();
+    let queued = org.ok(
+        &cy,
+        &[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--at",
+            &tuesday,
+            "--waitlist",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(queued.contains("waitlisted"), "{queued}");
+    let mine = org.ok(&cy, &["waitlist", "list", "-o", "json"]);
+    assert!(mine.contains("ana@example.com"), "{mine}");
+    assert!(
+        !org.ok(&bo, &["waitlist", "list", "-o", "json"])
+            .contains("cy@"),
+        "Bo does not see Cy's place"
+    );
+    let hers = org.ok(&ana, &["waitlist", "list", "-o", "json"]);
+    assert!(hers.contains("cy@example.com"), "{hers}");
+    // Bo's cancel hands the seat to Cy as an offer she accepts under her login
+    org.ok(&bo, &["-y", "session", "cancel", &seat]);
+    let offers = org.ok(&cy, &["session", "list", "-o", "json"]);
+    let offer: serde_json::Value = serde_json::from_str(&offers).unwrap();
+    let id = offer[0]["id"].as_str().expect("Cy was offered the seat");
+    assert_eq!(offer[0]["status"], "proposed", "{offers}");
+    org.ok(&cy, &["session", "accept", id]);
+    // a no-show before the start is refused under Ana's login as for --as
+    org.refused(&ana, 7, &["session", "no-show", id]);
+    // Bo is not part of it: to him it does not exist
+    org.refused(&bo, 5, &["session", "no-show", id]);
+}

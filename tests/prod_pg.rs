@@ -336,7 +336,7 @@ fn forty_processes_booking_one_slot_of_capacity_three_through_pgbouncer_leave_ex
         assert_eq!(*code, 6, "{results:?}");
         assert_eq!(
             err.trim(),
-            "error: This slot is now full, please choose another"
+            "error: This slot is now full, please choose another (or wait for a seat with --waitlist)"
         );
     }
     assert_eq!(

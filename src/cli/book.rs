@@ -9,6 +9,7 @@ use crate::booking::{self, Booking, Request};
 use crate::domain::{At, ProfileText, SessionType, UserRef};
 use crate::error::{Error, Result};
 use crate::ids;
+use crate::waitlist::Outcome;
 
 /// What `book` prints: the booking, named by its session's id, which every
 /// `session` command takes (DESIGN.md: `-o ids` of `book` prints the session
@@ -47,6 +48,10 @@ pub struct Cmd {
     /// initial, regular or followup (default: initial for a first session with the coach)
     #[arg(long = "type", value_name = "TYPE")]
     session_type: Option<SessionType>,
+    /// When the slot is full, join its waitlist: a freed seat is offered to
+    /// the first in line (accept it with `session accept`)
+    #[arg(long)]
+    waitlist: bool,
 }
 
 impl Cmd {
@@ -71,7 +76,12 @@ impl Cmd {
             notes: self.notes,
             session_type: self.session_type,
         };
-        let b = booking::book(&pool, &actor, &req).await?;
+        let b = match crate::waitlist::book(&pool, &actor, &req, self.waitlist).await? {
+            Outcome::Booked(b) => b,
+            Outcome::Waitlisted(j) => {
+                return output::one(ctx, ctx.display_tz(Some(&actor)), &j);
+            }
+        };
         let tz = match ctx.global.tz {
             Some(t) => t.tz(),
             None => crate::coach::show(&pool, &actor, &req.coach).await?.tz(),

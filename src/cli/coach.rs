@@ -5,7 +5,8 @@ use clap::{Args, Subcommand};
 use super::{Ctx, output};
 use crate::coach::{self, CoachUpdate, Filter, NewCoach, ProfileUpdate};
 use crate::domain::{
-    Email, HorizonDays, MaxMembers, NoticeMinutes, PersonName, ProfileText, TimeZone, UserRef,
+    CancelNoticeHours, Email, HorizonDays, MaxMembers, NoticeMinutes, OfferMinutes, PersonName,
+    ProfileText, SessionLimit, TimeZone, UserRef,
 };
 use crate::error::Result;
 use crate::ids;
@@ -116,6 +117,42 @@ struct ProfileArgs {
     /// Take bookings any time ahead (the default)
     #[arg(long)]
     no_horizon: bool,
+    /// Take at most N sessions a day (in the coach's zone)
+    #[arg(long, value_name = "N", conflicts_with = "no_max_per_day")]
+    max_per_day: Option<SessionLimit>,
+    /// No daily limit (the default)
+    #[arg(long)]
+    no_max_per_day: bool,
+    /// Take at most N sessions a week (Monday to Sunday, in the coach's zone)
+    #[arg(long, value_name = "N", conflicts_with = "no_max_per_week")]
+    max_per_week: Option<SessionLimit>,
+    /// No weekly limit (the default)
+    #[arg(long)]
+    no_max_per_week: bool,
+    /// Take at most N sessions a week from any one member
+    #[arg(long, value_name = "N", conflicts_with = "no_member_max_per_week")]
+    member_max_per_week: Option<SessionLimit>,
+    /// No weekly limit per member (the default)
+    #[arg(long)]
+    no_member_max_per_week: bool,
+    /// A member's cancellation closer than HOURS to the start is recorded as late
+    #[arg(long, value_name = "HOURS", conflicts_with = "no_cancel_notice")]
+    cancel_notice: Option<CancelNoticeHours>,
+    /// No cancellation is late (the default)
+    #[arg(long)]
+    no_cancel_notice: bool,
+    /// How long a freed seat is held for the first on its waitlist (default 120)
+    #[arg(long, value_name = "MINUTES")]
+    waitlist_offer: Option<OfferMinutes>,
+}
+
+/// A value to set (`Some(Some)`), to clear (`Some(None)`), or neither.
+fn set_or_clear<T>(value: Option<T>, clear: bool) -> Option<Option<T>> {
+    match (value, clear) {
+        (Some(v), _) => Some(Some(v)),
+        (None, true) => Some(None),
+        (None, false) => None,
+    }
 }
 
 impl ProfileArgs {
@@ -131,11 +168,15 @@ impl ProfileArgs {
                 _ => None,
             },
             min_notice: self.min_notice,
-            horizon: match (self.horizon, self.no_horizon) {
-                (Some(h), _) => Some(Some(h)),
-                (None, true) => Some(None),
-                (None, false) => None,
-            },
+            horizon: set_or_clear(self.horizon, self.no_horizon),
+            max_per_day: set_or_clear(self.max_per_day, self.no_max_per_day),
+            max_per_week: set_or_clear(self.max_per_week, self.no_max_per_week),
+            member_max_per_week: set_or_clear(
+                self.member_max_per_week,
+                self.no_member_max_per_week,
+            ),
+            cancel_notice: set_or_clear(self.cancel_notice, self.no_cancel_notice),
+            waitlist_offer: self.waitlist_offer,
         }
     }
 }

@@ -95,6 +95,14 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
     if let Some(hint) = &d.book_hint {
         writeln!(out, "\nBook a session:\n  {hint}")?;
     }
+    if d.late_cancels + d.no_shows > 0 {
+        writeln!(
+            out,
+            "\n{}, {}",
+            count(d.late_cancels as usize, "late cancellation"),
+            count(d.no_shows as usize, "no-show")
+        )?;
+    }
     output::human(&out)
 }
 
@@ -114,6 +122,14 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
         count(d.active_members as usize, "active member"),
         count(d.pending_proposals.len(), "pending proposal")
     )?;
+    if d.late_cancels_30d + d.no_shows_30d > 0 {
+        writeln!(
+            out,
+            "Last 30 days: {}, {}",
+            count(d.late_cancels_30d as usize, "late cancellation"),
+            count(d.no_shows_30d as usize, "no-show")
+        )?;
+    }
     for (title, list) in [
         ("Today", &d.today),
         ("Rest of this week", &d.this_week),

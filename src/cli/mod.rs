@@ -39,6 +39,7 @@ pub mod seed;
 pub mod session;
 pub mod slots;
 pub mod table;
+pub mod waitlist;
 
 /// Command-line admin and coaching tool: coaches, members, availability and
 /// booking on one PostgreSQL database.
@@ -222,6 +223,13 @@ $XDG_CONFIG_HOME/coachctl/config.toml, else ~/.config/coachctl/config.toml:
 
 Flags beat the environment, which beats the file.")]
     Config(config::Cmd),
+    /// Waitlists of full slots: list, leave (`book --waitlist` joins)
+    #[command(after_long_help = "Examples:
+  coachctl --as bo@example.com book --coach ana@example.com \\
+        --at 2027-03-29T09:00 --waitlist
+  coachctl --as bo@example.com waitlist list
+  coachctl waitlist leave <id>")]
+    Waitlist(waitlist::Cmd),
 }
 
 /// What every handler gets: the global options and a way to the database.
@@ -439,6 +447,7 @@ pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
             Command::Connect(c) => c.run(&ctx).await,
             Command::Message(c) => c.run(&ctx).await,
             Command::Config(c) => c.run(&ctx).await,
+            Command::Waitlist(c) => c.run(&ctx).await,
         };
         // Say goodbye (Terminate) instead of vanishing from the server.
         let pools = ctx.pools.lock().map(|p| p.clone()).unwrap_or_default();

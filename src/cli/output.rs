@@ -276,11 +276,24 @@ impl Record for crate::session::Session {
             end: self.end.with_timezone(&view.tz),
             cells: vec![
                 Cell::text(&who),
-                Cell::fixed(self.status.as_str()),
+                Cell::fixed(session_state(self)),
                 Cell::id(&self.id),
             ],
         })
     }
+}
+
+/// A session's status in a table, with what the policies recorded:
+/// `cancelled late`, `scheduled no-show`.
+fn session_state(s: &crate::session::Session) -> String {
+    let mut state = s.status.as_str().to_string();
+    if s.late_cancel {
+        state.push_str(" late");
+    }
+    if s.no_show_at.is_some() {
+        state.push_str(" no-show");
+    }
+    state
 }
 
 impl Record for crate::session::Note {
@@ -395,6 +408,11 @@ impl Record for crate::coach::CoachShow {
         "max_members",
         "rating_average",
         "rating_count",
+        "max_per_day",
+        "max_per_week",
+        "member_max_per_week",
+        "cancel_notice_hours",
+        "waitlist_offer_minutes",
     ];
     fn id(&self) -> String {
         self.coach.id.to_string()
@@ -730,6 +748,36 @@ pub fn summary(ctx: &Ctx, quiet: bool, line: Option<String>, alarm: bool, v: &Va
         return Ok(());
     }
     value(ctx, v)
+}
+
+impl Record for crate::waitlist::Entry {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "status",
+        "position",
+        "start",
+        "coach_email",
+        "member_email",
+        "offer_id",
+        "offer_expires_at",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Record for crate::waitlist::Joined {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "status",
+        "position",
+        "start",
+        "coach_email",
+        "member_email",
+    ];
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
 }
 
 #[cfg(test)]

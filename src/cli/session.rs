@@ -114,6 +114,11 @@ enum Commands {
         #[arg(long)]
         outcomes: Option<ProfileText>,
     },
+    /// Record that the member did not come (the coach, an admin; after the start)
+    NoShow {
+        /// The session's id (or its first 8+ hex digits)
+        id: IdRef,
+    },
     /// Add a note to a session (--private: the coach's own)
     Note {
         /// The session's id (or its first 8+ hex digits)
@@ -256,6 +261,10 @@ impl Cmd {
                 let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
                 let done = session::complete(&pool, &actor, id, notes, outcomes).await?;
                 output::one(ctx, tz, &done)
+            }
+            Commands::NoShow { id } => {
+                let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
+                output::one(ctx, tz, &session::no_show(&pool, &actor, id).await?)
             }
             Commands::Note { id, text, private } => {
                 let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;

@@ -81,8 +81,11 @@ async fn insert_users(tx: &mut PgConnection, plan: &Plan) -> Result<()> {
     }
     let c = &plan.coaches;
     sqlx::query(
-        "INSERT INTO coach_profiles (user_id, max_members, accepting_members, specialization, bio, certifications)
-         SELECT * FROM unnest($1::uuid[], $2::int4[], $3::bool[], $4::text[], $5::text[], $6::text[])",
+        "INSERT INTO coach_profiles (user_id, max_members, accepting_members, specialization, bio,
+             certifications, max_per_day, max_per_week, member_max_per_week, cancel_notice_hours,
+             waitlist_offer_minutes)
+         SELECT * FROM unnest($1::uuid[], $2::int4[], $3::bool[], $4::text[], $5::text[], $6::text[],
+             $7::int4[], $8::int4[], $9::int4[], $10::int4[], $11::int4[])",
     )
     .bind(c.iter().map(|c| c.id).collect::<Vec<_>>())
     .bind(c.iter().map(|c| c.max_members).collect::<Vec<_>>())
@@ -90,6 +93,11 @@ async fn insert_users(tx: &mut PgConnection, plan: &Plan) -> Result<()> {
     .bind(c.iter().map(|c| c.specialization.clone()).collect::<Vec<_>>())
     .bind(c.iter().map(|c| c.bio.clone()).collect::<Vec<_>>())
     .bind(c.iter().map(|c| c.certifications.clone()).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| c.max_per_day).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| c.max_per_week).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| c.member_max_per_week).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| c.cancel_notice_hours).collect::<Vec<_>>())
+    .bind(c.iter().map(|c| c.waitlist_offer_minutes).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -113,10 +121,14 @@ async fn update_people(tx: &mut PgConnection, plan: &Plan) -> Result<()> {
         }
         sqlx::query(
             "UPDATE coach_profiles SET max_members = $2, accepting_members = $3, specialization = $4,
-                bio = $5, certifications = $6, updated_at = now()
+                bio = $5, certifications = $6, max_per_day = $7, max_per_week = $8,
+                member_max_per_week = $9, cancel_notice_hours = $10, waitlist_offer_minutes = $11,
+                updated_at = now()
              WHERE user_id = $1
-               AND (max_members, accepting_members, specialization, bio, certifications)
-                   IS DISTINCT FROM ($2, $3, $4, $5, $6)",
+               AND (max_members, accepting_members, specialization, bio, certifications,
+                    max_per_day, max_per_week, member_max_per_week, cancel_notice_hours,
+                    waitlist_offer_minutes)
+                   IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(c.id)
         .bind(c.max_members)
@@ -124,6 +136,11 @@ async fn update_people(tx: &mut PgConnection, plan: &Plan) -> Result<()> {
         .bind(&c.specialization)
         .bind(&c.bio)
         .bind(&c.certifications)
+        .bind(c.max_per_day)
+        .bind(c.max_per_week)
+        .bind(c.member_max_per_week)
+        .bind(c.cancel_notice_hours)
+        .bind(c.waitlist_offer_minutes)
         .execute(&mut *tx)
         .await?;
     }
@@ -340,7 +357,17 @@ fn problem(file: &str, line: usize, field: &str, kind: Kind, message: String) ->
 /// session it names, or the rule it enforced. Anything else stays an error.
 fn refusal(file: &str, plan: &Plan, e: sqlx::Error) -> Result<Problems> {
     let (constraint, message) = match &e {
-        sqlx::Error::Database(d) => (d.constraint().map(str::to_string), d.message().to_string()),
+        sqlx::Error::Database(d) => {
+            // a limit's message is its sentence; the session is in the detail
+            let detail = d
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|p| p.detail())
+                .unwrap_or_default();
+            (
+                d.constraint().map(str::to_string),
+                format!("{} {detail}", d.message()),
+            )
+        }
         _ => return Err(e.into()),
     };
     let booking = plan
@@ -349,6 +376,10 @@ fn refusal(file: &str, plan: &Plan, e: sqlx::Error) -> Result<Problems> {
         .find(|b| message.contains(&b.session_id.to_string()));
     let why = match constraint.as_deref() {
         Some("slots_booked_within_capacity") => (Kind::Conflict, crate::booking::SLOT_FULL.to_string()),
+        Some(_) if crate::booking::limit_sentence(&e).is_some() => (
+            Kind::Conflict,
+            crate::booking::limit_sentence(&e).unwrap_or_default(),
+        ),
         Some("sessions_buffer_no_overlap") => (
             Kind::Rule,
             "it is within the buffer time of another session".to_string(),

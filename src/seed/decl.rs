@@ -8,8 +8,9 @@ use std::ops::Range;
 use super::source::{Lines, Node, Value};
 use super::{Problem, Problems};
 use crate::domain::{
-    At, BufferMinutes, Date, Day, DayOfWeek, Email, MaxMembers, PersonName, ProfileText,
-    SessionMinutes, SessionType, SlotCapacity, TimeOfDay, TimeZone,
+    At, BufferMinutes, CancelNoticeHours, Date, Day, DayOfWeek, Email, MaxMembers, OfferMinutes,
+    PersonName, ProfileText, SessionLimit, SessionMinutes, SessionType, SlotCapacity, TimeOfDay,
+    TimeZone,
 };
 use crate::error::{Error, Kind};
 
@@ -46,8 +47,20 @@ pub(crate) struct CoachDecl {
     pub specialization: Option<ProfileText>,
     pub bio: Option<ProfileText>,
     pub certifications: Option<ProfileText>,
+    /// Booking policies (issue 20); unwritten ones are left as they are.
+    pub policies: PolicyDecl,
     pub windows: Vec<WindowDecl>,
     pub blocks: Vec<BlockDecl>,
+}
+
+/// A coach's booking policies as a seed file writes them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PolicyDecl {
+    pub max_per_day: Option<i32>,
+    pub max_per_week: Option<i32>,
+    pub member_max_per_week: Option<i32>,
+    pub cancel_notice_hours: Option<i32>,
+    pub waitlist_offer_minutes: Option<i32>,
 }
 
 /// A weekly window, matched by (coach, day, start); unwritten fields take
@@ -336,6 +349,11 @@ fn read_coach(cx: &mut Cx<'_>, (path, node): (String, &Node)) -> Option<CoachDec
             "specialization",
             "bio",
             "certifications",
+            "max_per_day",
+            "max_per_week",
+            "member_max_per_week",
+            "cancel_notice_hours",
+            "waitlist_offer_minutes",
             "availability",
             "block",
         ],
@@ -348,6 +366,18 @@ fn read_coach(cx: &mut Cx<'_>, (path, node): (String, &Node)) -> Option<CoachDec
     let specialization = cx.text(&t, "specialization", false, ProfileText::parse);
     let bio = cx.text(&t, "bio", false, ProfileText::parse);
     let certifications = cx.text(&t, "certifications", false, ProfileText::parse);
+    let limit = |n: i64| SessionLimit::new(n).map(|l| l.get());
+    let policies = PolicyDecl {
+        max_per_day: cx.int(&t, "max_per_day", limit),
+        max_per_week: cx.int(&t, "max_per_week", limit),
+        member_max_per_week: cx.int(&t, "member_max_per_week", limit),
+        cancel_notice_hours: cx.int(&t, "cancel_notice_hours", |n| {
+            CancelNoticeHours::new(n).map(|h| h.get())
+        }),
+        waitlist_offer_minutes: cx.int(&t, "waitlist_offer_minutes", |n| {
+            OfferMinutes::new(n).map(|m| m.get())
+        }),
+    };
     let mut windows = Vec::new();
     for item in cx.list(&t, "availability") {
         if let Some(w) = read_window(cx, item) {
@@ -373,6 +403,7 @@ fn read_coach(cx: &mut Cx<'_>, (path, node): (String, &Node)) -> Option<CoachDec
         specialization,
         bio,
         certifications,
+        policies,
         windows,
         blocks,
     })

@@ -11,7 +11,7 @@ mod record;
 mod reschedule;
 
 pub use propose::{NewSession, accept, create, decline};
-pub use record::{Note, SessionRating, complete, note, rate};
+pub use record::{Note, SessionRating, complete, no_show, note, rate};
 pub use reschedule::reschedule;
 
 use chrono::{DateTime, Utc};
@@ -51,6 +51,10 @@ pub struct Session {
     pub expires_at: Option<DateTime<Utc>>,
     pub decline_reason: Option<String>,
     pub outcomes: Option<String>,
+    /// Cancelled by the member inside the coach's cancellation notice.
+    pub late_cancel: bool,
+    /// When the coach recorded that the member did not come.
+    pub no_show_at: Option<DateTime<Utc>>,
     /// Raised on every change (the calendar SEQUENCE).
     pub sequence: i32,
     pub created_at: DateTime<Utc>,
@@ -88,6 +92,8 @@ struct SessionRow {
     expires_at: Option<DateTime<Utc>>,
     decline_reason: Option<String>,
     outcomes: Option<String>,
+    late_cancel: bool,
+    no_show_at: Option<DateTime<Utc>>,
     sequence: i32,
     created_at: DateTime<Utc>,
 }
@@ -119,6 +125,8 @@ impl TryFrom<SessionRow> for Session {
             expires_at,
             decline_reason: r.decline_reason,
             outcomes: r.outcomes,
+            late_cancel: r.late_cancel,
+            no_show_at: r.no_show_at,
             sequence: r.sequence,
             created_at: r.created_at,
             notes: None,
@@ -136,7 +144,8 @@ const SELECT_TEMPLATE: &str = "SELECT s.id, s.coach_id, cu.email AS coach_email,
              ELSE s.status END AS status,
         s.session_type,
         s.member_notes, {coach_notes}, s.cancellation_reason, s.cancelled_at, s.completed_at,
-        s.expires_at, s.decline_reason, s.outcomes, s.sequence, s.created_at
+        s.expires_at, s.decline_reason, s.outcomes, s.late_cancel, s.no_show_at, s.sequence,
+        s.created_at
     FROM sessions s
     JOIN users cu ON cu.id = s.coach_id
     JOIN users mu ON mu.id = s.member_id";

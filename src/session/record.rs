@@ -152,6 +152,60 @@ pub async fn complete(
     Ok(redact_for(actor, after))
 }
 
+/// `session no-show` (the coach, an admin): the member did not come to a
+/// scheduled session that has started. Recorded, nothing freed: the
+/// session stays scheduled and may still be completed or cancelled.
+pub async fn no_show(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Session> {
+    let mut tx = pool.begin().await?;
+    let before = fetch_for_update(&mut tx, id).await?;
+    check_access(actor, &before)?;
+    if !reads_private(actor, &before) {
+        return Err(Error::forbidden(format!(
+            "only the coach {} or an admin may record a no-show of session {id}",
+            before.coach_email
+        )));
+    }
+    if before.status != SessionStatus::Scheduled {
+        return Err(Error::rule(format!(
+            "session {id} is {}; only a scheduled session can be a no-show",
+            before.status
+        )));
+    }
+    if before.start > Utc::now() {
+        return Err(Error::rule(format!(
+            "session {id} has not started yet ({}); a no-show is recorded after the start",
+            before.start.format("%Y-%m-%dT%H:%M:%SZ")
+        )));
+    }
+    if before.no_show_at.is_some() {
+        return Err(Error::conflict(format!(
+            "session {id} is already recorded as a no-show"
+        )));
+    }
+    sqlx::query(
+        "UPDATE sessions SET no_show_at = now(), no_show_by = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(actor.id().map(|i| i.as_uuid()))
+    .execute(&mut *tx)
+    .await?;
+    let after = fetch(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change::of(
+            "session.no_show",
+            "session",
+            id,
+            Some(&before),
+            Some(&after),
+        )?,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(redact_for(actor, after))
+}
+
 /// `session note <id> --text T [--private]`: the coach and admins write
 /// either kind; the member writes shared notes only.
 pub async fn note(

@@ -21,6 +21,11 @@ pub(crate) struct UserRow {
     pub member_count: Option<i32>,
     pub min_notice_minutes: Option<i32>,
     pub horizon_days: Option<i32>,
+    pub max_per_day: Option<i32>,
+    pub max_per_week: Option<i32>,
+    pub member_max_per_week: Option<i32>,
+    pub cancel_notice_hours: Option<i32>,
+    pub waitlist_offer_minutes: Option<i32>,
     pub coach_id: Option<Uuid>,
     pub membership_status: Option<String>,
     pub goals: Option<String>,
@@ -111,8 +116,9 @@ pub(crate) async fn load(conn: &mut PgConnection, org: &Org) -> Result<Existing>
     let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT u.id, email_key(u.email) AS key, u.email, u.name, u.role, u.timezone, u.active,
                 c.max_members, c.accepting_members, c.specialization, c.bio, c.certifications,
-                c.member_count, c.min_notice_minutes, c.horizon_days,
-                m.coach_id, m.membership_status, m.goals, m.health_info
+                c.member_count, c.min_notice_minutes, c.horizon_days, c.max_per_day,
+                c.max_per_week, c.member_max_per_week, c.cancel_notice_hours,
+                c.waitlist_offer_minutes, m.coach_id, m.membership_status, m.goals, m.health_info
          FROM users u
          LEFT JOIN coach_profiles c ON c.user_id = u.id
          LEFT JOIN member_profiles m ON m.user_id = u.id

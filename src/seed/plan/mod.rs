@@ -69,6 +69,25 @@ pub(crate) struct CoachRow {
     pub specialization: Option<String>,
     pub bio: Option<String>,
     pub certifications: Option<String>,
+    pub max_per_day: Option<i32>,
+    pub max_per_week: Option<i32>,
+    pub member_max_per_week: Option<i32>,
+    pub cancel_notice_hours: Option<i32>,
+    pub waitlist_offer_minutes: i32,
+}
+
+impl CoachRow {
+    /// The booking policies a file writes, over these.
+    fn with_policies(mut self, p: &crate::seed::decl::PolicyDecl) -> Self {
+        self.max_per_day = p.max_per_day.or(self.max_per_day);
+        self.max_per_week = p.max_per_week.or(self.max_per_week);
+        self.member_max_per_week = p.member_max_per_week.or(self.member_max_per_week);
+        self.cancel_notice_hours = p.cancel_notice_hours.or(self.cancel_notice_hours);
+        self.waitlist_offer_minutes = p
+            .waitlist_offer_minutes
+            .unwrap_or(self.waitlist_offer_minutes);
+        self
+    }
 }
 
 /// A member profile as written.

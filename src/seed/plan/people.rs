@@ -25,7 +25,13 @@ pub(super) fn plan_coach(
             specialization: text(&c.specialization).flatten(),
             bio: text(&c.bio).flatten(),
             certifications: text(&c.certifications).flatten(),
-        };
+            max_per_day: None,
+            max_per_week: None,
+            member_max_per_week: None,
+            cancel_notice_hours: None,
+            waitlist_offer_minutes: 120,
+        }
+        .with_policies(&c.policies);
         p.users.push((
             row.id,
             row.email.clone(),
@@ -82,8 +88,13 @@ pub(super) fn plan_coach(
         specialization: u.specialization.clone(),
         bio: u.bio.clone(),
         certifications: u.certifications.clone(),
+        max_per_day: u.max_per_day,
+        max_per_week: u.max_per_week,
+        member_max_per_week: u.member_max_per_week,
+        cancel_notice_hours: u.cancel_notice_hours,
+        waitlist_offer_minutes: u.waitlist_offer_minutes.unwrap_or(120),
     };
-    let mut after = before.clone();
+    let mut after = before.clone().with_policies(&c.policies);
     after.name = c.name.as_str().to_string();
     if let Some(tz) = c.timezone {
         after.timezone = tz.as_str().to_string();
@@ -118,6 +129,30 @@ pub(super) fn plan_coach(
         &before.accepting_members,
         &after.accepting_members,
     );
+    for (field, old, new) in [
+        ("max_per_day", before.max_per_day, after.max_per_day),
+        ("max_per_week", before.max_per_week, after.max_per_week),
+        (
+            "member_max_per_week",
+            before.member_max_per_week,
+            after.member_max_per_week,
+        ),
+        (
+            "cancel_notice_hours",
+            before.cancel_notice_hours,
+            after.cancel_notice_hours,
+        ),
+        (
+            "waitlist_offer_minutes",
+            Some(before.waitlist_offer_minutes),
+            Some(after.waitlist_offer_minutes),
+        ),
+    ] {
+        let shown = |v: Option<i32>| v.map_or_else(|| "none".to_string(), |n| n.to_string());
+        if old != new {
+            diffs.push(format!("{field}: {} -> {}", shown(old), shown(new)));
+        }
+    }
     for (field, old, new) in [
         (
             "specialization",
