@@ -147,15 +147,15 @@ pub async fn import(
     let rows = parsed.rows;
 
     let mut tx = pool.begin().await?;
-    progress.stage("checking", rows.len() as u64);
+    let n = rows.len() as u64;
+    progress.stage("checking", n);
     let ctx = plan::load(&mut tx, actor, &rows, opts).await?;
-    let planned = plan::plan(actor, &rows, opts, &ctx, &mut errors)?;
-    progress.advance(rows.len() as u64);
-    // The plan carries all the write needs: the parsed rows and what was
-    // loaded to check them go before the write, which keeps the peak of a
-    // 100,000-row import down.
+    // The plan takes the rows (and frees each once planned), and what was
+    // loaded to check them goes before the write: the plan carries all the
+    // write needs, which keeps the peak of a 100,000-row import down.
+    let planned = plan::plan(actor, rows, opts, &ctx, &mut errors)?;
+    progress.advance(n);
     drop(ctx);
-    drop(rows);
     if !errors.is_empty() {
         return Err(rows_error(errors));
     }
