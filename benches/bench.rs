@@ -267,9 +267,8 @@ async fn pgbench_script(url: &str, file: &str) -> Res<()> {
     let [(sql, types)] = found.as_slice() else {
         return Err(format!("expected one booking statement, found {}", found.len()).into());
     };
-    let plan = |col: &str| {
-        format!("(SELECT {col} FROM bench_plan WHERE client = :client_id AND k = :k)")
-    };
+    let plan =
+        |col: &str| format!("(SELECT {col} FROM bench_plan WHERE client = :client_id AND k = :k)");
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     // The arguments of `booking::book_fast` for a booking by ids (keep in
     // step with its binds: a changed count stops the bench below).

@@ -18,7 +18,9 @@ fn sessions_rows_examined(plan: &Value) -> f64 {
     fn walk(node: &Value, sum: &mut f64) {
         if node["Relation Name"] == "sessions" {
             let n = |k: &str| node[k].as_f64().unwrap_or(0.0);
-            *sum += (n("Actual Rows") + n("Rows Removed by Filter") + n("Rows Removed by Index Recheck"))
+            *sum += (n("Actual Rows")
+                + n("Rows Removed by Filter")
+                + n("Rows Removed by Index Recheck"))
                 * n("Actual Loops").max(1.0);
         }
         if let Some(children) = node["Plans"].as_array() {

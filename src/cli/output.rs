@@ -542,7 +542,11 @@ pub(super) fn csv_text(v: Option<&Value>) -> String {
 /// quoted when it holds a separator, a quote or a line break.
 pub(super) fn write_csv_text(out: &mut dyn Write, s: &str) -> io::Result<()> {
     let s = shown_lines(s);
-    let guard = if s.starts_with(FORMULA_STARTS) { "'" } else { "" };
+    let guard = if s.starts_with(FORMULA_STARTS) {
+        "'"
+    } else {
+        ""
+    };
     write_csv_cell(out, guard, &s)
 }
 
