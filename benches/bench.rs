@@ -260,12 +260,20 @@ async fn pgbench_script(url: &str, file: &str) -> Res<()> {
     // One connection: the statements it prepared are the booking's.
     let found: Vec<(String, Vec<String>)> = sqlx::query_as(
         "SELECT statement, parameter_types::text[] FROM pg_prepared_statements
-         WHERE statement LIKE '%INSERT INTO bookings%'",
+         WHERE statement LIKE '%INSERT INTO sessions%' AND statement LIKE '%INSERT INTO bookings%'
+           AND statement LIKE '%INSERT INTO audit_log%' AND statement NOT LIKE '%pg_prepared%'",
     )
     .fetch_all(&p)
     .await?;
+    // The one-statement booking: the snapshot path's statements write one
+    // table each.
     let [(sql, types)] = found.as_slice() else {
-        return Err(format!("expected one booking statement, found {}", found.len()).into());
+        let all: Vec<&str> = found.iter().map(|(s, _)| &s[..s.len().min(200)]).collect();
+        return Err(format!(
+            "expected one booking statement, found {}: {all:#?}",
+            found.len()
+        )
+        .into());
     };
     let plan =
         |col: &str| format!("(SELECT {col} FROM bench_plan WHERE client = :client_id AND k = :k)");
