@@ -160,6 +160,8 @@ pub struct CoachView {
     pub sessions: Vec<Session>,
     /// The next open slots.
     pub open_slots: Vec<Slot>,
+    /// Programs running with the coach's members.
+    pub programs: Vec<crate::program::Enrolment>,
 }
 
 fn bad_seed(e: Error) -> Error {
@@ -255,6 +257,7 @@ async fn seed_locked(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
     // sessions of the next day are what cron would queue now.
     crate::notify::remind(pool, actor).await?;
     seed_relations(pool).await?;
+    seed_program(pool, actor, coach_ids.first().copied()).await?;
     let mut views = Vec::new();
     let now = chrono::Utc::now();
     for id in coach_ids {
@@ -271,11 +274,17 @@ async fn seed_locked(pool: &PgPool, actor: &Actor) -> Result<Vec<CoachView>> {
         let sessions = session::list(pool, &as_coach, &filter).await?;
         let (_, mut open_slots) = booking::slots(pool, &as_coach, &who, None, 7, false).await?;
         open_slots.truncate(6);
+        let programs = crate::program::series::list_enrolments(pool, &as_coach, None)
+            .await?
+            .into_iter()
+            .filter(|e| e.status == "active")
+            .collect();
         views.push(CoachView {
             coach,
             members,
             sessions,
             open_slots,
+            programs,
         });
     }
     Ok(views)
@@ -514,6 +523,95 @@ async fn seed_relations(pool: &PgPool) -> Result<()> {
         ] {
             let text = ProfileText::parse(text).map_err(bad_seed)?;
             crate::message::send(pool, from, to, &text).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A program in progress: Ana's "Deadlift foundations" assigned to Bo at a
+/// weekly time free for all six weeks, with his completed session as its
+/// first, and an insight about it. Made once; runs under the demo lock.
+async fn seed_program(pool: &PgPool, actor: &Actor, ana: Option<UserId>) -> Result<()> {
+    use crate::program::{self, Assignment, NewProgram, WeeklyAt};
+    let Some(ana) = ana else {
+        return Ok(());
+    };
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM programs WHERE coach_id = $1 AND name = 'Deadlift foundations')",
+    )
+    .bind(ana.as_uuid())
+    .fetch_one(pool)
+    .await?;
+    if exists {
+        return Ok(());
+    }
+    let ana_ref = UserRef::Id(ana);
+    let as_ana = Actor::resolve(pool, Some(&ana_ref)).await?;
+    let p = program::create(
+        pool,
+        &as_ana,
+        &NewProgram {
+            name: ProfileText::parse("Deadlift foundations").map_err(bad_seed)?,
+            weeks: "6".parse().map_err(bad_seed)?,
+            per_week: None,
+            length: None,
+            description: Some(
+                ProfileText::parse("Hinge pattern, bracing and progressive loading")
+                    .map_err(bad_seed)?,
+            ),
+            difficulty: Some("intermediate".parse().map_err(bad_seed)?),
+            goals: vec![ProfileText::parse("Deadlift 150 kg").map_err(bad_seed)?],
+            coach: None,
+            template: false,
+        },
+    )
+    .await?;
+    let bo = UserRef::Email(Email::parse("bo.lind@example.com").map_err(bad_seed)?);
+    let tz: chrono_tz::Tz = COACHES[0].2.parse().unwrap_or(chrono_tz::UTC);
+    let (_, grid) = booking::slots(pool, &as_ana, &ana_ref, None, 7, false).await?;
+    // The first weekly time with room in every week: an admin's assignment
+    // is scheduled at once, so Bo's series is running.
+    for slot in grid.iter().skip(1) {
+        let local = slot.start.with_timezone(&tz);
+        let Ok(at) = format!("{}", local.format("%a %H:%M")).parse::<WeeklyAt>() else {
+            continue;
+        };
+        let a = Assignment {
+            program: p.id,
+            member: bo.clone(),
+            coach: None,
+            start: crate::domain::Day::On(crate::domain::Date::from_naive(local.date_naive())),
+            weekly: vec![at],
+        };
+        match program::series::assign(pool, actor, &a, false).await {
+            Ok(Ok(e)) => {
+                // Bo's completed first session belongs to the program.
+                sqlx::query(
+                    "UPDATE sessions SET enrolment_id = $1
+                     WHERE id = $2 AND enrolment_id IS NULL AND status = 'completed'",
+                )
+                .bind(e.id)
+                .bind(uuid::Uuid::from_u128(
+                    0xc0ac_4c71_de30_0000_0000_0000_0000_0001,
+                ))
+                .execute(pool)
+                .await?;
+                let new = crate::insight::NewInsight {
+                    member: bo.clone(),
+                    kind: "program-adjustment".parse().map_err(bad_seed)?,
+                    title: ProfileText::parse("Film your top sets").map_err(bad_seed)?,
+                    text: ProfileText::parse(
+                        "Your knee tracks inward under load; film the last set of each session so we can check it.",
+                    )
+                    .map_err(bad_seed)?,
+                    priority: Some("high".parse().map_err(bad_seed)?),
+                    enrolment: Some(e.id),
+                };
+                crate::insight::add(pool, &as_ana, &new).await?;
+                return Ok(());
+            }
+            Ok(Err(_)) | Err(Error::Conflict(_)) | Err(Error::Rule(_)) => continue,
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -115,6 +115,9 @@ pub enum Kind {
     Waitlist,
     /// Any id the audit log mentions (admin only).
     AuditEntity,
+    /// A program or an enrolment in one (`program show` takes either).
+    Program,
+    Insight,
 }
 
 impl Kind {
@@ -128,6 +131,8 @@ impl Kind {
             Kind::Notification => "message in the outbox",
             Kind::Waitlist => "waitlist place",
             Kind::AuditEntity => "audited row",
+            Kind::Program => "program or enrolment",
+            Kind::Insight => "insight",
         }
     }
 
@@ -178,6 +183,20 @@ impl Kind {
                 "SELECT DISTINCT a.entity_id, a.entity
                    FROM audit_log a
                   WHERE a.entity_id BETWEEN $1 AND $2 AND $3::uuid IS NULL"
+            }
+            Kind::Program => {
+                "SELECT p.id, 'program ' || p.name FROM programs p
+                  WHERE p.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR p.coach_id = $3
+                        OR (p.coach_id IS NULL AND EXISTS (SELECT 1 FROM users me WHERE me.id = $3 AND me.role = 'coach')))
+                 UNION ALL
+                 SELECT e.id, 'enrolment of ' || m.email || ' in ' || p.name
+                   FROM program_enrolments e JOIN programs p ON p.id = e.program_id JOIN users m ON m.id = e.member_id
+                  WHERE e.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR $3 IN (e.coach_id, e.member_id))"
+            }
+            Kind::Insight => {
+                "SELECT i.id, i.title || ' for ' || m.email
+                   FROM insights i JOIN users m ON m.id = i.member_id
+                  WHERE i.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR $3 IN (i.coach_id, i.member_id))"
             }
         }
     }

@@ -149,3 +149,24 @@ fn bare_coachctl_prints_a_short_overview_naming_every_command_and_succeeds() {
         .unwrap();
     assert_eq!(noun.status.code(), Some(2), "{noun:?}");
 }
+
+#[test]
+fn error_is_red_with_color_always_and_plain_with_never_or_in_a_pipe() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_coachctl"));
+        cmd.args(args).env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let red = run(&["--color", "always", "book", "--nope"], &[]);
+    assert!(red.starts_with("\x1b[1;31merror:\x1b[0m "), "{red:?}");
+    let plain = run(&["--color=never", "book", "--nope"], &[]);
+    assert!(plain.starts_with("error: "), "{plain:?}");
+    // stderr is a pipe here: auto stays plain
+    let auto = run(&["book", "--nope"], &[]);
+    assert!(auto.starts_with("error: "), "{auto:?}");
+}

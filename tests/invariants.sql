@@ -81,3 +81,24 @@ WHERE a.status = 'waiting' AND b.status = 'offered'
   AND NOT EXISTS (SELECT 1 FROM seated s WHERE s.member_id = a.member_id
                   AND s.starts_at < a.ends_at AND s.ends_at > a.starts_at)
   AND seat_limit_refusal(a.coach_id, a.member_id, a.starts_at, a.ends_at, NULL) IS NULL
+UNION ALL
+-- no series partly booked: while an enrolment's sessions change together
+-- (none completed, none changed on its own, the series never adjusted),
+-- they hold a seat all or none
+SELECT 'series partly booked', e.id::text
+FROM program_enrolments e
+WHERE e.sequence = 0
+  AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrolment_id = e.id AND s.status = 'completed')
+  AND (SELECT count(DISTINCT s.sequence) FROM sessions s WHERE s.enrolment_id = e.id) = 1
+  AND (SELECT count(DISTINCT session_holds_seat(s.status)) FROM sessions s
+       WHERE s.enrolment_id = e.id) > 1
+UNION ALL
+-- every enrolment has its sessions, and its audit row
+SELECT 'enrolment without sessions', e.id::text
+FROM program_enrolments e
+WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrolment_id = e.id)
+UNION ALL
+SELECT 'enrolment without an audit row', e.id::text
+FROM program_enrolments e
+WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.entity = 'enrolment' AND a.entity_id = e.id)
+

@@ -104,6 +104,15 @@ fn a_members_cancellation_inside_the_notice_is_recorded_late_and_others_are_not(
         ])
         .json();
     assert_eq!(dash["late_cancels_30d"], 1);
+    // and so do member progress and the coach report
+    let progress = db
+        .run(&["member", "progress", "bo@example.com", "-o", "json"])
+        .json();
+    assert_eq!(progress["late_cancellations"], 1, "{progress}");
+    let report = db
+        .run(&["coach", "report", "ana@example.com", "-o", "json"])
+        .json();
+    assert_eq!(report["members"][0]["late_cancellations"], 1, "{report}");
 }
 
 #[test]
@@ -172,4 +181,17 @@ fn the_coach_records_a_no_show_after_the_start_and_it_frees_nothing() {
         ])
         .json();
     assert_eq!(dash["no_shows_30d"], 1);
+    let progress = db
+        .run(&["member", "progress", "bo@example.com", "-o", "json"])
+        .json();
+    assert_eq!(progress["no_shows"], 1, "{progress}");
+    let report = db
+        .run(&["--as", "ana@example.com", "coach", "report", "-o", "json"])
+        .json();
+    assert_eq!(report["members"][0]["no_shows"], 1, "{report}");
+    let table = db
+        .run(&["--as", "ana@example.com", "coach", "report"])
+        .ok()
+        .to_string();
+    assert!(table.contains("MISS"), "{table}");
 }

@@ -117,11 +117,44 @@ impl Drop for Sink {
     }
 }
 
-/// A header's value in a raw message.
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines()
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+/// A header's value in a raw message, unfolded and with RFC 2047
+/// encoded-words decoded as a strict reader does (whitespace between two
+/// encoded-words dropped).
+fn header(msg: &str, name: &str) -> Option<String> {
+    use base64::Engine;
+    let mut lines = msg.lines().take_while(|l| !l.is_empty());
+    let first = lines.find_map(|l| l.strip_prefix(&format!("{name}: ")))?;
+    let mut raw = first.to_string();
+    for l in lines.take_while(|l| l.starts_with([' ', '\t'])) {
+        raw.push_str(l);
+    }
+    let mut out = String::new();
+    let mut last_encoded = false;
+    for token in raw.split_whitespace() {
+        let encoded = token
+            .strip_prefix("=?utf-8?b?")
+            .and_then(|t| t.strip_suffix("?="));
+        match encoded {
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("base64 in an encoded-word");
+                if !out.is_empty() && !last_encoded {
+                    out.push(' ');
+                }
+                out.push_str(&String::from_utf8(bytes).expect("UTF-8 in an encoded-word"));
+                last_encoded = true;
+            }
+            None => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(token);
+                last_encoded = false;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// A message with quoted-printable soft line breaks and `=3D` undone.
@@ -577,7 +610,7 @@ fn session_remind_queues_each_due_reminder_once_even_run_twice_at_once() {
     let reminders: Vec<String> = sink
         .messages()
         .into_iter()
-        .filter_map(|m| header(&m, "Subject").map(str::to_string))
+        .filter_map(|m| header(&m, "Subject"))
         .filter(|s| s.starts_with("Reminder"))
         .collect();
     let hhmm = new_start.format("%H:%M").to_string();
@@ -972,19 +1005,19 @@ fn connection_requests_answers_and_messages_notify_the_other_side_once() {
     let msgs: Vec<String> = sink.messages().iter().map(|m| unfolded(m)).collect();
     let ask = msgs
         .iter()
-        .find(|m| header(m, "Subject") == Some("Bo Member asks to connect"))
+        .find(|m| header(m, "Subject").as_deref() == Some("Bo Member asks to connect"))
         .expect("Ana's notice");
     assert!(
         ask.contains("about running") && ask.contains("Hi Ana"),
         "{ask}"
     );
     assert!(
-        msgs.iter()
-            .any(|m| header(m, "Subject") == Some("Ana Coach accepted your connection request"))
+        msgs.iter().any(|m| header(m, "Subject").as_deref()
+            == Some("Ana Coach accepted your connection request"))
     );
     let note = msgs
         .iter()
-        .find(|m| header(m, "Subject") == Some("New message from Ana Coach"))
+        .find(|m| header(m, "Subject").as_deref() == Some("New message from Ana Coach"))
         .expect("Bo's message notice");
     assert!(note.contains("Welcome, Bo"), "{note}");
 }
@@ -1090,4 +1123,77 @@ fn notify_send_takes_a_lease_in_seconds_minutes_or_hours_and_refuses_anything_el
         before,
         "the first good run sent them all"
     );
+}
+
+#[test]
+fn a_long_name_outside_ascii_reaches_the_mail_reader_in_whole_words() {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    let name = "Zoë Ångström-Łukasiewicz de la Peña y Muñoz Dvořáková";
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "zoe@example.com",
+        "--name",
+        name,
+        "--coach",
+        "ana@example.com",
+    ])
+    .ok();
+    book(&db, "zoe@example.com", "10:15").id();
+    let sink = Sink::start();
+    let out = common::Run::from(
+        db.cmd()
+            .args([
+                "notify",
+                "send",
+                "-o",
+                "json",
+                "--contact",
+                "desk@gym.example",
+            ])
+            .env("COACHCTL_SMTP_URL", sink.url())
+            .output()
+            .expect("run notify send"),
+    )
+    .json();
+    assert!(out["sent"].as_u64().unwrap_or(0) >= 1, "{out}");
+    let msg = sink
+        .messages()
+        .into_iter()
+        .find(|m| m.contains("zoe@example.com>"))
+        .expect("Zoë's confirmation");
+    assert_eq!(
+        header(&msg, "To").as_deref(),
+        Some(format!("{name} <zoe@example.com>").as_str()),
+        "{msg}"
+    );
+    // every encoded-word holds whole words of the name
+    let raw: String = msg
+        .lines()
+        .skip_while(|l| !l.starts_with("To: "))
+        .take_while(|l| l.starts_with("To: ") || l.starts_with(' '))
+        .collect();
+    for token in raw.trim_start_matches("To: ").split_whitespace() {
+        if let Some(b64) = token
+            .strip_prefix("=?utf-8?b?")
+            .and_then(|t| t.strip_suffix("?="))
+        {
+            use base64::Engine;
+            let text = String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap(),
+            )
+            .unwrap();
+            assert!(
+                name.split(' ').any(|w| w == text.trim_end()),
+                "{text:?} splits a word: {raw}"
+            );
+        }
+    }
+    let subject = header(&msg, "Subject").unwrap_or_default();
+    assert!(subject.contains('–'), "one time range: {subject}");
+    assert!(unfolded(&msg).contains("contact desk@gym.example"), "{msg}");
 }

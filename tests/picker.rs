@@ -337,3 +337,56 @@ fn the_picker_leaves_out_slots_the_member_already_holds() {
     assert!(!s.output.contains(&format!("  {held}–")), "{held}: {s:#?}");
     assert_eq!(sessions(&db), 1);
 }
+
+#[test]
+fn moving_a_member_from_another_coach_asks_on_a_terminal_and_says_so_in_a_script() {
+    let db = TestDb::new();
+    common::ana_with_monday_mornings(&db);
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "dee@example.com",
+        "--name",
+        "Dee Coach",
+    ])
+    .ok();
+    let coach = || {
+        db.scalar::<String>(
+            "SELECT u.email FROM member_profiles m JOIN users u ON u.id = m.coach_id",
+        )
+    };
+    let s = on_terminal(
+        &db,
+        &[
+            "member",
+            "assign",
+            "bo@example.com",
+            "--coach",
+            "dee@example.com",
+        ],
+        &[(CONFIRM, "n")],
+    );
+    assert_eq!(s.code, 3, "{s:#?}");
+    assert!(
+        s.output
+            .contains("Move bo@example.com from ana@example.com to dee@example.com?"),
+        "{s:#?}"
+    );
+    assert_eq!(coach(), "ana@example.com");
+    // a script is not stopped, and is told
+    let run = db.run(&[
+        "member",
+        "assign",
+        "bo@example.com",
+        "--coach",
+        "dee@example.com",
+    ]);
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("moved bo@example.com from ana@example.com to dee@example.com"),
+        "{run:#?}"
+    );
+    assert_eq!(coach(), "dee@example.com");
+}

@@ -72,8 +72,10 @@ fn a_large_member_list_through_head_1_exits_0_at_once_with_one_line() {
             after_close < Duration::from_secs(2),
             "-o {format} took {after_close:?} to end after its reader left"
         );
+        // a bound against reading everything first, loose enough for a
+        // loaded two-core machine (the property is the line above)
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(60),
             "-o {format}: {:?}",
             started.elapsed()
         );

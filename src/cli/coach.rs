@@ -25,6 +25,17 @@ enum Commands {
         /// The coach's email or id (default: the acting coach)
         coach: Option<UserRef>,
     },
+    /// One row per member and the coach's utilisation a week (80 columns; -o json|csv)
+    Report {
+        /// The coach's email or id (default: the acting coach; admins name any)
+        coach: Option<UserRef>,
+        /// From this day's week (default: 12 weeks before --to)
+        #[arg(long)]
+        from: Option<crate::domain::Day>,
+        /// Up to this day (default: today)
+        #[arg(long)]
+        to: Option<crate::domain::Day>,
+    },
     /// Create a coach (admin only)
     Create {
         /// The coach's email address (unique)
@@ -186,7 +197,10 @@ impl Cmd {
         // read-only commands may be served by a standby (COACHCTL_READ_URL)
         let reads_only = matches!(
             self.command,
-            Commands::List { .. } | Commands::Dashboard { .. } | Commands::Show { .. }
+            Commands::List { .. }
+                | Commands::Dashboard { .. }
+                | Commands::Show { .. }
+                | Commands::Report { .. }
         );
         let (pool, actor) = ctx.session_for(reads_only).await?;
         let tz = ctx.display_tz(Some(&actor));
@@ -221,6 +235,25 @@ impl Cmd {
                 let mut rows = output::Rows::new(ctx, tz);
                 coach::list_each(&pool, &actor, filter, &page, |c| rows.push(&c)).await?;
                 rows.finish()
+            }
+            Commands::Report {
+                coach: who,
+                from,
+                to,
+            } => {
+                let who = ids::user_opt(&pool, &actor, who).await?;
+                let from = from.map(|d| d.resolve(tz)).transpose()?.map(|d| d.naive());
+                let to = to.map(|d| d.resolve(tz)).transpose()?.map(|d| d.naive());
+                let r = crate::program::progress::coach_report(
+                    &pool,
+                    &actor,
+                    who.as_ref(),
+                    from,
+                    to,
+                    chrono::Utc::now(),
+                )
+                .await?;
+                super::progress::coach(ctx, tz, &r)
             }
             Commands::Dashboard { coach: who } => {
                 let who = ids::user_opt(&pool, &actor, who).await?;

@@ -54,12 +54,17 @@ impl Cmd {
                     rows.finish()?;
                     writeln!(std::io::stdout().lock(), "\nNext open slots:")?;
                     output::list(ctx, ctz, &v.open_slots)?;
+                    if !v.programs.is_empty() {
+                        writeln!(std::io::stdout().lock(), "\nPrograms in progress:")?;
+                        output::list(ctx, ctz, &v.programs)?;
+                    }
                 }
                 let me = invoked_as();
                 output::note(
                     ctx,
                     &format!(
                         "\nTry: {me} --as ana.berger@example.com member list\n     \
+                         {me} --as bo.lind@example.com member progress\n     \
                          {me} notify list --status queued"
                     ),
                 );

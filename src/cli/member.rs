@@ -7,9 +7,9 @@ use crate::domain::{
     Email, MembershipStatus, OnboardingStatus, PersonName, Privacy, ProfileText, TimeZone, UserRef,
 };
 use crate::error::Result;
-use crate::ids;
 use crate::member::{self, Filter, MemberUpdate, NewMember};
 use crate::page::{Limit, Page};
+use crate::{coach, ids};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -112,6 +112,11 @@ enum Commands {
         /// The member's email or id (default: the acting member)
         member: Option<UserRef>,
     },
+    /// Attendance, ratings, programs and sessions a week over the last 12 weeks
+    Progress {
+        /// The member's email or id (default: the acting member)
+        member: Option<UserRef>,
+    },
     /// What the member's coach sees: goals (default on) and health info (default off);
     /// without flags, shows the current settings
     Sharing {
@@ -172,6 +177,7 @@ impl Cmd {
             Commands::List { .. }
                 | Commands::Show { .. }
                 | Commands::Dashboard { .. }
+                | Commands::Progress { .. }
                 | Commands::History { .. }
                 | Commands::Export(_)
         );
@@ -218,6 +224,17 @@ impl Cmd {
                 let who = ids::user(&pool, &actor, who).await?;
                 member::show(&pool, &actor, &who).await?
             }
+            Commands::Progress { member: who } => {
+                let who = ids::user_opt(&pool, &actor, who).await?;
+                let p = crate::program::progress::member_progress(
+                    &pool,
+                    &actor,
+                    who.as_ref(),
+                    chrono::Utc::now(),
+                )
+                .await?;
+                return super::progress::member(ctx, tz, &p);
+            }
             Commands::Dashboard { member: who } => {
                 let who = ids::user_opt(&pool, &actor, who).await?;
                 let d = crate::dashboard::member(&pool, &actor, who.as_ref(), chrono::Utc::now())
@@ -247,7 +264,34 @@ impl Cmd {
             Commands::Assign { member: who, coach } => {
                 let who = ids::user(&pool, &actor, who).await?;
                 let coach = ids::user(&pool, &actor, coach).await?;
-                member::assign(&pool, &actor, &who, &coach).await?
+                // Moving a member from another coach is said, and asked on a
+                // terminal; a script (no terminal, or --yes) is not stopped.
+                let before = member::show(&pool, &actor, &who).await?;
+                let from = before.coach_email.clone();
+                if from.is_some() && ctx.can_prompt() {
+                    let to = coach::show(&pool, &actor, &coach).await?;
+                    if before.coach_id != Some(to.id) {
+                        ctx.confirm(&format!(
+                            "Move {} from {} to {}?",
+                            before.email,
+                            from.as_deref().unwrap_or_default(),
+                            to.email
+                        ))
+                        .await?;
+                    }
+                }
+                let after = member::assign(&pool, &actor, &who, &coach).await?;
+                if let Some(from) = from.filter(|_| before.coach_id != after.coach_id) {
+                    output::note(
+                        ctx,
+                        &format!(
+                            "moved {} from {from} to {}",
+                            after.email,
+                            after.coach_email.as_deref().unwrap_or_default()
+                        ),
+                    );
+                }
+                after
             }
             Commands::Unassign { member: who } => {
                 let who = ids::user(&pool, &actor, who).await?;

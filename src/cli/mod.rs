@@ -23,6 +23,7 @@ pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod doctor;
+pub mod insight;
 pub mod invite;
 pub mod login;
 pub mod man;
@@ -30,6 +31,8 @@ pub mod member;
 pub mod message;
 pub mod notify;
 pub mod output;
+pub mod program;
+pub mod progress;
 pub mod prompt;
 pub mod reference;
 pub mod report;
@@ -208,6 +211,22 @@ Examples:
     Connect(connect::Cmd),
     /// Messages between a coach and their members: send, list
     Message(message::Cmd),
+    /// Programs: create, list, show, update, archive, assign (a whole series), accept, decline, adjust, cancel
+    #[command(after_long_help = "Examples:
+  P=$(coachctl --as ana@example.com program create --name 'Strength basics' \\
+        --weeks 12 --per-week 2 -o ids)
+  coachctl --as ana@example.com program assign $P --member bo@example.com \\
+        --start 2027-03-01 --at 'wed 09:00' --at 'fri 17:30'
+  coachctl --as bo@example.com program accept <enrolment>
+  coachctl program show <enrolment>                 (progress)")]
+    Program(program::Cmd),
+    /// Coaching insights from a coach to their member: add, list, ack
+    #[command(after_long_help = "Examples:
+  coachctl --as ana@example.com insight add --member bo@example.com \\
+        --type recommendation --title 'Sleep' --text 'Aim for 8 hours' --priority high
+  coachctl --as bo@example.com insight list --unread
+  coachctl --as bo@example.com insight ack <id> --response 'Will do'")]
+    Insight(insight::Cmd),
     /// The config file (~/.config/coachctl/config.toml): show the effective settings
     #[command(after_long_help = "The file (TOML), found at $COACHCTL_CONFIG, else
 $XDG_CONFIG_HOME/coachctl/config.toml, else ~/.config/coachctl/config.toml:
@@ -446,6 +465,8 @@ pub fn run(cli: Cli, settings: Vec<crate::config::Setting>) -> Result<()> {
             Command::Invite(c) => c.run(&ctx).await,
             Command::Connect(c) => c.run(&ctx).await,
             Command::Message(c) => c.run(&ctx).await,
+            Command::Program(c) => c.run(&ctx).await,
+            Command::Insight(c) => c.run(&ctx).await,
             Command::Config(c) => c.run(&ctx).await,
             Command::Waitlist(c) => c.run(&ctx).await,
         };

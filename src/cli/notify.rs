@@ -45,6 +45,11 @@ enum Commands {
         /// private relay), trusted besides the public roots
         #[arg(long, env = "COACHCTL_SMTP_CA", value_name = "PEM")]
         smtp_ca: Option<std::path::PathBuf>,
+        /// How people reach the organisation, named in every email as the way
+        /// to act on it, e.g. "desk@gym.example or +49 30 1234" (default:
+        /// "reply to this email"); the coachctl command is given as well
+        #[arg(long, env = "COACHCTL_CONTACT", value_name = "TEXT")]
+        contact: Option<String>,
         /// Messages claimed at a time
         #[arg(long, default_value_t = 100)]
         batch: i64,
@@ -88,6 +93,7 @@ impl Cmd {
                 smtp_url,
                 from,
                 smtp_ca,
+                contact,
                 batch,
                 max_attempts,
                 lease,
@@ -100,6 +106,7 @@ impl Cmd {
                 })?;
                 let mut opts = SendOptions::new(url, from);
                 opts.ca = smtp_ca;
+                opts.contact = contact;
                 opts.batch = batch.max(1);
                 opts.max_attempts = max_attempts.max(1);
                 opts.lease = lease.get();

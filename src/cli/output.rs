@@ -1,7 +1,7 @@
 //! Rendering records as a table, JSON, CSV or bare ids. Data goes to stdout;
 //! messages go to stderr.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use chrono::DateTime;
 use clap::ValueEnum;
@@ -449,6 +449,71 @@ pub fn write_json<W: Write, T: Serialize + ?Sized>(w: W, v: &T) -> serde_json::R
     v.serialize(&mut serde_json::Serializer::with_formatter(w, TerminalSafe))
 }
 
+/// One JSON document as a person at a terminal reads it (indented, as
+/// kubectl and gh print it); compact for a pipe, where scripts read it.
+fn for_terminal(json: String) -> String {
+    if io::stdout().is_terminal() {
+        indented(&json)
+    } else {
+        json
+    }
+}
+
+/// Compact JSON text indented by two spaces a level. It works on the text
+/// (already escaped for a terminal), tracking only whether it is inside a
+/// string, so no character is decoded on the way.
+pub(super) fn indented(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() * 2);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut chars = json.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth));
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                // an empty object or array stays on its line
+                if matches!(chars.peek(), Some('}' | ']')) {
+                    if let Some(end) = chars.next() {
+                        out.push(end);
+                    }
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// `v` as JSON text (see [`TerminalSafe`]).
 pub fn json_text<T: Serialize + ?Sized>(v: &T) -> String {
     let mut out = Vec::new();
@@ -631,7 +696,7 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
     let mut out = io::stdout().lock();
     match ctx.global.output {
         Format::Ids => writeln!(out, "{}", shown(&item.id()))?,
-        Format::Json => writeln!(out, "{}", json_text(&to_json(item, tz)?))?,
+        Format::Json => writeln!(out, "{}", for_terminal(json_text(&to_json(item, tz)?)))?,
         Format::Csv => {
             let v = to_json(item, tz)?;
             let Value::Object(map) = v else {
@@ -682,7 +747,7 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
 pub fn value(ctx: &Ctx, v: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     match (ctx.global.output, v) {
-        (Format::Json, _) => writeln!(out, "{}", json_text(v))?,
+        (Format::Json, _) => writeln!(out, "{}", for_terminal(json_text(v)))?,
         (Format::Table, Value::Object(map)) => {
             out.write_all(table::render_fields(map, table::width()).as_bytes())?
         }
@@ -787,6 +852,22 @@ impl Record for crate::waitlist::Joined {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indented_json_reads_back_as_the_same_value_with_strings_untouched() {
+        let v = serde_json::json!({
+            "a": [1, {"b": "x, y: {z}", "c": []}, {}],
+            "q": "say \"hi\" \\ [ok]",
+            "bidi": "k\u{202e}"
+        });
+        let compact = json_text(&v);
+        let pretty = indented(&compact);
+        assert_eq!(serde_json::from_str::<Value>(&pretty).unwrap(), v);
+        assert!(pretty.contains("\n  \"a\": [\n    1,"), "{pretty}");
+        assert!(pretty.contains("\"c\": []"), "{pretty}");
+        assert!(pretty.contains("\"x, y: {z}\""), "{pretty}");
+        assert!(pretty.contains("\\u202e"), "still escaped: {pretty}");
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -76,6 +76,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "the sender of emails (default `coachctl <coachctl@localhost>`)",
     ),
     (
+        "`COACHCTL_CONTACT`",
+        "how people reach the organisation, named in every email as the way to act on it (default \"reply to this email\")",
+    ),
+    (
         "`COACHCTL_SMTP_CA`",
         "a PEM file of the CA of a private SMTP relay",
     ),
@@ -83,7 +87,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, ...",
         "read as libpq reads them, for a server named by `DATABASE_URL`",
     ),
-    ("`NO_COLOR`", "no styling of tables"),
+    ("`NO_COLOR`", "no colour (headings, `error:`)"),
     (
         "`COLUMNS`",
         "the width tables fit (default: the terminal's, else 80)",

@@ -4,6 +4,7 @@
 
 use std::error::Error as _;
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -105,8 +106,49 @@ fn print(json: bool, kind: &str, message: &str) {
         let obj = serde_json::json!({ "kind": kind, "message": message });
         writeln!(err, "{obj}")
     } else {
-        writeln!(err, "error: {message}")
+        writeln!(err, "{}{message}", error_label())
     };
+}
+
+/// `error: `, in bold red when stderr is a terminal (or `--color always`),
+/// as cargo and git write it; plain with `--color never` or NO_COLOR.
+fn error_label() -> &'static str {
+    if stderr_color(
+        std::env::args_os().skip(1),
+        std::env::var_os("NO_COLOR"),
+        std::io::stderr().is_terminal(),
+    ) {
+        "\x1b[1;31merror:\x1b[0m "
+    } else {
+        "error: "
+    }
+}
+
+/// Whether to colour stderr: the last `--color` given wins; `auto` (the
+/// default) colours a terminal unless NO_COLOR is set. Read by hand, as
+/// errors are printed also when clap could not parse the line.
+pub fn stderr_color<I: IntoIterator<Item = OsString>>(
+    args: I,
+    no_color: Option<OsString>,
+    terminal: bool,
+) -> bool {
+    let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
+    let mut chosen: Option<String> = None;
+    while let Some(a) = args.next() {
+        if a == "--" {
+            break;
+        }
+        if a == "--color" {
+            chosen = args.next();
+        } else if let Some(v) = a.strip_prefix("--color=") {
+            chosen = Some(v.to_string());
+        }
+    }
+    match chosen.as_deref() {
+        Some("always") => true,
+        Some("never") => false,
+        _ => terminal && no_color.is_none_or(|v| v.is_empty()),
+    }
 }
 
 /// A roster's bad rows: one line each (`line 17: ...`), every one of them
@@ -128,7 +170,7 @@ fn print_rows(json: bool, kind: &str, rows: &crate::roster::RowErrors) {
         for r in &rows.rows {
             text.push_str(&format!("line {}: {}\n", r.line, escaped(&r.message)));
         }
-        writeln!(err, "{text}error: {summary}")
+        writeln!(err, "{text}{}{summary}", error_label())
     };
 }
 

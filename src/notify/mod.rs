@@ -25,6 +25,7 @@ use crate::page::Limit;
 
 pub mod render;
 pub mod send;
+mod words;
 
 pub use send::{Delivery, Lease, SendOptions, send};
 

@@ -2,7 +2,7 @@
 //! recipient's own time zone, and the calendar attachment of session
 //! notices (see [`crate::calendar`]).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -25,6 +25,23 @@ pub struct Payload {
     pub text: Option<String>,
     pub area: Option<String>,
     pub status: Option<String>,
+    /// Program notices: the enrolment, its program and every session.
+    pub enrolment_id: Option<Uuid>,
+    pub program_name: Option<String>,
+    pub sessions: Option<Vec<SeriesSession>>,
+    /// Insight notices.
+    pub insight_id: Option<Uuid>,
+    pub title: Option<String>,
+}
+
+/// One session of a series notice.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SeriesSession {
+    pub session_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub sequence: i32,
+    pub status: String,
 }
 
 /// The recipient, as the message addresses them.
@@ -33,6 +50,32 @@ pub struct Recipient {
     pub email: String,
     pub name: String,
     pub tz: Tz,
+}
+
+/// What every message of one run shares: how people reach the
+/// organisation, and the year dates are read in.
+#[derive(Debug, Clone)]
+pub struct House {
+    /// Named in every message as the way to act on it (`--contact`), else
+    /// "reply to this email".
+    pub contact: Option<String>,
+    /// Dates of this year are written without it.
+    pub now: DateTime<Utc>,
+}
+
+impl House {
+    /// What a person who does not run coachctl does: "reply to this email".
+    fn reach(&self) -> String {
+        match self
+            .contact
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            Some(c) => format!("contact {c}"),
+            None => "reply to this email".into(),
+        }
+    }
 }
 
 /// A message ready to send.
@@ -44,15 +87,42 @@ pub struct Email {
     pub calendar: Option<(&'static str, String)>,
 }
 
-/// `Mon 29 Mar 09:00 CEST`
-fn when(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz)
-        .format("%a %-d %b %H:%M %Z")
-        .to_string()
+/// `Mon 29 Mar` this year, `Mon 29 Mar 2027` in another.
+fn day(t: DateTime<chrono_tz::Tz>, now: DateTime<Utc>) -> String {
+    if t.year() == now.with_timezone(&t.timezone()).year() {
+        t.format("%a %-d %b").to_string()
+    } else {
+        t.format("%a %-d %b %Y").to_string()
+    }
+}
+
+/// `Mon 29 Mar, 09:00 CEST`
+fn when(t: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
+    let t = t.with_timezone(&tz);
+    format!("{}, {}", day(t, now), t.format("%H:%M %Z"))
+}
+
+/// The one form of a session's time: `Mon 29 Mar 2027, 09:00–10:00 CEST`
+/// (both ends in full when it ends on another day).
+fn span(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
+    let (s, e) = (start.with_timezone(&tz), end.with_timezone(&tz));
+    if s.date_naive() == e.date_naive() {
+        format!(
+            "{}, {}–{} {}",
+            day(s, now),
+            s.format("%H:%M"),
+            e.format("%H:%M"),
+            e.format("%Z")
+        )
+    } else {
+        format!("{} – {}", when(start, tz, now), when(end, tz, now))
+    }
 }
 
 /// Compose the message of one notice for one recipient.
-pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
+pub fn compose(event: &str, p: &Payload, to: &Recipient, house: &House) -> Email {
+    let now = house.now;
+    let reach = house.reach();
     let coach = p.coach_name.clone().unwrap_or_else(|| "your coach".into());
     let member = p
         .member_name
@@ -61,7 +131,11 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
     let to_coach = p.coach_email.as_deref() == Some(to.email.as_str());
     // the other party, as the recipient sees it
     let other = if to_coach { &member } else { &coach };
-    let at = p.start.map(|t| when(t, to.tz)).unwrap_or_default();
+    let at = match (p.start, p.end) {
+        (Some(s), Some(e)) => span(s, e, to.tz, now),
+        (Some(s), None) => when(s, to.tz, now),
+        _ => String::new(),
+    };
     let id = p.session_id.map(|i| i.to_string()).unwrap_or_default();
     let (subject, lead) = match event {
         "session.confirmed" => (
@@ -75,8 +149,8 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         "session.proposed" => (
             format!("{coach} proposes a session: {at}"),
             format!(
-                "{coach} proposes a session. Accept it with `coachctl session accept {id}` \
-                 or decline it with `coachctl session decline {id}`."
+                "{coach} proposes a session. To accept or decline it, {reach}. \
+                 With coachctl: `coachctl session accept {id}` or `coachctl session decline {id}`."
             ),
         ),
         "session.accepted" => (
@@ -102,15 +176,17 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         "session.completed" => (
             format!("How was your session with {coach}? {at}"),
             format!(
-                "Your session with {coach} is complete. Rate it from 1 to 5 with \
+                "Your session with {coach} is complete. How was it, from 1 to 5? To tell \
+                 {coach}, {reach}. With coachctl: \
                  `coachctl session rate {id} --rating 5 --feedback \"...\"`."
             ),
         ),
         "booking.rejected" => (
             format!("Booking with {coach} not possible: {at}"),
-            "Your booking could not be made; please choose another time with \
-             `coachctl slots`."
-                .to_string(),
+            format!(
+                "Your booking could not be made; please choose another time: {reach}, \
+                 or see the free times with `coachctl slots`."
+            ),
         ),
         "member.assigned" => (
             format!("New member: {member}"),
@@ -132,8 +208,8 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
             (
                 format!("{from} asks to connect"),
                 format!(
-                    "{from} asks to connect with you{}.{} Answer with `coachctl connect list` \
-                     and `coachctl connect respond <id> --accept` (or --decline).",
+                    "{from} asks to connect with you{}.{} To answer, {reach}. With coachctl: \
+                     `coachctl connect list` and `coachctl connect respond <id> --accept` (or --decline).",
                     p.area
                         .as_deref()
                         .map(|a| format!(" about {a}"))
@@ -158,8 +234,8 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
             (
                 format!("New message from {from}"),
                 format!(
-                    "{from} wrote:\n\n  {}\n\nReply with `coachctl message send --to <them> --text ...`; \
-                     read the conversation with `coachctl message list`.",
+                    "{from} wrote:\n\n  {}\n\nTo answer, {reach}. With coachctl: \
+                     `coachctl message send --to <them> --text ...`; the conversation: `coachctl message list`.",
                     p.text.as_deref().unwrap_or("").replace('\n', "\n  ")
                 ),
             )
@@ -167,8 +243,78 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         "invitation" => (
             format!("{coach} invites you to coachctl"),
             format!(
-                "{coach} invited you as a member. Accept with `coachctl invite accept <code>`, \
-                 using the code {coach} gave you (it is never sent by email or stored)."
+                "{coach} invited you as a member. To join, use the code {coach} gave you (it is \
+                 never sent by email or stored): {reach}, or run `coachctl invite accept <code>`."
+            ),
+        ),
+        ev if ev.starts_with("program.") => {
+            let program = p.program_name.clone().unwrap_or_else(|| "a program".into());
+            let eid = p.enrolment_id.map(|i| i.to_string()).unwrap_or_default();
+            let n = p.sessions.as_ref().map_or(0, Vec::len);
+            let first = p
+                .sessions
+                .as_ref()
+                .and_then(|s| s.iter().map(|x| x.start).min())
+                .map(|t| when(t, to.tz, now))
+                .unwrap_or_default();
+            match ev {
+                "program.proposed" if to_coach => (
+                    format!("Program {program} proposed to {member}"),
+                    format!(
+                        "You proposed {program} to {member}: {n} sessions from {first}; they are asked to accept it."
+                    ),
+                ),
+                "program.proposed" => (
+                    format!("{coach} proposes the program {program}"),
+                    format!(
+                        "{coach} proposes {program}: {n} sessions from {first}. To accept or decline the \
+                         whole series, {reach}. With coachctl: `coachctl program accept {eid}` or \
+                         `coachctl program decline {eid}`."
+                    ),
+                ),
+                "program.assigned" => (
+                    format!("Program {program} with {other}: {n} sessions"),
+                    format!("{program} with {other} is booked: {n} sessions from {first}."),
+                ),
+                "program.accepted" => (
+                    format!("{member} accepted the program {program}"),
+                    format!("{member} accepted {program}: {n} sessions from {first}."),
+                ),
+                "program.declined" => (
+                    format!("{member} declined the program {program}"),
+                    format!("{member} declined {program}; its seats are free again."),
+                ),
+                "program.adjusted" => (
+                    format!("Program {program} with {other} changed"),
+                    format!("The sessions of {program} with {other} have new times."),
+                ),
+                "program.cancelled" => (
+                    format!("Program {program} with {other} cancelled"),
+                    format!(
+                        "{program} with {other} is cancelled; its remaining sessions are free again."
+                    ),
+                ),
+                "program.completed" => (
+                    format!("Program {program} completed"),
+                    format!("{program} with {other} is complete: well done."),
+                ),
+                _ => (
+                    format!("coachctl: {ev}"),
+                    format!("Something happened: {ev}."),
+                ),
+            }
+        }
+        "insight" => (
+            format!(
+                "{coach} shares an insight: {}",
+                p.title.as_deref().unwrap_or("")
+            ),
+            format!(
+                "{coach} wrote ({}):\n\n  {}\n\nTo answer, {reach}. With coachctl: \
+                 `coachctl insight ack {} --response \"...\"`.",
+                p.status.as_deref().unwrap_or("insight"),
+                p.text.as_deref().unwrap_or("").replace('\n', "\n  "),
+                p.insight_id.map(|i| i.to_string()).unwrap_or_default()
             ),
         ),
         other_event => (
@@ -177,39 +323,67 @@ pub fn compose(event: &str, p: &Payload, to: &Recipient) -> Email {
         ),
     };
     let mut body = format!("Hello {},\n\n{lead}\n", to.name);
-    if let (Some(start), Some(end)) = (p.start, p.end) {
-        body.push_str(&format!(
-            "\nWhen:  {} - {} ({})\nWho:   {coach} (coach), {member} (member)\n",
-            when(start, to.tz),
-            end.with_timezone(&to.tz).format("%H:%M"),
-            to.tz.name(),
-        ));
-    } else if let Some(start) = p.start {
-        body.push_str(&format!("\nWhen:  {}\n", when(start, to.tz)));
+    if p.start.is_some() {
+        body.push_str(&format!("\nWhen:  {at}\n"));
+        if p.end.is_some() {
+            body.push_str(&format!("Who:   {coach} (coach), {member} (member)\n"));
+        }
     }
     if let Some(reason) = p.reason.as_deref().filter(|r| !r.is_empty()) {
         body.push_str(&format!("Why:   {reason}\n"));
     }
     if p.session_id.is_some() {
-        body.push_str(&format!("\nSee it:    coachctl session show {id}\n"));
-        if !matches!(
+        let open = !matches!(
             event,
             "session.cancelled" | "session.completed" | "session.declined"
-        ) {
+        );
+        if open {
+            body.push_str(&format!("\nTo change or cancel it, {reach}.\n"));
+        }
+        body.push_str(&format!("\nWith coachctl:\n  coachctl session show {id}\n"));
+        if open {
             body.push_str(&format!(
-                "Cancel it: coachctl session cancel {id} --reason \"...\"\n"
+                "  coachctl session cancel {id} --reason \"...\"\n"
             ));
         }
     }
+    if let (Some(eid), Some(sessions)) = (p.enrolment_id, p.sessions.as_ref()) {
+        body.push_str("\nSessions:\n");
+        for x in sessions {
+            body.push_str(&format!(
+                "  {}  {}\n",
+                span(x.start, x.end, to.tz, now),
+                x.status
+            ));
+        }
+        body.push_str(&format!(
+            "\nWith coachctl:\n  coachctl program show {eid}\n"
+        ));
+    }
     body.push_str("\n-- \ncoachctl\n");
     let method = match event {
-        "session.confirmed" | "session.rescheduled" | "session.proposed" | "session.accepted" => {
-            Some("REQUEST")
-        }
+        // a reminder carries the event again, unchanged (same UID and
+        // SEQUENCE), so it can be added from the reminder alone
+        "session.confirmed"
+        | "session.rescheduled"
+        | "session.proposed"
+        | "session.accepted"
+        | "reminder.24h"
+        | "reminder.1h" => Some("REQUEST"),
         "session.cancelled" => Some("CANCEL"),
         _ => None,
     };
-    let calendar = method.and_then(|m| Some((m, event_ics(m, event, p)?)));
+    let series_method = match event {
+        "program.proposed" | "program.assigned" | "program.accepted" | "program.adjusted" => {
+            Some("REQUEST")
+        }
+        "program.cancelled" | "program.declined" => Some("CANCEL"),
+        _ => None,
+    };
+    let calendar = match series_method {
+        Some(m) => series_ics(m, p).map(|ics| (m, ics)),
+        None => method.and_then(|m| Some((m, event_ics(m, event, p)?))),
+    };
     // Names and texts were stored by others: nothing in them may reach a
     // mail reader's screen as a control, bidirectional or invisible character.
     Email {
@@ -240,6 +414,29 @@ fn event_ics(method: &str, event: &str, p: &Payload) -> Option<String> {
     Some(crate::calendar::calendar(method, &[e]))
 }
 
+/// Every session of a series as events of one VCALENDAR (a CANCEL lists
+/// the ones it cancels).
+fn series_ics(method: &str, p: &Payload) -> Option<String> {
+    let events: Vec<crate::calendar::Event> = p
+        .sessions
+        .as_ref()?
+        .iter()
+        .filter(|x| method != "CANCEL" || matches!(x.status.as_str(), "cancelled" | "declined"))
+        .map(|x| crate::calendar::Event {
+            id: x.session_id,
+            start: x.start,
+            end: x.end,
+            sequence: x.sequence,
+            status: x.status.clone(),
+            coach_name: p.coach_name.clone().unwrap_or_default(),
+            coach_email: p.coach_email.clone().unwrap_or_default(),
+            member_name: p.member_name.clone().unwrap_or_default(),
+            member_email: p.member_email.clone().unwrap_or_default(),
+        })
+        .collect();
+    (!events.is_empty()).then(|| crate::calendar::calendar(method, &events))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,11 +458,22 @@ mod tests {
             name: "Bo Member".into(),
             tz: chrono_tz::Europe::Berlin,
         };
-        let e = compose("session.confirmed", &p, &to);
+        let house = House {
+            contact: None,
+            now: "2026-12-07T12:00:00Z".parse().unwrap(),
+        };
+        let e = compose("session.confirmed", &p, &to, &house);
         assert_eq!(
             e.subject,
-            "Session with Ana Coach confirmed: Mon 29 Mar 09:00 CEST"
+            "Session with Ana Coach confirmed: Mon 29 Mar 2027, 09:00–10:00 CEST"
         );
+        assert!(
+            e.body
+                .contains("When:  Mon 29 Mar 2027, 09:00–10:00 CEST\n"),
+            "{}",
+            e.body
+        );
+        assert!(e.body.contains("reply to this email"), "{}", e.body);
         assert!(e.body.contains("coachctl session show 00000000-"));
         let (method, ics) = e.calendar.expect("a calendar attachment");
         assert_eq!(method, "REQUEST");
@@ -300,7 +508,11 @@ mod tests {
             "message",
             "connection.requested",
         ] {
-            let e = compose(event, &p, &to);
+            let house = House {
+                contact: Some(hostile.into()),
+                now: Utc::now(),
+            };
+            let e = compose(event, &p, &to, &house);
             assert!(!e.subject.chars().any(unfit), "{event}: {:?}", e.subject);
             assert!(e.subject.contains("live"), "{event}: {:?}", e.subject);
             assert!(
@@ -314,5 +526,88 @@ mod tests {
                 assert!(bare.contains("live"), "{event}: {ics:?}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod house_tests {
+    use super::*;
+
+    fn bo() -> Recipient {
+        Recipient {
+            email: "bo@example.com".into(),
+            name: "Bo Member".into(),
+            tz: chrono_tz::America::New_York,
+        }
+    }
+
+    fn session(start: &str, end: &str) -> Payload {
+        Payload {
+            session_id: Some(Uuid::nil()),
+            start: start.parse().ok(),
+            end: end.parse().ok(),
+            coach_name: Some("Ana Coach".into()),
+            coach_email: Some("ana@example.com".into()),
+            member_name: Some("Bo Member".into()),
+            member_email: Some("bo@example.com".into()),
+            ..Payload::default()
+        }
+    }
+
+    fn house(contact: Option<&str>) -> House {
+        House {
+            contact: contact.map(String::from),
+            now: "2026-12-07T12:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn dates_of_this_year_go_without_it_and_others_with_it() {
+        let p = session("2026-12-14T14:00:00Z", "2026-12-14T15:00:00Z");
+        let e = compose("session.confirmed", &p, &bo(), &house(None));
+        assert!(
+            e.subject.ends_with("Mon 14 Dec, 09:00–10:00 EST"),
+            "{}",
+            e.subject
+        );
+        let p = session("2027-01-04T14:00:00Z", "2027-01-04T15:00:00Z");
+        let e = compose("session.confirmed", &p, &bo(), &house(None));
+        assert!(
+            e.subject.ends_with("Mon 4 Jan 2027, 09:00–10:00 EST"),
+            "{}",
+            e.subject
+        );
+    }
+
+    #[test]
+    fn reminders_carry_the_calendar_event_too() {
+        let p = session("2026-12-14T14:00:00Z", "2026-12-14T15:00:00Z");
+        for event in ["reminder.24h", "reminder.1h"] {
+            let e = compose(event, &p, &bo(), &house(None));
+            let (method, ics) = e.calendar.expect("a calendar attachment");
+            assert_eq!(method, "REQUEST");
+            assert!(ics.contains("DTSTART:20261214T140000Z"), "{ics}");
+        }
+    }
+
+    #[test]
+    fn a_member_is_told_how_to_act_without_the_cli_and_the_command_is_kept() {
+        let p = session("2026-12-14T14:00:00Z", "2026-12-14T15:00:00Z");
+        let e = compose(
+            "session.proposed",
+            &p,
+            &bo(),
+            &house(Some("desk@gym.example")),
+        );
+        assert!(e.body.contains("contact desk@gym.example"), "{}", e.body);
+        assert!(e.body.contains("coachctl session accept"), "{}", e.body);
+        let e = compose("session.confirmed", &p, &bo(), &house(None));
+        assert!(
+            e.body
+                .contains("To change or cancel it, reply to this email."),
+            "{}",
+            e.body
+        );
+        assert!(e.body.contains("coachctl session cancel"), "{}", e.body);
     }
 }

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -26,6 +26,7 @@ use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 use super::render::{self, Payload, Recipient};
+use super::words;
 use crate::actor::Actor;
 use crate::error::{Error, Result};
 
@@ -47,6 +48,9 @@ pub struct SendOptions {
     /// How long a claim holds before another sender may take the message;
     /// renewed right before each hand-off.
     pub lease: Duration,
+    /// How people reach the organisation, named in every message as the
+    /// way to act on it (else "reply to this email").
+    pub contact: Option<String>,
 }
 
 /// `notify send --lease`: `30s`, `5m`, `1h` (whole seconds, minutes or
@@ -106,6 +110,7 @@ impl SendOptions {
             batch: 100,
             max_attempts: 5,
             lease: Duration::from_secs(300),
+            contact: None,
         }
     }
 }
@@ -188,7 +193,11 @@ pub async fn send(pool: &PgPool, actor: &Actor, opts: &SendOptions) -> Result<De
             if !renew(pool, m.id, token, opts.lease).await? {
                 continue;
             }
-            let email = build(&from, &m)?;
+            let house = render::House {
+                contact: opts.contact.clone(),
+                now: chrono::Utc::now(),
+            };
+            let email = build(&from, &m, &house)?;
             let t = transport.clone();
             let started = std::time::Instant::now();
             let outcome = tokio::task::spawn_blocking(move || t.send(&email))
@@ -364,25 +373,48 @@ async fn renew(pool: &PgPool, id: Uuid, token: Uuid, lease: Duration) -> Result<
         == 1)
 }
 
-fn build(from: &Mailbox, m: &Claimed) -> Result<Message> {
+fn build(from: &Mailbox, m: &Claimed, house: &render::House) -> Result<Message> {
     let tz = m.timezone.parse().unwrap_or(chrono_tz::UTC);
     let to = Recipient {
         email: m.email.clone(),
         name: m.name.clone(),
         tz,
     };
-    let email = render::compose(&m.event, &m.payload.0, &to);
-    let mailbox = Mailbox::new(
-        Some(crate::domain::text::shown(&m.name).into_owned()),
-        m.email
-            .parse()
-            .map_err(|_| Error::Internal(format!("unusable recipient address {}", m.email)))?,
-    );
-    let builder = Message::builder()
+    let email = render::compose(&m.event, &m.payload.0, &to, house);
+    let address: lettre::Address = m
+        .email
+        .parse()
+        .map_err(|_| Error::Internal(format!("unusable recipient address {}", m.email)))?;
+    let name = crate::domain::text::shown(&m.name).into_owned();
+    let mut builder = Message::builder()
         .from(from.clone())
-        .to(mailbox)
-        .subject(email.subject)
         .message_id(Some(m.message_id.clone()));
+    // Text outside ASCII goes as whole-word encoded-words (see words.rs).
+    builder = if words::is_plain(&name) {
+        builder.to(Mailbox::new(Some(name), address))
+    } else {
+        let value = format!("{} <{address}>", words::encode(&name, 4));
+        builder
+            .envelope(
+                lettre::address::Envelope::new(from.email.clone().into(), vec![address.clone()])
+                    .map_err(|e| Error::Internal(format!("cannot address the message: {e}")))?,
+            )
+            .raw_header(HeaderValue::dangerous_new_pre_encoded(
+                HeaderName::new_from_ascii_str("To"),
+                format!("{name} <{address}>"),
+                value,
+            ))
+    };
+    builder = if words::is_plain(&email.subject) {
+        builder.subject(email.subject)
+    } else {
+        let value = words::encode(&email.subject, 9);
+        builder.raw_header(HeaderValue::dangerous_new_pre_encoded(
+            HeaderName::new_from_ascii_str("Subject"),
+            email.subject,
+            value,
+        ))
+    };
     let text = SinglePart::plain(email.body);
     let built = match email.calendar {
         Some((method, ics)) => {
