@@ -10,6 +10,9 @@
 //!   bench pgbench-setup <url> <clients> [history]
 //!                                                the same coaches for pgbench, and
 //!                                                `bench_plan`: the bookings it makes
+//!   bench pgbench-script <url> <file>            the pgbench script of the booking
+//!                                                baseline: `booking::book`'s own statement,
+//!                                                its arguments from `bench_plan`
 //!   bench hotslot <url> <clients> <rounds>       one slot, every client answered
 //!   bench slots-setup <url> <sessions>           a coach with N sessions over 90 days
 //!   bench slots-lib <url> <coach> <from> <runs>  library time of 90 days of slots
@@ -234,6 +237,115 @@ async fn bench_coach(p: &PgPool, tag: &str, history: i64) -> Res<(UserRef, Vec<U
     Ok((coach, ms))
 }
 
+/// The booking baseline's pgbench script: the statement `booking::book`
+/// sends, captured from the server after one booking through the library
+/// (so it follows the code, lookups and checks included), its arguments
+/// those of a booking by ids as the operator, drawn from `bench_plan` for
+/// pgbench client `:client_id`'s `:k`-th transaction. Run with -D k=N.
+async fn pgbench_script(url: &str, file: &str) -> Res<()> {
+    let p = pool(url, 1).await?;
+    let tag = format!("script{}", Utc::now().timestamp_micros());
+    let (coach, ms) = bench_coach(&p, &tag, 0).await?;
+    let actor = Actor::operator();
+    let (_, slots) = booking::slots(&p, &actor, &coach, None, 365, false).await?;
+    let slot = slots.first().ok_or("no slot to book")?;
+    let req = Request {
+        coach: coach.clone(),
+        member: Some(ms[0].clone()),
+        at: At::Absolute(slot.start),
+        notes: None,
+        session_type: None,
+    };
+    booking::book(&p, &actor, &req).await?;
+    // One connection: the statements it prepared are the booking's.
+    let found: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT statement, parameter_types::text[] FROM pg_prepared_statements
+         WHERE statement LIKE '%INSERT INTO sessions%' AND statement LIKE '%INSERT INTO bookings%'
+           AND statement LIKE '%INSERT INTO audit_log%' AND statement NOT LIKE '%pg_prepared%'",
+    )
+    .fetch_all(&p)
+    .await?;
+    // The one-statement booking: the snapshot path's statements write one
+    // table each.
+    let [(sql, types)] = found.as_slice() else {
+        let all: Vec<&str> = found.iter().map(|(s, _)| &s[..s.len().min(200)]).collect();
+        return Err(format!(
+            "expected one booking statement, found {}: {all:#?}",
+            found.len()
+        )
+        .into());
+    };
+    let plan =
+        |col: &str| format!("(SELECT {col} FROM bench_plan WHERE client = :client_id AND k = :k)");
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    // The arguments of `booking::book_fast` for a booking by ids (keep in
+    // step with its binds: a changed count stops the bench below).
+    let args: Vec<String> = vec![
+        plan("coach_id"),
+        "NULL".into(),
+        plan("member_id"),
+        "NULL".into(),
+        plan("starts_at"),
+        "NULL".into(),
+        "NULL".into(),
+        "gen_random_uuid()".into(),
+        "NULL".into(),
+        "NULL".into(),
+        "gen_random_uuid()".into(),
+        "NULL".into(),
+        quote(actor.label()),
+        actor.operator_os_user().map_or("NULL".into(), quote),
+    ];
+    if types.len() != args.len() {
+        return Err(format!(
+            "the booking statement takes {} parameters, the bench knows {}: update pgbench_script",
+            types.len(),
+            args.len()
+        )
+        .into());
+    }
+    // pgbench reads `:name` as a variable even inside a string literal (the
+    // audit row's time format): those colons become chr(58).
+    let mut text = String::new();
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                text.push(c);
+            }
+            ':' if quoted => text.push_str("' || chr(58) || '"),
+            // a comment (it may hold an apostrophe) goes
+            '-' if !quoted && chars.peek() == Some(&'-') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        text.push(c);
+                        break;
+                    }
+                }
+            }
+            '$' if !quoted && chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    chars.next();
+                }
+                let i: usize = n.parse::<usize>()? - 1;
+                text.push_str(&format!("(({})::{})", args[i], types[i]));
+            }
+            c => text.push(c),
+        }
+    }
+    let script = format!(
+        "-- generated by `bench pgbench-script`: booking::book's statement\n\\set k :k + 1\n{};\n",
+        text.trim_end()
+    );
+    std::fs::write(file, script)?;
+    println!("parameters={}", types.len());
+    Ok(())
+}
+
 /// Coaches like `throughput`'s for pgbench, and the table `bench_plan`
 /// (client, k, the booking's values): pgbench client `c`'s `k`-th
 /// transaction makes booking k of its own coach with the very statement the
@@ -456,6 +568,7 @@ fn main() -> Res<()> {
                 )
                 .await
             }
+            "pgbench-script" => pgbench_script(&url, &arg(&args, 2, "file")?).await,
             "hotslot" => {
                 hotslot(
                     &url,

@@ -46,6 +46,18 @@ pub async fn slots(
 ) -> Result<(Coach, Vec<Slot>)> {
     let mut conn = pool.acquire().await?;
     let c = coach::find(&mut conn, actor, coach_ref).await?;
+    slots_of(&mut conn, actor, c, from, days, include_full).await
+}
+
+/// [`slots`] of a coach already found, on the caller's connection.
+pub(crate) async fn slots_of(
+    conn: &mut sqlx::PgConnection,
+    actor: &Actor,
+    c: Coach,
+    from: Option<NaiveDate>,
+    days: u32,
+    include_full: bool,
+) -> Result<(Coach, Vec<Slot>)> {
     let tz = c.tz();
     let now = Utc::now();
     let from = from.unwrap_or_else(|| now.with_timezone(&tz).date_naive());
@@ -60,14 +72,14 @@ pub async fn slots(
     if !c.active {
         return Ok((c, Vec::new()));
     }
-    let schedule = load_schedule(&mut conn, &c, (start, end)).await?;
+    let schedule = load_schedule(conn, &c, (start, end)).await?;
     let mut slots = schedule.offered(from, to, now, include_full);
     if c.max_per_day.is_some() || c.max_per_week.is_some() || c.member_max_per_week.is_some() {
         let member = match actor.role() {
             Role::Member => actor.id().map(|i| i.as_uuid()),
             _ => None,
         };
-        hide_at_limits(&mut conn, &c, member, (from, to), &mut slots).await?;
+        hide_at_limits(conn, &c, member, (from, to), &mut slots).await?;
     }
     Ok((c, slots))
 }

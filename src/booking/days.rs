@@ -4,7 +4,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 
-use super::slots;
 use crate::actor::Actor;
 use crate::coach::{self, Coach};
 use crate::domain::{Day, UserRef};
@@ -51,7 +50,7 @@ impl DayRange {
     }
 }
 
-/// [`slots`] over days as typed, read in the coach's zone.
+/// [`super::slots`] over days as typed, read in the coach's zone.
 pub async fn slots_in(
     pool: &PgPool,
     actor: &Actor,
@@ -59,7 +58,10 @@ pub async fn slots_in(
     range: &DayRange,
     include_full: bool,
 ) -> Result<(Coach, Vec<Slot>)> {
-    let c = coach::find(&mut *pool.acquire().await?, actor, coach_ref).await?;
+    // One connection, one lookup of the coach: each release of a pooled
+    // connection costs a round trip (sqlx pings it).
+    let mut conn = pool.acquire().await?;
+    let c = coach::find(&mut conn, actor, coach_ref).await?;
     let (from, days) = range.resolve_at(c.tz(), Utc::now())?;
-    slots(pool, actor, coach_ref, Some(from), days, include_full).await
+    super::slots_of(&mut conn, actor, c, Some(from), days, include_full).await
 }

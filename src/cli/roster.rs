@@ -167,21 +167,24 @@ fn render_import(ctx: &Ctx, actor: &Actor, r: &Report) -> Result<()> {
 /// is a file format, not a table for the eye.
 pub async fn export(ctx: &Ctx, pool: &sqlx::PgPool, actor: &Actor, args: ExportArgs) -> Result<()> {
     let coach = crate::ids::user_opt(pool, actor, args.coach).await?;
-    let records = roster::export(pool, actor, coach.as_ref()).await?;
     match ctx.global.output {
         Format::Table | Format::Wide | Format::Csv => {
-            let out = std::io::stdout().lock();
-            roster::csv_file::write(&records, out)
+            let mut w = roster::csv_file::Writer::new(std::io::stdout().lock());
+            roster::export_each(pool, actor, coach.as_ref(), |r| w.row(&r)).await?;
+            w.finish()
         }
         Format::Json => {
+            let records = roster::export(pool, actor, coach.as_ref()).await?;
             let v = serde_json::to_value(&records).map_err(|e| Error::Internal(e.to_string()))?;
             output::value(ctx, &v)
         }
         Format::Ids => {
-            let mut out = std::io::stdout().lock();
-            for r in &records {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            roster::export_each(pool, actor, coach.as_ref(), |r| {
                 writeln!(out, "{}", r.id)?;
-            }
+                Ok(())
+            })
+            .await?;
             out.flush()?;
             Ok(())
         }

@@ -334,28 +334,67 @@ pub struct Record {
 
 /// Write records as a roster file (header first), formula-guarded.
 pub fn write(records: &[Record], out: impl Write) -> Result<()> {
-    let mut w = csv::WriterBuilder::new().from_writer(out);
-    let io = |e: csv::Error| match e.into_kind() {
+    let mut w = Writer::new(out);
+    for r in records {
+        w.row(r)?;
+    }
+    w.finish()
+}
+
+/// A roster file written row by row, as the rows arrive. The header goes
+/// out with the first row (or at the end): a refusal before any row
+/// leaves stdout empty.
+pub struct Writer<W: Write> {
+    w: csv::Writer<W>,
+    started: bool,
+}
+
+fn csv_io(e: csv::Error) -> Error {
+    match e.into_kind() {
         csv::ErrorKind::Io(e) => Error::Io(e),
         other => Error::Internal(format!("cannot write CSV: {other:?}")),
-    };
-    // Stored control, bidirectional and invisible characters are escaped,
-    // as on a screen: a spreadsheet or a `cat` of the file shows them.
-    let cell = |s: &str| guard(&crate::domain::text::shown_lines(s));
-    w.write_record(COLUMNS).map_err(io)?;
-    for r in records {
-        w.write_record([
-            cell(&r.email),
-            cell(&r.name),
-            cell(r.goals.as_deref().unwrap_or_default()),
-            cell(&r.timezone),
-            cell(r.coach.as_deref().unwrap_or_default()),
-            cell(&r.membership_status),
-        ])
-        .map_err(io)?;
     }
-    w.flush()?;
-    Ok(())
+}
+
+impl<W: Write> Writer<W> {
+    pub fn new(out: W) -> Self {
+        let w = csv::WriterBuilder::new()
+            .buffer_capacity(64 * 1024)
+            .from_writer(out);
+        Writer { w, started: false }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        if !self.started {
+            self.started = true;
+            self.w.write_record(COLUMNS).map_err(csv_io)?;
+        }
+        Ok(())
+    }
+
+    pub fn row(&mut self, r: &Record) -> Result<()> {
+        self.start()?;
+        // Stored control, bidirectional and invisible characters are
+        // escaped, as on a screen: a spreadsheet or a `cat` of the file
+        // shows them.
+        let cell = |s: &str| guard(&crate::domain::text::shown_lines(s));
+        self.w
+            .write_record([
+                cell(&r.email),
+                cell(&r.name),
+                cell(r.goals.as_deref().unwrap_or_default()),
+                cell(&r.timezone),
+                cell(r.coach.as_deref().unwrap_or_default()),
+                cell(&r.membership_status),
+            ])
+            .map_err(csv_io)
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        self.start()?;
+        self.w.flush()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

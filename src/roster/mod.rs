@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -146,10 +147,15 @@ pub async fn import(
     let rows = parsed.rows;
 
     let mut tx = pool.begin().await?;
-    progress.stage("checking", rows.len() as u64);
+    let n = rows.len() as u64;
+    progress.stage("checking", n);
     let ctx = plan::load(&mut tx, actor, &rows, opts).await?;
-    let planned = plan::plan(actor, &rows, opts, &ctx, &mut errors)?;
-    progress.advance(rows.len() as u64);
+    // The plan takes the rows (and frees each once planned), and what was
+    // loaded to check them goes before the write: the plan carries all the
+    // write needs, which keeps the peak of a 100,000-row import down.
+    let planned = plan::plan(actor, rows, opts, &ctx, &mut errors)?;
+    progress.advance(n);
+    drop(ctx);
     if !errors.is_empty() {
         return Err(rows_error(errors));
     }
@@ -184,6 +190,23 @@ pub async fn import(
 /// their own members (goals only where the member shares them), a member
 /// only themself.
 pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Result<Vec<Record>> {
+    let mut all = Vec::new();
+    export_each(pool, actor, coach, |r| {
+        all.push(r);
+        Ok(())
+    })
+    .await?;
+    Ok(all)
+}
+
+/// `member export`, streamed: each record to `each` as its row arrives, in
+/// email order, so memory stays flat however long the roster.
+pub async fn export_each(
+    pool: &PgPool,
+    actor: &Actor,
+    coach: Option<&UserRef>,
+    mut each: impl FnMut(Record) -> Result<()>,
+) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let coach_filter = match coach {
         Some(c) => Some(crate::coach::find(&mut conn, actor, c).await?.id),
@@ -204,7 +227,7 @@ pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Re
         Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
     };
     let hide_unshared_goals = actor.role() == Role::Coach;
-    let records: Vec<Record> = sqlx::query_as(
+    let mut rows = sqlx::query_as::<_, Record>(
         "SELECT u.id, u.email, u.name,
                 CASE WHEN $3 AND NOT m.share_goals THEN NULL ELSE m.goals END AS goals,
                 u.timezone, cu.email AS coach, m.membership_status
@@ -218,9 +241,11 @@ pub async fn export(pool: &PgPool, actor: &Actor, coach: Option<&UserRef>) -> Re
     .bind(scope_coach)
     .bind(scope_self)
     .bind(hide_unshared_goals)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(records)
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        each(r)?;
+    }
+    Ok(())
 }
 
 /// The key a coach reference is looked up by.

@@ -205,7 +205,7 @@ fn holds_seat(coach: Option<Uuid>, status: MembershipStatus) -> Option<Uuid> {
 /// Decide every row; bad rows go to `errors`.
 pub(crate) fn plan(
     actor: &Actor,
-    rows: &[Row],
+    rows: Vec<Row>,
     opts: &Options,
     db: &Loaded,
     errors: &mut Vec<RowError>,
@@ -221,8 +221,10 @@ pub(crate) fn plan(
         .map(|c| (c.id, c))
         .collect();
     let mut planned: Vec<Planned> = Vec::with_capacity(rows.len());
+    // Each row goes as its plan comes: the plans grow into the room the
+    // rows leave (a 100,000-row import holds one of the two, not both).
     for row in rows {
-        match plan_row(actor, row, opts, db, forced) {
+        match plan_row(actor, &row, opts, db, forced) {
             Ok(p) => planned.push(p),
             Err(e) => errors.push(e),
         }
