@@ -154,14 +154,20 @@ fn a_second_apply_and_a_dry_run_change_nothing() {
         .filter(|c| ["program", "enrolment", "insight"].contains(&c["kind"].as_str().unwrap()))
         .map(|c| {
             assert!(c["id"].is_null(), "{c}");
-            (c["kind"].as_str().unwrap().to_string(), c["line"].as_u64().unwrap())
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["line"].as_u64().unwrap(),
+            )
         })
         .collect();
     assert_eq!(
         kinds,
         [
             ("program".to_string(), line_of(&text, "[[program]]") as u64),
-            ("enrolment".to_string(), line_of(&text, "[[enrolment]]") as u64),
+            (
+                "enrolment".to_string(),
+                line_of(&text, "[[enrolment]]") as u64
+            ),
             ("insight".to_string(), line_of(&text, "[[insight]]") as u64),
         ]
     );
@@ -240,7 +246,10 @@ fn a_series_that_cannot_be_booked_fails_naming_its_line_and_books_nothing() {
     assert!(err.contains("nothing was written"), "{err}");
     assert_eq!(db.scalar::<String>(TRACE), before, "something was written");
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM programs"), 0);
-    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM program_enrolments"), 0);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM program_enrolments"),
+        0
+    );
 }
 
 #[test]
@@ -255,8 +264,14 @@ fn bad_values_are_named_with_their_lines_and_nothing_is_written() {
     let run = db.run(&["seed", path.to_str().unwrap()]);
     run.fails_with(3);
     for (needle, message) in [
-        ("difficulty =", "program.difficulty: 'heroic' is not a difficulty"),
-        ("weekly =", "enrolment.weekly: 'someday' is not a day of the week"),
+        (
+            "difficulty =",
+            "program.difficulty: 'heroic' is not a difficulty",
+        ),
+        (
+            "weekly =",
+            "enrolment.weekly: 'someday' is not a day of the week",
+        ),
         ("type =", "insight.type: 'advice' is not an insight type"),
         ("priority =", "insight.priority: 'urgent' is not a priority"),
     ] {

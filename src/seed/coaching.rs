@@ -234,7 +234,11 @@ fn program_differences(old: &Program, d: &ProgramDecl) -> (Vec<String>, ProgramU
         u.per_week = Some(n);
     }
     if let Some(n) = d.length
-        && differ("length", old.length_minutes.to_string(), n.get().to_string())
+        && differ(
+            "length",
+            old.length_minutes.to_string(),
+            n.get().to_string(),
+        )
     {
         u.length = Some(n);
     }
