@@ -144,7 +144,6 @@ async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Insight> {
 
 /// `insight add` by the member's coach (assigned or connected).
 pub async fn add(pool: &PgPool, actor: &Actor, new: &NewInsight) -> Result<Insight> {
-    let mut conn = pool.acquire().await?;
     let coach = actor.as_coach().ok_or_else(|| {
         Error::forbidden(format!(
             "{} is a{} {}; insights are written by the member's coach",
@@ -153,9 +152,20 @@ pub async fn add(pool: &PgPool, actor: &Actor, new: &NewInsight) -> Result<Insig
             actor.role()
         ))
     })?;
-    let m = member::find(&mut conn, actor, &new.member).await?;
-    let c = crate::coach::fetch(&mut conn, coach).await?;
-    if !crate::booking::may_book(&mut conn, &m, &c).await? {
+    add_in(&mut *pool.acquire().await?, actor, coach, new).await
+}
+
+/// `insight add` as `coach` on a connection the caller holds (a seed, whose
+/// admin writes in the coach's name; the write is a savepoint of its transaction).
+pub(crate) async fn add_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    coach: UserId,
+    new: &NewInsight,
+) -> Result<Insight> {
+    let m = member::find(conn, actor, &new.member).await?;
+    let c = crate::coach::fetch(conn, coach).await?;
+    if !crate::booking::may_book(conn, &m, &c).await? {
         return Err(Error::forbidden(format!(
             "{} is neither assigned nor connected to {}; insights go to a coach's own members",
             m.email, c.email

@@ -19,7 +19,7 @@ pub struct Cmd {
     #[arg(long)]
     dry_run: bool,
 
-    /// Change coaches, members, windows and blocks that exist but differ from the file
+    /// Change coaches, members, windows, blocks and programs that exist but differ from the file
     #[arg(long)]
     update: bool,
 }
@@ -99,6 +99,7 @@ fn render(ctx: &Ctx, report: &Report) -> Result<()> {
                 output::list(ctx, tz, &report.changes)?;
             }
             output::note(ctx, &fit(&summary(report), 80));
+            notes(ctx, report);
             Ok(())
         }
         output::Format::Table => {
@@ -106,8 +107,16 @@ fn render(ctx: &Ctx, report: &Report) -> Result<()> {
                 output::raw(&changes_table(&report.changes, super::table::width()))?;
             }
             output::note(ctx, &fit(&summary(report), 80));
+            notes(ctx, report);
             Ok(())
         }
+    }
+}
+
+/// What differs but a seed never changes, one note each after the summary.
+fn notes(ctx: &Ctx, report: &Report) {
+    for n in &report.notes {
+        output::note(ctx, n);
     }
 }
 

@@ -178,7 +178,16 @@ fn name_of(t: &ProfileText) -> Result<String> {
 /// `program create`: a coach's own program or template; an admin's for a
 /// named coach, or without one a template every coach may assign.
 pub async fn create(pool: &PgPool, actor: &Actor, new: &NewProgram) -> Result<Program> {
-    let mut conn = pool.acquire().await?;
+    create_in(&mut *pool.acquire().await?, actor, new).await
+}
+
+/// `program create` on a connection the caller holds (a seed's transaction:
+/// the write is then a savepoint of it).
+pub(crate) async fn create_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    new: &NewProgram,
+) -> Result<Program> {
     let coach_id = match (actor.role(), &new.coach) {
         (Role::Member, _) => {
             return Err(Error::forbidden(format!(
@@ -191,7 +200,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewProgram) -> Result<Pr
                 .as_coach()
                 .ok_or_else(|| Error::Internal("a coach actor without an id".into()))?;
             if let Some(r) = named
-                && coach::find(&mut conn, actor, r).await?.id != me.as_uuid()
+                && coach::find(conn, actor, r).await?.id != me.as_uuid()
             {
                 return Err(Error::forbidden(format!(
                     "{} may only create their own programs",
@@ -200,7 +209,7 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: &NewProgram) -> Result<Pr
             }
             Some(me.as_uuid())
         }
-        (Role::Admin, Some(r)) => Some(coach::find(&mut conn, actor, r).await?.id),
+        (Role::Admin, Some(r)) => Some(coach::find(conn, actor, r).await?.id),
         (Role::Admin, None) if new.template => None,
         (Role::Admin, None) => {
             return Err(Error::invalid(
@@ -344,8 +353,17 @@ async fn changeable(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<
 
 /// `program update ID ...`. Enrolments keep what they were assigned with.
 pub async fn update(pool: &PgPool, actor: &Actor, id: Uuid, u: &ProgramUpdate) -> Result<Program> {
-    let mut conn = pool.acquire().await?;
-    let before = changeable(&mut conn, actor, id).await?;
+    update_in(&mut *pool.acquire().await?, actor, id, u).await
+}
+
+/// `program update` on a connection the caller holds (a seed's transaction).
+pub(crate) async fn update_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    u: &ProgramUpdate,
+) -> Result<Program> {
+    let before = changeable(conn, actor, id).await?;
     if u.template == Some(false) && before.coach_id.is_none() {
         return Err(Error::rule(format!(
             "program {} belongs to no coach, so it stays a template",

@@ -418,16 +418,27 @@ pub async fn assign(
     a: &Assignment,
     dry_run: bool,
 ) -> Result<std::result::Result<Enrolment, SeriesPlan>> {
-    let mut conn = pool.acquire().await?;
-    let p = super::find(&mut conn, actor, a.program).await?;
+    assign_in(&mut *pool.acquire().await?, actor, a, dry_run, false).await
+}
+
+/// `program assign` on a connection the caller holds (a seed's transaction);
+/// `propose` makes an admin's assignment a proposal, as a coach's always is.
+pub(crate) async fn assign_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    a: &Assignment,
+    dry_run: bool,
+    propose: bool,
+) -> Result<std::result::Result<Enrolment, SeriesPlan>> {
+    let p = super::find(conn, actor, a.program).await?;
     if p.archived {
         return Err(Error::rule(format!(
             "program {} is archived; it takes no new members",
             p.name
         )));
     }
-    let c = coach_for(&mut conn, actor, &p, a.coach.as_ref()).await?;
-    let m = parties(&mut conn, actor, &c, &a.member).await?;
+    let c = coach_for(conn, actor, &p, a.coach.as_ref()).await?;
+    let m = parties(conn, actor, &c, &a.member).await?;
     if a.weekly.len() != p.per_week as usize {
         return Err(Error::invalid(format!(
             "program {} has {} session(s) a week; give --at {} time(s), not {}",
@@ -445,7 +456,7 @@ pub async fn assign(
     let tz = c.tz();
     let from = a.start.resolve(tz)?.naive();
     let mut occ = occurrences(tz, from, p.weeks, &a.weekly, p.length_minutes);
-    let proposed = actor.role() == Role::Coach;
+    let proposed = propose || actor.role() == Role::Coach;
     let mut plan = SeriesPlan {
         program_name: p.name.clone(),
         coach_email: c.email.clone(),
@@ -542,7 +553,7 @@ pub async fn assign(
     .fetch_all(&mut *conn)
     .await;
     match rows {
-        Ok(rows) if rows.is_empty() => Ok(Ok(fetch_enrolment(&mut conn, id).await?)),
+        Ok(rows) if rows.is_empty() => Ok(Ok(fetch_enrolment(conn, id).await?)),
         Ok(rows) => {
             mark(&mut occ, rows);
             plan.occurrences = occ;

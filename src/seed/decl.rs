@@ -14,12 +14,18 @@ use crate::domain::{
 };
 use crate::error::{Error, Kind};
 
+mod coaching;
+pub(crate) use coaching::{EnrolmentDecl, InsightDecl, ProgramDecl};
+
 /// A whole organisation as declared.
 #[derive(Debug, Clone, Default)]
 pub struct Org {
     pub(crate) coaches: Vec<CoachDecl>,
     pub(crate) members: Vec<MemberDecl>,
     pub(crate) bookings: Vec<BookingDecl>,
+    pub(crate) programs: Vec<ProgramDecl>,
+    pub(crate) enrolments: Vec<EnrolmentDecl>,
+    pub(crate) insights: Vec<InsightDecl>,
 }
 
 impl Org {
@@ -125,7 +131,18 @@ pub(crate) fn read(file: &str, text: &str, root: &Node) -> Result<Org, Problems>
         problems: Vec::new(),
     };
     let mut org = Org::default();
-    if let Some(top) = cx.table(root, "", &["coach", "member", "booking"]) {
+    if let Some(top) = cx.table(
+        root,
+        "",
+        &[
+            "coach",
+            "member",
+            "booking",
+            "program",
+            "enrolment",
+            "insight",
+        ],
+    ) {
         for node in cx.list(&top, "coach") {
             if let Some(c) = read_coach(&mut cx, node) {
                 org.coaches.push(c);
@@ -139,6 +156,21 @@ pub(crate) fn read(file: &str, text: &str, root: &Node) -> Result<Org, Problems>
         for node in cx.list(&top, "booking") {
             if let Some(b) = read_booking(&mut cx, node) {
                 org.bookings.push(b);
+            }
+        }
+        for node in cx.list(&top, "program") {
+            if let Some(p) = coaching::read_program(&mut cx, node) {
+                org.programs.push(p);
+            }
+        }
+        for node in cx.list(&top, "enrolment") {
+            if let Some(e) = coaching::read_enrolment(&mut cx, node) {
+                org.enrolments.push(e);
+            }
+        }
+        for node in cx.list(&top, "insight") {
+            if let Some(i) = coaching::read_insight(&mut cx, node) {
+                org.insights.push(i);
             }
         }
     }

@@ -20,6 +20,7 @@ use crate::actor::Actor;
 use crate::error::{Error, Kind, Result};
 
 mod apply;
+mod coaching;
 mod decl;
 mod plan;
 mod source;
@@ -135,6 +136,10 @@ pub struct Report {
     /// Created and changed things, in the order of the file; unchanged
     /// ones are only counted.
     pub changes: Vec<Change>,
+    /// What differs but is never changed by a seed (a booked enrolment, a
+    /// sent insight), one sentence each with its line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -151,6 +156,17 @@ pub struct Counts {
     pub windows: usize,
     pub blocks: usize,
     pub bookings: usize,
+    // Left out of JSON when zero, so a file without them reads as before.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub programs: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub enrolments: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub insights: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -161,10 +177,20 @@ impl Counts {
             Entity::Window => self.windows += 1,
             Entity::Block => self.blocks += 1,
             Entity::Booking => self.bookings += 1,
+            Entity::Program => self.programs += 1,
+            Entity::Enrolment => self.enrolments += 1,
+            Entity::Insight => self.insights += 1,
         }
     }
     pub fn total(&self) -> usize {
-        self.coaches + self.members + self.windows + self.blocks + self.bookings
+        self.coaches
+            + self.members
+            + self.windows
+            + self.blocks
+            + self.bookings
+            + self.programs
+            + self.enrolments
+            + self.insights
     }
     /// `2 coaches, 1 window` (zeros left out), or `nothing`.
     pub fn describe(&self) -> String {
@@ -174,6 +200,9 @@ impl Counts {
             (self.windows, "window", "windows"),
             (self.blocks, "block", "blocks"),
             (self.bookings, "booking", "bookings"),
+            (self.programs, "program", "programs"),
+            (self.enrolments, "enrolment", "enrolments"),
+            (self.insights, "insight", "insights"),
         ]
         .iter()
         .filter(|(n, _, _)| *n > 0)
@@ -195,6 +224,9 @@ pub enum Entity {
     Window,
     Block,
     Booking,
+    Program,
+    Enrolment,
+    Insight,
 }
 
 impl Entity {
@@ -205,6 +237,9 @@ impl Entity {
             Entity::Window => "window",
             Entity::Block => "block",
             Entity::Booking => "booking",
+            Entity::Program => "program",
+            Entity::Enrolment => "enrolment",
+            Entity::Insight => "insight",
         }
     }
 }
@@ -261,6 +296,8 @@ pub fn parse(file: &str, text: &str) -> std::result::Result<Org, Problems> {
 }
 
 /// The result of a seed run that reached the database.
+// One per run, returned once: boxing the report would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Outcome {
     /// Applied (or, dry, planned): what changed.
@@ -314,18 +351,25 @@ async fn apply_once(
         Err(problems) => return Ok(Outcome::Refused(problems)),
     };
     let mut report = plan.report(file, opts.dry_run);
-    if plan.is_empty() {
-        // Nothing written: the transaction only read.
-        tx.rollback().await?;
-        return Ok(Outcome::Done(report));
-    }
     // A dry run writes too, then rolls back: what only the write (or a
     // trigger) refuses, it refuses with the same exit code as applying.
-    if let Some(problems) = apply::write(&mut tx, actor, file, &plan).await? {
+    if !plan.is_empty()
+        && let Some(problems) = apply::write(&mut tx, actor, file, &plan).await?
+    {
         tx.rollback().await?;
         return Ok(Outcome::Refused(problems));
     }
-    if opts.dry_run {
+    // Programs, enrolments and insights through their commands' own code,
+    // after the people and schedules they need are written.
+    match coaching::apply(&mut tx, actor, file, org, opts).await? {
+        Ok(done) => done.into_report(&mut report, opts.dry_run),
+        Err(problems) => {
+            tx.rollback().await?;
+            return Ok(Outcome::Refused(problems));
+        }
+    }
+    if report.is_noop() || opts.dry_run {
+        // Nothing to keep: a no-op only read, a dry run is undone.
         tx.rollback().await?;
         return Ok(Outcome::Done(report));
     }

@@ -146,6 +146,7 @@ impl Plan {
             updated: self.updated,
             unchanged: self.unchanged,
             changes,
+            notes: Vec::new(),
         }
     }
 
