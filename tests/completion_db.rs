@@ -25,6 +25,14 @@ fn tab_with(mut cmd: Command, line: &str) -> Tab {
         words.pop();
         words.push("");
     }
+    // The functional tests must not depend on the machine's load: they get
+    // a generous budget; the tests of the budget itself set the real one.
+    if !cmd
+        .get_envs()
+        .any(|(k, _)| k == "COACHCTL_COMPLETE_BUDGET_MS")
+    {
+        cmd.env("COACHCTL_COMPLETE_BUDGET_MS", "3000");
+    }
     let started = Instant::now();
     let out = cmd
         .env("COMPLETE", "fish")
@@ -225,7 +233,8 @@ fn an_unreachable_or_silent_database_completes_nothing_at_once_and_silently() {
         format!("postgres://coachctl@127.0.0.1:{port}/coachctl?connect_timeout=30"),
     ] {
         let mut cmd = db.cmd();
-        cmd.env("DATABASE_URL", &url);
+        cmd.env("DATABASE_URL", &url)
+            .env("COACHCTL_COMPLETE_BUDGET_MS", "180");
         let t = tab_with(cmd, "coachctl book --member an");
         assert_eq!(t.code, 0, "{url}: {}", t.stderr);
         assert!(t.values.is_empty(), "{url}: {:?}", t.values);
@@ -240,7 +249,8 @@ fn a_stopped_embedded_cluster_is_not_started_to_complete() {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = db.cmd();
     cmd.env_remove("DATABASE_URL")
-        .env("COACHCTL_HOME", home.path());
+        .env("COACHCTL_HOME", home.path())
+        .env("COACHCTL_COMPLETE_BUDGET_MS", "180");
     let t = tab_with(cmd, "coachctl book --member an");
     assert_eq!((t.code, t.values.len(), t.stderr.as_str()), (0, 0, ""));
     assert!(t.took < Duration::from_secs(1), "took {:?}", t.took);
@@ -260,7 +270,9 @@ fn a_locked_table_completes_nothing_within_a_second() {
             .execute(&mut *tx)
             .await
             .unwrap();
-        let t = tab_with(db.cmd(), "coachctl member show b");
+        let mut cmd = db.cmd();
+        cmd.env("COACHCTL_COMPLETE_BUDGET_MS", "180");
+        let t = tab_with(cmd, "coachctl member show b");
         assert_eq!((t.code, t.values.len(), t.stderr.as_str()), (0, 0, ""));
         assert!(t.took < Duration::from_secs(1), "took {:?}", t.took);
         tx.rollback().await.unwrap();
@@ -332,6 +344,7 @@ fn fish_completes_an_email_through_the_shipped_script() {
             "source {file}; complete -C 'coachctl book --coach ana@example.com --member an'"
         ))
         .env("PATH", path)
+        .env("COACHCTL_COMPLETE_BUDGET_MS", "3000")
         .output()
         .unwrap();
     let got: Vec<String> = String::from_utf8_lossy(&out.stdout)

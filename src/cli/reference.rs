@@ -80,6 +80,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "how people reach the organisation, named in every email as the way to act on it (default \"reply to this email\")",
     ),
     (
+        "`COACHCTL_COMPLETE_BUDGET_MS`",
+        "how long a Tab may wait for the database (default 180)",
+    ),
+    (
         "`COACHCTL_SMTP_CA`",
         "a PEM file of the CA of a private SMTP relay",
     ),
