@@ -17,6 +17,9 @@ use crate::page::Page;
 use crate::users;
 use futures_util::TryStreamExt;
 
+mod schedule_guard;
+pub(crate) use schedule_guard::{lock_schedule, orphan_error, refuse_orphans};
+
 /// A coach as shown by `coach show` and `coach list`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Coach {
@@ -373,7 +376,7 @@ pub async fn update(
     }
     lock_coach(&mut tx, id).await?;
     if change.timezone.is_some() {
-        crate::availability::lock_schedule(&mut tx, before.id).await?;
+        lock_schedule(&mut tx, before.id).await?;
     }
     users::update_basics(&mut tx, id, change.name.as_ref(), change.timezone).await?;
     apply_profile(&mut tx, id, &change.profile).await?;
@@ -381,13 +384,12 @@ pub async fn update(
     // A new zone moves every window's wall-clock times: refused, naming
     // them, while booked sessions would fall outside.
     if change.timezone.is_some() {
-        crate::availability::refuse_orphans(&mut tx, &after).await?;
+        refuse_orphans(&mut tx, &after).await?;
     }
     record_change(&mut tx, actor, "coach.update", &before, &after).await?;
-    tx.commit().await.on_constraint(
-        "availability_schedule_orphans_sessions",
-        crate::availability::orphan_error,
-    )?;
+    tx.commit()
+        .await
+        .on_constraint("availability_schedule_orphans_sessions", orphan_error)?;
     Ok(after)
 }
 

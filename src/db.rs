@@ -19,12 +19,18 @@ use crate::error::{Error, Result};
 pub mod conninfo;
 pub mod failure;
 pub mod hosts;
+mod life;
 pub mod migrate;
 mod reach;
+mod upgrade;
 
 use conninfo::{ConnInfo, RootCert};
 use hosts::Plan;
+// The embedded cluster's life needs connections and migrations, so it sits
+// here, above crate::embedded, which only builds and runs the server.
+pub use life::{Backup, Destroyed, Restored, backup, destroy, people as life_people, restore};
 pub use reach::Reached;
+pub use upgrade::{Upgraded, upgrade};
 
 /// The migrations compiled into this binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

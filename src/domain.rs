@@ -11,11 +11,15 @@ use uuid::Uuid;
 use crate::error::Error;
 
 mod email;
-pub mod text;
+mod id_prefix;
+// Text hygiene sits below error (whose messages escape with it); the old
+// path stays for its callers.
+pub use crate::text;
 mod when;
 
 pub use email::Email;
-pub use when::{ACCEPTED_DAYS, ACCEPTED_TIMES, At, Bound, Date, Day};
+pub use id_prefix::{IdPrefix, MIN_DIGITS};
+pub use when::{ACCEPTED_DAYS, ACCEPTED_TIMES, At, Bound, Date, Day, local_instant};
 
 macro_rules! display_via_as_str {
     ($t:ty) => {
@@ -133,7 +137,7 @@ pub enum UserRef {
     Id(UserId),
     Email(Email),
     /// The first hex digits of an id (at least 8), resolved by `crate::ids`.
-    Prefix(crate::ids::IdPrefix),
+    Prefix(IdPrefix),
 }
 
 impl UserRef {
@@ -148,10 +152,8 @@ impl UserRef {
         // Hex digits are an id prefix; a word like "ada" or "bead" that
         // happens to be hex is more likely a name mistyped for an email.
         let hex = t.bytes().filter(u8::is_ascii_hexdigit).count();
-        if crate::ids::IdPrefix::looks_like(t)
-            && (hex >= crate::ids::MIN_DIGITS || t.bytes().any(|b| b.is_ascii_digit()))
-        {
-            return crate::ids::IdPrefix::parse(t).map(UserRef::Prefix);
+        if IdPrefix::looks_like(t) && (hex >= MIN_DIGITS || t.bytes().any(|b| b.is_ascii_digit())) {
+            return IdPrefix::parse(t).map(UserRef::Prefix);
         }
         Err(Error::invalid(format!(
             "'{t}' is neither an id nor an email address (an id may be shortened to its first 8 hex digits)"

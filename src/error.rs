@@ -3,12 +3,15 @@
 //!
 //! Every message displays on one line: newlines, control and invisible
 //! characters of any value it quotes are shown as escapes (see
-//! [`crate::domain::text::escaped`]), so nothing a user typed can split or
+//! [`crate::text::escaped`]), so nothing a user typed can split or
 //! rewrite an error on a terminal.
 
 use std::io;
 
-use crate::domain::text::escaped;
+use crate::text::escaped;
+
+mod rows;
+pub use rows::{RowError, RowErrors};
 
 /// Everything that can go wrong, as one clear sentence for a person.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +51,7 @@ pub enum Error {
     /// Exit 3 (or 4): every bad row of a roster file, each with its line;
     /// displayed as the summary sentence, the rows printed before it.
     #[error("{}", escaped(&.0.summary))]
-    Rows(Box<crate::roster::RowErrors>),
+    Rows(Box<RowErrors>),
 
     /// Any other database error: mapped by [`Error::from_sqlx`].
     #[error("{}", describe_sqlx(.0))]
@@ -140,66 +143,6 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-impl From<sqlx::migrate::MigrateError> for Error {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        use sqlx::migrate::MigrateError as M;
-        match e {
-            M::Execute(e) => Error::Database(e),
-            M::ExecuteMigration(e, version) => {
-                let code = match &e {
-                    sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
-                    _ => None,
-                };
-                match (&e, code) {
-                    // A migration that refuses the data it finds says why
-                    // itself (SQLSTATE class CC: coachctl's own sentences).
-                    (sqlx::Error::Database(db), Some(c)) if c.starts_with("CC") => Error::Conflict(
-                        format!("cannot apply migration {version}: {}", db.message()),
-                    ),
-                    (e, _) if is_unavailable(e) => Error::Unavailable(format!(
-                        "cannot apply migration {version}: {}",
-                        describe_sqlx(e)
-                    )),
-                    (_, Some(c)) => Error::Internal(format!(
-                        "migration {version} failed: {} (SQLSTATE {c})",
-                        statement_failure(&c)
-                    )),
-                    (_, None) => Error::Database(e),
-                }
-            }
-            other => migration_history_error(&other),
-        }
-    }
-}
-
-/// A migration run refused before any SQL ran: the database's record of
-/// applied migrations does not match this coachctl's. Exit 8, as for every
-/// command against a schema newer than the binary: this coachctl cannot use
-/// that database.
-fn migration_history_error(e: &sqlx::migrate::MigrateError) -> Error {
-    use sqlx::migrate::MigrateError as M;
-    let latest = crate::db::MIGRATOR
-        .iter()
-        .map(|m| m.version)
-        .max()
-        .unwrap_or(0);
-    Error::Unavailable(match *e {
-        M::VersionMissing(v) if v > latest => format!(
-            "the database schema is newer than this coachctl (migration {v} is unknown to it); upgrade coachctl"
-        ),
-        M::VersionMissing(v) => format!(
-            "the database has migration {v} applied, which this coachctl does not have (another build applied it); use a coachctl that has it"
-        ),
-        M::VersionMismatch(v) => format!(
-            "migration {v} in the database differs from this coachctl's copy (it was changed after it was applied); use the coachctl that applied it"
-        ),
-        M::Dirty(v) => format!(
-            "migration {v} is recorded as partly applied; check the schema, delete its row from _sqlx_migrations, then run coachctl db migrate again"
-        ),
-        _ => return Error::Internal("the migration tool failed".into()),
-    })
-}
-
 /// Extension for results of a statement that may violate a named constraint:
 /// `.on_constraint("users_email_key", |_| Error::conflict("..."))?`.
 pub trait ResultExt<T> {
@@ -215,7 +158,7 @@ impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
     }
 }
 
-fn is_unavailable(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -243,7 +186,7 @@ const BUG: &str = "internal error (this is a bug in coachctl)";
 /// One sentence for a database error that reached the user unmapped:
 /// either an outage (exit 8) or a bug (exit 1). Never SQL text, a server
 /// log line or the driver's own wording ("expected to read 5 bytes").
-fn describe_sqlx(e: &sqlx::Error) -> String {
+pub(crate) fn describe_sqlx(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Io(io) => format!("cannot reach the database: {}", io_cause(io)),
         sqlx::Error::Tls(t) => format!(
@@ -347,7 +290,7 @@ pub(crate) fn refused_connection(code: &str) -> &'static str {
 }
 
 /// What an unmapped statement failure means, by SQLSTATE class.
-fn statement_failure(code: &str) -> &'static str {
+pub(crate) fn statement_failure(code: &str) -> &'static str {
     if code == "42501" {
         return "the database user lacks a privilege that a statement needs";
     }

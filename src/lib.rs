@@ -37,6 +37,7 @@ pub mod roster;
 pub mod schedule;
 pub mod seed;
 pub mod session;
+pub mod text;
 pub mod users;
 pub mod waitlist;
 

@@ -8,10 +8,12 @@
 //! resolved on its own, so an afternoon window never shifts by an hour on a
 //! DST day.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, TimeZone as _, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::domain::DayOfWeek;
+// Lives in domain::when, which resolves dates with it; callers keep this path.
+pub use crate::domain::local_instant;
 
 /// A weekly availability window (times in minutes after local midnight).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,16 +100,6 @@ impl Refusal {
                     .format("%Y-%m-%dT%H:%M:%S%:z")
             ),
         }
-    }
-}
-
-/// The instant a local date and minute-of-day name in `tz`, if it exists.
-pub fn local_instant(tz: chrono_tz::Tz, date: NaiveDate, minute: u16) -> Option<DateTime<Utc>> {
-    let naive = date.and_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)?;
-    match tz.from_local_datetime(&naive) {
-        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
-        LocalResult::None => None,
     }
 }
 

@@ -8,6 +8,9 @@ use crate::actor::Actor;
 use crate::domain::{Email, PersonName, Role, TimeZone, UserId, UserRef};
 use crate::error::{Error, Result, ResultExt};
 
+// Actor::resolve and from_identity: who acts is read from the users table.
+mod acting;
+
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: UserId,

@@ -103,7 +103,7 @@ impl Cmd {
                 report(ctx, &pool, schema, "up to date").await
             }
             Commands::Backup { file } => {
-                let b = crate::embedded::backup(ctx.target(), &file).await?;
+                let b = crate::db::backup(ctx.target(), &file).await?;
                 output::note(
                     ctx,
                     &format!("wrote a backup of {} to {}", b.database, b.file.display()),
@@ -112,7 +112,7 @@ impl Cmd {
             }
             Commands::Restore { file } => {
                 let c = embedded_only(ctx, "db restore")?;
-                let people = crate::embedded::life_people(c).await?;
+                let people = crate::db::life_people(c).await?;
                 if people > 0 {
                     ctx.confirm(&format!(
                         "Replace the {people} people in {} by the backup {}?",
@@ -121,7 +121,7 @@ impl Cmd {
                     ))
                     .await?;
                 }
-                let r = crate::embedded::restore(c, &file).await?;
+                let r = crate::db::restore(c, &file).await?;
                 output::note(
                     ctx,
                     &format!(
@@ -142,7 +142,7 @@ impl Cmd {
             }
             Commands::Upgrade => {
                 let c = embedded_only(ctx, "db upgrade")?;
-                let u = crate::embedded::upgrade(c).await?;
+                let u = crate::db::upgrade(c).await?;
                 let line = match u.method {
                     "nothing" => format!(
                         "the embedded cluster is PostgreSQL {} already; nothing to do",
@@ -169,7 +169,7 @@ impl Cmd {
                     ctx.target().describe()
                 ))
                 .await?;
-                let d = crate::embedded::destroy(c)?;
+                let d = crate::db::destroy(c)?;
                 let line = if d.removed.is_empty() {
                     "there was no embedded database to remove".to_string()
                 } else {

@@ -34,6 +34,7 @@ pub mod output;
 pub mod program;
 pub mod progress;
 pub mod prompt;
+pub mod record;
 pub mod reference;
 pub mod report;
 pub mod roster;

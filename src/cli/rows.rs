@@ -3,16 +3,14 @@
 use std::io::{self, BufWriter, StdoutLock, Write};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::Ctx;
-use super::output::{
-    Format, Record, View, cell_text, csv_text, header, header_cells, new_table, shown_columns,
-    to_json,
+use super::record::{
+    Format, Record, View, csv_text, header, header_cells, new_table, shown_columns, to_json,
 };
-use super::table::{self, Row};
-use crate::error::{Error, Result};
+use super::table::{self, Row, cell_text};
+use crate::error::Result;
 
 /// Push rows out at least this often while a list streams in slowly.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
@@ -200,15 +198,6 @@ impl<'a, T: Record> Rows<'a, T> {
     }
 }
 
-/// A write to stdout that failed inside serde_json: the reader may have
-/// left (a broken pipe, which is no failure), or something else broke.
-pub(super) fn json_write_error(e: serde_json::Error) -> Error {
-    match e.io_error_kind() {
-        Some(kind) => Error::Io(io::Error::from(kind)),
-        None => Error::Internal(e.to_string()),
-    }
-}
-
 /// CSV columns: the id first unless the list columns place it, then the
 /// list columns the rows carry.
 fn csv_columns<T: Record>(rows: &[Value]) -> Vec<&'static str> {
@@ -242,90 +231,6 @@ fn wide_columns<T: Record>(rows: &[Value]) -> Vec<String> {
         }
     }
     cols
-}
-
-/// `member list -o json` of 200,000 members: serialized straight to the
-/// output, byte for byte what `to_json` gives (keys in the same
-/// alphabetical order, the timestamp in the display zone).
-pub(super) fn member_json(
-    m: &crate::member::Member,
-    tz: chrono_tz::Tz,
-    out: &mut dyn Write,
-) -> Result<()> {
-    #[derive(Serialize)]
-    struct Json<'a> {
-        active: bool,
-        coach_email: &'a Option<String>,
-        coach_id: &'a Option<uuid::Uuid>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        coach_notes: &'a Option<String>,
-        email: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        goals: &'a Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        health_info: &'a Option<String>,
-        id: &'a uuid::Uuid,
-        joined_at: LocalTime,
-        membership_status: &'a crate::domain::MembershipStatus,
-        name: &'a str,
-        onboarding_status: &'a crate::domain::OnboardingStatus,
-        privacy: &'a crate::domain::Privacy,
-        share_goals: bool,
-        share_health_info: bool,
-        timezone: &'a str,
-    }
-    let json = Json {
-        active: m.active,
-        coach_email: &m.coach_email,
-        coach_id: &m.coach_id,
-        coach_notes: &m.coach_notes,
-        email: &m.email,
-        goals: &m.goals,
-        health_info: &m.health_info,
-        id: &m.id,
-        joined_at: LocalTime(m.joined_at.with_timezone(&tz)),
-        membership_status: &m.membership_status,
-        name: &m.name,
-        onboarding_status: &m.onboarding_status,
-        privacy: &m.privacy,
-        share_goals: m.share_goals,
-        share_health_info: m.share_health_info,
-        timezone: &m.timezone,
-    };
-    super::output::write_json(out, &json).map_err(json_write_error)
-}
-
-/// `member list -o csv` of 100,000 members: the row `csv_text` gives for
-/// each column of the header (the id, then `Member`'s list columns), with
-/// no JSON in between.
-pub(super) fn member_csv(m: &crate::member::Member, out: &mut dyn Write) -> Result<()> {
-    let mut id = uuid::Uuid::encode_buffer();
-    let cells: [&str; 7] = [
-        m.id.hyphenated().encode_lower(&mut id),
-        &m.email,
-        &m.name,
-        m.coach_email.as_deref().unwrap_or_default(),
-        m.membership_status.as_str(),
-        m.onboarding_status.as_str(),
-        m.privacy.as_str(),
-    ];
-    for (i, c) in cells.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b",")?;
-        }
-        super::output::write_csv_text(out, c)?;
-    }
-    out.write_all(b"\n")?;
-    Ok(())
-}
-
-/// A timestamp as `localize` writes it: RFC 3339, seconds, the zone's offset.
-struct LocalTime(chrono::DateTime<chrono_tz::Tz>);
-
-impl Serialize for LocalTime {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%:z"))
-    }
 }
 
 #[cfg(test)]
@@ -365,7 +270,7 @@ mod tests {
             ] {
                 let mut direct = Vec::new();
                 m.write_json(tz, &mut direct).unwrap();
-                let expected = super::super::output::json_text(&to_json(&m, tz).unwrap());
+                let expected = super::super::record::json_text(&to_json(&m, tz).unwrap());
                 assert_eq!(String::from_utf8(direct).unwrap(), expected);
             }
         }

@@ -10,6 +10,8 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::text::shown_lines;
+
 /// Columns of a table: `COLUMNS` when set, else the terminal's width, else
 /// 80 (piped, or a terminal that reports no size).
 pub fn width() -> usize {
@@ -523,7 +525,7 @@ pub fn render_fields(map: &Map<String, Value>, width: usize) -> String {
     let w = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for k in keys {
-        let text = one_line(&super::output::cell_text(map.get(k)));
+        let text = one_line(&cell_text(map.get(k)));
         let key = k.replace('_', " ");
         if w + GAP.len() + text_width(&text) > width {
             out.push_str(&format!("{key}\n{GAP}{text}\n"));
@@ -564,6 +566,17 @@ pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize) -> Str
         }
     }
     out
+}
+
+/// A value as `-o wide` and status reports show it; newlines stay (a wide
+/// cell holds several lines), nothing that rewrites a terminal does.
+pub fn cell_text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
+        Some(Value::String(s)) => shown_lines(s).into_owned(),
+        Some(other) => shown_lines(&other.to_string()).into_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migrator};
 
 use super::MIGRATOR;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, describe_sqlx, is_unavailable, statement_failure};
 
 /// How long `db migrate` waits for another migration by default.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -258,6 +258,63 @@ fn line_of(sql: &str, needle: &str) -> Option<usize> {
     sql.lines()
         .position(|l| l.to_ascii_lowercase().contains(&needle))
         .map(|i| i + 1)
+}
+
+// Beside MIGRATOR, which the history errors compare against.
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        use sqlx::migrate::MigrateError as M;
+        match e {
+            M::Execute(e) => Error::Database(e),
+            M::ExecuteMigration(e, version) => {
+                let code = match &e {
+                    sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                    _ => None,
+                };
+                match (&e, code) {
+                    // A migration that refuses the data it finds says why
+                    // itself (SQLSTATE class CC: coachctl's own sentences).
+                    (sqlx::Error::Database(db), Some(c)) if c.starts_with("CC") => Error::Conflict(
+                        format!("cannot apply migration {version}: {}", db.message()),
+                    ),
+                    (e, _) if is_unavailable(e) => Error::Unavailable(format!(
+                        "cannot apply migration {version}: {}",
+                        describe_sqlx(e)
+                    )),
+                    (_, Some(c)) => Error::Internal(format!(
+                        "migration {version} failed: {} (SQLSTATE {c})",
+                        statement_failure(&c)
+                    )),
+                    (_, None) => Error::Database(e),
+                }
+            }
+            other => migration_history_error(&other),
+        }
+    }
+}
+
+/// A migration run refused before any SQL ran: the database's record of
+/// applied migrations does not match this coachctl's. Exit 8, as for every
+/// command against a schema newer than the binary: this coachctl cannot use
+/// that database.
+fn migration_history_error(e: &sqlx::migrate::MigrateError) -> Error {
+    use sqlx::migrate::MigrateError as M;
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    Error::Unavailable(match *e {
+        M::VersionMissing(v) if v > latest => format!(
+            "the database schema is newer than this coachctl (migration {v} is unknown to it); upgrade coachctl"
+        ),
+        M::VersionMissing(v) => format!(
+            "the database has migration {v} applied, which this coachctl does not have (another build applied it); use a coachctl that has it"
+        ),
+        M::VersionMismatch(v) => format!(
+            "migration {v} in the database differs from this coachctl's copy (it was changed after it was applied); use the coachctl that applied it"
+        ),
+        M::Dirty(v) => format!(
+            "migration {v} is recorded as partly applied; check the schema, delete its row from _sqlx_migrations, then run coachctl db migrate again"
+        ),
+        _ => return Error::Internal("the migration tool failed".into()),
+    })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
+use chrono::{LocalResult, TimeZone as _};
 
 use super::within_years;
 use crate::error::Error;
@@ -333,8 +334,7 @@ impl Bound {
             Bound::Day(d) => {
                 let d = d.resolve_at(tz, now)?.naive();
                 let day = if end { d.succ_opt().unwrap_or(d) } else { d };
-                let midnight = crate::schedule::local_instant(tz, day, 0)
-                    .or_else(|| crate::schedule::local_instant(tz, day, 60));
+                let midnight = local_instant(tz, day, 0).or_else(|| local_instant(tz, day, 60));
                 midnight
                     .ok_or_else(|| Error::invalid(format!("{day} has no start in {}", tz.name())))
             }
@@ -346,5 +346,15 @@ impl FromStr for Bound {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         Bound::parse(s)
+    }
+}
+
+/// The instant a local date and minute-of-day name in `tz`, if it exists.
+pub fn local_instant(tz: chrono_tz::Tz, date: NaiveDate, minute: u16) -> Option<DateTime<Utc>> {
+    let naive = date.and_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)?;
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        LocalResult::None => None,
     }
 }

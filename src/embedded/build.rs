@@ -56,7 +56,7 @@ pub(super) fn create(cluster: &Cluster, bin: &Path, runner: &ServerUser) -> Resu
 /// Build a complete cluster aside, under a name nothing starts, and leave
 /// it there for the caller to [`Placement::commit`] (an upgrade first fills
 /// it). `initdb_extra` goes to initdb.
-pub(super) fn prepare(
+pub(crate) fn prepare(
     cluster: &Cluster,
     bin: &Path,
     runner: &ServerUser,
@@ -226,16 +226,16 @@ fn clear_pointer(cluster: &Cluster) -> Result<()> {
 }
 
 /// A short stable name for the home, so that its leftovers can be found.
-pub(super) fn home_key(cluster: &Cluster) -> String {
+pub(crate) fn home_key(cluster: &Cluster) -> String {
     format!("{:016x}", fnv(cluster.home().as_os_str().as_bytes()))
 }
 
 /// Where one creation builds the cluster and where it moves it.
-pub(super) struct Placement {
-    pub(super) build: PathBuf,
-    pub(super) done: PathBuf,
+pub(crate) struct Placement {
+    pub(crate) build: PathBuf,
+    pub(crate) done: PathBuf,
     /// The cluster lives outside the home, behind the `server` symlink.
-    pub(super) aside: bool,
+    pub(crate) aside: bool,
     tag: String,
 }
 
@@ -261,7 +261,7 @@ impl Placement {
         })
     }
 
-    pub(super) fn commit(&self, cluster: &Cluster) -> Result<()> {
+    pub(crate) fn commit(&self, cluster: &Cluster) -> Result<()> {
         let rename = |from: &Path, to: &Path| {
             fs::rename(from, to).map_err(|e| {
                 Error::Unavailable(format!(

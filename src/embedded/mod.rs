@@ -22,10 +22,8 @@
 //! `pg_hba.conf` admits only its owner over the socket (peer), and the server
 //! is always started with `listen_addresses=''` on its command line.
 
-mod build;
-mod life;
-mod system;
-mod upgrade;
+pub(crate) mod build;
+pub(crate) mod system;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -36,10 +34,8 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::error::{Error, Result};
-pub use life::{Backup, Destroyed, Restored, backup, destroy, people as life_people, restore};
 use system::ServerUser;
 pub use system::{bin_major, bin_version, binaries_for, find_binaries};
-pub use upgrade::{Upgraded, upgrade};
 
 /// The superuser name the embedded cluster is created with.
 pub const DB_USER: &str = "coachctl";
@@ -51,7 +47,7 @@ pub const DB_NAME: &str = "coachctl";
 pub const ROOT_SERVER_BASE: &str = "/var/lib/coachctl";
 /// The server's port: only names the socket file (`.s.PGSQL.5432`); pinned
 /// so that a `PGPORT` in the environment cannot move it.
-const PORT: u16 = 5432;
+pub(crate) const PORT: u16 = 5432;
 /// How long a starting server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -111,7 +107,7 @@ impl Cluster {
         &self.home
     }
     /// `COACHCTL_HOME/server`: the server directory, or a symlink to it.
-    fn pointer(&self) -> PathBuf {
+    pub(crate) fn pointer(&self) -> PathBuf {
         self.home.join("server")
     }
     /// The directory holding the server's files, wherever it lives.
@@ -245,7 +241,7 @@ impl Cluster {
         }
     }
 
-    fn lock(&self) -> Result<File> {
+    pub(crate) fn lock(&self) -> Result<File> {
         let path = self.home.join("lock");
         let f = OpenOptions::new()
             .create(true)
@@ -264,7 +260,7 @@ impl Cluster {
 
     /// Start the server, or wait for one that is starting (e.g. launched by
     /// a command that was killed meanwhile). True when this call started it.
-    async fn start(&self, bin: &Path, runner: &ServerUser) -> Result<bool> {
+    pub(crate) async fn start(&self, bin: &Path, runner: &ServerUser) -> Result<bool> {
         build::secure_legacy_auth(&self.data_dir(), runner)?;
         let deadline = Instant::now() + START_TIMEOUT;
         let mut last_error = None;
@@ -354,7 +350,7 @@ impl Cluster {
         Ok(())
     }
 
-    async fn create_database(&self) -> Result<()> {
+    pub(crate) async fn create_database(&self) -> Result<()> {
         let mut conn = self.connect_options("postgres").connect().await?;
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
@@ -481,11 +477,11 @@ fn absolute(p: PathBuf) -> Result<PathBuf> {
         .map_err(|e| Error::invalid(format!("cannot resolve COACHCTL_HOME: {e}")))
 }
 
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
+pub(crate) fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Unavailable(format!("cannot {what} {}: {e}", path.display()))
 }
 
-fn last_line(bytes: &[u8]) -> String {
+pub(crate) fn last_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .lines()
         .rev()

@@ -141,7 +141,7 @@ pub fn bin_version(dir: &Path) -> Option<String> {
 
 /// The account the server runs as: ourselves, or an unprivileged user when
 /// we are root; and the system user names that may connect to it.
-pub(super) struct ServerUser {
+pub(crate) struct ServerUser {
     /// `Some((uid, gid))` when we must switch to another user.
     pub switch_to: Option<(u32, u32)>,
     /// The server's system user name.

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::domain::{Role, UserRef};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 
 pub mod csv_file;
 mod plan;
@@ -30,50 +30,8 @@ mod write;
 pub use csv_file::Record;
 pub use plan::{Action, Planned};
 
-/// A bad row: its line in the file and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RowError {
-    pub line: u64,
-    pub message: String,
-    /// `forbidden` when the row asks for what the actor may not do.
-    #[serde(skip)]
-    pub forbidden: bool,
-}
-
-impl RowError {
-    pub fn invalid(line: u64, message: impl Into<String>) -> Self {
-        RowError {
-            line,
-            message: message.into(),
-            forbidden: false,
-        }
-    }
-    pub fn forbidden(line: u64, message: impl Into<String>) -> Self {
-        RowError {
-            line,
-            message: message.into(),
-            forbidden: true,
-        }
-    }
-}
-
-/// Every bad row of a file, as one error: exit 3 (invalid input), or 4 when
-/// the only problems are rows the actor may not write.
-#[derive(Debug)]
-pub struct RowErrors {
-    pub rows: Vec<RowError>,
-    pub summary: String,
-}
-
-impl RowErrors {
-    pub fn kind(&self) -> Kind {
-        if self.rows.iter().all(|r| r.forbidden) {
-            Kind::Forbidden
-        } else {
-            Kind::Invalid
-        }
-    }
-}
+// The row errors live in error, whose Rows variant carries them.
+pub use crate::error::{RowError, RowErrors};
 
 fn rows_error(mut rows: Vec<RowError>) -> Error {
     rows.sort_by_key(|r| r.line);

@@ -18,11 +18,11 @@ use serde::Serialize;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use super::build::{self, Placement};
 use super::life;
-use super::system::{self, ServerUser};
-use super::{Cluster, DB_USER, PORT, io_err};
 use crate::db::Target;
+use crate::embedded::build::{self, Placement};
+use crate::embedded::system::{self, ServerUser};
+use crate::embedded::{Cluster, DB_USER, PORT, io_err};
 use crate::error::{Error, Result};
 
 /// What `db upgrade` did.
@@ -208,7 +208,7 @@ async fn alias_icu(place: &Placement, bin: &Path, runner: &ServerUser, to: u32) 
                 } else {
                     Err(Error::Unavailable(format!(
                         "the new PostgreSQL {to} cluster did not {action}: {}",
-                        super::last_line(&o.stderr)
+                        crate::embedded::last_line(&o.stderr)
                     )))
                 }
             })

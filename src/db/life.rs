@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use serde::Serialize;
 use sqlx::{ConnectOptions, Connection};
 
-use super::{Cluster, DB_NAME, DB_USER, PORT, ROOT_SERVER_BASE, last_line, system};
 use crate::db::Target;
+use crate::embedded::{Cluster, DB_NAME, DB_USER, PORT, ROOT_SERVER_BASE, last_line, system};
 use crate::error::{Error, Result};
 
 /// What `db backup` wrote.
@@ -270,7 +270,7 @@ pub fn destroy(cluster: &Cluster) -> Result<Destroyed> {
 
 /// Old clusters an upgrade keeps until the new one answers (`.old`).
 pub(super) fn kept_aside(cluster: &Cluster) -> Vec<PathBuf> {
-    let prefix = format!("{}-", super::build::home_key(cluster));
+    let prefix = format!("{}-", crate::embedded::build::home_key(cluster));
     let mut found = Vec::new();
     for (dir, keep) in [
         (cluster.home().to_path_buf(), "server."),
@@ -292,7 +292,7 @@ fn remove(path: &Path, removed: &mut Vec<PathBuf>) -> Result<()> {
         Ok(_) => fs::remove_file(path),
         Err(_) => return Ok(()),
     };
-    result.map_err(|e| super::io_err("remove", path, e))?;
+    result.map_err(|e| crate::embedded::io_err("remove", path, e))?;
     removed.push(path.to_path_buf());
     Ok(())
 }
