@@ -31,17 +31,7 @@ fn an_admin_created_by_the_operator_acts_as_admin_under_their_own_name() {
     let role: String = db.scalar("SELECT role FROM users WHERE email = 'ad@example.com'");
     assert_eq!(role, "admin");
 
-    db.run(&[
-        "--as",
-        "ad@example.com",
-        "coach",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-    ])
-    .ok();
+    db.coach("cy").by("ad").create();
     let actor: String =
         db.scalar("SELECT actor_label FROM audit_log WHERE action = 'coach.create'");
     assert_eq!(actor, "ad@example.com");

@@ -56,17 +56,7 @@ fn the_contract_examples_for_slots_booking_and_cancel_work_as_written() {
     );
 
     let b = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at(day, "09:00"),
-            "-o",
-            "json",
-        ])
+        .book_with("ana", "bo", &at(day, "09:00"), &["-o", "json"])
         .json();
     assert_eq!(b["status"], "confirmed");
     assert!(b["booking_id"].is_string() && b["session_id"].is_string());
@@ -117,27 +107,8 @@ fn a_full_slot_exits_6_with_the_exact_message_and_the_rejection_is_recorded() {
     ])
     .ok();
     let day = monday();
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(day, "09:00"),
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.book("ana", "bo", &at(day, "09:00")).ok();
+    db.member("cy").assigned_to("ana").create();
     let err = db
         .run(&[
             "--as",
@@ -168,19 +139,7 @@ fn a_time_that_is_not_an_offered_slot_exits_7_and_says_why() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let day = monday();
-    let book = |when: &str| {
-        db.run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            when,
-        ])
-        .fails_with(7)
-        .to_string()
-    };
+    let book = |when: &str| db.book("ana", "bo", when).fails_with(7).to_string();
     assert!(book(&at(day, "09:30")).contains("not a slot start"));
     assert!(book(&at(day, "14:00")).contains("not a slot start"));
     // in the past
@@ -221,16 +180,7 @@ fn a_time_that_is_not_an_offered_slot_exits_7_and_says_why() {
 fn bad_times_and_days_exit_3() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        "tomorrow",
-    ])
-    .fails_with(3);
+    db.book("ana", "bo", "tomorrow").fails_with(3);
     db.run(&[
         "availability",
         "add",
@@ -369,17 +319,7 @@ fn update_and_remove_refuse_naming_the_sessions_they_would_orphan() {
     ana_with_monday_mornings(&db);
     let day = monday();
     let b = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at(day, "10:15"),
-            "-o",
-            "json",
-        ])
+        .book_with("ana", "bo", &at(day, "10:15"), &["-o", "json"])
         .json();
     let session = b["session_id"].as_str().unwrap().to_string();
     let window = db.run(&["availability", "list", "-o", "ids"]).id();
@@ -430,26 +370,8 @@ fn who_may_book_and_who_sees_which_sessions() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let day = monday();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "dee@example.com",
-        "--name",
-        "Dee",
-    ])
-    .ok();
+    db.member("cy").assigned_to("ana").create();
+    db.member("dee").create();
     // a member books for themself only: to Bo, another member is nobody
     db.run(&[
         "--as",
@@ -464,16 +386,7 @@ fn who_may_book_and_who_sees_which_sessions() {
     ])
     .fails_with(5);
     // a member without that coach may not book them
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "dee@example.com",
-        "--at",
-        &at(day, "09:00"),
-    ])
-    .fails_with(7);
+    db.book("ana", "dee", &at(day, "09:00")).fails_with(7);
     // a coach uses session create, not book
     db.run(&[
         "--as",
@@ -532,17 +445,7 @@ fn a_completed_session_cannot_be_cancelled() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let b = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at(monday(), "09:00"),
-            "-o",
-            "json",
-        ])
+        .book_with("ana", "bo", &at(monday(), "09:00"), &["-o", "json"])
         .json();
     let id = b["session_id"].as_str().unwrap().to_string();
     // `session complete` comes with the sessions issue; set the state directly.
@@ -566,28 +469,10 @@ fn session_list_filters_by_status_and_dates() {
     ana_with_monday_mornings(&db);
     let day = monday();
     let first = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at(day, "09:00"),
-            "-o",
-            "json",
-        ])
+        .book_with("ana", "bo", &at(day, "09:00"), &["-o", "json"])
         .json();
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(day + Duration::days(7), "09:00"),
-    ])
-    .ok();
+    db.book("ana", "bo", &at(day + Duration::days(7), "09:00"))
+        .ok();
     db.run(&[
         "session",
         "cancel",
@@ -634,28 +519,8 @@ fn a_member_holds_at_most_one_seat_in_a_slot() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let when = at(monday(), "09:00");
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &when,
-    ])
-    .ok();
-    let err = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &when,
-        ])
-        .fails_with(6)
-        .to_string();
+    db.book("ana", "bo", &when).ok();
+    let err = db.book("ana", "bo", &when).fails_with(6).to_string();
     assert!(err.contains("already has a seat"), "{err}");
     assert_eq!(db.scalar::<i32>("SELECT booked FROM slots"), 1);
 }
@@ -673,17 +538,7 @@ fn last_sunday(month: u32) -> NaiveDate {
 #[test]
 fn berlin_dst_days_skip_the_missing_hour_take_the_first_of_the_repeated_one_and_keep_afternoons() {
     let db = TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        "Europe/Berlin",
-    ])
-    .ok();
+    db.coach("ana").tz("Europe/Berlin").create();
     for (start, end) in [("01:00", "04:00"), ("14:00", "15:00")] {
         db.run(&[
             "availability",
@@ -738,17 +593,7 @@ fn berlin_dst_days_skip_the_missing_hour_take_the_first_of_the_repeated_one_and_
         ]
     );
     // booking a time that does not exist that day says so
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "bo@example.com",
-        "--name",
-        "Bo",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.member("bo").assigned_to("ana").create();
     let gap = format!("{}T02:30", last_sunday(3));
     let msg = db
         .run(&[
@@ -804,16 +649,7 @@ fn unblocking_dates_offers_their_slots_again() {
         slots_json(&db, day, 1, false).as_array().map(Vec::len),
         Some(2)
     );
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(day, "09:00"),
-    ])
-    .ok();
+    db.book("ana", "bo", &at(day, "09:00")).ok();
     db.run(&["availability", "unblock", &listed]).fails_with(5);
 }
 
@@ -831,15 +667,7 @@ fn a_deactivated_coach_offers_no_slots_and_takes_no_bookings() {
             .is_empty()
     );
     let err = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at(day, "09:00"),
-        ])
+        .book("ana", "bo", &at(day, "09:00"))
         .fails_with(7)
         .to_string();
     assert!(err.contains("deactivated"), "{err}");

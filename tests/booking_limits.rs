@@ -13,36 +13,18 @@ use serde_json::Value;
 /// 09:00-12:00 in 60-minute sessions, 15 minutes buffer, three seats a slot:
 /// slots at 09:00 and 10:15, six seats a day. Members m0..m{n-1} are hers.
 fn ana_with_members(db: &TestDb, n: usize) -> Vec<String> {
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana Coach",
-        "--timezone",
-        "Europe/Berlin",
-        "--max-members",
-        "50",
-    ])
-    .ok();
+    db.coach("ana")
+        .name("Ana Coach")
+        .tz("Europe/Berlin")
+        .max_members(50)
+        .create();
     for day in ["mon", "tue", "wed"] {
         common::window(db, "ana@example.com", day, ("09:00", "12:00"), 60, 15, 3);
     }
     (0..n)
         .map(|i| {
             let email = format!("m{i}@example.com");
-            db.run(&[
-                "member",
-                "create",
-                "--email",
-                &email,
-                "--name",
-                "M",
-                "--coach",
-                "ana@example.com",
-            ])
-            .ok();
+            db.member(&email).name("M").assigned_to("ana").create();
             email
         })
         .collect()
@@ -191,17 +173,7 @@ fn proposals_reschedules_and_plain_sql_are_held_to_the_limits_too() {
     let m = ana_with_members(&db, 3);
     limit(&db, "--max-per-day", "1");
     let first = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            &m[0],
-            "--at",
-            &format!("{}T09:00", day(0)),
-            "-o",
-            "json",
-        ])
+        .book_with("ana", &m[0], &format!("{}T09:00", day(0)), &["-o", "json"])
         .json();
     // a coach's proposal
     db.run(&[

@@ -7,38 +7,14 @@ use common::{TestDb, monday, race};
 
 /// Coach Ana in Europe/Berlin, with room for every member the tests make.
 fn berlin_coach(db: &TestDb) {
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        "Europe/Berlin",
-        "--max-members",
-        "50",
-    ])
-    .ok();
+    db.coach("ana").tz("Europe/Berlin").max_members(50).create();
 }
 
 fn members(db: &TestDb, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
             let email = format!("m{i}@example.com");
-            db.run(&[
-                "member",
-                "create",
-                "--email",
-                &email,
-                "--name",
-                "M",
-                "--coach",
-                "ana@example.com",
-                "-o",
-                "ids",
-            ])
-            .id()
+            db.member(&email).name("M").assigned_to("ana").create()
         })
         .collect()
 }
@@ -189,16 +165,7 @@ fn the_database_itself_refuses_overbooking_and_buffer_clashes_even_from_raw_sql(
     ])
     .ok();
     let ids = members(&db, 2);
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        &ids[0],
-        "--at",
-        &format!("{}T09:00", monday()),
-    ])
-    .ok();
+    db.book("ana", &ids[0], &format!("{}T09:00", monday())).ok();
     // A buggy path that skips every check in code:
     let attempts: Vec<(&str, String)> = common::runtime().block_on(async {
         let pool = db.pool().await;

@@ -15,18 +15,7 @@ fn at(hhmm: &str) -> String {
 }
 
 fn book(db: &TestDb, hhmm: &str) -> String {
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(hhmm),
-        "-o",
-        "ids",
-    ])
-    .id()
+    db.booked("ana", "bo", &at(hhmm))
 }
 
 fn export(db: &TestDb, args: &[&str]) -> String {
@@ -132,43 +121,11 @@ fn the_feed_is_scoped_like_session_list_and_a_change_raises_the_sequence() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let id = book(&db, "09:00");
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-        "--timezone",
-        "UTC",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "di@example.com",
-        "--name",
-        "Di",
-        "--coach",
-        "cy@example.com",
-    ])
-    .ok();
+    db.coach("cy").tz("UTC").create();
+    db.member("di").assigned_to("cy").create();
     common::window(&db, "cy@example.com", "tue", ("09:00", "10:00"), 60, 0, 1);
     let tue = format!("{}T09:00", monday() + chrono::Duration::days(1));
-    let other = db
-        .run(&[
-            "book",
-            "--coach",
-            "cy@example.com",
-            "--member",
-            "di@example.com",
-            "--at",
-            &tue,
-            "-o",
-            "ids",
-        ])
-        .id();
+    let other = db.booked("cy", "di", &tue);
     let bo = export(&db, &["--as", "bo@example.com"]);
     assert!(bo.contains(&format!("UID:{id}@coachctl")));
     assert!(!bo.contains(&other), "another member's session leaked");

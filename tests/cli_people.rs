@@ -56,17 +56,7 @@ fn a_new_coach_gets_the_default_profile() {
 fn lists_come_as_json_arrays_csv_with_a_header_and_ids_one_per_line() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy, Jr.",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.member("cy").name("Cy, Jr.").assigned_to("ana").create();
     let arr = db.run(&["member", "list", "-o", "json"]).json();
     assert_eq!(arr.as_array().map(Vec::len), Some(2));
     assert!(arr[0]["id"].is_string());
@@ -143,15 +133,7 @@ fn an_unknown_flag_is_a_usage_error_exit_2() {
 fn a_member_reading_another_member_is_answered_as_for_nobody_and_nothing_changes() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-    ])
-    .ok();
+    db.member("cy").create();
     let before = db.scalar::<i64>("SELECT count(*) FROM audit_log");
     let err = db
         .run(&["--as", "bo@example.com", "member", "show", "cy@example.com"])
@@ -179,34 +161,9 @@ fn a_member_reading_another_member_is_answered_as_for_nobody_and_nothing_changes
 fn a_coach_lists_only_their_own_members() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ola@example.com",
-        "--name",
-        "Ola",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "assign",
-        "bo@example.com",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-        "--coach",
-        "ola@example.com",
-    ])
-    .ok();
+    db.coach("ola").create();
+    db.assign("bo", "ana");
+    db.member("cy").assigned_to("ola").create();
     let ana_sees = db
         .run(&["--as", "ana@example.com", "member", "list", "-o", "json"])
         .json();
@@ -245,14 +202,7 @@ fn a_coach_lists_only_their_own_members() {
 fn coach_notes_are_hidden_from_the_member() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "member",
-        "assign",
-        "bo@example.com",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.assign("bo", "ana");
     db.run(&[
         "--as",
         "ana@example.com",
@@ -376,17 +326,7 @@ fn assigning_beyond_max_members_exits_6() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
     for e in ["m1@example.com", "m2@example.com"] {
-        db.run(&[
-            "member",
-            "create",
-            "--email",
-            e,
-            "--name",
-            "M",
-            "--coach",
-            "ana@example.com",
-        ])
-        .ok();
+        db.member(e).name("M").assigned_to("ana").create();
     }
     let err = db
         .run(&[
@@ -425,15 +365,7 @@ fn assigning_beyond_max_members_exits_6() {
 fn a_coach_not_accepting_members_is_hidden_from_signup_and_refuses_assignment() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ola@example.com",
-        "--name",
-        "Ola",
-    ])
-    .ok();
+    db.coach("ola").create();
     db.run(&["coach", "update", "ana@example.com", "--not-accepting"])
         .ok();
     let accepting = db
@@ -528,14 +460,7 @@ fn promote_turns_a_member_into_a_coach_admins_only() {
 fn every_change_is_audited_with_before_and_after() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "member",
-        "assign",
-        "bo@example.com",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.assign("bo", "ana");
     db.run(&["member", "onboarding", "bo@example.com", "in_progress"])
         .ok();
     db.run(&["member", "privacy", "bo@example.com", "private"])
@@ -570,25 +495,8 @@ fn every_change_is_audited_with_before_and_after() {
 fn lowering_max_members_below_the_member_count_is_refused() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "member",
-        "assign",
-        "bo@example.com",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.assign("bo", "ana");
+    db.member("cy").assigned_to("ana").create();
     db.run(&["coach", "update", "ana@example.com", "--max-members", "1"])
         .fails_with(6);
     assert_eq!(
@@ -601,15 +509,7 @@ fn lowering_max_members_below_the_member_count_is_refused() {
 fn a_coach_creates_members_only_for_themself() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ola@example.com",
-        "--name",
-        "Ola",
-    ])
-    .ok();
+    db.coach("ola").create();
     let m = db
         .run(&[
             "--as",

@@ -62,10 +62,7 @@ fn tab(db: &TestDb, line: &str) -> Vec<String> {
 }
 
 fn member(db: &TestDb, email: &str) -> String {
-    db.run(&[
-        "member", "create", "--email", email, "--name", "Some One", "-o", "ids",
-    ])
-    .id()
+    db.member(email).name("Some One").create()
 }
 
 #[test]
@@ -193,19 +190,7 @@ fn session_ids_complete_for_the_people_of_the_session_only() {
     ana_with_monday_mornings(&db);
     member(&db, "cy@example.com");
     let at = format!("{}T09:00", monday());
-    let id = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at,
-            "-o",
-            "ids",
-        ])
-        .id();
+    let id = db.booked("ana", "bo", &at);
     assert_eq!(tab(&db, "coachctl session show "), vec![id.clone()]);
     assert_eq!(
         tab(&db, &format!("coachctl session cancel {}", &id[..4])),

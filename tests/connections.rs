@@ -132,33 +132,9 @@ fn a_declined_pair_may_ask_again_only_after_thirty_days() {
 fn only_the_asked_side_answers_and_either_side_or_an_admin_removes() {
     let db = TestDb::new();
     ana_and_bo(&db);
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cal@example.com",
-        "--name",
-        "Cal",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "mo@example.com",
-        "--name",
-        "Mo",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "gone@example.com",
-        "--name",
-        "Gone",
-    ])
-    .ok();
+    db.coach("cal").create();
+    db.member("mo").create();
+    db.member("gone").create();
     db.scalar::<i64>("WITH d AS (UPDATE users SET active = false WHERE email = 'gone@example.com' RETURNING 1) SELECT count(*) FROM d");
     let id = bo_asks_ana(&db);
     for who in [
@@ -241,16 +217,8 @@ fn a_connected_member_books_and_after_removal_keeps_the_session_but_books_no_mor
         1,
         "the booked session stays"
     );
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &format!("{}T10:15", monday()),
-    ])
-    .fails_with(7);
+    db.book("ana", "bo", &format!("{}T10:15", monday()))
+        .fails_with(7);
     let at = format!("{}T10:15", monday());
     db.run(&[
         "--as",

@@ -28,40 +28,10 @@ fn daytime_zone() -> &'static str {
 }
 
 fn coach_and_members(db: &TestDb, zone: &str, members: &[&str]) {
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana Berger",
-        "--timezone",
-        zone,
-    ])
-    .ok();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-        "--timezone",
-        zone,
-    ])
-    .ok();
+    db.coach("ana").name("Ana Berger").tz(zone).create();
+    db.coach("cy").tz(zone).create();
     for m in members {
-        db.run(&[
-            "member",
-            "create",
-            "--email",
-            m,
-            "--name",
-            m,
-            "--coach",
-            "ana@example.com",
-        ])
-        .ok();
+        db.member(m).name(m).assigned_to("ana").create();
     }
     common::window(db, "ana@example.com", "mon", ("09:00", "17:00"), 60, 0, 2);
 }
@@ -362,19 +332,7 @@ fn slots_watch_prints_a_json_line_when_another_process_books_and_ctrl_c_exits_0(
     let wait = std::time::Duration::from_secs(10);
     let first = lines.recv_timeout(wait).expect("the initial view");
     assert_eq!(remaining_at(&first, "09:00"), 2, "{first}");
-    let booked = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &format!("{}T09:00", monday()),
-            "-o",
-            "ids",
-        ])
-        .id();
+    let booked = db.booked("ana", "bo", &format!("{}T09:00", monday()));
     let second = lines.recv_timeout(wait).expect("a line after the booking");
     assert_eq!(remaining_at(&second, "09:00"), 1, "{second}");
     db.run(&["session", "cancel", &booked, "--yes"]).ok();

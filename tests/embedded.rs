@@ -181,8 +181,7 @@ fn db_down_refuses_a_server_it_does_not_manage() {
 #[test]
 fn db_reset_needs_confirmation_and_then_empties_the_data() {
     let db = common::TestDb::new();
-    db.run(&["coach", "create", "--email", "a@example.com", "--name", "A"])
-        .ok();
+    db.coach("a").create();
     db.run(&["db", "reset"]).fails_with(3);
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM users"), 1);
     db.run(&["db", "reset", "--yes"]).ok();

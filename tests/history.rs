@@ -31,33 +31,9 @@ fn rows(run: &common::Run) -> Vec<(String, String, String, String)> {
 fn history_lists_every_change_with_who_and_each_coach_sees_only_their_period() {
     let db = TestDb::new();
     let (ana, bo) = ana_and_bo(&db);
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cal@example.com",
-        "--name",
-        "Cal",
-    ])
-    .ok();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "dee@example.com",
-        "--name",
-        "Dee",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "mo@example.com",
-        "--name",
-        "Mo",
-    ])
-    .ok();
+    db.coach("cal").create();
+    db.coach("dee").create();
+    db.member("mo").create();
     db.run(&["member", "assign", &bo, "--coach", &ana]).ok();
     db.run(&["--as", "ana@example.com", "member", "unassign", &bo])
         .ok();

@@ -68,19 +68,7 @@ fn exec(db: &TestDb, sql: &'static str) {
 fn hostile_org(db: &TestDb) -> String {
     common::ana_with_monday_mornings(db);
     let day = common::monday();
-    let id = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &format!("{day}T09:00"),
-            "-o",
-            "ids",
-        ])
-        .id();
+    let id = db.booked("ana", "bo", &format!("{day}T09:00"));
     db.run(&["session", "note", &id, "--text", "plain"]).ok();
     for (from, to) in [
         ("ana@example.com", "bo@example.com"),

@@ -259,19 +259,7 @@ fn book_at_a_weekday_and_time_and_block_tomorrow_in_the_coachs_zone() {
     let today = Utc::now().with_timezone(&Berlin).date_naive();
     let ahead = (common::monday() - today).num_days();
     let at = format!("+{ahead}d 10:15");
-    let b = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at,
-            "-o",
-            "json",
-        ])
-        .json();
+    let b = db.book_with("ana", "bo", &at, &["-o", "json"]).json();
     let start = b["start"].as_str().unwrap();
     assert!(
         start.starts_with(&format!("{}T10:15:00+0", common::monday())),

@@ -529,15 +529,7 @@ fn time_off_reasons_are_seen_only_by_the_coach_and_admins() {
     let db = TestDb::new();
     let (c, m) = common::ana_and_bo(&db);
     db.run(&["member", "assign", &m, "--coach", &c]).ok();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy Coach",
-    ])
-    .ok();
+    db.coach("cy").name("Cy Coach").create();
     let day = monday().to_string();
     db.run(&[
         "availability",
@@ -598,19 +590,7 @@ fn book_ids_print_the_session_id_that_session_cancel_takes() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let at = format!("{}T09:00", monday());
-    let s = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at,
-            "-o",
-            "ids",
-        ])
-        .id();
+    let s = db.booked("ana", "bo", &at);
     assert_eq!(
         db.scalar::<String>("SELECT id::text FROM sessions"),
         s,
@@ -630,19 +610,7 @@ fn book_json_carries_the_session_id_as_id() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let at = format!("{}T10:15", monday());
-    let b = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at,
-            "-o",
-            "json",
-        ])
-        .json();
+    let b = db.book_with("ana", "bo", &at, &["-o", "json"]).json();
     assert_eq!(b["id"], b["session_id"], "{b}");
     assert!(
         b["booking_id"].is_string() && b["booking_id"] != b["id"],

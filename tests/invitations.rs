@@ -175,17 +175,7 @@ fn an_assigning_invitation_assigns_within_capacity_or_changes_nothing() {
         "ana@example.com"
     );
     // Ana has room for 2: fill the second seat, then an assigning accept is refused whole.
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "di@example.com",
-        "--name",
-        "Di",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.member("di").assigned_to("ana").create();
     let full = invite(&db, "ed@example.com", &["--assign"]);
     assert!(
         db.run(&["invite", "accept", &full])
@@ -208,33 +198,9 @@ fn an_assigning_invitation_assigns_within_capacity_or_changes_nothing() {
 fn who_may_send_answer_revoke_and_list_invitations() {
     let db = TestDb::new();
     ana_and_bo(&db);
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cal@example.com",
-        "--name",
-        "Cal",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "mo@example.com",
-        "--name",
-        "Mo",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "gone@example.com",
-        "--name",
-        "Gone",
-    ])
-    .ok();
+    db.coach("cal").create();
+    db.member("mo").create();
+    db.member("gone").create();
     db.run(&[
         "member",
         "update",

@@ -100,16 +100,7 @@ fn listed(db: &TestDb, who: &[&str]) -> usize {
 fn a_coachs_session_list_reads_the_same_rows_with_20k_and_200k_past_sessions() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &format!("{}T09:00", monday()),
-    ])
-    .ok();
+    db.book("ana", "bo", &format!("{}T09:00", monday())).ok();
 
     plant_history(&db, 20_000, 0);
     let (coach_20k, member_20k) = examined(&db);

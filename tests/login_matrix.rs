@@ -34,15 +34,7 @@ impl Org {
             "Ad",
         ])
         .ok();
-        db.run(&[
-            "member",
-            "create",
-            "--email",
-            "cy@example.com",
-            "--name",
-            "Cy",
-        ])
-        .ok();
+        db.member("cy").create();
         let ad = db.login_url(&["ad@example.com"]);
         let ana = db.login_url(&["ana@example.com"]);
         let bo = db.login_url(&["bo@example.com"]);
@@ -274,17 +266,7 @@ fn what_the_matrix_refuses_stays_refused_under_a_login() {
 #[test]
 fn the_cron_jobs_login_reminds_and_sends_and_does_nothing_else() {
     let org = Org::new();
-    org.db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at("09:00"),
-        ])
-        .ok();
+    org.db.book("ana", "bo", &at("09:00")).ok();
     let cron = org.db.login_url(&["--service", "notifier"]);
     org.ok(&cron, &["session", "remind"]);
     let sink = sink::Sink::start();
@@ -383,15 +365,7 @@ fn booking_policies_work_under_logins_limits_waitlist_offers_and_no_shows() {
     let org = Org::new();
     let (ana, bo) = (org.ana.clone(), org.bo.clone());
     let cy = org.db.login_url(&["cy@example.com"]);
-    org.db
-        .run(&[
-            "member",
-            "assign",
-            "cy@example.com",
-            "--coach",
-            "ana@example.com",
-        ])
-        .ok();
+    org.db.assign("cy", "ana");
     org.ok(
         &ana,
         &[

@@ -82,24 +82,8 @@ fn an_assignment_opens_a_conversation_and_reading_marks_read() {
 fn an_accepted_connection_opens_a_conversation_and_outsiders_may_not_write_or_read_it() {
     let db = TestDb::new();
     ana_and_bo(&db);
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cal@example.com",
-        "--name",
-        "Cal",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "mo@example.com",
-        "--name",
-        "Mo",
-    ])
-    .ok();
+    db.coach("cal").create();
+    db.member("mo").create();
     let id = db
         .run(&[
             "--as",

@@ -262,40 +262,10 @@ fn a_refused_change_queues_nothing_and_a_full_slot_queues_the_rejection() {
 
     // a capacity-one slot taken by Cy, then Bo is turned away
     common::window(&db, "ana@example.com", "tue", ("09:00", "10:00"), 60, 0, 1);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.member("cy").assigned_to("ana").create();
     let tue = format!("{}T09:00", monday() + Duration::days(1));
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "cy@example.com",
-        "--at",
-        &tue,
-    ])
-    .ok();
-    let err = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &tue,
-        ])
-        .fails_with(6)
-        .to_string();
+    db.book("ana", "cy", &tue).ok();
+    let err = db.book("ana", "bo", &tue).fails_with(6).to_string();
     assert!(err.contains("This slot is now full"), "{err}");
     let q = queued(&db);
     assert_eq!(n(&q, "booking.rejected", "bo@example.com"), 1, "{q:?}");
@@ -622,27 +592,8 @@ fn session_remind_queues_each_due_reminder_once_even_run_twice_at_once() {
 fn a_refused_message_fails_at_once_and_notify_retry_queues_it_again() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "bounce@example.com",
-        "--name",
-        "Bounce",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bounce@example.com",
-        "--at",
-        &at("09:00"),
-    ])
-    .ok();
+    db.member("bounce").assigned_to("ana").create();
+    db.book("ana", "bounce", &at("09:00")).ok();
     let sink = Sink::start();
     let out = send(&db, &sink.url()).json();
     assert_eq!(out["failed"], 1, "{out}");
@@ -771,7 +722,7 @@ mod properties {
             let db = TestDb::new();
             let (c, m) = common::ana_and_bo(&db);
             db.run(&["member", "assign", &m, "--coach", &c]).ok();
-            db.run(&["member", "create", "--email", MEMBERS[1], "--name", "Cy", "--coach", ANA]).ok();
+            db.member(MEMBERS[1]).name("Cy").assigned_to(ANA).create();
             for day in ["mon", "tue"] {
                 common::window(&db, ANA, day, ("09:00", "11:15"), 60, 15, 1);
             }
@@ -1130,17 +1081,7 @@ fn a_long_name_outside_ascii_reaches_the_mail_reader_in_whole_words() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);
     let name = "Zoë Ångström-Łukasiewicz de la Peña y Muñoz Dvořáková";
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "zoe@example.com",
-        "--name",
-        name,
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.member("zoe").name(name).assigned_to("ana").create();
     book(&db, "zoe@example.com", "10:15").id();
     let sink = Sink::start();
     let out = common::Run::from(

@@ -342,15 +342,7 @@ fn the_picker_leaves_out_slots_the_member_already_holds() {
 fn moving_a_member_from_another_coach_asks_on_a_terminal_and_says_so_in_a_script() {
     let db = TestDb::new();
     common::ana_with_monday_mornings(&db);
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "dee@example.com",
-        "--name",
-        "Dee Coach",
-    ])
-    .ok();
+    db.coach("dee").name("Dee Coach").create();
     let coach = || {
         db.scalar::<String>(
             "SELECT u.email FROM member_profiles m JOIN users u ON u.id = m.coach_id",

@@ -138,17 +138,7 @@ fn digest(db: &TestDb) -> String {
 /// Ana has a Monday window, Bo and Ana a conversation.
 fn world(db: &TestDb) {
     for (email, name) in [("ana@example.com", "Ana"), ("zed@example.com", "Zed")] {
-        db.run(&[
-            "coach",
-            "create",
-            "--email",
-            email,
-            "--name",
-            name,
-            "--timezone",
-            "UTC",
-        ])
-        .ok();
+        db.coach(email).name(name).tz("UTC").create();
     }
     for (email, coach, privacy) in [
         ("bo@example.com", Some("ana@example.com"), "connections"),
@@ -410,21 +400,11 @@ fn a_coach_asks_and_invites_a_public_member_as_search_shows_them() {
 /// returns the connection's id.
 fn ana_connected_with_cy(db: &TestDb) -> String {
     world(db);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy",
-        "--coach",
-        "zed@example.com",
-        "--goals",
-        "swim a mile",
-        "--health-info",
-        "asthma",
-    ])
-    .ok();
+    db.member("cy")
+        .assigned_to("zed")
+        .arg("--goals", "swim a mile")
+        .arg("--health-info", "asthma")
+        .create();
     db.run(&[
         "--as",
         "zed@example.com",

@@ -14,29 +14,18 @@ fn setup(db: &TestDb) -> String {
         ("ana@example.com", "Ana Coach"),
         ("dee@example.com", "Dee Coach"),
     ] {
-        db.run(&[
-            "coach",
-            "create",
-            "--email",
-            email,
-            "--name",
-            name,
-            "--timezone",
-            "Europe/Berlin",
-            "--max-members",
-            "30",
-        ])
-        .ok();
+        db.coach(email)
+            .name(name)
+            .tz("Europe/Berlin")
+            .max_members(30)
+            .create();
     }
     for (email, coach) in [
         ("bo@example.com", "ana@example.com"),
         ("cy@example.com", "ana@example.com"),
         ("di@example.com", "dee@example.com"),
     ] {
-        db.run(&[
-            "member", "create", "--email", email, "--name", "M", "--coach", coach,
-        ])
-        .ok();
+        db.member(email).name("M").assigned_to(coach).create();
     }
     window(db, "ana@example.com", "wed", ("09:00", "10:00"), 60, 15, 1);
     window(db, "ana@example.com", "thu", ("10:00", "11:00"), 60, 15, 1);
@@ -55,6 +44,26 @@ fn setup(db: &TestDb) -> String {
         "squat",
         "--goal",
         "posture",
+        "-o",
+        "ids",
+    ])
+    .id()
+}
+
+/// The operator assigns `program` to `member` from this Monday, Wednesdays
+/// at 09:00: the enrolment's id.
+fn enrol(db: &TestDb, program: &str, member: &str) -> String {
+    let start = monday().to_string();
+    db.run(&[
+        "program",
+        "assign",
+        program,
+        "--member",
+        member,
+        "--start",
+        &start,
+        "--at",
+        "wed 09:00",
         "-o",
         "ids",
     ])
@@ -187,16 +196,7 @@ fn a_series_meeting_one_full_week_books_nothing_and_names_that_date_with_exit_6(
     let db = TestDb::new();
     let p = setup(&db);
     let third = monday() + chrono::Duration::days(2 + 14);
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "cy@example.com",
-        "--at",
-        &format!("{third}T09:00"),
-    ])
-    .ok();
+    db.book("ana", "cy", &format!("{third}T09:00")).ok();
     let err = assign(&db, "ana@example.com", &p, "bo@example.com")
         .fails_with(6)
         .to_string();
@@ -313,17 +313,7 @@ fn ten_assignments_racing_for_one_weekly_slot_leave_one_complete_series_and_nine
     let mut runs = Vec::new();
     for i in 0..10 {
         let email = format!("r{i}@example.com");
-        db.run(&[
-            "member",
-            "create",
-            "--email",
-            &email,
-            "--name",
-            "R",
-            "--coach",
-            "ana@example.com",
-        ])
-        .ok();
+        db.member(&email).name("R").assigned_to("ana").create();
         runs.push(
             [
                 "program",
@@ -360,22 +350,7 @@ fn ten_assignments_racing_for_one_weekly_slot_leave_one_complete_series_and_nine
 fn cancelling_a_series_frees_every_remaining_seat_and_a_single_session_stays_reschedulable() {
     let db = TestDb::new();
     let p = setup(&db);
-    let start = monday().to_string();
-    let e = db
-        .run(&[
-            "program",
-            "assign",
-            &p,
-            "--member",
-            "bo@example.com",
-            "--start",
-            &start,
-            "--at",
-            "wed 09:00",
-            "-o",
-            "ids",
-        ])
-        .id();
+    let e = enrol(&db, &p, "bo@example.com");
     // one session of the series moves on its own
     let first: String = db.scalar("SELECT id::text FROM sessions ORDER BY starts_at LIMIT 1");
     let thu = monday() + chrono::Duration::days(3);
@@ -422,16 +397,7 @@ fn cancelling_a_series_frees_every_remaining_seat_and_a_single_session_stays_res
         2
     );
     let wed = monday() + chrono::Duration::days(2);
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "cy@example.com",
-        "--at",
-        &format!("{wed}T09:00"),
-    ])
-    .ok();
+    db.book("ana", "cy", &format!("{wed}T09:00")).ok();
     db.assert_invariants();
 }
 
@@ -440,33 +406,10 @@ fn adjusting_moves_every_remaining_session_at_once_or_none_when_a_target_is_take
     let db = TestDb::new();
     let p = setup(&db);
     let start = monday().to_string();
-    let e = db
-        .run(&[
-            "program",
-            "assign",
-            &p,
-            "--member",
-            "bo@example.com",
-            "--start",
-            &start,
-            "--at",
-            "wed 09:00",
-            "-o",
-            "ids",
-        ])
-        .id();
+    let e = enrol(&db, &p, "bo@example.com");
     // Thursday of the third week is taken: the move fails whole
     let third_thu = monday() + chrono::Duration::days(3 + 14);
-    db.run(&[
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "cy@example.com",
-        "--at",
-        &format!("{third_thu}T10:00"),
-    ])
-    .ok();
+    db.book("ana", "cy", &format!("{third_thu}T10:00")).ok();
     let err = db
         .run(&[
             "--as",
@@ -761,28 +704,8 @@ fn members_other_coaches_and_deactivated_users_are_refused_with_the_documented_c
 #[test]
 fn the_enrolment_completes_with_its_last_session_and_progress_counts_it() {
     let db = TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        "UTC",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "bo@example.com",
-        "--name",
-        "Bo",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.coach("ana").tz("UTC").create();
+    db.member("bo").assigned_to("ana").create();
     window(&db, "ana@example.com", "wed", ("09:00", "10:00"), 60, 15, 1);
     let p = db
         .run(&[
@@ -798,22 +721,7 @@ fn the_enrolment_completes_with_its_last_session_and_progress_counts_it() {
             "ids",
         ])
         .id();
-    let start = monday().to_string();
-    let e = db
-        .run(&[
-            "program",
-            "assign",
-            &p,
-            "--member",
-            "bo@example.com",
-            "--start",
-            &start,
-            "--at",
-            "wed 09:00",
-            "-o",
-            "ids",
-        ])
-        .id();
+    let e = enrol(&db, &p, "bo@example.com");
     // Put the series five weeks back (same weekday and time: still in the window).
     runtime_exec(
         &db,
@@ -1056,21 +964,7 @@ fn adjust_racing_a_booking_of_its_target_slot_leaves_one_of_them_whole() {
     let db = TestDb::new();
     let p = setup(&db);
     let start = monday().to_string();
-    let e = db
-        .run(&[
-            "program",
-            "assign",
-            &p,
-            "--member",
-            "bo@example.com",
-            "--start",
-            &start,
-            "--at",
-            "wed 09:00",
-            "-o",
-            "ids",
-        ])
-        .id();
+    let e = enrol(&db, &p, "bo@example.com");
     let target = monday() + chrono::Duration::days(3 + 7);
     let outcomes = race(
         &db,

@@ -7,27 +7,11 @@ use common::TestDb;
 #[test]
 fn sixteen_processes_assigning_to_a_coach_with_room_for_five_leave_exactly_five() {
     let db = TestDb::new();
-    let coach = db
-        .run(&[
-            "coach",
-            "create",
-            "--email",
-            "ana@example.com",
-            "--name",
-            "Ana",
-            "--max-members",
-            "5",
-            "-o",
-            "ids",
-        ])
-        .id();
+    let coach = db.coach("ana").max_members(5).create();
     let members: Vec<String> = (0..16)
         .map(|i| {
             let email = format!("m{i}@example.com");
-            db.run(&[
-                "member", "create", "--email", &email, "--name", "M", "-o", "ids",
-            ])
-            .id()
+            db.member(&email).name("M").create()
         })
         .collect();
     let runs = members
@@ -61,27 +45,9 @@ fn sixteen_processes_assigning_to_a_coach_with_room_for_five_leave_exactly_five(
 #[test]
 fn the_database_itself_refuses_a_sixth_member_even_from_raw_sql() {
     let db = TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--max-members",
-        "1",
-    ])
-    .ok();
+    db.coach("ana").max_members(1).create();
     for i in 0..2 {
-        db.run(&[
-            "member",
-            "create",
-            "--email",
-            &format!("m{i}@example.com"),
-            "--name",
-            "M",
-        ])
-        .ok();
+        db.member(&format!("m{i}@example.com")).name("M").create();
     }
     let result: Result<u64, String> = common::runtime().block_on(async {
         let pool = db.pool().await;

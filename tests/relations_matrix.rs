@@ -20,26 +20,8 @@ fn deactivated_and_unknown_actors_are_refused_by_every_relationship_command() {
     let db = TestDb::new();
     let (c, m) = ana_and_bo(&db);
     db.run(&["member", "assign", &m, "--coach", &c]).ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "gone@example.com",
-        "--name",
-        "Gone",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cal@example.com",
-        "--name",
-        "Cal",
-    ])
-    .ok();
+    db.member("gone").assigned_to("ana").create();
+    db.coach("cal").create();
     db.scalar::<i64>(
         "WITH d AS (UPDATE users SET active = false WHERE email = 'gone@example.com' RETURNING 1)
          SELECT count(*) FROM d",

@@ -22,19 +22,10 @@ fn path(f: &tempfile::NamedTempFile) -> &str {
 }
 
 fn coach(db: &TestDb, email: &str, max: u32) -> String {
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        email,
-        "--name",
-        "A Coach",
-        "--max-members",
-        &max.to_string(),
-        "-o",
-        "ids",
-    ])
-    .id()
+    db.coach(email)
+        .name("A Coach")
+        .max_members(&max.to_string())
+        .create()
 }
 
 fn count(db: &TestDb, sql: &'static str) -> i64 {
@@ -383,15 +374,7 @@ fn a_row_over_the_coachs_capacity_fails_the_file_and_nothing_is_written() {
 fn dry_run_prints_the_plan_and_writes_nothing() {
     let db = TestDb::new();
     coach(&db, "ana@example.com", 5);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "bo@example.com",
-        "--name",
-        "Bo",
-    ])
-    .ok();
+    db.member("bo").create();
     let f = file("email,name\nbo@example.com,Bo Lind\ncy@example.com,Cy\n");
     let out = db.run(&["member", "import", path(&f), "--update", "--dry-run", "-v"]);
     let text = out.ok();
@@ -466,15 +449,7 @@ fn a_coach_imports_into_their_own_roster_and_a_member_may_not_import() {
     let db = TestDb::new();
     coach(&db, "ana@example.com", 5);
     coach(&db, "cy@example.com", 5);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "m@example.com",
-        "--name",
-        "M",
-    ])
-    .ok();
+    db.member("m").create();
     let f = file("email,name\nbo@example.com,Bo\n");
 
     let err = db
@@ -638,19 +613,7 @@ fn an_import_raced_against_member_assign_never_overfills_the_coach() {
     let c = coach(&db, "ana@example.com", 10);
     // 8 members waiting to be assigned one by one, and a file of 6 more.
     let singles: Vec<String> = (0..8)
-        .map(|i| {
-            db.run(&[
-                "member",
-                "create",
-                "--email",
-                &format!("s{i}@example.com"),
-                "--name",
-                "S",
-                "-o",
-                "ids",
-            ])
-            .id()
-        })
+        .map(|i| db.member(&format!("s{i}@example.com")).name("S").create())
         .collect();
     let mut text = String::from("email,name\n");
     for i in 0..6 {

@@ -11,34 +11,13 @@ use proptest::prelude::*;
 
 /// A coach in `zone` with `members` assigned members; returns their ids.
 fn coach_with_members(db: &TestDb, zone: &str, members: usize) -> Vec<String> {
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        zone,
-        "--max-members",
-        "60",
-    ])
-    .ok();
+    db.coach("ana").tz(zone).max_members(60).create();
     (0..members)
         .map(|i| {
-            db.run(&[
-                "member",
-                "create",
-                "--email",
-                &format!("m{i}@example.com"),
-                "--name",
-                "M",
-                "--coach",
-                "ana@example.com",
-                "-o",
-                "ids",
-            ])
-            .id()
+            db.member(&format!("m{i}@example.com"))
+                .name("M")
+                .assigned_to("ana")
+                .create()
         })
         .collect()
 }
@@ -230,17 +209,7 @@ fn a_zone_change_that_would_orphan_booked_sessions_exits_6_naming_them() {
     add_window(&db, "wed", "09:00", "11:00", 0, 5);
     let day = wednesday(0);
     let session = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            &m[0],
-            "--at",
-            &format!("{day}T09:00"),
-            "-o",
-            "json",
-        ])
+        .book_with("ana", &m[0], &format!("{day}T09:00"), &["-o", "json"])
         .json()["session_id"]
         .as_str()
         .unwrap()
@@ -280,16 +249,7 @@ fn raw_sql_cannot_orphan_sessions_by_changing_the_schedule() {
     add_window(&db, "wed", "09:00", "11:00", 0, 5);
     let day = wednesday(0);
     for id in &m {
-        db.run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            id,
-            "--at",
-            &format!("{day}T09:00"),
-        ])
-        .ok();
+        db.book("ana", id, &format!("{day}T09:00")).ok();
     }
     let attempts: Vec<(&str, String)> = common::runtime().block_on(async {
         let pool = db.pool().await;

@@ -191,37 +191,9 @@ proptest! {
 #[test]
 fn search_matches_name_and_area_literally() {
     let db = common::TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--specialization",
-        "running",
-    ])
-    .ok();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cal@example.com",
-        "--name",
-        "Cal",
-        "--specialization",
-        "yoga",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "bo@example.com",
-        "--name",
-        "Bo",
-    ])
-    .ok();
+    db.coach("ana").arg("--specialization", "running").create();
+    db.coach("cal").arg("--specialization", "yoga").create();
+    db.member("bo").create();
     let found = |args: &[&str]| {
         let mut a = vec!["--as", "bo@example.com", "connect", "search", "-o", "json"];
         a.extend_from_slice(args);

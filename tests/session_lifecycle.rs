@@ -16,28 +16,17 @@ fn ana_bo_cy_di(db: &TestDb, cap: u32) {
         ("ana@example.com", "Europe/Berlin"),
         ("cy@example.com", "UTC"),
     ] {
-        db.run(&[
-            "coach",
-            "create",
-            "--email",
-            email,
-            "--name",
-            email,
-            "--timezone",
-            zone,
-            "--max-members",
-            "50",
-        ])
-        .ok();
+        db.coach(email)
+            .name(email)
+            .tz(zone)
+            .max_members(50)
+            .create();
     }
     for (email, coach) in [
         ("bo@example.com", "ana@example.com"),
         ("di@example.com", "cy@example.com"),
     ] {
-        db.run(&[
-            "member", "create", "--email", email, "--name", email, "--coach", coach,
-        ])
-        .ok();
+        db.member(email).name(email).assigned_to(coach).create();
     }
     common::window(
         db,
@@ -364,17 +353,7 @@ fn an_expired_proposal_holds_no_seat_and_cannot_be_accepted() {
 fn rescheduling_moves_the_seat_raises_the_sequence_and_a_full_target_changes_nothing() {
     let db = TestDb::new();
     ana_bo_cy_di(&db, 1);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "ed@example.com",
-        "--name",
-        "Ed",
-        "--coach",
-        "ana@example.com",
-    ])
-    .ok();
+    db.member("ed").assigned_to("ana").create();
     let id = book(&db, "bo@example.com", "09:00", &["-o", "json"]).json()["session_id"]
         .as_str()
         .unwrap()
@@ -446,49 +425,17 @@ fn rescheduling_moves_the_seat_raises_the_sequence_and_a_full_target_changes_not
 #[test]
 fn forty_processes_rescheduling_into_one_slot_of_capacity_three_leave_exactly_three() {
     let db = TestDb::new();
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana",
-        "--timezone",
-        "UTC",
-        "--max-members",
-        "50",
-    ])
-    .ok();
+    db.coach("ana").tz("UTC").max_members(50).create();
     common::window(&db, "ana@example.com", "mon", ("06:00", "22:00"), 15, 0, 3);
     let mut ids = Vec::new();
     for i in 0..40 {
         let email = format!("m{i}@example.com");
-        db.run(&[
-            "member",
-            "create",
-            "--email",
-            &email,
-            "--name",
-            "M",
-            "--coach",
-            "ana@example.com",
-        ])
-        .ok();
+        db.member(&email).name("M").assigned_to("ana").create();
         let minute = 6 * 60 + 15 * (i + 1);
         let hhmm = format!("{:02}:{:02}", minute / 60, minute % 60);
         ids.push(
-            db.run(&[
-                "book",
-                "--coach",
-                "ana@example.com",
-                "--member",
-                &email,
-                "--at",
-                &at(monday(), &hhmm),
-                "-o",
-                "json",
-            ])
-            .json()["session_id"]
+            db.book_with("ana", &email, &at(monday(), &hhmm), &["-o", "json"])
+                .json()["session_id"]
                 .as_str()
                 .unwrap()
                 .to_string(),

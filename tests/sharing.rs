@@ -73,15 +73,7 @@ fn a_coach_sees_goals_but_not_health_info_by_default_in_every_format() {
 fn a_member_turns_goals_off_and_health_info_on_and_only_they_or_an_admin_may() {
     let db = TestDb::new();
     bo_with_a_profile(&db);
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "mo@example.com",
-        "--name",
-        "Mo",
-    ])
-    .ok();
+    db.member("mo").create();
     db.run(&[
         "--as",
         "ana@example.com",

@@ -163,19 +163,7 @@ fn sessions_windows_and_blocks_take_the_8_digit_ids_tables_show() {
     let db = TestDb::new();
     common::ana_with_monday_mornings(&db);
     let at = format!("{}T09:00", common::monday());
-    let id = db
-        .run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at,
-            "-o",
-            "ids",
-        ])
-        .id();
+    let id = db.booked("ana", "bo", &at);
     let short = &id[..8];
     let shown = db.run(&["session", "show", short, "-o", "json"]).json();
     assert_eq!(
@@ -280,35 +268,12 @@ fn an_ambiguous_session_prefix_lists_only_the_sessions_the_actor_may_see() {
     let db = TestDb::new();
     common::ana_with_monday_mornings(&db);
     // A second coach with a member of her own.
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "cy@example.com",
-        "--name",
-        "Cy Coach",
-        "--timezone",
-        "Europe/Berlin",
-    ])
-    .ok();
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "di@example.com",
-        "--name",
-        "Di",
-        "--coach",
-        "cy@example.com",
-    ])
-    .ok();
+    db.coach("cy").name("Cy Coach").tz("Europe/Berlin").create();
+    db.member("di").assigned_to("cy").create();
     common::window(&db, "cy@example.com", "mon", ("09:00", "12:00"), 60, 15, 3);
     let book = |coach: &str, member: &str, time: &str| {
         let at = format!("{}T{time}", common::monday());
-        db.run(&[
-            "book", "--coach", coach, "--member", member, "--at", &at, "-o", "ids",
-        ])
-        .id()
+        db.booked(coach, member, &at)
     };
     let ana1 = book("ana@example.com", "bo@example.com", "09:00");
     let ana2 = book("ana@example.com", "bo@example.com", "10:15");

@@ -172,20 +172,7 @@ fn session_list_shows_sessions_not_yet_ended_and_all_adds_history() {
     let db = TestDb::new();
     common::ana_with_monday_mornings(&db);
     let day = common::monday();
-    let book = |at: String| {
-        db.run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &at,
-            "-o",
-            "ids",
-        ])
-        .id()
-    };
+    let book = |at: String| db.booked("ana", "bo", &at);
     let past = book(format!("{day}T09:00"));
     let ahead = book(format!("{day}T10:15"));
     // a year and a bit back, the same weekday and (in winter or summer) hour

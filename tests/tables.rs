@@ -29,20 +29,7 @@ fn assert_fits(out: &str, width: usize) {
 /// session ids in start order.
 fn booked(db: &TestDb) -> Vec<String> {
     common::ana_with_monday_mornings(db);
-    let book = |at: &str| {
-        db.run(&[
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--member",
-            "bo@example.com",
-            "--at",
-            at,
-            "-o",
-            "ids",
-        ])
-        .id()
-    };
+    let book = |at: &str| db.booked("ana", "bo", at);
     vec![
         book(&format!("{DAY}T09:00")),
         book(&format!("{DAY}T10:15")),
@@ -192,11 +179,7 @@ fn long_names_and_emails_are_cut_with_an_ellipsis_to_fit_80_columns() {
     let long_name = "Maximiliane Konstantinopoulou-Vandenberghe de la Fuente y Montenegro";
     let long_email =
         "maximiliane.konstantinopoulou.vandenberghe@an-exceedingly-long-domain.example.com";
-    let id = db
-        .run(&[
-            "member", "create", "--email", long_email, "--name", long_name, "-o", "ids",
-        ])
-        .id();
+    let id = db.member(long_email).name(long_name).create();
     let out = run(&db, &["member", "list"]);
     assert_fits(&out, 80);
     let row = out.lines().nth(1).unwrap();
@@ -209,15 +192,7 @@ fn long_names_and_emails_are_cut_with_an_ellipsis_to_fit_80_columns() {
 fn the_columns_variable_sets_the_table_width() {
     let db = TestDb::new();
     let long_name = "Maximiliane Konstantinopoulou-Vandenberghe de la Fuente y Montenegro";
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        "max@example.com",
-        "--name",
-        long_name,
-    ])
-    .ok();
+    db.member("max").name(long_name).create();
     let out = db
         .cmd()
         .env("COLUMNS", "50")

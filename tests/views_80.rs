@@ -31,17 +31,10 @@ fn assert_fits(text: &str) {
 fn org(db: &TestDb) -> String {
     let (c, _m) = common::ana_and_bo(db);
     let long = "bartholomew.featherstonehaugh-wolfeschlegel@example.com";
-    db.run(&[
-        "member",
-        "create",
-        "--email",
-        long,
-        "--name",
-        "Bartholomew Featherstonehaugh-Wolfeschlegelsteinhausenberger",
-        "--coach",
-        &c,
-    ])
-    .ok();
+    db.member(long)
+        .name("Bartholomew Featherstonehaugh-Wolfeschlegelsteinhausenberger")
+        .assigned_to(&c)
+        .create();
     db.run(&[
         "invite",
         "send",

@@ -10,19 +10,11 @@ use serde_json::Value;
 /// Ana Coach (Berlin) with Monday 09:00-12:00, 60-minute sessions, 15
 /// minutes buffer, `cap` seats a slot, and members m0..m{n-1} of hers.
 fn ana_with_members(db: &TestDb, cap: u32, n: usize) -> Vec<String> {
-    db.run(&[
-        "coach",
-        "create",
-        "--email",
-        "ana@example.com",
-        "--name",
-        "Ana Coach",
-        "--timezone",
-        "Europe/Berlin",
-        "--max-members",
-        "50",
-    ])
-    .ok();
+    db.coach("ana")
+        .name("Ana Coach")
+        .tz("Europe/Berlin")
+        .max_members(50)
+        .create();
     common::window(
         db,
         "ana@example.com",
@@ -35,17 +27,10 @@ fn ana_with_members(db: &TestDb, cap: u32, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
             let email = format!("m{i}@example.com");
-            db.run(&[
-                "member",
-                "create",
-                "--email",
-                &email,
-                "--name",
-                &format!("M{i}"),
-                "--coach",
-                "ana@example.com",
-            ])
-            .ok();
+            db.member(&email)
+                .name(&format!("M{i}"))
+                .assigned_to("ana")
+                .create();
             email
         })
         .collect()

@@ -9,6 +9,8 @@ use std::process::Output;
 use coachctl::embedded::Cluster;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
+mod people;
+
 /// Where the shared test cluster lives: `COACHCTL_TEST_HOME`, else a short
 /// path under the system temp dir, one per checkout (a unix socket path may
 /// not exceed 107 bytes, so it cannot live under a deep target dir).
@@ -309,33 +311,12 @@ pub fn monday() -> chrono::NaiveDate {
 /// two members) and member Bo, unassigned. Returns their ids.
 pub fn ana_and_bo(db: &TestDb) -> (String, String) {
     let c = db
-        .run(&[
-            "coach",
-            "create",
-            "--email",
-            "ana@example.com",
-            "--name",
-            "Ana Coach",
-            "--timezone",
-            "Europe/Berlin",
-            "--max-members",
-            "2",
-            "-o",
-            "ids",
-        ])
-        .id();
-    let m = db
-        .run(&[
-            "member",
-            "create",
-            "--email",
-            "bo@example.com",
-            "--name",
-            "Bo Member",
-            "-o",
-            "ids",
-        ])
-        .id();
+        .coach("ana")
+        .name("Ana Coach")
+        .tz("Europe/Berlin")
+        .max_members(2)
+        .create();
+    let m = db.member("bo").name("Bo Member").create();
     (c, m)
 }
 
