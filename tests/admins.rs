@@ -49,21 +49,15 @@ fn only_an_admin_creates_lists_or_removes_admins() {
     admin(&db, "ad@example.com");
     for who in ["ana@example.com", "bo@example.com"] {
         let err = db
-            .run(&[
-                "--as",
+            .run_as(
                 who,
-                "admin",
-                "create",
-                "--email",
-                "x@example.com",
-                "--name",
-                "X",
-            ])
+                &["admin", "create", "--email", "x@example.com", "--name", "X"],
+            )
             .fails_with(4)
             .to_string();
         assert!(err.contains("only an admin may create admins"), "{err}");
-        db.run(&["--as", who, "admin", "list"]).fails_with(4);
-        db.run(&["--as", who, "admin", "remove", "ad@example.com"])
+        db.run_as(who, &["admin", "list"]).fails_with(4);
+        db.run_as(who, &["admin", "remove", "ad@example.com"])
             .fails_with(4);
     }
     let n: i64 = db.scalar("SELECT count(*) FROM users WHERE role = 'admin'");
@@ -79,7 +73,7 @@ fn a_removed_admin_can_no_longer_act_and_stays_in_the_audit_trail() {
         .json();
     assert_eq!(removed["active"], false);
     let err = db
-        .run(&["--as", "ad@example.com", "coach", "list"])
+        .run_as("ad", &["coach", "list"])
         .fails_with(4)
         .to_string();
     assert!(err.contains("deactivated"), "{err}");

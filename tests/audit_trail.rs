@@ -38,29 +38,31 @@ fn an_entry_made_with_as_records_the_os_user_and_database_login_behind_it() {
     let db = TestDb::new();
     let (c, m) = common::ana_and_bo(&db);
     // through audit::record ...
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "connect",
-        "request",
-        "--coach",
-        "ana@example.com",
-        "--area",
-        "running",
-    ])
+    db.run_as(
+        "bo",
+        &[
+            "connect",
+            "request",
+            "--coach",
+            "ana@example.com",
+            "--area",
+            "running",
+        ],
+    )
     .ok();
     db.run(&["member", "assign", &m, "--coach", &c]).ok();
     common::window(&db, "ana@example.com", "mon", ("09:00", "12:00"), 60, 15, 3);
     // ... and through the booking statement, which writes its own row
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--at",
-        &format!("{}T09:00", monday()),
-    ])
+    db.run_as(
+        "bo",
+        &[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--at",
+            &format!("{}T09:00", monday()),
+        ],
+    )
     .ok();
     let login: String = db.scalar("SELECT session_user::text");
     let me = os_user();

@@ -63,9 +63,7 @@ fn the_contract_examples_for_slots_booking_and_cancel_work_as_written() {
     assert_eq!(b["id"], b["session_id"], "book's id is its session's");
     assert_eq!(b["start"], first["start"]);
 
-    let list = db
-        .run(&["--as", "bo@example.com", "session", "list", "-o", "json"])
-        .json();
+    let list = db.run_as("bo", &["session", "list", "-o", "json"]).json();
     let s = &list[0];
     assert_eq!(s["id"], b["session_id"]);
     assert_eq!(s["coach_email"], "ana@example.com");
@@ -110,15 +108,16 @@ fn a_full_slot_exits_6_with_the_exact_message_and_the_rejection_is_recorded() {
     db.book("ana", "bo", &at(day, "09:00")).ok();
     db.member("cy").assigned_to("ana").create();
     let err = db
-        .run(&[
-            "--as",
-            "cy@example.com",
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--at",
-            &at(day, "09:00"),
-        ])
+        .run_as(
+            "cy",
+            &[
+                "book",
+                "--coach",
+                "ana@example.com",
+                "--at",
+                &at(day, "09:00"),
+            ],
+        )
         .fails_with(6)
         .to_string();
     assert_eq!(
@@ -373,68 +372,67 @@ fn who_may_book_and_who_sees_which_sessions() {
     db.member("cy").assigned_to("ana").create();
     db.member("dee").create();
     // a member books for themself only: to Bo, another member is nobody
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "cy@example.com",
-        "--at",
-        &at(day, "09:00"),
-    ])
+    db.run_as(
+        "bo",
+        &[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "cy@example.com",
+            "--at",
+            &at(day, "09:00"),
+        ],
+    )
     .fails_with(5);
     // a member without that coach may not book them
     db.book("ana", "dee", &at(day, "09:00")).fails_with(7);
     // a coach uses session create, not book
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(day, "09:00"),
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &at(day, "09:00"),
+        ],
+    )
     .fails_with(4);
     let s = db
-        .run(&[
-            "--as",
-            "bo@example.com",
+        .run_as(
+            "bo",
+            &[
+                "book",
+                "--coach",
+                "ana@example.com",
+                "--at",
+                &at(day, "09:00"),
+                "-o",
+                "json",
+            ],
+        )
+        .json();
+    let id = s["session_id"].as_str().unwrap();
+    db.run_as(
+        "cy",
+        &[
             "book",
             "--coach",
             "ana@example.com",
             "--at",
             &at(day, "09:00"),
-            "-o",
-            "json",
-        ])
-        .json();
-    let id = s["session_id"].as_str().unwrap();
-    db.run(&[
-        "--as",
-        "cy@example.com",
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--at",
-        &at(day, "09:00"),
-    ])
+        ],
+    )
     .ok();
-    let cy_sees = db
-        .run(&["--as", "cy@example.com", "session", "list", "-o", "json"])
-        .json();
+    let cy_sees = db.run_as("cy", &["session", "list", "-o", "json"]).json();
     assert_eq!(cy_sees.as_array().map(Vec::len), Some(1));
-    db.run(&["--as", "cy@example.com", "session", "show", id])
+    db.run_as("cy", &["session", "show", id]).fails_with(4);
+    db.run_as("cy", &["session", "cancel", id, "--yes"])
         .fails_with(4);
-    db.run(&["--as", "cy@example.com", "session", "cancel", id, "--yes"])
-        .fails_with(4);
-    let ana_sees = db
-        .run(&["--as", "ana@example.com", "session", "list", "-o", "json"])
-        .json();
+    let ana_sees = db.run_as("ana", &["session", "list", "-o", "json"]).json();
     assert_eq!(ana_sees.as_array().map(Vec::len), Some(2));
     db.run(&["session", "show", "3fa85f64-5717-4562-b3fc-2c963f66afa6"])
         .fails_with(5);
@@ -596,15 +594,7 @@ fn berlin_dst_days_skip_the_missing_hour_take_the_first_of_the_repeated_one_and_
     db.member("bo").assigned_to("ana").create();
     let gap = format!("{}T02:30", last_sunday(3));
     let msg = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--at",
-            &gap,
-        ])
+        .run_as("bo", &["book", "--coach", "ana@example.com", "--at", &gap])
         .fails_with(7)
         .to_string();
     assert!(msg.contains("does not exist"), "{msg}");
@@ -687,17 +677,18 @@ fn a_repeated_local_time_books_only_its_first_occurrence_and_both_booking_paths_
     }
     let fall = last_sunday(10);
     let book = |at: &str| {
-        db.run(&[
-            "--as",
-            "bo@example.com",
-            "book",
-            "--coach",
-            "ana@example.com",
-            "--at",
-            at,
-            "-o",
-            "json",
-        ])
+        db.run_as(
+            "bo",
+            &[
+                "book",
+                "--coach",
+                "ana@example.com",
+                "--at",
+                at,
+                "-o",
+                "json",
+            ],
+        )
     };
     // 02:00 happens twice that night: only the first (+02:00) is a slot.
     let second = book(&format!("{fall}T02:00:00+01:00"));

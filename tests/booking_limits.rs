@@ -17,10 +17,10 @@ fn ana_with_members(db: &TestDb, n: usize) -> Vec<String> {
         .name("Ana Coach")
         .tz("Europe/Berlin")
         .max_members(50)
+        .window("mon", ("09:00", "12:00"), 60, 15, 3)
+        .window("tue", ("09:00", "12:00"), 60, 15, 3)
+        .window("wed", ("09:00", "12:00"), 60, 15, 3)
         .create();
-    for day in ["mon", "tue", "wed"] {
-        common::window(db, "ana@example.com", day, ("09:00", "12:00"), 60, 15, 3);
-    }
     (0..n)
         .map(|i| {
             let email = format!("m{i}@example.com");
@@ -176,16 +176,17 @@ fn proposals_reschedules_and_plain_sql_are_held_to_the_limits_too() {
         .book_with("ana", &m[0], &format!("{}T09:00", day(0)), &["-o", "json"])
         .json();
     // a coach's proposal
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "session",
-        "create",
-        "--member",
-        &m[1],
-        "--at",
-        &format!("{}T10:15", day(0)),
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "session",
+            "create",
+            "--member",
+            &m[1],
+            "--at",
+            &format!("{}T10:15", day(0)),
+        ],
+    )
     .fails_with(6);
     // a move onto a full day, from another day
     book(&db, &m[1], day(1), "09:00").ok();

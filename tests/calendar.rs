@@ -131,15 +131,10 @@ fn the_feed_is_scoped_like_session_list_and_a_change_raises_the_sequence() {
     assert!(!bo.contains(&other), "another member's session leaked");
     // like `session list`: another coach's sessions are simply not his
     let scoped = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "session",
-            "export",
-            "--ics",
-            "--coach",
-            "cy@example.com",
-        ])
+        .run_as(
+            "bo",
+            &["session", "export", "--ics", "--coach", "cy@example.com"],
+        )
         .ok()
         .to_string();
     assert!(!scoped.contains("BEGIN:VEVENT"), "{scoped}");

@@ -136,19 +136,14 @@ fn a_member_reading_another_member_is_answered_as_for_nobody_and_nothing_changes
     db.member("cy").create();
     let before = db.scalar::<i64>("SELECT count(*) FROM audit_log");
     let err = db
-        .run(&["--as", "bo@example.com", "member", "show", "cy@example.com"])
+        .run_as("bo", &["member", "show", "cy@example.com"])
         .fails_with(5)
         .to_string();
     assert_eq!(err, "error: no member cy@example.com\n");
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "member",
-        "update",
-        "cy@example.com",
-        "--goals",
-        "x",
-    ])
+    db.run_as(
+        "bo",
+        &["member", "update", "cy@example.com", "--goals", "x"],
+    )
     .fails_with(5);
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM audit_log"), before);
     assert_eq!(
@@ -164,9 +159,7 @@ fn a_coach_lists_only_their_own_members() {
     db.coach("ola").create();
     db.assign("bo", "ana");
     db.member("cy").assigned_to("ola").create();
-    let ana_sees = db
-        .run(&["--as", "ana@example.com", "member", "list", "-o", "json"])
-        .json();
+    let ana_sees = db.run_as("ana", &["member", "list", "-o", "json"]).json();
     let emails: Vec<&str> = ana_sees
         .as_array()
         .unwrap()
@@ -174,27 +167,12 @@ fn a_coach_lists_only_their_own_members() {
         .map(|m| m["email"].as_str().unwrap())
         .collect();
     assert_eq!(emails, ["bo@example.com"]);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "list",
-        "--coach",
-        "ola@example.com",
-    ])
-    .fails_with(4);
+    db.run_as("ana", &["member", "list", "--coach", "ola@example.com"])
+        .fails_with(4);
     // another coach's member is nobody to Ana
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "show",
-        "cy@example.com",
-    ])
-    .fails_with(5);
-    let bo_sees = db
-        .run(&["--as", "bo@example.com", "member", "list", "-o", "json"])
-        .json();
+    db.run_as("ana", &["member", "show", "cy@example.com"])
+        .fails_with(5);
+    let bo_sees = db.run_as("bo", &["member", "list", "-o", "json"]).json();
     assert_eq!(bo_sees.as_array().map(Vec::len), Some(1));
 }
 
@@ -203,49 +181,29 @@ fn coach_notes_are_hidden_from_the_member() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
     db.assign("bo", "ana");
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "update",
-        "bo@example.com",
-        "--coach-notes",
-        "knee injury",
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "member",
+            "update",
+            "bo@example.com",
+            "--coach-notes",
+            "knee injury",
+        ],
+    )
     .ok();
     let coach_view = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "member",
-            "show",
-            "bo@example.com",
-            "-o",
-            "json",
-        ])
+        .run_as("ana", &["member", "show", "bo@example.com", "-o", "json"])
         .json();
     assert_eq!(coach_view["coach_notes"], "knee injury");
     let own_view = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "member",
-            "show",
-            "bo@example.com",
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["member", "show", "bo@example.com", "-o", "json"])
         .json();
     assert!(own_view.get("coach_notes").is_none(), "{own_view}");
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "member",
-        "update",
-        "bo@example.com",
-        "--coach-notes",
-        "x",
-    ])
+    db.run_as(
+        "bo",
+        &["member", "update", "bo@example.com", "--coach-notes", "x"],
+    )
     .fails_with(4);
 }
 
@@ -253,7 +211,7 @@ fn coach_notes_are_hidden_from_the_member() {
 fn an_unknown_actor_exits_4_with_a_sentence() {
     let db = TestDb::new();
     let err = db
-        .run(&["--as", "ghost@example.com", "coach", "list"])
+        .run_as("ghost", &["coach", "list"])
         .fails_with(4)
         .to_string();
     assert!(err.contains("ghost@example.com"), "{err}");
@@ -265,8 +223,7 @@ fn a_deactivated_coach_cannot_act() {
     common::ana_and_bo(&db);
     db.run(&["coach", "deactivate", "ana@example.com", "--yes"])
         .ok();
-    db.run(&["--as", "ana@example.com", "member", "list"])
-        .fails_with(4);
+    db.run_as("ana", &["member", "list"]).fails_with(4);
     // and refuses assignment
     db.run(&[
         "member",
@@ -427,14 +384,8 @@ fn errors_are_json_objects_under_output_json() {
 fn promote_turns_a_member_into_a_coach_admins_only() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "coach",
-        "promote",
-        "bo@example.com",
-    ])
-    .fails_with(4);
+    db.run_as("ana", &["coach", "promote", "bo@example.com"])
+        .fails_with(4);
     let c = db
         .run(&[
             "coach",
@@ -487,8 +438,7 @@ fn every_change_is_audited_with_before_and_after() {
     assert_eq!(assign["before"]["coach_id"], Value::Null);
     assert_eq!(assign["after"]["coach_email"], "ana@example.com");
     // members may not read the log
-    db.run(&["--as", "bo@example.com", "audit", "list"])
-        .fails_with(4);
+    db.run_as("bo", &["audit", "list"]).fails_with(4);
 }
 
 #[test]
@@ -511,43 +461,46 @@ fn a_coach_creates_members_only_for_themself() {
     common::ana_and_bo(&db);
     db.coach("ola").create();
     let m = db
-        .run(&[
-            "--as",
-            "ana@example.com",
+        .run_as(
+            "ana",
+            &[
+                "member",
+                "create",
+                "--email",
+                "cy@example.com",
+                "--name",
+                "Cy",
+                "-o",
+                "json",
+            ],
+        )
+        .json();
+    assert_eq!(m["coach_email"], "ana@example.com");
+    db.run_as(
+        "ana",
+        &[
             "member",
             "create",
             "--email",
-            "cy@example.com",
+            "dee@example.com",
             "--name",
-            "Cy",
-            "-o",
-            "json",
-        ])
-        .json();
-    assert_eq!(m["coach_email"], "ana@example.com");
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "create",
-        "--email",
-        "dee@example.com",
-        "--name",
-        "Dee",
-        "--coach",
-        "ola@example.com",
-    ])
+            "Dee",
+            "--coach",
+            "ola@example.com",
+        ],
+    )
     .fails_with(4);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "member",
-        "create",
-        "--email",
-        "e@example.com",
-        "--name",
-        "E",
-    ])
+    db.run_as(
+        "bo",
+        &[
+            "member",
+            "create",
+            "--email",
+            "e@example.com",
+            "--name",
+            "E",
+        ],
+    )
     .fails_with(4);
 }
 

@@ -9,25 +9,26 @@ use common::{TestDb, ana_and_bo, monday, window};
 
 /// Bo asks Ana to connect; returns the connection id.
 fn bo_asks_ana(db: &TestDb) -> String {
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "connect",
-        "request",
-        "--coach",
-        "ana@example.com",
-        "--area",
-        "running",
-        "--message",
-        "Hi Ana",
-        "-o",
-        "ids",
-    ])
+    db.run_as(
+        "bo",
+        &[
+            "connect",
+            "request",
+            "--coach",
+            "ana@example.com",
+            "--area",
+            "running",
+            "--message",
+            "Hi Ana",
+            "-o",
+            "ids",
+        ],
+    )
     .id()
 }
 
 fn respond(db: &TestDb, who: &str, id: &str, answer: &str) -> common::Run {
-    db.run(&["--as", who, "connect", "respond", id, answer])
+    db.run_as(who, &["connect", "respond", id, answer])
 }
 
 fn status(db: &TestDb) -> String {
@@ -36,15 +37,7 @@ fn status(db: &TestDb) -> String {
 
 fn book_monday_nine(db: &TestDb) -> common::Run {
     let at = format!("{}T09:00", monday());
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "book",
-        "--coach",
-        "ana@example.com",
-        "--at",
-        &at,
-    ])
+    db.run_as("bo", &["book", "--coach", "ana@example.com", "--at", &at])
 }
 
 #[test]
@@ -55,9 +48,7 @@ fn a_member_asks_a_coach_who_accepts_and_both_see_the_connection() {
     respond(&db, "ana@example.com", &id, "--accept").ok();
     assert_eq!(status(&db), "accepted");
     for who in ["ana@example.com", "bo@example.com"] {
-        let list = db
-            .run(&["--as", who, "connect", "list", "-o", "json"])
-            .json();
+        let list = db.run_as(who, &["connect", "list", "-o", "json"]).json();
         assert_eq!(list[0]["area"], "running", "{who}");
         assert_eq!(list[0]["status"], "accepted", "{who}");
     }
@@ -74,31 +65,33 @@ fn a_second_open_request_for_a_pair_exits_6_whoever_asks() {
     let db = TestDb::new();
     ana_and_bo(&db);
     bo_asks_ana(&db);
-    let again = db.run(&[
-        "--as",
-        "bo@example.com",
-        "connect",
-        "request",
-        "--coach",
-        "ana@example.com",
-        "--area",
-        "x",
-    ]);
+    let again = db.run_as(
+        "bo",
+        &[
+            "connect",
+            "request",
+            "--coach",
+            "ana@example.com",
+            "--area",
+            "x",
+        ],
+    );
     assert!(
         again
             .fails_with(6)
             .contains("already have an open connection")
     );
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "connect",
-        "request",
-        "--member",
-        "bo@example.com",
-        "--area",
-        "x",
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "connect",
+            "request",
+            "--member",
+            "bo@example.com",
+            "--area",
+            "x",
+        ],
+    )
     .fails_with(6);
     assert_eq!(status(&db), "pending");
 }
@@ -109,16 +102,17 @@ fn a_declined_pair_may_ask_again_only_after_thirty_days() {
     ana_and_bo(&db);
     let id = bo_asks_ana(&db);
     respond(&db, "ana@example.com", &id, "--decline").ok();
-    let soon = db.run(&[
-        "--as",
-        "bo@example.com",
-        "connect",
-        "request",
-        "--coach",
-        "ana@example.com",
-        "--area",
-        "x",
-    ]);
+    let soon = db.run_as(
+        "bo",
+        &[
+            "connect",
+            "request",
+            "--coach",
+            "ana@example.com",
+            "--area",
+            "x",
+        ],
+    );
     assert!(soon.fails_with(7).contains("ask again from"));
     db.scalar::<i64>(
         "WITH d AS (UPDATE connections SET answered_at = now() - interval '31 days' RETURNING 1)
@@ -152,47 +146,46 @@ fn only_the_asked_side_answers_and_either_side_or_an_admin_removes() {
     respond(&db, "ana@example.com", &id, "--accept").ok();
     respond(&db, "ana@example.com", &id, "--accept").fails_with(7);
     for who in ["cal@example.com", "mo@example.com", "gone@example.com"] {
-        db.run(&["--as", who, "connect", "remove", &id])
-            .fails_with(4);
-        let seen = db.run(&["--as", who, "connect", "list", "-o", "json"]);
+        db.run_as(who, &["connect", "remove", &id]).fails_with(4);
+        let seen = db.run_as(who, &["connect", "list", "-o", "json"]);
         if who != "gone@example.com" {
             assert_eq!(seen.json().as_array().unwrap().len(), 0, "{who}");
         }
     }
     db.run(&["connect", "list", "-o", "json"]).ok();
-    db.run(&["--as", "bo@example.com", "connect", "remove", &id])
-        .ok();
-    db.run(&["--as", "ana@example.com", "connect", "remove", &id])
-        .fails_with(7);
+    db.run_as("bo", &["connect", "remove", &id]).ok();
+    db.run_as("ana", &["connect", "remove", &id]).fails_with(7);
     db.run(&["connect", "remove", "00000000-0000-0000-0000-000000000000"])
         .fails_with(5);
     assert_eq!(status(&db), "removed");
     // a member may not ask on someone else's behalf, a coach not for another coach
-    db.run(&[
-        "--as",
-        "mo@example.com",
-        "connect",
-        "request",
-        "--member",
-        "bo@example.com",
-        "--coach",
-        "ana@example.com",
-        "--area",
-        "x",
-    ])
+    db.run_as(
+        "mo",
+        &[
+            "connect",
+            "request",
+            "--member",
+            "bo@example.com",
+            "--coach",
+            "ana@example.com",
+            "--area",
+            "x",
+        ],
+    )
     .fails_with(4);
-    db.run(&[
-        "--as",
-        "cal@example.com",
-        "connect",
-        "request",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--area",
-        "x",
-    ])
+    db.run_as(
+        "cal",
+        &[
+            "connect",
+            "request",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--area",
+            "x",
+        ],
+    )
     .fails_with(4);
 }
 
@@ -210,8 +203,7 @@ fn a_connected_member_books_and_after_removal_keeps_the_session_but_books_no_mor
     book_monday_nine(&db).fails_with(7);
     respond(&db, "ana@example.com", &id, "--accept").ok();
     book_monday_nine(&db).ok();
-    db.run(&["--as", "ana@example.com", "connect", "remove", &id])
-        .ok();
+    db.run_as("ana", &["connect", "remove", &id]).ok();
     assert_eq!(
         db.scalar::<i64>("SELECT count(*) FROM sessions WHERE status = 'scheduled'"),
         1,
@@ -220,16 +212,17 @@ fn a_connected_member_books_and_after_removal_keeps_the_session_but_books_no_mor
     db.book("ana", "bo", &format!("{}T10:15", monday()))
         .fails_with(7);
     let at = format!("{}T10:15", monday());
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "session",
-        "create",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at,
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "session",
+            "create",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &at,
+        ],
+    )
     .fails_with(4);
     db.assert_invariants();
 }

@@ -60,14 +60,7 @@ fn a_member_without_sessions_is_shown_the_exact_command_that_books_one() {
     let db = TestDb::new();
     coach_and_members(&db, "Europe/Berlin", &["bo@example.com"]);
     let d = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "member",
-            "dashboard",
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["member", "dashboard", "-o", "json"])
         .json();
     assert!(d["next_session"].is_null(), "{d}");
     assert_eq!(d["coach"]["email"], "ana@example.com");
@@ -88,14 +81,7 @@ fn a_member_without_sessions_is_shown_the_exact_command_that_books_one() {
     with_member.extend(args);
     db.run(&with_member).ok();
     let after = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "member",
-            "dashboard",
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["member", "dashboard", "-o", "json"])
         .json();
     assert!(after["book_hint"].is_null(), "{after}");
     assert!(
@@ -104,7 +90,7 @@ fn a_member_without_sessions_is_shown_the_exact_command_that_books_one() {
             .unwrap()
             .starts_with("in ")
     );
-    let table = db.run(&["--as", "bo@example.com", "member", "dashboard"]);
+    let table = db.run_as("bo", &["member", "dashboard"]);
     assert!(table.ok().contains("Next session in "), "{}", table.stdout);
     // by the coach's name, as `session list` reads
     let next = table.stdout.lines().nth(1).unwrap_or_default();
@@ -125,14 +111,7 @@ fn the_member_dashboard_shows_the_earliest_session_and_the_next_three_in_order()
     db.run(&["session", "cancel", &cancelled, "--yes"]).ok();
     admin_session(&db, "ed@example.com", base - Duration::hours(2));
     let d = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "member",
-            "dashboard",
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["member", "dashboard", "-o", "json"])
         .json();
     assert_eq!(d["next_session"]["id"], ids[1].as_str());
     let upcoming: Vec<&str> = d["upcoming"]
@@ -153,31 +132,13 @@ fn the_member_dashboard_shows_the_earliest_session_and_the_next_three_in_order()
         "{d}"
     );
     // who may look
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "dashboard",
-        "bo@example.com",
-    ])
-    .ok();
+    db.run_as("ana", &["member", "dashboard", "bo@example.com"])
+        .ok();
     // another member, and another coach, are answered as for nobody
-    db.run(&[
-        "--as",
-        "ed@example.com",
-        "member",
-        "dashboard",
-        "bo@example.com",
-    ])
-    .fails_with(5);
-    db.run(&[
-        "--as",
-        "cy@example.com",
-        "member",
-        "dashboard",
-        "bo@example.com",
-    ])
-    .fails_with(5);
+    db.run_as("ed", &["member", "dashboard", "bo@example.com"])
+        .fails_with(5);
+    db.run_as("cy", &["member", "dashboard", "bo@example.com"])
+        .fails_with(5);
 }
 
 #[test]
@@ -196,38 +157,24 @@ fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
     let local_today = Utc::now().with_timezone(&tz).date_naive();
     let later = admin_session(&db, "ed@example.com", Utc::now() + Duration::days(20));
     let proposal = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "session",
-            "create",
-            "--member",
-            "bo@example.com",
-            "--at",
-            &format!("{}T10:00", monday()),
-            "-o",
-            "ids",
-        ])
+        .run_as(
+            "ana",
+            &[
+                "session",
+                "create",
+                "--member",
+                "bo@example.com",
+                "--at",
+                &format!("{}T10:00", monday()),
+                "-o",
+                "ids",
+            ],
+        )
         .id();
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "note",
-        &today,
-        "--text",
-        "see you",
-    ])
-    .ok();
+    db.run_as("bo", &["session", "note", &today, "--text", "see you"])
+        .ok();
     let d = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "coach",
-            "dashboard",
-            "-o",
-            "json",
-        ])
+        .run_as("ana", &["coach", "dashboard", "-o", "json"])
         .json();
     let ids = |k: &str| -> Vec<String> {
         d[k].as_array()
@@ -247,7 +194,7 @@ fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
         let start = chrono::DateTime::parse_from_rfc3339(s["start"].as_str().unwrap()).unwrap();
         assert!(start.with_timezone(&tz).date_naive() > local_today);
     }
-    let table = db.run(&["--as", "ana@example.com", "coach", "dashboard"]);
+    let table = db.run_as("ana", &["coach", "dashboard"]);
     assert!(
         table
             .ok()
@@ -263,22 +210,10 @@ fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
         .map(|l| l.chars().count() - 8)
         .collect();
     assert_eq!(starts.len(), 1, "{}", table.stdout);
-    db.run(&[
-        "--as",
-        "cy@example.com",
-        "coach",
-        "dashboard",
-        "ana@example.com",
-    ])
-    .fails_with(4);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "coach",
-        "dashboard",
-        "ana@example.com",
-    ])
-    .fails_with(4);
+    db.run_as("cy", &["coach", "dashboard", "ana@example.com"])
+        .fails_with(4);
+    db.run_as("bo", &["coach", "dashboard", "ana@example.com"])
+        .fails_with(4);
     db.run(&["coach", "dashboard", "ana@example.com"]).ok();
 }
 

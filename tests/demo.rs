@@ -137,6 +137,6 @@ fn the_demo_has_one_pending_invitation_one_connection_request_and_a_short_conver
         1
     );
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM messages"), 3);
-    let unread = db.run(&["--as", "bo.lind@example.com", "message", "list", "--unread"]);
+    let unread = db.run_as("bo.lind@example.com", &["message", "list", "--unread"]);
     assert_eq!(unread.ok().trim(), "2");
 }

@@ -35,31 +35,24 @@ fn history_lists_every_change_with_who_and_each_coach_sees_only_their_period() {
     db.coach("dee").create();
     db.member("mo").create();
     db.run(&["member", "assign", &bo, "--coach", &ana]).ok();
-    db.run(&["--as", "ana@example.com", "member", "unassign", &bo])
-        .ok();
+    db.run_as("ana", &["member", "unassign", &bo]).ok();
     let id = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "connect",
-            "request",
-            "--coach",
-            "cal@example.com",
-            "--area",
-            "yoga",
-            "-o",
-            "ids",
-        ])
+        .run_as(
+            "bo",
+            &[
+                "connect",
+                "request",
+                "--coach",
+                "cal@example.com",
+                "--area",
+                "yoga",
+                "-o",
+                "ids",
+            ],
+        )
         .id();
-    db.run(&[
-        "--as",
-        "cal@example.com",
-        "connect",
-        "respond",
-        &id,
-        "--accept",
-    ])
-    .ok();
+    db.run_as("cal", &["connect", "respond", &id, "--accept"])
+        .ok();
     let all = rows(&history(&db, None));
     let o = |c: &str, e: &str, b: &str, r: &str| (c.into(), e.into(), b.into(), r.into());
     assert_eq!(
@@ -96,8 +89,7 @@ fn history_lists_every_change_with_who_and_each_coach_sees_only_their_period() {
     history(&db, Some("nobody@example.com")).fails_with(4);
     db.run(&["member", "history", "nobody@example.com"])
         .fails_with(5);
-    db.run(&["--as", "cal@example.com", "connect", "remove", &id])
-        .ok();
+    db.run_as("cal", &["connect", "remove", &id]).ok();
     let after = rows(&history(&db, Some("cal@example.com")));
     assert_eq!(after.last().unwrap().1, "connection_removed");
     assert!(after.iter().all(|r| r.3 == "terminated"));

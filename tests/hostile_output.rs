@@ -74,7 +74,7 @@ fn hostile_org(db: &TestDb) -> String {
         ("ana@example.com", "bo@example.com"),
         ("bo@example.com", "ana@example.com"),
     ] {
-        db.run(&["--as", from, "message", "send", "--to", to, "--text", "hi"])
+        db.run_as(from, &["message", "send", "--to", to, "--text", "hi"])
             .ok();
     }
     for sql in [

@@ -54,7 +54,7 @@ fn an_invited_person_accepts_and_becomes_a_connected_member() {
         1
     );
     // the new member sees the invitation, with no code in it
-    let listed = db.run(&["--as", "cy@example.com", "invite", "list", "-o", "json"]);
+    let listed = db.run_as("cy", &["invite", "list", "-o", "json"]);
     assert!(listed.ok().contains("accepted"));
     assert!(!listed.ok().contains(&code));
     db.assert_invariants();
@@ -71,7 +71,7 @@ fn the_code_is_stored_only_as_its_sha256_and_never_listed_audited_or_quoted() {
     let dump = db.scalar::<String>("SELECT row_to_json(i)::text FROM invitations i");
     assert!(!dump.contains(&code), "{dump}");
     for format in ["table", "json", "csv", "ids"] {
-        let out = db.run(&["--as", "ana@example.com", "invite", "list", "-o", format]);
+        let out = db.run_as("ana", &["invite", "list", "-o", format]);
         assert!(!out.ok().contains(&code), "{format}: {}", out.stdout);
     }
     db.run(&["invite", "accept", &code]).ok();
@@ -96,8 +96,7 @@ fn used_declined_revoked_and_expired_codes_exit_7_and_unknown_codes_exit_5_chang
     db.run(&["invite", "decline", &declined]).ok();
     let revoked = invite(&db, "a3@example.com", &[]);
     let id = db.scalar::<String>("SELECT id::text FROM invitations WHERE email = 'a3@example.com'");
-    db.run(&["--as", "ana@example.com", "invite", "revoke", &id])
-        .ok();
+    db.run_as("ana", &["invite", "revoke", &id]).ok();
     let expired = invite(&db, "a4@example.com", &[]);
     db.scalar::<i64>(
         "WITH e AS (UPDATE invitations SET created_at = now() - interval '8 days',
@@ -138,9 +137,7 @@ fn used_declined_revoked_and_expired_codes_exit_7_and_unknown_codes_exit_5_chang
         db.scalar::<i64>("SELECT count(*) FROM member_profiles"),
         members
     );
-    let list = db
-        .run(&["--as", "ana@example.com", "invite", "list", "-o", "json"])
-        .json();
+    let list = db.run_as("ana", &["invite", "list", "-o", "json"]).json();
     let mut statuses: Vec<String> = list
         .as_array()
         .unwrap()
@@ -157,15 +154,7 @@ fn an_assigning_invitation_assigns_within_capacity_or_changes_nothing() {
     let (_, bo) = ana_and_bo(&db);
     let code = invite(&db, "bo@example.com", &["--assign"]);
     let a = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "invite",
-            "accept",
-            &code,
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["invite", "accept", &code, "-o", "json"])
         .json();
     assert_eq!(a["assigned"], true);
     assert_eq!(
@@ -221,70 +210,45 @@ fn who_may_send_answer_revoke_and_list_invitations() {
         "x2@example.com",
     ])
     .ok();
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "invite",
-        "send",
-        "--email",
-        "x3@example.com",
-    ])
+    db.run_as("bo", &["invite", "send", "--email", "x3@example.com"])
+        .fails_with(4);
+    db.run_as(
+        "cal",
+        &[
+            "invite",
+            "send",
+            "--coach",
+            "ana@example.com",
+            "--email",
+            "x3@example.com",
+        ],
+    )
     .fails_with(4);
-    db.run(&[
-        "--as",
-        "cal@example.com",
-        "invite",
-        "send",
-        "--coach",
-        "ana@example.com",
-        "--email",
-        "x3@example.com",
-    ])
-    .fails_with(4);
-    db.run(&[
-        "--as",
-        "gone@example.com",
-        "invite",
-        "send",
-        "--email",
-        "x3@example.com",
-    ])
-    .fails_with(4);
-    db.run(&[
-        "--as",
-        "nobody@example.com",
-        "invite",
-        "send",
-        "--email",
-        "x3@example.com",
-    ])
-    .fails_with(4);
+    db.run_as("gone", &["invite", "send", "--email", "x3@example.com"])
+        .fails_with(4);
+    db.run_as("nobody", &["invite", "send", "--email", "x3@example.com"])
+        .fails_with(4);
     db.run(&["invite", "send", "--email", "x3@example.com"])
         .fails_with(3);
     // answer: the invitee or the operator holding the code; not a coach, not another member
     let for_bo = invite(&db, "bo@example.com", &[]);
-    db.run(&["--as", "ana@example.com", "invite", "accept", &for_bo])
+    db.run_as("ana", &["invite", "accept", &for_bo])
         .fails_with(4);
-    db.run(&["--as", "cal@example.com", "invite", "decline", &for_bo])
+    db.run_as("cal", &["invite", "decline", &for_bo])
         .fails_with(4);
-    db.run(&["--as", "mo@example.com", "invite", "accept", &for_bo])
+    db.run_as("mo", &["invite", "accept", &for_bo])
         .fails_with(4);
-    db.run(&["--as", "gone@example.com", "invite", "accept", &for_bo])
+    db.run_as("gone", &["invite", "accept", &for_bo])
         .fails_with(4);
-    db.run(&["--as", "nobody@example.com", "invite", "accept", &for_bo])
+    db.run_as("nobody", &["invite", "accept", &for_bo])
         .fails_with(4);
-    db.run(&["--as", "bo@example.com", "invite", "accept", &for_bo])
-        .ok();
+    db.run_as("bo", &["invite", "accept", &for_bo]).ok();
     // revoke: its coach or an admin
     let id = db.scalar::<String>("SELECT id::text FROM invitations WHERE email = 'x1@example.com'");
-    db.run(&["--as", "cal@example.com", "invite", "revoke", &id])
-        .fails_with(4);
-    db.run(&["--as", "bo@example.com", "invite", "revoke", &id])
-        .fails_with(4);
-    db.run(&["--as", "gone@example.com", "invite", "revoke", &id])
-        .fails_with(4);
-    db.run(&["--as", "ana@example.com", "invite", "revoke", &id])
-        .ok();
+    db.run_as("cal", &["invite", "revoke", &id]).fails_with(4);
+    db.run_as("bo", &["invite", "revoke", &id]).fails_with(4);
+    db.run_as("gone", &["invite", "revoke", &id]).fails_with(4);
+    db.run_as("ana", &["invite", "revoke", &id]).ok();
     let id2 =
         db.scalar::<String>("SELECT id::text FROM invitations WHERE email = 'x2@example.com'");
     db.run(&["invite", "revoke", &id2]).ok();
@@ -304,8 +268,7 @@ fn who_may_send_answer_revoke_and_list_invitations() {
     assert_eq!(count(Some("cal@example.com")), 0);
     assert_eq!(count(Some("bo@example.com")), 1);
     assert_eq!(count(Some("mo@example.com")), 0);
-    db.run(&["--as", "gone@example.com", "invite", "list"])
-        .fails_with(4);
+    db.run_as("gone", &["invite", "list"]).fails_with(4);
 }
 
 #[test]

@@ -43,7 +43,7 @@ fn session_in(db: &TestDb, from_now: Duration) -> String {
 }
 
 fn cancel(db: &TestDb, who: &str, id: &str) -> Value {
-    db.run(&["--as", who, "-y", "session", "cancel", id, "-o", "json"])
+    db.run_as(who, &["-y", "session", "cancel", id, "-o", "json"])
         .json()
 }
 
@@ -62,12 +62,12 @@ fn a_members_cancellation_inside_the_notice_is_recorded_late_and_others_are_not(
     );
     // tables say it
     let table = db
-        .run(&["--as", "bo@example.com", "session", "show", &soon])
+        .run_as("bo", &["session", "show", &soon])
         .ok()
         .to_string();
     assert!(table.contains("late"), "{table}");
     let listed = db
-        .run(&["--as", "bo@example.com", "session", "list", "--all"])
+        .run_as("bo", &["session", "list", "--all"])
         .ok()
         .to_string();
     assert!(listed.contains("cancelled late"), "{listed}");
@@ -83,25 +83,11 @@ fn a_members_cancellation_inside_the_notice_is_recorded_late_and_others_are_not(
         .collect();
     assert_eq!(late.len(), 1, "{history}");
     let dash = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "member",
-            "dashboard",
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["member", "dashboard", "-o", "json"])
         .json();
     assert_eq!(dash["late_cancels"], 1);
     let dash = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "coach",
-            "dashboard",
-            "-o",
-            "json",
-        ])
+        .run_as("ana", &["coach", "dashboard", "-o", "json"])
         .json();
     assert_eq!(dash["late_cancels_30d"], 1);
     // and so do member progress and the coach report
@@ -133,26 +119,18 @@ fn the_coach_records_a_no_show_after_the_start_and_it_frees_nothing() {
     let started = session_in(&db, Duration::seconds(2));
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let err = db
-        .run(&["--as", "ana@example.com", "session", "no-show", &future])
+        .run_as("ana", &["session", "no-show", &future])
         .fails_with(7)
         .to_string();
     assert!(err.contains("has not started yet"), "{err}");
-    db.run(&["--as", "bo@example.com", "session", "no-show", &started])
+    db.run_as("bo", &["session", "no-show", &started])
         .fails_with(4);
     let s = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "session",
-            "no-show",
-            &started,
-            "-o",
-            "json",
-        ])
+        .run_as("ana", &["session", "no-show", &started, "-o", "json"])
         .json();
     assert_eq!(s["status"], "scheduled");
     assert!(s["no_show_at"].is_string(), "{s}");
-    db.run(&["--as", "ana@example.com", "session", "no-show", &started])
+    db.run_as("ana", &["session", "no-show", &started])
         .fails_with(6);
     // still holding its seat
     assert_eq!(
@@ -171,27 +149,15 @@ fn the_coach_records_a_no_show_after_the_start_and_it_frees_nothing() {
         "{history}"
     );
     let dash = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "coach",
-            "dashboard",
-            "-o",
-            "json",
-        ])
+        .run_as("ana", &["coach", "dashboard", "-o", "json"])
         .json();
     assert_eq!(dash["no_shows_30d"], 1);
     let progress = db
         .run(&["member", "progress", "bo@example.com", "-o", "json"])
         .json();
     assert_eq!(progress["no_shows"], 1, "{progress}");
-    let report = db
-        .run(&["--as", "ana@example.com", "coach", "report", "-o", "json"])
-        .json();
+    let report = db.run_as("ana", &["coach", "report", "-o", "json"]).json();
     assert_eq!(report["members"][0]["no_shows"], 1, "{report}");
-    let table = db
-        .run(&["--as", "ana@example.com", "coach", "report"])
-        .ok()
-        .to_string();
+    let table = db.run_as("ana", &["coach", "report"]).ok().to_string();
     assert!(table.contains("MISS"), "{table}");
 }

@@ -7,11 +7,11 @@ mod common;
 use common::{TestDb, ana_and_bo};
 
 fn send(db: &TestDb, from: &str, to: &str, text: &str) -> common::Run {
-    db.run(&["--as", from, "message", "send", "--to", to, "--text", text])
+    db.run_as(from, &["message", "send", "--to", to, "--text", text])
 }
 
 fn unread(db: &TestDb, who: &str) -> String {
-    db.run(&["--as", who, "message", "list", "--unread"])
+    db.run_as(who, &["message", "list", "--unread"])
         .ok()
         .trim()
         .to_string()
@@ -39,9 +39,7 @@ fn an_assignment_opens_a_conversation_and_reading_marks_read() {
         3
     );
     assert_eq!(unread(&db, "bo@example.com"), "2");
-    let list = db
-        .run(&["--as", "bo@example.com", "message", "list", "-o", "json"])
-        .json();
+    let list = db.run_as("bo", &["message", "list", "-o", "json"]).json();
     let texts: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -57,16 +55,10 @@ fn an_assignment_opens_a_conversation_and_reading_marks_read() {
     assert_eq!(unread(&db, "bo@example.com"), "0");
     assert_eq!(unread(&db, "ana@example.com"), "1");
     let again = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "message",
-            "list",
-            "--with",
-            "ana@example.com",
-            "-o",
-            "json",
-        ])
+        .run_as(
+            "bo",
+            &["message", "list", "--with", "ana@example.com", "-o", "json"],
+        )
         .json();
     assert!(
         again
@@ -85,29 +77,23 @@ fn an_accepted_connection_opens_a_conversation_and_outsiders_may_not_write_or_re
     db.coach("cal").create();
     db.member("mo").create();
     let id = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "connect",
-            "request",
-            "--coach",
-            "ana@example.com",
-            "--area",
-            "sleep",
-            "-o",
-            "ids",
-        ])
+        .run_as(
+            "bo",
+            &[
+                "connect",
+                "request",
+                "--coach",
+                "ana@example.com",
+                "--area",
+                "sleep",
+                "-o",
+                "ids",
+            ],
+        )
         .id();
     send(&db, "bo@example.com", "ana@example.com", "hi").fails_with(4);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "connect",
-        "respond",
-        &id,
-        "--accept",
-    ])
-    .ok();
+    db.run_as("ana", &["connect", "respond", &id, "--accept"])
+        .ok();
     send(&db, "bo@example.com", "ana@example.com", "hi").ok();
     // a coach is there for everyone (exit 4); someone else's member is nobody (exit 5)
     send(&db, "cal@example.com", "bo@example.com", "psst").fails_with(5);
@@ -118,9 +104,7 @@ fn an_accepted_connection_opens_a_conversation_and_outsiders_may_not_write_or_re
     send(&db, "bo@example.com", "nobody@example.com", "x").fails_with(5);
     send(&db, "nobody@example.com", "bo@example.com", "x").fails_with(4);
     for who in ["cal@example.com", "mo@example.com"] {
-        let seen = db
-            .run(&["--as", who, "message", "list", "-o", "json"])
-            .json();
+        let seen = db.run_as(who, &["message", "list", "-o", "json"]).json();
         assert_eq!(seen.as_array().unwrap().len(), 0, "{who}");
     }
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM messages"), 1);

@@ -908,43 +908,38 @@ fn connection_requests_answers_and_messages_notify_the_other_side_once() {
     let db = TestDb::new();
     common::ana_and_bo(&db);
     let id = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "connect",
-            "request",
-            "--coach",
-            "ana@example.com",
-            "--area",
-            "running",
-            "--message",
-            "Hi Ana",
-            "-o",
-            "ids",
-        ])
+        .run_as(
+            "bo",
+            &[
+                "connect",
+                "request",
+                "--coach",
+                "ana@example.com",
+                "--area",
+                "running",
+                "--message",
+                "Hi Ana",
+                "-o",
+                "ids",
+            ],
+        )
         .id();
     let q = queued(&db);
     assert_eq!(n(&q, "connection.requested", "ana@example.com"), 1, "{q:?}");
     assert_eq!(n(&q, "connection.requested", "bo@example.com"), 0, "{q:?}");
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "connect",
-        "respond",
-        &id,
-        "--accept",
-    ])
-    .ok();
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "message",
-        "send",
-        "--to",
-        "bo@example.com",
-        "--text",
-        "Welcome, Bo",
-    ])
+    db.run_as("ana", &["connect", "respond", &id, "--accept"])
+        .ok();
+    db.run_as(
+        "ana",
+        &[
+            "message",
+            "send",
+            "--to",
+            "bo@example.com",
+            "--text",
+            "Welcome, Bo",
+        ],
+    )
     .ok();
     let q = queued(&db);
     assert_eq!(n(&q, "connection.answered", "bo@example.com"), 1, "{q:?}");

@@ -165,16 +165,17 @@ fn world(db: &TestDb) {
         .ok();
     }
     window(db, "ana@example.com", "mon", ("09:00", "12:00"), 60, 0, 2);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "message",
-        "send",
-        "--to",
-        "ana@example.com",
-        "--text",
-        "hello",
-    ])
+    db.run_as(
+        "bo",
+        &[
+            "message",
+            "send",
+            "--to",
+            "ana@example.com",
+            "--text",
+            "hello",
+        ],
+    )
     .ok();
 }
 
@@ -405,39 +406,34 @@ fn ana_connected_with_cy(db: &TestDb) -> String {
         .arg("--goals", "swim a mile")
         .arg("--health-info", "asthma")
         .create();
-    db.run(&[
-        "--as",
-        "zed@example.com",
-        "member",
-        "update",
-        "cy@example.com",
-        "--coach-notes",
-        "zed only",
-    ])
+    db.run_as(
+        "zed",
+        &[
+            "member",
+            "update",
+            "cy@example.com",
+            "--coach-notes",
+            "zed only",
+        ],
+    )
     .ok();
     let id = db
-        .run(&[
-            "--as",
-            "cy@example.com",
-            "connect",
-            "request",
-            "--coach",
-            "ana@example.com",
-            "--area",
-            "swimming",
-            "-o",
-            "ids",
-        ])
+        .run_as(
+            "cy",
+            &[
+                "connect",
+                "request",
+                "--coach",
+                "ana@example.com",
+                "--area",
+                "swimming",
+                "-o",
+                "ids",
+            ],
+        )
         .id();
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "connect",
-        "respond",
-        &id,
-        "--accept",
-    ])
-    .ok();
+    db.run_as("ana", &["connect", "respond", &id, "--accept"])
+        .ok();
     id
 }
 
@@ -446,17 +442,9 @@ fn ana_sees_of_cy(db: &TestDb) -> String {
     ["table", "wide", "json", "csv"]
         .iter()
         .map(|f| {
-            db.run(&[
-                "--as",
-                "ana@example.com",
-                "-o",
-                f,
-                "member",
-                "show",
-                "cy@example.com",
-            ])
-            .ok()
-            .to_string()
+            db.run_as("ana", &["-o", f, "member", "show", "cy@example.com"])
+                .ok()
+                .to_string()
         })
         .collect()
 }
@@ -479,15 +467,7 @@ fn a_connected_coach_sees_the_member_within_what_they_share_and_never_the_coach_
         "coach notes stay with Zed: {seen}"
     );
     let json = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "-o",
-            "json",
-            "member",
-            "show",
-            "cy@example.com",
-        ])
+        .run_as("ana", &["-o", "json", "member", "show", "cy@example.com"])
         .json();
     for absent in ["health_info", "coach_notes"] {
         assert!(
@@ -495,16 +475,10 @@ fn a_connected_coach_sees_the_member_within_what_they_share_and_never_the_coach_
             "{absent} is absent, not empty: {json}"
         );
     }
-    db.run(&[
-        "--as",
-        "cy@example.com",
-        "member",
-        "sharing",
-        "--goals",
-        "off",
-        "--health-info",
-        "on",
-    ])
+    db.run_as(
+        "cy",
+        &["member", "sharing", "--goals", "off", "--health-info", "on"],
+    )
     .ok();
     let seen = ana_sees_of_cy(&db);
     assert!(
@@ -514,15 +488,7 @@ fn a_connected_coach_sees_the_member_within_what_they_share_and_never_the_coach_
     assert!(!seen.contains("zed only"), "{seen}");
     // Zed, her coach, still reads his notes.
     let zed = db
-        .run(&[
-            "--as",
-            "zed@example.com",
-            "-o",
-            "json",
-            "member",
-            "show",
-            "cy@example.com",
-        ])
+        .run_as("zed", &["-o", "json", "member", "show", "cy@example.com"])
         .json();
     assert_eq!(zed["coach_notes"], "zed only");
 }
@@ -604,8 +570,7 @@ fn after_the_connection_ends_the_coach_no_longer_sees_the_member_but_keeps_their
         &at(),
     ])
     .ok();
-    db.run(&["--as", "cy@example.com", "connect", "remove", &id])
-        .ok();
+    db.run_as("cy", &["connect", "remove", &id]).ok();
     let err = ana(&["member", "show", "cy@example.com"])
         .fails_with(5)
         .to_string();

@@ -29,24 +29,25 @@ fn setup(db: &TestDb) -> String {
     }
     window(db, "ana@example.com", "wed", ("09:00", "10:00"), 60, 15, 1);
     window(db, "ana@example.com", "thu", ("10:00", "11:00"), 60, 15, 1);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "program",
-        "create",
-        "--name",
-        "Strength basics",
-        "--weeks",
-        "4",
-        "--difficulty",
-        "beginner",
-        "--goal",
-        "squat",
-        "--goal",
-        "posture",
-        "-o",
-        "ids",
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "program",
+            "create",
+            "--name",
+            "Strength basics",
+            "--weeks",
+            "4",
+            "--difficulty",
+            "beginner",
+            "--goal",
+            "squat",
+            "--goal",
+            "posture",
+            "-o",
+            "ids",
+        ],
+    )
     .id()
 }
 
@@ -72,21 +73,22 @@ fn enrol(db: &TestDb, program: &str, member: &str) -> String {
 
 fn assign(db: &TestDb, actor: &str, program: &str, member: &str) -> common::Run {
     let start = monday().to_string();
-    db.run(&[
-        "--as",
+    db.run_as(
         actor,
-        "program",
-        "assign",
-        program,
-        "--member",
-        member,
-        "--start",
-        &start,
-        "--at",
-        "wed 09:00",
-        "-o",
-        "ids",
-    ])
+        &[
+            "program",
+            "assign",
+            program,
+            "--member",
+            member,
+            "--start",
+            &start,
+            "--at",
+            "wed 09:00",
+            "-o",
+            "ids",
+        ],
+    )
 }
 
 fn count(db: &TestDb, sql: &'static str) -> i64 {
@@ -125,18 +127,9 @@ fn a_coach_assignment_proposes_the_whole_series_with_one_notice_a_side_and_the_m
         db.scalar("SELECT payload::text FROM outbox WHERE event = 'program.proposed' LIMIT 1");
     assert_eq!(ics.matches("session_id").count(), 4, "{ics}");
     // only the member answers
-    db.run(&["--as", "ana@example.com", "program", "accept", &e])
-        .fails_with(4);
+    db.run_as("ana", &["program", "accept", &e]).fails_with(4);
     let shown = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "program",
-            "accept",
-            &e,
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["program", "accept", &e, "-o", "json"])
         .json();
     assert_eq!(shown["status"], "active");
     assert_eq!(shown["remaining"], 4);
@@ -370,18 +363,9 @@ fn cancelling_a_series_frees_every_remaining_seat_and_a_single_session_stays_res
         1
     );
     // another coach cannot cancel it; its member may not see a stranger's
-    db.run(&["--as", "dee@example.com", "program", "cancel", &e])
-        .fails_with(5);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "program",
-        "cancel",
-        &e,
-        "-o",
-        "json",
-    ])
-    .ok();
+    db.run_as("dee", &["program", "cancel", &e]).fails_with(5);
+    db.run_as("ana", &["program", "cancel", &e, "-o", "json"])
+        .ok();
     assert_eq!(
         count(
             &db,
@@ -411,17 +395,18 @@ fn adjusting_moves_every_remaining_session_at_once_or_none_when_a_target_is_take
     let third_thu = monday() + chrono::Duration::days(3 + 14);
     db.book("ana", "cy", &format!("{third_thu}T10:00")).ok();
     let err = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "program",
-            "adjust",
-            &e,
-            "--from",
-            &start,
-            "--at",
-            "thu 10:00",
-        ])
+        .run_as(
+            "ana",
+            &[
+                "program",
+                "adjust",
+                &e,
+                "--from",
+                &start,
+                "--at",
+                "thu 10:00",
+            ],
+        )
         .fails_with(6)
         .to_string();
     assert!(
@@ -443,19 +428,20 @@ fn adjusting_moves_every_remaining_session_at_once_or_none_when_a_target_is_take
     ])
     .ok();
     let moved = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "program",
-            "adjust",
-            &e,
-            "--from",
-            &start,
-            "--at",
-            "thu 10:00",
-            "-o",
-            "json",
-        ])
+        .run_as(
+            "ana",
+            &[
+                "program",
+                "adjust",
+                &e,
+                "--from",
+                &start,
+                "--at",
+                "thu 10:00",
+                "-o",
+                "json",
+            ],
+        )
         .json();
     assert_eq!(moved["remaining"], 4, "{moved}");
     assert_eq!(
@@ -474,17 +460,10 @@ fn adjusting_moves_every_remaining_session_at_once_or_none_when_a_target_is_take
     );
     // extending adds weeks at the current times
     let longer = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "program",
-            "adjust",
-            &e,
-            "--extend",
-            "2",
-            "-o",
-            "json",
-        ])
+        .run_as(
+            "ana",
+            &["program", "adjust", &e, "--extend", "2", "-o", "json"],
+        )
         .json();
     assert_eq!(longer["sessions"], 6, "{longer}");
     assert_eq!(longer["weeks"], 6, "{longer}");
@@ -510,15 +489,7 @@ fn templates_of_an_admin_serve_every_coach_and_stay_the_admins_to_change() {
         .id();
     for coach in ["ana@example.com", "dee@example.com"] {
         let list = db
-            .run(&[
-                "--as",
-                coach,
-                "program",
-                "list",
-                "--templates",
-                "-o",
-                "json",
-            ])
+            .run_as(coach, &["program", "list", "--templates", "-o", "json"])
             .json();
         assert!(
             list.as_array()
@@ -529,34 +500,25 @@ fn templates_of_an_admin_serve_every_coach_and_stay_the_admins_to_change() {
         );
     }
     // Dee sees neither Ana's own program nor may change the template
-    let list = db
-        .run(&["--as", "dee@example.com", "program", "list", "-o", "json"])
-        .json();
+    let list = db.run_as("dee", &["program", "list", "-o", "json"]).json();
     assert!(!list.to_string().contains("Strength basics"), "{list}");
-    db.run(&[
-        "--as",
-        "dee@example.com",
-        "program",
-        "update",
-        &t,
-        "--weeks",
-        "3",
-    ])
-    .fails_with(4);
+    db.run_as("dee", &["program", "update", &t, "--weeks", "3"])
+        .fails_with(4);
     let start = monday().to_string();
-    db.run(&[
-        "--as",
-        "dee@example.com",
-        "program",
-        "assign",
-        &t,
-        "--member",
-        "di@example.com",
-        "--start",
-        &start,
-        "--at",
-        "wed 09:00",
-    ])
+    db.run_as(
+        "dee",
+        &[
+            "program",
+            "assign",
+            &t,
+            "--member",
+            "di@example.com",
+            "--start",
+            &start,
+            "--at",
+            "wed 09:00",
+        ],
+    )
     .fails_with(7); // Dee has no availability on Wednesday
     // an admin's template needs the coach who runs it
     db.run(&[
@@ -593,104 +555,91 @@ fn members_other_coaches_and_deactivated_users_are_refused_with_the_documented_c
     let db = TestDb::new();
     let p = setup(&db);
     // members do not create or assign programs
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "program",
-        "create",
-        "--name",
-        "X",
-        "--weeks",
-        "1",
-    ])
-    .fails_with(4);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "program",
-        "assign",
-        &p,
-        "--member",
-        "bo@example.com",
-        "--start",
-        "mon",
-        "--at",
-        "wed 09:00",
-    ])
+    db.run_as("bo", &["program", "create", "--name", "X", "--weeks", "1"])
+        .fails_with(4);
+    db.run_as(
+        "bo",
+        &[
+            "program",
+            "assign",
+            &p,
+            "--member",
+            "bo@example.com",
+            "--start",
+            "mon",
+            "--at",
+            "wed 09:00",
+        ],
+    )
     .fails_with(5); // a program a member is not enrolled in is none at all
     // another coach's program is none at all
-    db.run(&["--as", "dee@example.com", "program", "show", &p])
-        .fails_with(5);
-    db.run(&["--as", "dee@example.com", "program", "archive", &p])
-        .fails_with(5);
+    db.run_as("dee", &["program", "show", &p]).fails_with(5);
+    db.run_as("dee", &["program", "archive", &p]).fails_with(5);
     // a coach assigns only to their own or connected members; another
     // coach's member is nobody to them
     let start = monday().to_string();
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "program",
-        "assign",
-        &p,
-        "--member",
-        "di@example.com",
-        "--start",
-        &start,
-        "--at",
-        "wed 09:00",
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "program",
+            "assign",
+            &p,
+            "--member",
+            "di@example.com",
+            "--start",
+            &start,
+            "--at",
+            "wed 09:00",
+        ],
+    )
     .fails_with(5);
     // the wrong number of weekly times is bad input
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "program",
-        "assign",
-        &p,
-        "--member",
-        "bo@example.com",
-        "--start",
-        &start,
-        "--at",
-        "wed 09:00",
-        "--at",
-        "thu 10:00",
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "program",
+            "assign",
+            &p,
+            "--member",
+            "bo@example.com",
+            "--start",
+            &start,
+            "--at",
+            "wed 09:00",
+            "--at",
+            "thu 10:00",
+        ],
+    )
     .fails_with(3);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "program",
-        "assign",
-        &p,
-        "--member",
-        "bo@example.com",
-        "--start",
-        &start,
-        "--at",
-        "someday 9",
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "program",
+            "assign",
+            &p,
+            "--member",
+            "bo@example.com",
+            "--start",
+            &start,
+            "--at",
+            "someday 9",
+        ],
+    )
     .fails_with(3);
     let e = assign(&db, "ana@example.com", &p, "bo@example.com").id();
     // the other member and the other coach see no such enrolment
-    db.run(&["--as", "cy@example.com", "program", "show", &e])
-        .fails_with(5);
-    db.run(&["--as", "dee@example.com", "program", "show", &e])
-        .fails_with(5);
-    db.run(&["--as", "cy@example.com", "program", "decline", &e])
-        .fails_with(5);
+    db.run_as("cy", &["program", "show", &e]).fails_with(5);
+    db.run_as("dee", &["program", "show", &e]).fails_with(5);
+    db.run_as("cy", &["program", "decline", &e]).fails_with(5);
     // deactivated: no longer acts at all
     db.run(&["coach", "deactivate", "dee@example.com", "--yes"])
         .ok();
-    db.run(&["--as", "dee@example.com", "program", "list"])
-        .fails_with(4);
+    db.run_as("dee", &["program", "list"]).fails_with(4);
     // an archived program takes nobody new
-    db.run(&["--as", "ana@example.com", "program", "archive", &p])
-        .ok();
+    db.run_as("ana", &["program", "archive", &p]).ok();
     assign(&db, "ana@example.com", &p, "cy@example.com").fails_with(7);
     // the member declines the whole series: every seat is free again
-    db.run(&["--as", "bo@example.com", "program", "decline", &e])
-        .ok();
+    db.run_as("bo", &["program", "decline", &e]).ok();
     assert_eq!(
         count(
             &db,
@@ -708,18 +657,19 @@ fn the_enrolment_completes_with_its_last_session_and_progress_counts_it() {
     db.member("bo").assigned_to("ana").create();
     window(&db, "ana@example.com", "wed", ("09:00", "10:00"), 60, 15, 1);
     let p = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "program",
-            "create",
-            "--name",
-            "Two weeks",
-            "--weeks",
-            "2",
-            "-o",
-            "ids",
-        ])
+        .run_as(
+            "ana",
+            &[
+                "program",
+                "create",
+                "--name",
+                "Two weeks",
+                "--weeks",
+                "2",
+                "-o",
+                "ids",
+            ],
+        )
         .id();
     let e = enrol(&db, &p, "bo@example.com");
     // Put the series five weeks back (same weekday and time: still in the window).
@@ -733,18 +683,9 @@ fn the_enrolment_completes_with_its_last_session_and_progress_counts_it() {
             db.scalar("SELECT id::text FROM sessions ORDER BY starts_at DESC LIMIT 1");
         vec![first, last]
     };
-    db.run(&["--as", "ana@example.com", "session", "complete", &ids[0]])
-        .ok();
+    db.run_as("ana", &["session", "complete", &ids[0]]).ok();
     let half = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "program",
-            "show",
-            &e,
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["program", "show", &e, "-o", "json"])
         .json();
     assert_eq!(
         (
@@ -756,18 +697,9 @@ fn the_enrolment_completes_with_its_last_session_and_progress_counts_it() {
         "{half}"
     );
     assert_eq!(half["status"], "active");
-    db.run(&["--as", "ana@example.com", "session", "complete", &ids[1]])
-        .ok();
+    db.run_as("ana", &["session", "complete", &ids[1]]).ok();
     let done = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "program",
-            "show",
-            &e,
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["program", "show", &e, "-o", "json"])
         .json();
     assert_eq!(
         (done["status"].as_str(), done["percent"].as_i64()),
@@ -781,18 +713,10 @@ fn the_enrolment_completes_with_its_last_session_and_progress_counts_it() {
         ),
         2
     );
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "rate",
-        &ids[0],
-        "--rating",
-        "4",
-    ])
-    .ok();
+    db.run_as("bo", &["session", "rate", &ids[0], "--rating", "4"])
+        .ok();
     let mp = db
-        .run(&["--as", "bo@example.com", "member", "progress", "-o", "json"])
+        .run_as("bo", &["member", "progress", "-o", "json"])
         .json();
     assert_eq!(mp["completed"], 2, "{mp}");
     assert_eq!(mp["ratings_given"], 1, "{mp}");
@@ -803,16 +727,14 @@ fn the_enrolment_completes_with_its_last_session_and_progress_counts_it() {
         "{mp}"
     );
     assert_eq!(mp["programs"][0]["percent"], 100, "{mp}");
-    let report = db
-        .run(&["--as", "ana@example.com", "coach", "report", "-o", "json"])
-        .json();
+    let report = db.run_as("ana", &["coach", "report", "-o", "json"]).json();
     assert_eq!(report["members"][0]["held"], 2, "{report}");
     assert_eq!(report["members"][0]["program_percent"], 100, "{report}");
-    let table = db.run(&["--as", "ana@example.com", "coach", "report"]);
+    let table = db.run_as("ana", &["coach", "report"]);
     for line in table.ok().lines() {
         assert!(line.chars().count() <= 80, "{line:?}");
     }
-    let csv = db.run(&["--as", "ana@example.com", "coach", "report", "-o", "csv"]);
+    let csv = db.run_as("ana", &["coach", "report", "-o", "csv"]);
     assert!(
         csv.ok()
             .lines()
@@ -820,8 +742,7 @@ fn the_enrolment_completes_with_its_last_session_and_progress_counts_it() {
         "{csv:?}"
     );
     // a member reads only their own progress; another coach's report is refused
-    db.run(&["--as", "bo@example.com", "coach", "report"])
-        .fails_with(4);
+    db.run_as("bo", &["coach", "report"]).fails_with(4);
 }
 
 fn runtime_exec(db: &TestDb, sql: &'static str) {
@@ -837,124 +758,100 @@ fn insights_belong_to_the_pair_and_the_admins_and_the_answer_reaches_the_coach()
     let db = TestDb::new();
     setup(&db);
     let i = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "insight",
-            "add",
-            "--member",
-            "bo@example.com",
-            "--type",
-            "recommendation",
-            "--title",
-            "Sleep",
-            "--text",
-            "Aim for eight hours",
-            "--priority",
-            "high",
-            "-o",
-            "ids",
-        ])
+        .run_as(
+            "ana",
+            &[
+                "insight",
+                "add",
+                "--member",
+                "bo@example.com",
+                "--type",
+                "recommendation",
+                "--title",
+                "Sleep",
+                "--text",
+                "Aim for eight hours",
+                "--priority",
+                "high",
+                "-o",
+                "ids",
+            ],
+        )
         .id();
     assert_eq!(
         count(&db, "SELECT count(*) FROM outbox WHERE event = 'insight'"),
         1
     );
     // not the coach of the member, not a member, not bad types
-    db.run(&[
-        "--as",
-        "dee@example.com",
-        "insight",
-        "add",
-        "--member",
-        "bo@example.com",
-        "--type",
-        "observation",
-        "--title",
-        "x",
-        "--text",
-        "y",
-    ])
+    db.run_as(
+        "dee",
+        &[
+            "insight",
+            "add",
+            "--member",
+            "bo@example.com",
+            "--type",
+            "observation",
+            "--title",
+            "x",
+            "--text",
+            "y",
+        ],
+    )
     .fails_with(5);
-    db.run(&[
-        "--as",
-        "cy@example.com",
-        "insight",
-        "add",
-        "--member",
-        "bo@example.com",
-        "--type",
-        "observation",
-        "--title",
-        "x",
-        "--text",
-        "y",
-    ])
+    db.run_as(
+        "cy",
+        &[
+            "insight",
+            "add",
+            "--member",
+            "bo@example.com",
+            "--type",
+            "observation",
+            "--title",
+            "x",
+            "--text",
+            "y",
+        ],
+    )
     .fails_with(4);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "insight",
-        "add",
-        "--member",
-        "bo@example.com",
-        "--type",
-        "gossip",
-        "--title",
-        "x",
-        "--text",
-        "y",
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "insight",
+            "add",
+            "--member",
+            "bo@example.com",
+            "--type",
+            "gossip",
+            "--title",
+            "x",
+            "--text",
+            "y",
+        ],
+    )
     .fails_with(3);
     let unread = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "insight",
-            "list",
-            "--unread",
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["insight", "list", "--unread", "-o", "json"])
         .json();
     assert_eq!(unread.as_array().unwrap().len(), 1, "{unread}");
     for outsider in ["cy@example.com", "dee@example.com"] {
         let seen = db
-            .run(&["--as", outsider, "insight", "list", "-o", "json"])
+            .run_as(outsider, &["insight", "list", "-o", "json"])
             .json();
         assert_eq!(seen, serde_json::json!([]), "{outsider}");
-        db.run(&["--as", outsider, "insight", "ack", &i])
-            .fails_with(5);
+        db.run_as(outsider, &["insight", "ack", &i]).fails_with(5);
     }
-    db.run(&["--as", "ana@example.com", "insight", "ack", &i])
-        .fails_with(4);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "insight",
-        "ack",
-        &i,
-        "--response",
-        "Will do",
-    ])
-    .ok();
-    let coach_view = db
-        .run(&["--as", "ana@example.com", "insight", "list", "-o", "json"])
-        .json();
+    db.run_as("ana", &["insight", "ack", &i]).fails_with(4);
+    db.run_as("bo", &["insight", "ack", &i, "--response", "Will do"])
+        .ok();
+    let coach_view = db.run_as("ana", &["insight", "list", "-o", "json"]).json();
     assert_eq!(coach_view[0]["response"], "Will do", "{coach_view}");
     assert!(coach_view[0]["read_at"].is_string(), "{coach_view}");
     let admin_view = db.run(&["insight", "list", "-o", "json"]).json();
     assert_eq!(admin_view.as_array().unwrap().len(), 1);
     let unread = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "insight",
-            "list",
-            "--unread",
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["insight", "list", "--unread", "-o", "json"])
         .json();
     assert_eq!(unread, serde_json::json!([]));
 }

@@ -67,35 +67,16 @@ fn a_coach_cannot_change_what_a_member_shares() {
     let (c, m) = ana_and_bo(&db);
     db.run(&["member", "assign", &m, "--coach", &c]).ok();
     let before = counts(&db);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "sharing",
-        "--goals",
-        "off",
-    ])
-    .fails_with(4);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "sharing",
-        "bo@example.com",
-        "--health-info",
-        "on",
-    ])
+    db.run_as("ana", &["member", "sharing", "--goals", "off"])
+        .fails_with(4);
+    db.run_as(
+        "ana",
+        &["member", "sharing", "bo@example.com", "--health-info", "on"],
+    )
     .fails_with(4);
     assert_eq!(counts(&db), before);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "member",
-        "sharing",
-        "--goals",
-        "off",
-    ])
-    .ok();
+    db.run_as("bo", &["member", "sharing", "--goals", "off"])
+        .ok();
     assert_eq!(
         counts(&db),
         before + 2,

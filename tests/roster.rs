@@ -453,37 +453,25 @@ fn a_coach_imports_into_their_own_roster_and_a_member_may_not_import() {
     let f = file("email,name\nbo@example.com,Bo\n");
 
     let err = db
-        .run(&["--as", "m@example.com", "member", "import", path(&f)])
+        .run_as("m", &["member", "import", path(&f)])
         .fails_with(4)
         .to_string();
     assert!(err.contains("may not import members"), "{err}");
     let err = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "member",
-            "import",
-            path(&f),
-            "--coach",
-            "cy@example.com",
-        ])
+        .run_as(
+            "ana",
+            &["member", "import", path(&f), "--coach", "cy@example.com"],
+        )
         .fails_with(4)
         .to_string();
     assert!(err.contains("only into their own roster"), "{err}");
     let other = file("email,name,coach\nbo@example.com,Bo,cy@example.com\n");
-    db.run(&["--as", "ana@example.com", "member", "import", path(&other)])
+    db.run_as("ana", &["member", "import", path(&other)])
         .fails_with(4);
     // An existing member of nobody is not theirs to take.
     let theirs = file("email,name\nm@example.com,M\n");
     let err = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "member",
-            "import",
-            path(&theirs),
-            "--update",
-        ])
+        .run_as("ana", &["member", "import", path(&theirs), "--update"])
         .fails_with(4)
         .to_string();
     assert!(
@@ -495,8 +483,7 @@ fn a_coach_imports_into_their_own_roster_and_a_member_may_not_import() {
         1
     );
 
-    db.run(&["--as", "ana@example.com", "member", "import", path(&f)])
-        .ok();
+    db.run_as("ana", &["member", "import", path(&f)]).ok();
     let bo = db
         .run(&["member", "show", "bo@example.com", "-o", "json"])
         .json();
@@ -567,42 +554,23 @@ fn export_has_the_permissions_of_member_list() {
     let scoped = db.run(&["member", "export", "--coach", "cy@example.com", "-o", "ids"]);
     assert_eq!(scoped.ok().lines().count(), 1);
 
-    let ana = db
-        .run(&["--as", "ana@example.com", "member", "export"])
-        .ok()
-        .to_string();
+    let ana = db.run_as("ana", &["member", "export"]).ok().to_string();
     assert_eq!(ana.lines().count(), 2, "{ana}");
     assert!(
         ana.contains("bo@example.com,Bo,,UTC,ana@example.com,active"),
         "goals not shared: {ana}"
     );
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "export",
-        "--coach",
-        "cy@example.com",
-    ])
-    .fails_with(4);
+    db.run_as("ana", &["member", "export", "--coach", "cy@example.com"])
+        .fails_with(4);
     // Hidden goals are kept when the coach re-imports what they exported.
     let back = file(&ana);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "import",
-        path(&back),
-        "--update",
-    ])
-    .ok();
+    db.run_as("ana", &["member", "import", path(&back), "--update"])
+        .ok();
     assert_eq!(
         db.scalar::<String>("SELECT goals FROM member_profiles m JOIN users u ON u.id = m.user_id WHERE u.email = 'bo@example.com'"),
         "secret"
     );
-    let me = db
-        .run(&["--as", "di@example.com", "member", "export", "-o", "json"])
-        .json();
+    let me = db.run_as("di", &["member", "export", "-o", "json"]).json();
     assert_eq!(me.as_array().map(Vec::len), Some(1));
     assert_eq!(me[0]["email"], "di@example.com");
 }

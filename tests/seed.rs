@@ -361,16 +361,13 @@ fn only_an_admin_may_seed() {
     db.run(&["seed", EXAMPLE]).ok();
     let trace = db.scalar::<String>(TRACE);
     for who in ["bo@example.com", "ana@example.com"] {
-        let err = db
-            .run(&["--as", who, "seed", EXAMPLE])
-            .fails_with(4)
-            .to_string();
+        let err = db.run_as(who, &["seed", EXAMPLE]).fails_with(4).to_string();
         assert!(
             err.contains("only an admin may seed an organisation"),
             "{err}"
         );
         let err = db
-            .run(&["--as", who, "seed", EXAMPLE, "--dry-run"])
+            .run_as(who, &["seed", EXAMPLE, "--dry-run"])
             .fails_with(4)
             .to_string();
         assert!(err.contains(who), "{err}");

@@ -61,18 +61,19 @@ fn at(day: NaiveDate, hhmm: &str) -> String {
 
 /// `session create` as Ana for Bo at Monday `hhmm`: the session's JSON.
 fn propose(db: &TestDb, hhmm: &str) -> Value {
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "session",
-        "create",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(monday(), hhmm),
-        "-o",
-        "json",
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "session",
+            "create",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &at(monday(), hhmm),
+            "-o",
+            "json",
+        ],
+    )
     .json()
 }
 
@@ -113,15 +114,7 @@ fn a_coach_proposes_the_member_accepts_and_it_is_scheduled() {
     // the proposal holds the seat (capacity 1)
     book(&db, "bo@example.com", "09:00", &[]).fails_with(6);
     let accepted = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "session",
-            "accept",
-            id,
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["session", "accept", id, "-o", "json"])
         .json();
     assert_eq!(accepted["status"], "scheduled");
     assert_eq!(accepted["sequence"], 1);
@@ -130,8 +123,7 @@ fn a_coach_proposes_the_member_accepts_and_it_is_scheduled() {
         "an accepted session has no deadline to show: {accepted}"
     );
     // accepting twice is a rule violation
-    db.run(&["--as", "bo@example.com", "session", "accept", id])
-        .fails_with(7);
+    db.run_as("bo", &["session", "accept", id]).fails_with(7);
     db.assert_invariants();
 }
 
@@ -158,30 +150,32 @@ fn an_admin_creates_a_scheduled_session_and_a_member_cannot_create_one() {
     assert_eq!(s["status"], "scheduled");
     assert_eq!(s["session_type"], "followup");
     assert!(s["expires_at"].is_null());
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "create",
-        "--coach",
-        "ana@example.com",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(monday(), "09:00"),
-    ])
+    db.run_as(
+        "bo",
+        &[
+            "session",
+            "create",
+            "--coach",
+            "ana@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &at(monday(), "09:00"),
+        ],
+    )
     .fails_with(4);
     // a coach cannot put another coach's member into a session: to Ana, Di is nobody
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "session",
-        "create",
-        "--member",
-        "di@example.com",
-        "--at",
-        &at(monday(), "09:00"),
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "session",
+            "create",
+            "--member",
+            "di@example.com",
+            "--at",
+            &at(monday(), "09:00"),
+        ],
+    )
     .fails_with(5);
     // outside the windows without --off-grid: exit 7; a full slot: exit 6
     db.run(&[
@@ -255,24 +249,14 @@ fn declining_frees_the_seat_and_only_the_member_answers() {
     let db = TestDb::new();
     ana_bo_cy_di(&db, 1);
     let id = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
-    db.run(&["--as", "di@example.com", "session", "accept", &id])
-        .fails_with(4);
-    db.run(&["--as", "cy@example.com", "session", "decline", &id])
-        .fails_with(4);
-    db.run(&["--as", "ana@example.com", "session", "accept", &id])
-        .fails_with(4);
+    db.run_as("di", &["session", "accept", &id]).fails_with(4);
+    db.run_as("cy", &["session", "decline", &id]).fails_with(4);
+    db.run_as("ana", &["session", "accept", &id]).fails_with(4);
     let declined = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "session",
-            "decline",
-            &id,
-            "--reason",
-            "away",
-            "-o",
-            "json",
-        ])
+        .run_as(
+            "bo",
+            &["session", "decline", &id, "--reason", "away", "-o", "json"],
+        )
         .json();
     assert_eq!(declined["status"], "declined");
     assert_eq!(declined["decline_reason"], "away");
@@ -286,34 +270,36 @@ fn an_expired_proposal_holds_no_seat_and_cannot_be_accepted() {
     ana_bo_cy_di(&db, 1);
     let expires = (Utc::now() + Duration::seconds(2)).to_rfc3339();
     let id = db
-        .run(&[
-            "--as",
-            "ana@example.com",
+        .run_as(
+            "ana",
+            &[
+                "session",
+                "create",
+                "--member",
+                "bo@example.com",
+                "--at",
+                &at(monday(), "09:00"),
+                "--expires",
+                &expires,
+                "-o",
+                "ids",
+            ],
+        )
+        .id();
+    // never after the start
+    db.run_as(
+        "ana",
+        &[
             "session",
             "create",
             "--member",
             "bo@example.com",
             "--at",
-            &at(monday(), "09:00"),
+            &at(monday(), "10:15"),
             "--expires",
-            &expires,
-            "-o",
-            "ids",
-        ])
-        .id();
-    // never after the start
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "session",
-        "create",
-        "--member",
-        "bo@example.com",
-        "--at",
-        &at(monday(), "10:15"),
-        "--expires",
-        &at(monday() + Duration::days(1), "09:00"),
-    ])
+            &at(monday() + Duration::days(1), "09:00"),
+        ],
+    )
     .fails_with(3);
     std::thread::sleep(std::time::Duration::from_millis(2500));
     // no write happened since: the slot is offered again...
@@ -332,7 +318,7 @@ fn an_expired_proposal_holds_no_seat_and_cannot_be_accepted() {
         .json();
     assert_eq!(slots[0]["remaining"], 1, "{slots}");
     let err = db
-        .run(&["--as", "bo@example.com", "session", "accept", &id])
+        .run_as("bo", &["session", "accept", &id])
         .fails_with(7)
         .to_string();
     assert!(err.contains("expired"), "{err}");
@@ -359,19 +345,20 @@ fn rescheduling_moves_the_seat_raises_the_sequence_and_a_full_target_changes_not
         .unwrap()
         .to_string();
     let moved = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "session",
-            "reschedule",
-            &id,
-            "--at",
-            &at(monday(), "10:15"),
-            "--tz",
-            "Europe/Berlin",
-            "-o",
-            "json",
-        ])
+        .run_as(
+            "bo",
+            &[
+                "session",
+                "reschedule",
+                &id,
+                "--at",
+                &at(monday(), "10:15"),
+                "--tz",
+                "Europe/Berlin",
+                "-o",
+                "json",
+            ],
+        )
         .json();
     assert_eq!(moved["sequence"], 1);
     assert!(
@@ -390,25 +377,15 @@ fn rescheduling_moves_the_seat_raises_the_sequence_and_a_full_target_changes_not
     );
     db.run(&["session", "reschedule", &id, "--at", &at(monday(), "13:00")])
         .fails_with(7);
-    db.run(&[
-        "--as",
-        "di@example.com",
-        "session",
-        "reschedule",
-        &id,
-        "--at",
-        &at(monday(), "09:00"),
-    ])
+    db.run_as(
+        "di",
+        &["session", "reschedule", &id, "--at", &at(monday(), "09:00")],
+    )
     .fails_with(4);
-    db.run(&[
-        "--as",
-        "cy@example.com",
-        "session",
-        "reschedule",
-        &id,
-        "--at",
-        &at(monday(), "09:00"),
-    ])
+    db.run_as(
+        "cy",
+        &["session", "reschedule", &id, "--at", &at(monday(), "09:00")],
+    )
     .fails_with(4);
     assert_eq!(
         db.scalar::<i32>(
@@ -479,32 +456,30 @@ fn completing_needs_a_started_scheduled_session_and_the_coach() {
     ana_bo_cy_di(&db, 1);
     let future = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
     db.run(&["session", "complete", &future]).fails_with(7);
-    db.run(&["--as", "bo@example.com", "session", "accept", &future])
-        .ok();
+    db.run_as("bo", &["session", "accept", &future]).ok();
     let err = db
         .run(&["session", "complete", &future])
         .fails_with(7)
         .to_string();
     assert!(err.contains("not started"), "{err}");
     let id = session_starting_now(&db);
-    db.run(&["--as", "bo@example.com", "session", "complete", &id])
-        .fails_with(4);
-    db.run(&["--as", "cy@example.com", "session", "complete", &id])
-        .fails_with(4);
+    db.run_as("bo", &["session", "complete", &id]).fails_with(4);
+    db.run_as("cy", &["session", "complete", &id]).fails_with(4);
     let done = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "session",
-            "complete",
-            &id,
-            "--notes",
-            "knee pain",
-            "--outcomes",
-            "deadlift form fixed",
-            "-o",
-            "json",
-        ])
+        .run_as(
+            "ana",
+            &[
+                "session",
+                "complete",
+                &id,
+                "--notes",
+                "knee pain",
+                "--outcomes",
+                "deadlift form fixed",
+                "-o",
+                "json",
+            ],
+        )
         .json();
     assert_eq!(done["status"], "completed");
     assert!(done["completed_at"].is_string());
@@ -518,84 +493,28 @@ fn private_notes_are_absent_for_the_member_in_every_format() {
     let db = TestDb::new();
     ana_bo_cy_di(&db, 1);
     let id = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "session",
-        "note",
-        &id,
-        "--text",
-        "SECRET-knee",
-        "--private",
-    ])
+    db.run_as(
+        "ana",
+        &["session", "note", &id, "--text", "SECRET-knee", "--private"],
+    )
     .ok();
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "note",
-        &id,
-        "--text",
-        "shared-hello",
-    ])
-    .ok();
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "note",
-        &id,
-        "--text",
-        "x",
-        "--private",
-    ])
-    .fails_with(4);
-    db.run(&[
-        "--as",
-        "di@example.com",
-        "session",
-        "note",
-        &id,
-        "--text",
-        "x",
-    ])
-    .fails_with(4);
-    db.run(&["--as", "cy@example.com", "session", "show", &id])
+    db.run_as("bo", &["session", "note", &id, "--text", "shared-hello"])
+        .ok();
+    db.run_as("bo", &["session", "note", &id, "--text", "x", "--private"])
         .fails_with(4);
+    db.run_as("di", &["session", "note", &id, "--text", "x"])
+        .fails_with(4);
+    db.run_as("cy", &["session", "show", &id]).fails_with(4);
     for format in ["json", "csv", "table"] {
-        let out = db.run(&[
-            "--as",
-            "bo@example.com",
-            "session",
-            "show",
-            &id,
-            "-o",
-            format,
-        ]);
+        let out = db.run_as("bo", &["session", "show", &id, "-o", format]);
         let text = out.ok();
         assert!(!text.contains("SECRET"), "{format}: {text}");
         assert!(text.contains("shared-hello"), "{format}: {text}");
-        let coach = db.run(&[
-            "--as",
-            "ana@example.com",
-            "session",
-            "show",
-            &id,
-            "-o",
-            format,
-        ]);
+        let coach = db.run_as("ana", &["session", "show", &id, "-o", format]);
         assert!(coach.ok().contains("SECRET-knee"), "{format}");
     }
     let json = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "session",
-            "show",
-            &id,
-            "-o",
-            "json",
-        ])
+        .run_as("bo", &["session", "show", &id, "-o", "json"])
         .json();
     assert_eq!(json["notes"].as_array().unwrap().len(), 1);
 }
@@ -605,60 +524,20 @@ fn a_rating_is_given_once_by_the_member_after_completion_and_shows_on_the_coach(
     let db = TestDb::new();
     ana_bo_cy_di(&db, 1);
     let future = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "rate",
-        &future,
-        "--rating",
-        "5",
-    ])
-    .fails_with(7);
+    db.run_as("bo", &["session", "rate", &future, "--rating", "5"])
+        .fails_with(7);
     let id = session_starting_now(&db);
     db.run(&["session", "complete", &id]).ok();
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "rate",
-        &id,
-        "--rating",
-        "7",
-    ])
-    .fails_with(3);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "rate",
-        &id,
-        "--rating",
-        "0",
-    ])
-    .fails_with(3);
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "session",
-        "rate",
-        &id,
-        "--rating",
-        "5",
-    ])
-    .fails_with(4);
+    db.run_as("bo", &["session", "rate", &id, "--rating", "7"])
+        .fails_with(3);
+    db.run_as("bo", &["session", "rate", &id, "--rating", "0"])
+        .fails_with(3);
+    db.run_as("ana", &["session", "rate", &id, "--rating", "5"])
+        .fails_with(4);
     db.run(&["session", "rate", &id, "--rating", "5"])
         .fails_with(4);
-    db.run(&[
-        "--as",
-        "di@example.com",
-        "session",
-        "rate",
-        &id,
-        "--rating",
-        "5",
-    ])
-    .fails_with(4);
+    db.run_as("di", &["session", "rate", &id, "--rating", "5"])
+        .fails_with(4);
     let before = db
         .run(&["coach", "show", "ana@example.com", "-o", "json"])
         .json();
@@ -690,16 +569,8 @@ fn a_rating_is_given_once_by_the_member_after_completion_and_shows_on_the_coach(
         .json();
     assert_eq!(after["rating_count"], 1);
     assert!(after["rating_average"].as_f64().unwrap() >= 4.0);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "session",
-        "rate",
-        &id,
-        "--rating",
-        "3",
-    ])
-    .fails_with(6);
+    db.run_as("bo", &["session", "rate", &id, "--rating", "3"])
+        .fails_with(6);
     // and raw SQL cannot rate an uncompleted session
     let err = common::runtime().block_on(async {
         let pool = db.pool().await;
@@ -741,8 +612,7 @@ fn session_list_upcoming_shows_only_seats_still_ahead() {
     ana_bo_cy_di(&db, 1);
     let p = propose(&db, "09:00")["id"].as_str().unwrap().to_string();
     let s = propose(&db, "10:15")["id"].as_str().unwrap().to_string();
-    db.run(&["--as", "bo@example.com", "session", "decline", &s])
-        .ok();
+    db.run_as("bo", &["session", "decline", &s]).ok();
     let now = session_starting_now(&db);
     let up = db
         .run(&["session", "list", "--upcoming", "-o", "ids"])

@@ -593,14 +593,10 @@ fn a_rating_outside_1_to_5_exits_3_at_the_command_line_and_stores_nothing() {
         (id.to_string(), email)
     });
     let rate = |value: &str| {
-        db.run(&[
-            "--as",
+        db.run_as(
             &member_email,
-            "session",
-            "rate",
-            &id,
-            &format!("--rating={value}"),
-        ])
+            &["session", "rate", &id, &format!("--rating={value}")],
+        )
     };
     for bad in [
         "0",

@@ -74,37 +74,21 @@ fn a_member_turns_goals_off_and_health_info_on_and_only_they_or_an_admin_may() {
     let db = TestDb::new();
     bo_with_a_profile(&db);
     db.member("mo").create();
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "member",
-        "sharing",
-        "bo@example.com",
-        "--health-info",
-        "on",
-    ])
+    db.run_as(
+        "ana",
+        &["member", "sharing", "bo@example.com", "--health-info", "on"],
+    )
     .fails_with(4);
     // to Mo, another member, Bo is nobody
-    db.run(&[
-        "--as",
-        "mo@example.com",
-        "member",
-        "sharing",
-        "bo@example.com",
-        "--goals",
-        "off",
-    ])
+    db.run_as(
+        "mo",
+        &["member", "sharing", "bo@example.com", "--goals", "off"],
+    )
     .fails_with(5);
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "member",
-        "sharing",
-        "--goals",
-        "off",
-        "--health-info",
-        "on",
-    ])
+    db.run_as(
+        "bo",
+        &["member", "sharing", "--goals", "off", "--health-info", "on"],
+    )
     .ok();
     let coach = everything(&db, "ana@example.com");
     assert!(!coach.contains("run a marathon"));
@@ -124,13 +108,6 @@ fn a_member_turns_goals_off_and_health_info_on_and_only_they_or_an_admin_may() {
         db.scalar::<i64>("SELECT count(*) FROM audit_log WHERE action = 'member.sharing'"),
         2
     );
-    db.run(&[
-        "--as",
-        "bo@example.com",
-        "member",
-        "sharing",
-        "--goals",
-        "maybe",
-    ])
-    .fails_with(2);
+    db.run_as("bo", &["member", "sharing", "--goals", "maybe"])
+        .fails_with(2);
 }

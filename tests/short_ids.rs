@@ -144,7 +144,7 @@ fn a_coach_resolves_a_prefix_only_among_the_people_they_may_see() {
     );
     // A prefix matching only people she cannot see is not found, and names nobody.
     let err = db
-        .run(&["--as", "ana@example.com", "member", "show", "12345678-aaaa"])
+        .run_as("ana", &["member", "show", "12345678-aaaa"])
         .fails_with(5)
         .to_string();
     assert!(!err.contains("cy@") && !err.contains("Cy"), "{err}");
@@ -172,16 +172,8 @@ fn sessions_windows_and_blocks_take_the_8_digit_ids_tables_show() {
         "JSON keeps the full id"
     );
     assert_eq!(
-        db.run(&[
-            "--as",
-            "bo@example.com",
-            "session",
-            "show",
-            short,
-            "-o",
-            "ids"
-        ])
-        .id(),
+        db.run_as("bo", &["session", "show", short, "-o", "ids"])
+            .id(),
         id
     );
     // Another member cannot find it by prefix: not found, not forbidden.
@@ -196,8 +188,7 @@ fn sessions_windows_and_blocks_take_the_8_digit_ids_tables_show() {
         "ids",
     ])
     .ok();
-    db.run(&["--as", "cy@example.com", "session", "show", short])
-        .fails_with(5);
+    db.run_as("cy", &["session", "show", short]).fails_with(5);
     db.run(&["session", "note", short, "--text", "bring shoes"])
         .ok();
     db.run(&["session", "cancel", short, "--yes"]).ok();
@@ -296,7 +287,7 @@ fn an_ambiguous_session_prefix_lists_only_the_sessions_the_actor_may_see() {
     );
     // Ana sees her two, never Cy's.
     let err = db
-        .run(&["--as", "ana@example.com", "session", "show", "abcdef12"])
+        .run_as("ana", &["session", "show", "abcdef12"])
         .fails_with(3)
         .to_string();
     assert!(
@@ -309,30 +300,23 @@ fn an_ambiguous_session_prefix_lists_only_the_sessions_the_actor_may_see() {
     );
     // Cy's prefix is Cy's alone: one match, no question.
     let shown = db
-        .run(&[
-            "--as",
-            "cy@example.com",
-            "session",
-            "show",
-            "abcdef12",
-            "-o",
-            "json",
-        ])
+        .run_as("cy", &["session", "show", "abcdef12", "-o", "json"])
         .json();
     assert_eq!(shown["id"], "abcdef12-0000-4000-8000-000000000003");
     // Bo, the member, sees his two sessions and must say which.
-    db.run(&["--as", "bo@example.com", "session", "show", "abcdef12"])
+    db.run_as("bo", &["session", "show", "abcdef12"])
         .fails_with(3);
     let shown = db
-        .run(&[
-            "--as",
-            "bo@example.com",
-            "session",
-            "show",
-            "abcdef12-0000-4000-8000-000000000002",
-            "-o",
-            "json",
-        ])
+        .run_as(
+            "bo",
+            &[
+                "session",
+                "show",
+                "abcdef12-0000-4000-8000-000000000002",
+                "-o",
+                "json",
+            ],
+        )
         .json();
     assert_eq!(shown["member_email"], "bo@example.com");
 }

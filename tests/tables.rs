@@ -340,18 +340,19 @@ fn messages_read_as_time_sender_and_text_with_new_ones_marked() {
     let db = TestDb::new();
     common::ana_with_monday_mornings(&db);
     let id = db
-        .run(&[
-            "--as",
-            "ana@example.com",
-            "message",
-            "send",
-            "--to",
-            "bo@example.com",
-            "--text",
-            "Running ten minutes late, start without warming up too hard",
-            "-o",
-            "ids",
-        ])
+        .run_as(
+            "ana",
+            &[
+                "message",
+                "send",
+                "--to",
+                "bo@example.com",
+                "--text",
+                "Running ten minutes late, start without warming up too hard",
+                "-o",
+                "ids",
+            ],
+        )
         .id();
     common::runtime().block_on(async {
         let pool = db.pool().await;

@@ -83,16 +83,17 @@ fn the_coach_dashboard_cuts_a_long_name_instead_of_wrapping() {
     common::window(&db, "ana@example.com", "mon", ("09:00", "12:00"), 60, 15, 3);
     let monday = common::monday().to_string();
     // a proposal: the dashboard lists those whatever their date
-    db.run(&[
-        "--as",
-        "ana@example.com",
-        "session",
-        "create",
-        "--member",
-        &long,
-        "--at",
-        &format!("{monday}T09:00"),
-    ])
+    db.run_as(
+        "ana",
+        &[
+            "session",
+            "create",
+            "--member",
+            &long,
+            "--at",
+            &format!("{monday}T09:00"),
+        ],
+    )
     .ok();
     let text = at_80(&db, &["--as", "ana@example.com", "coach", "dashboard"]);
     assert_fits(&text);

@@ -91,8 +91,7 @@ fn statuses(db: &TestDb) -> Vec<(String, String)> {
 
 fn cancel(db: &TestDb, member: &str) {
     let (id, _) = seat_of(db, member).expect("a seat");
-    db.run(&["--as", member, "-y", "session", "cancel", &id])
-        .ok();
+    db.run_as(member, &["-y", "session", "cancel", &id]).ok();
 }
 
 #[test]
@@ -110,13 +109,9 @@ fn a_full_slot_refuses_naming_the_waitlist_and_with_the_flag_queues_in_join_orde
     assert_eq!(second["position"], 2);
     // once is enough
     book(&db, &m[2], &["--waitlist"]).fails_with(6);
-    let coach_view: Value = db
-        .run(&["--as", "ana@example.com", "waitlist", "list", "-o", "json"])
-        .json();
+    let coach_view: Value = db.run_as("ana", &["waitlist", "list", "-o", "json"]).json();
     assert_eq!(coach_view.as_array().unwrap().len(), 2);
-    let own: Value = db
-        .run(&["--as", &m[2], "waitlist", "list", "-o", "json"])
-        .json();
+    let own: Value = db.run_as(&m[2], &["waitlist", "list", "-o", "json"]).json();
     let own = own.as_array().unwrap();
     assert_eq!(own.len(), 1);
     assert_eq!(own[0]["position"], 2);
@@ -148,7 +143,7 @@ fn a_cancel_offers_the_seat_to_the_first_in_line_who_accepts_it_with_session_acc
     );
     assert!((7100.0..=7200.0).contains(&hold), "{hold}");
     db.assert_invariants();
-    db.run(&["--as", &m[1], "session", "accept", &offer]).ok();
+    db.run_as(&m[1], &["session", "accept", &offer]).ok();
     assert_eq!(seat_of(&db, &m[1]).unwrap().1, "scheduled");
     assert_eq!(
         statuses(&db),
@@ -170,7 +165,7 @@ fn declining_an_offer_or_letting_it_expire_moves_the_seat_down_the_line() {
     }
     cancel(&db, &m[0]);
     let (offer, _) = seat_of(&db, &m[1]).unwrap();
-    db.run(&["--as", &m[1], "session", "decline", &offer]).ok();
+    db.run_as(&m[1], &["session", "decline", &offer]).ok();
     assert_eq!(seat_of(&db, &m[2]).unwrap().1, "proposed");
     // m2's offer runs out: the clock is moved past it (the guard refuses an
     // overdue time, so with its trigger held), then the next seat writer of
@@ -220,7 +215,7 @@ fn a_waiter_who_left_or_is_at_a_limit_is_skipped() {
         .to_string();
     book(&db, &m[2], &["--waitlist"]).ok();
     book(&db, &m[3], &["--waitlist"]).ok();
-    db.run(&["--as", &m[1], "waitlist", "leave", &left]).ok();
+    db.run_as(&m[1], &["waitlist", "leave", &left]).ok();
     // m2 already has a session with Ana that week, and a limit of one
     db.run(&[
         "session",

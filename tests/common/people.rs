@@ -72,6 +72,14 @@ impl TestDb {
         Person::new(self, "member", who.as_ref())
     }
 
+    /// Run coachctl `--as` this person (a handle, an email or an id).
+    pub fn run_as(&self, who: impl AsRef<str>, args: &[&str]) -> Run {
+        let who = email(who.as_ref());
+        let mut all = vec!["--as", who.as_str()];
+        all.extend(args);
+        self.run(&all)
+    }
+
     /// `member assign MEMBER --coach COACH`, which must succeed.
     pub fn assign(&self, member: impl AsRef<str>, coach: impl AsRef<str>) {
         self.run(&[
