@@ -22,10 +22,7 @@ fn path(f: &tempfile::NamedTempFile) -> &str {
 }
 
 fn coach(db: &TestDb, email: &str, max: u32) -> String {
-    db.coach(email)
-        .name("A Coach")
-        .max_members(&max.to_string())
-        .create()
+    db.coach(email).name("A Coach").max_members(max).create()
 }
 
 fn count(db: &TestDb, sql: &'static str) -> i64 {

@@ -63,54 +63,37 @@ struct Window {
 
 impl TestDb {
     /// A coach to create; see [`Person`].
-    pub fn coach(&self, who: impl AsRef<str>) -> Person<'_> {
-        Person::new(self, "coach", who.as_ref())
+    pub fn coach(&self, who: &str) -> Person<'_> {
+        Person::new(self, "coach", who)
     }
 
     /// A member to create; see [`Person`].
-    pub fn member(&self, who: impl AsRef<str>) -> Person<'_> {
-        Person::new(self, "member", who.as_ref())
+    pub fn member(&self, who: &str) -> Person<'_> {
+        Person::new(self, "member", who)
     }
 
     /// Run coachctl `--as` this person (a handle, an email or an id).
-    pub fn run_as(&self, who: impl AsRef<str>, args: &[&str]) -> Run {
-        let who = email(who.as_ref());
+    pub fn run_as(&self, who: &str, args: &[&str]) -> Run {
+        let who = email(who);
         let mut all = vec!["--as", who.as_str()];
         all.extend(args);
         self.run(&all)
     }
 
     /// `member assign MEMBER --coach COACH`, which must succeed.
-    pub fn assign(&self, member: impl AsRef<str>, coach: impl AsRef<str>) {
-        self.run(&[
-            "member",
-            "assign",
-            &email(member.as_ref()),
-            "--coach",
-            &email(coach.as_ref()),
-        ])
-        .ok();
+    pub fn assign(&self, member: &str, coach: &str) {
+        self.run(&["member", "assign", &email(member), "--coach", &email(coach)])
+            .ok();
     }
 
     /// `book --coach COACH --member MEMBER --at AT`, as the operator.
-    pub fn book(
-        &self,
-        coach: impl AsRef<str>,
-        member: impl AsRef<str>,
-        at: impl AsRef<str>,
-    ) -> Run {
-        self.book_with(coach.as_ref(), member.as_ref(), at.as_ref(), &[])
+    pub fn book(&self, coach: &str, member: &str, at: &str) -> Run {
+        self.book_with(coach, member, at, &[])
     }
 
     /// [`TestDb::book`] that must succeed: the session's id.
-    pub fn booked(
-        &self,
-        coach: impl AsRef<str>,
-        member: impl AsRef<str>,
-        at: impl AsRef<str>,
-    ) -> String {
-        self.book_with(coach.as_ref(), member.as_ref(), at.as_ref(), &["-o", "ids"])
-            .id()
+    pub fn booked(&self, coach: &str, member: &str, at: &str) -> String {
+        self.book_with(coach, member, at, &["-o", "ids"]).id()
     }
 
     /// [`TestDb::book`] with more flags (`-o json`, `--waitlist`).
@@ -136,37 +119,37 @@ impl<'a> Person<'a> {
     }
 
     /// `--name` (default: the handle, capitalised).
-    pub fn name(mut self, name: impl AsRef<str>) -> Self {
-        self.name = Some(name.as_ref().to_string());
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
         self
     }
 
     /// `--timezone`.
-    pub fn tz(self, zone: impl AsRef<str>) -> Self {
+    pub fn tz(self, zone: &str) -> Self {
         self.arg("--timezone", zone)
     }
 
     /// `--max-members` (coaches).
     pub fn max_members(self, n: impl Display) -> Self {
-        self.arg("--max-members", n.to_string())
+        self.arg("--max-members", &n.to_string())
     }
 
     /// `--coach` (members): created assigned to this coach.
-    pub fn assigned_to(self, coach: impl AsRef<str>) -> Self {
-        let coach = email(coach.as_ref());
-        self.arg("--coach", coach)
+    pub fn assigned_to(self, coach: &str) -> Self {
+        let coach = email(coach);
+        self.arg("--coach", &coach)
     }
 
     /// Any other flag of the create command, with its value.
-    pub fn arg(mut self, flag: &str, value: impl AsRef<str>) -> Self {
+    pub fn arg(mut self, flag: &str, value: &str) -> Self {
         self.args.push(flag.to_string());
-        self.args.push(value.as_ref().to_string());
+        self.args.push(value.to_string());
         self
     }
 
     /// Created by this person (`--as`) instead of the operator.
-    pub fn by(mut self, who: impl AsRef<str>) -> Self {
-        self.by = Some(email(who.as_ref()));
+    pub fn by(mut self, who: &str) -> Self {
+        self.by = Some(email(who));
         self
     }
 
