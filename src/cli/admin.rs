@@ -26,7 +26,9 @@ enum Commands {
         /// The admin's display name
         #[arg(long)]
         name: PersonName,
-        /// The admin's IANA time zone, for times shown to them
+        /// The admin's IANA time zone
+        ///
+        /// For times shown to them.
         #[arg(long, default_value = "UTC")]
         timezone: TimeZone,
     },
