@@ -407,3 +407,64 @@ fn messages_read_as_time_sender_and_text_with_new_ones_marked() {
         )
     );
 }
+
+/// `s` without its SGR escapes (`\x1b[..m`).
+fn plain(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn statuses_days_and_headers_take_colour_when_asked_and_the_table_lines_up_as_without() {
+    let db = TestDb::new();
+    let s = booked(&db);
+    db.run(&["session", "cancel", &s[1], "--reason", "ill", "--yes"])
+        .ok();
+    for args in [
+        &["--tz", "Europe/Berlin", "session", "list", "--all"][..],
+        &["coach", "list"][..],
+    ] {
+        let mut coloured = vec!["--color", "always"];
+        coloured.extend_from_slice(args);
+        let with = run(&db, &coloured);
+        let mut never = vec!["--color", "never"];
+        never.extend_from_slice(args);
+        let without = run(&db, &never);
+        assert!(!without.contains('\x1b'), "{without}");
+        // piped with the default (auto): no escapes either
+        assert!(!run(&db, args).contains('\x1b'));
+        assert!(with.contains('\x1b'), "{with}");
+        assert_eq!(plain(&with), without, "the colours move nothing");
+        assert_fits(&plain(&with), 80);
+    }
+    let sessions = run(
+        &db,
+        &[
+            "--color",
+            "always",
+            "--tz",
+            "Europe/Berlin",
+            "session",
+            "list",
+            "--all",
+        ],
+    );
+    assert!(sessions.contains("\x1b[32mscheduled\x1b[0m"), "{sessions}");
+    assert!(sessions.contains("\x1b[31mcancelled\x1b[0m"), "{sessions}");
+    assert!(sessions.contains("\x1b[1mMon 31 Mar\x1b[0m"), "{sessions}");
+    let coaches = run(&db, &["--color", "always", "coach", "list"]);
+    assert!(coaches.starts_with("\x1b[1mname\x1b[0m"), "{coaches}");
+    assert!(coaches.contains("\x1b[32maccepting\x1b[0m"), "{coaches}");
+}

@@ -63,7 +63,7 @@ impl Record for Admin {
             Cell::text(&self.name),
             Cell::text(&self.email),
             Cell::fixed(if self.has_login { "yes" } else { "no" }),
-            Cell::fixed(if self.active { "active" } else { "removed" }),
+            Cell::status(if self.active { "active" } else { "removed" }),
             Cell::id(&self.id),
         ]))
     }

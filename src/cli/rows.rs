@@ -89,7 +89,11 @@ impl<'a, T: Record> Rows<'a, T> {
                 writeln!(self.out, "{}", row.join(","))?;
             }
             Format::Table => match (item.table_row(&self.view), &self.table_widths) {
-                (Some(r), Some(widths)) => writeln!(self.out, "{}", table::plain_line(&r, widths))?,
+                (Some(r), Some(widths)) => writeln!(
+                    self.out,
+                    "{}",
+                    table::plain_line(&r, widths, self.ctx.color())
+                )?,
                 (Some(r), None) => {
                     self.table_rows.push(r);
                     if self.table_rows.len() == TABLE_SAMPLE {
@@ -114,19 +118,18 @@ impl<'a, T: Record> Rows<'a, T> {
         let Some(widths) = table::plain_widths(&self.table_rows, &headers, table::width()) else {
             return Ok(()); // agenda rows group by day: they wait for the end
         };
+        let color = self.ctx.color();
         if T::TABLE_ZONE {
             let zone = format!("Times in {}", self.view.tz.name());
-            writeln!(self.out, "{}", table::truncate(&zone, table::width()))?;
+            writeln!(self.out, "{}", table::heading(&zone, table::width(), color))?;
         }
-        let head = Row::Cells(
-            headers
-                .iter()
-                .map(|h| table::Cell::fixed(h.as_str()))
-                .collect(),
-        );
-        writeln!(self.out, "{}", table::plain_line(&head, &widths))?;
+        writeln!(
+            self.out,
+            "{}",
+            table::plain_header(&headers, &widths, color)
+        )?;
         for r in std::mem::take(&mut self.table_rows) {
-            writeln!(self.out, "{}", table::plain_line(&r, &widths))?;
+            writeln!(self.out, "{}", table::plain_line(&r, &widths, color))?;
         }
         self.table_widths = Some(widths);
         Ok(())
@@ -171,7 +174,14 @@ impl<'a, T: Record> Rows<'a, T> {
                         .collect();
                     let zone = table::has_timestamps(&self.table_json, &cols);
                     let headers: Vec<String> = cols.iter().map(|c| header(c)).collect();
-                    table::render(&rows, &headers, self.view.tz, zone, table::width())
+                    table::render(
+                        &rows,
+                        &headers,
+                        self.view.tz,
+                        zone,
+                        table::width(),
+                        self.ctx.color(),
+                    )
                 } else {
                     let headers: Vec<String> = T::TABLE_HEADERS.iter().map(|c| header(c)).collect();
                     table::render(
@@ -180,6 +190,7 @@ impl<'a, T: Record> Rows<'a, T> {
                         self.view.tz,
                         T::TABLE_ZONE,
                         table::width(),
+                        self.ctx.color(),
                     )
                 };
                 self.out.write_all(text.as_bytes())?;

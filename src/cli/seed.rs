@@ -141,7 +141,7 @@ fn changes_table(changes: &[Change], width: usize) -> String {
         })
         .collect();
     let headers = ["action", "kind", "key", "where"].map(String::from);
-    let text = table::render(&rows, &headers, chrono_tz::UTC, false, width);
+    let text = table::render(&rows, &headers, chrono_tz::UTC, false, width, false);
     let mut lines = text.lines();
     let mut out = String::new();
     if let Some(head) = lines.next() {

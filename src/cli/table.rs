@@ -54,11 +54,64 @@ enum Give {
     Never,
 }
 
-/// One cell: its text and how its column gives way.
+/// One cell: its text, how its column gives way, and its colour on a
+/// terminal that wants colour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     text: String,
     give: Give,
+    tone: Option<Tone>,
+}
+
+/// The colour of a status, as cargo and git use them: green for what
+/// holds, yellow for what waits, red for what ended badly, dim for what
+/// is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Waiting,
+    Bad,
+    Done,
+}
+
+impl Tone {
+    /// The tone of a status word (its first word: `cancelled late`).
+    pub fn of(status: &str) -> Option<Tone> {
+        let word = status.split_whitespace().next().unwrap_or_default();
+        Some(match word {
+            "scheduled" | "active" | "accepting" | "sent" | "accepted" | "confirmed" | "new" => {
+                Tone::Good
+            }
+            "proposed" | "queued" | "pending" | "paused" | "full" | "waiting" | "offered"
+            | "in_progress" | "retrying" => Tone::Waiting,
+            "cancelled" | "failed" | "declined" | "no_show" | "no-show" | "inactive" | "closed"
+            | "expired" | "revoked" | "removed" | "rejected" => Tone::Bad,
+            "completed" | "skipped" | "archived" | "done" => Tone::Done,
+            _ => return None,
+        })
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Tone::Good => "\x1b[32m",
+            Tone::Waiting => "\x1b[33m",
+            Tone::Bad => "\x1b[31m",
+            Tone::Done => "\x1b[2m",
+        }
+    }
+}
+
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+/// `s` in `style` when `color`, else as it is.
+fn styled(s: &str, style: &str, color: bool) -> String {
+    if color && !s.is_empty() {
+        format!("{style}{s}{RESET}")
+    } else {
+        s.to_string()
+    }
 }
 
 impl Cell {
@@ -67,6 +120,7 @@ impl Cell {
         Cell {
             text: one_line(s),
             give: Give::Cut,
+            tone: None,
         }
     }
 
@@ -75,6 +129,15 @@ impl Cell {
         Cell {
             text: one_line(&s.into()),
             give: Give::Never,
+            tone: None,
+        }
+    }
+
+    /// A status, shown whole, coloured by what it says on a terminal.
+    pub fn status(s: &str) -> Cell {
+        Cell {
+            tone: Tone::of(s),
+            ..Cell::fixed(s)
         }
     }
 
@@ -83,6 +146,7 @@ impl Cell {
         Cell {
             text: one_line(s),
             give: Give::Keep,
+            tone: None,
         }
     }
 
@@ -93,6 +157,7 @@ impl Cell {
         Cell {
             text: short_id(&id.to_string()),
             give: Give::Drop(0),
+            tone: None,
         }
     }
 
@@ -108,6 +173,7 @@ impl Cell {
         Cell {
             text: one_line(&s.into()),
             give: Give::Drop(rank),
+            tone: None,
         }
     }
 }
@@ -217,14 +283,24 @@ fn fit(rows: &[&[Cell]], avail: usize) -> Vec<usize> {
     widths
 }
 
-fn join(cells: &[Cell], widths: &[usize]) -> String {
+/// The cells at their widths; with `color`, statuses in their tone and a
+/// header (`bold`) in bold. The padding stays outside the escapes, so a
+/// coloured table lines up exactly as a plain one.
+fn join(cells: &[Cell], widths: &[usize], color: bool, bold: bool) -> String {
     let mut parts = Vec::with_capacity(cells.len());
     for (i, c) in cells.iter().enumerate() {
         // a dropped column (width 0) is left out, gap and all
         let Some(w) = widths.get(i).copied().filter(|w| *w > 0) else {
             continue;
         };
-        parts.push(pad(&truncate(&c.text, w), w));
+        let text = truncate(&c.text, w);
+        let fill = " ".repeat(w.saturating_sub(text_width(&text)));
+        let text = match (bold, c.tone) {
+            (true, _) => styled(&text, BOLD, color),
+            (false, Some(tone)) => styled(&text, tone.code(), color),
+            (false, None) => text,
+        };
+        parts.push(format!("{text}{fill}"));
     }
     parts.join(GAP).trim_end().to_string()
 }
@@ -263,11 +339,22 @@ pub fn plain_widths(rows: &[Row], headers: &[String], width: usize) -> Option<Ve
 }
 
 /// One line of a plain table at fixed widths (a longer cell is cut).
-pub fn plain_line(row: &Row, widths: &[usize]) -> String {
+pub fn plain_line(row: &Row, widths: &[usize], color: bool) -> String {
     match row {
-        Row::Cells(c) => join(c, widths),
-        Row::Agenda { cells, .. } => join(cells, widths),
+        Row::Cells(c) => join(c, widths, color, false),
+        Row::Agenda { cells, .. } => join(cells, widths, color, false),
     }
+}
+
+/// The header line of a plain table at fixed widths.
+pub fn plain_header(headers: &[String], widths: &[usize], color: bool) -> String {
+    let head: Vec<Cell> = headers.iter().map(|h| Cell::fixed(h.as_str())).collect();
+    join(&head, widths, color, true)
+}
+
+/// A heading line (`Times in Europe/Berlin`), dim on a terminal.
+pub fn heading(s: &str, width: usize, color: bool) -> String {
+    styled(&truncate(s, width), DIM, color)
 }
 
 /// Render list rows, every line at most `width` columns (the zone heading
@@ -279,6 +366,7 @@ pub fn render(
     zone: Tz,
     zone_heading: bool,
     width: usize,
+    color: bool,
 ) -> String {
     let mut lines: Vec<String> = Vec::new();
     let agenda: Vec<(&DateTime<Tz>, &DateTime<Tz>, &[Cell])> = rows
@@ -292,13 +380,14 @@ pub fn render(
         let first_year = agenda[0].0.year();
         let one_year = agenda.iter().all(|(s, _, _)| s.year() == first_year);
         let zone = zone.name();
-        lines.push(truncate(
+        lines.push(heading(
             &if one_year {
                 format!("{first_year} · times in {zone}")
             } else {
                 format!("Times in {zone}")
             },
             width,
+            color,
         ));
         // `Mon 29 Mar` (10), two spaces, `09:00–10:00` (11), two spaces
         let label_w = if one_year { 10 } else { 15 };
@@ -315,11 +404,11 @@ pub fn render(
                     lines.push(String::new());
                 }
                 let fmt = if one_year { "%a %e %b" } else { "%a %e %b %Y" };
-                start.format(fmt).to_string()
+                styled(&start.format(fmt).to_string(), BOLD, color)
             };
             day = Some(this);
             let span = format!("{}–{}", start.format("%H:%M"), end.format("%H:%M"));
-            let rest = join(cells, &widths);
+            let rest = join(cells, &widths, color, false);
             lines.push(
                 format!("{label}{GAP}{span}{GAP}{rest}")
                     .trim_end()
@@ -336,15 +425,15 @@ pub fn render(
         .collect();
     if !plain.is_empty() {
         if zone_heading {
-            lines.push(truncate(&format!("Times in {}", zone.name()), width));
+            lines.push(heading(&format!("Times in {}", zone.name()), width, color));
         }
         // Headers never make a column elastic: the data decides what gives way.
         let head: Vec<Cell> = headers.iter().map(|h| Cell::fixed(h.as_str())).collect();
         let mut all: Vec<&[Cell]> = vec![head.as_slice()];
         all.extend(plain.iter().copied());
         let widths = fit(&all, width);
-        for r in all {
-            lines.push(join(r, &widths));
+        for (i, r) in all.into_iter().enumerate() {
+            lines.push(join(r, &widths, color, i == 0));
         }
     }
     let mut s = lines.join("\n");
@@ -604,7 +693,7 @@ mod tests {
         assert_eq!(w[4], 0, "the id goes first: {w:?}");
         assert_eq!(w[2], 17, "the key column is whole: {w:?}");
         assert!(w[1] >= COMFORTABLE && w[3] >= COMFORTABLE, "{w:?}");
-        let line = join(&row, &w);
+        let line = join(&row, &w, false, false);
         assert!(text_width(&line) <= 80, "{line}");
         assert!(line.contains("booking.confirmed"), "{line}");
     }
