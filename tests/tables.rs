@@ -468,3 +468,47 @@ fn statuses_days_and_headers_take_colour_when_asked_and_the_table_lines_up_as_wi
     assert!(coaches.starts_with("\x1b[1mname\x1b[0m"), "{coaches}");
     assert!(coaches.contains("\x1b[32maccepting\x1b[0m"), "{coaches}");
 }
+
+/// Run coachctl on a pseudo-terminal (util-linux `script`), as a person
+/// at a terminal would; the output with `\r\n` made `\n`.
+fn on_terminal(db: &TestDb, args: &[&str]) -> String {
+    let inner = db.cmd();
+    let mut c = std::process::Command::new("script");
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let line = std::iter::once(env!("CARGO_BIN_EXE_coachctl"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = c
+        .args(["-qec", &line, "/dev/null"])
+        .env("COLUMNS", "80")
+        .output()
+        .expect("run script");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+#[test]
+fn a_json_list_on_a_terminal_is_indented_and_the_same_value_as_in_a_pipe() {
+    let db = TestDb::new();
+    booked(&db);
+    for args in [
+        &["coach", "list", "-o", "json"][..],
+        &["session", "list", "-o", "json"][..],
+    ] {
+        let shown = on_terminal(&db, args);
+        assert!(shown.starts_with("[\n  {\n    \""), "{shown}");
+        assert!(shown.ends_with("\n  }\n]\n"), "{shown}");
+        let piped = run(&db, args);
+        assert_eq!(piped.lines().count(), 1, "a pipe gets one line: {piped}");
+        let a: serde_json::Value = serde_json::from_str(&shown).expect("terminal JSON");
+        let b: serde_json::Value = serde_json::from_str(&piped).expect("piped JSON");
+        assert_eq!(a, b);
+    }
+}

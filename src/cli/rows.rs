@@ -1,6 +1,6 @@
 //! Lists written as their rows arrive (see [`Rows`]).
 
-use std::io::{self, BufWriter, StdoutLock, Write};
+use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -37,6 +37,8 @@ pub struct Rows<'a, T: Record> {
     /// Set once a long plain table streams: the widths of its columns.
     table_widths: Option<Vec<usize>>,
     flushed: Instant,
+    /// JSON for a person at a terminal: each row indented, one per block.
+    pretty: bool,
     _record: std::marker::PhantomData<fn(&T)>,
 }
 
@@ -52,6 +54,7 @@ impl<'a, T: Record> Rows<'a, T> {
             table_rows: Vec::new(),
             table_widths: None,
             flushed: Instant::now(),
+            pretty: ctx.global.output == Format::Json && io::stdout().is_terminal(),
             _record: std::marker::PhantomData,
         }
     }
@@ -68,6 +71,18 @@ impl<'a, T: Record> Rows<'a, T> {
         self.count += 1;
         match self.ctx.global.output {
             Format::Ids => writeln!(self.out, "{}", crate::domain::text::shown(&item.id()))?,
+            Format::Json if self.pretty => {
+                let mut one = Vec::new();
+                item.write_json(self.view.tz, &mut one)?;
+                self.out.write_all(if first { b"[\n" } else { b",\n" })?;
+                let text = super::output::indented(&String::from_utf8_lossy(&one));
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        self.out.write_all(b"\n")?;
+                    }
+                    write!(self.out, "  {line}")?;
+                }
+            }
             Format::Json => {
                 self.out.write_all(if first { b"[" } else { b"," })?;
                 item.write_json(self.view.tz, &mut self.out)?;
@@ -141,8 +156,11 @@ impl<'a, T: Record> Rows<'a, T> {
         match self.ctx.global.output {
             Format::Ids => {}
             Format::Json => {
-                self.out
-                    .write_all(if self.count == 0 { b"[]\n" } else { b"]\n" })?;
+                self.out.write_all(match (self.count, self.pretty) {
+                    (0, _) => b"[]\n",
+                    (_, true) => b"\n]\n",
+                    (_, false) => b"]\n",
+                })?;
             }
             Format::Csv => {
                 if self.count == 0 {
