@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 
+pub mod dates;
 mod email;
 pub mod text;
 mod when;

@@ -249,14 +249,14 @@ fn show_lists_name_and_email_first_and_the_id_whole_at_the_end() {
 }
 
 #[test]
-fn a_session_shown_names_its_times_with_their_offset() {
+fn a_session_shown_names_its_times_with_their_zone() {
     let db = TestDb::new();
     let s = booked(&db);
     let out = run(&db, &["--tz", "Europe/Berlin", "session", "show", &s[0]]);
     assert_fits(&out, 80);
     assert!(
         out.lines()
-            .any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031 09:00 (+02:00)")),
+            .any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031, 09:00 CEST")),
         "{out}"
     );
 }
@@ -285,14 +285,15 @@ fn other_lists_fit_80_columns_with_short_ids_and_the_zone_in_a_heading() {
     let audit = run(&db, &["--tz", "Europe/Berlin", "audit", "list"]);
     assert_fits(&audit, 80);
     assert!(audit.starts_with("Times in Europe/Berlin\n"), "{audit}");
-    // a date a person reads, not ISO: `01 Dec 2026 23:31`
+    // a date a person reads, not ISO: `Mon  7 Dec, 23:31`
     let row = audit.lines().nth(2).unwrap_or_default();
     let at: Vec<&str> = row.split_whitespace().take(4).collect();
     assert!(
         at.len() == 4
-            && at[0].len() == 2
-            && at[1].chars().all(|c| c.is_ascii_alphabetic())
+            && at[0].len() == 3
+            && at[0].chars().all(|c| c.is_ascii_alphabetic())
             && at[2].len() == 4
+            && at[2].ends_with(',')
             && at[3].len() == 5,
         "{audit}"
     );
@@ -401,8 +402,8 @@ fn messages_read_as_time_sender_and_text_with_new_ones_marked() {
         out,
         format!(
             "Times in Europe/Berlin\n\
-             sent               from             text                                id\n\
-             31 Mar 2031 09:05  ana@example.com  Running ten minutes late, st…  new  {}\n",
+             sent                    from             text                           id\n\
+             Mon 31 Mar 2031, 09:05  ana@example.com  Running ten minutes lat…  new  {}\n",
             short(&id)
         )
     );
@@ -511,4 +512,82 @@ fn a_json_list_on_a_terminal_is_indented_and_the_same_value_as_in_a_pipe() {
         let b: serde_json::Value = serde_json::from_str(&piped).expect("piped JSON");
         assert_eq!(a, b);
     }
+}
+
+#[test]
+fn an_operator_viewing_a_new_york_coach_reads_the_times_as_the_coach_typed_them() {
+    let db = TestDb::new();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ny@example.com",
+        "--name",
+        "Nia York",
+        "--timezone",
+        "America/New_York",
+    ])
+    .ok();
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "bo@example.com",
+        "--name",
+        "Bo Member",
+    ])
+    .ok();
+    db.run(&[
+        "member",
+        "assign",
+        "bo@example.com",
+        "--coach",
+        "ny@example.com",
+    ])
+    .ok();
+    common::window(&db, "ny@example.com", "mon", ("09:00", "12:00"), 60, 15, 1);
+    let id = db
+        .run(&[
+            "book",
+            "--coach",
+            "ny@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &format!("{DAY}T09:00"),
+            "-o",
+            "ids",
+        ])
+        .id();
+    // the operator's machine is in UTC: without the coach's zone it would say 13:00
+    let as_operator = |args: &[&str]| {
+        let out = db.cmd().env("TZ", "UTC").args(args).output().expect("run");
+        common::Run::from(out).ok().to_string()
+    };
+    let list = as_operator(&["session", "list", "--coach", "ny@example.com"]);
+    assert!(
+        list.starts_with("2031 · times in America/New_York\n"),
+        "{list}"
+    );
+    assert!(list.contains("Mon 31 Mar  09:00–10:00"), "{list}");
+    assert_eq!(
+        list.matches("New_York").count(),
+        1,
+        "the zone named once: {list}"
+    );
+    let show = as_operator(&["session", "show", &id]);
+    assert!(
+        show.lines()
+            .any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031, 09:00 EDT")),
+        "{show}"
+    );
+    // --tz still wins
+    let berlin = as_operator(&["--tz", "Europe/Berlin", "session", "show", &id]);
+    assert!(berlin.contains("Mon 31 Mar 2031, 15:00 CEST"), "{berlin}");
+    // and a view of everyone keeps the operator's zone
+    let all = as_operator(&["session", "list"]);
+    assert!(
+        all.contains("times in UTC") && all.contains("13:00–14:00"),
+        "{all}"
+    );
 }

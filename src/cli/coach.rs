@@ -265,6 +265,10 @@ impl Cmd {
                 to,
             } => {
                 let who = ids::user_opt(&pool, &actor, who).await?;
+                let tz = match &who {
+                    Some(c) => ctx.coach_view_tz(&pool, &actor, c).await?,
+                    None => tz,
+                };
                 let from = from.map(|d| d.resolve(tz)).transpose()?.map(|d| d.naive());
                 let to = to.map(|d| d.resolve(tz)).transpose()?.map(|d| d.naive());
                 let r = crate::program::progress::coach_report(

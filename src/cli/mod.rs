@@ -382,6 +382,21 @@ impl Ctx {
             .unwrap_or_else(system_tz)
     }
 
+    /// The zone of a view about one coach: `--tz` (or the config's), else
+    /// the actor's own, else the coach's, so that an operator reads times
+    /// as the coach typed them, not in the server's zone.
+    pub async fn coach_view_tz(
+        &self,
+        pool: &sqlx::PgPool,
+        actor: &Actor,
+        coach: &crate::domain::UserRef,
+    ) -> crate::error::Result<chrono_tz::Tz> {
+        if let Some(t) = self.global.tz.or_else(|| actor.timezone()) {
+            return Ok(t.tz());
+        }
+        Ok(crate::coach::show(pool, actor, coach).await?.tz())
+    }
+
     /// May we ask the person at the keyboard?
     pub fn can_prompt(&self) -> bool {
         !self.global.no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()

@@ -223,12 +223,17 @@ impl Cmd {
                 limit,
                 after,
             } => {
+                let coach = ids::user_opt(&pool, &actor, coach).await?;
+                let tz = match &coach {
+                    Some(c) => ctx.coach_view_tz(&pool, &actor, c).await?,
+                    None => tz,
+                };
                 let filter = Filter {
                     not_ended: !all && from.is_none() && to.is_none(),
                     from: from.map(|b| b.resolve(tz, false)).transpose()?,
                     to: to.map(|b| b.resolve(tz, true)).transpose()?,
                     status,
-                    coach: ids::user_opt(&pool, &actor, coach).await?,
+                    coach,
                     member: ids::user_opt(&pool, &actor, member).await?,
                     upcoming,
                 };
@@ -326,13 +331,20 @@ impl Cmd {
             }
             Commands::Show { id } => {
                 let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
-                output::one(ctx, tz, &session::show(&pool, &actor, id).await?)
+                let s = session::show(&pool, &actor, id).await?;
+                let coach =
+                    crate::domain::UserRef::Id(crate::domain::UserId::from_uuid(s.coach_id));
+                let tz = ctx.coach_view_tz(&pool, &actor, &coach).await?;
+                output::one(ctx, tz, &s)
             }
             Commands::Cancel { id, reason } => {
                 let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
                 // Found and cancellable first, so the question names who and when.
                 let s = session::cancellable(&pool, &actor, id).await?;
-                let when = s.start.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z");
+                let coach =
+                    crate::domain::UserRef::Id(crate::domain::UserId::from_uuid(s.coach_id));
+                let tz = ctx.coach_view_tz(&pool, &actor, &coach).await?;
+                let when = crate::domain::dates::moment_now(s.start, tz);
                 // Names, not emails: the question fits one line at 80 columns.
                 ctx.confirm(&format!(
                     "Cancel {}'s session with {} on {when}?",

@@ -445,18 +445,26 @@ fn is_time_key(k: &str) -> bool {
     k == "at" || k.ends_with("_at") || k == "start" || k == "end"
 }
 
-/// A timestamp (already in the display zone) as lists show it: a date a
-/// person reads (`01 Dec 2026 23:31`), of one width, so rows line up.
+/// A timestamp (already in the display zone) as lists show it.
 fn short_time(s: &str) -> Option<String> {
     DateTime::parse_from_rfc3339(s).ok().map(day_time)
 }
 
-/// A time as list tables show it: `01 Dec 2026 23:31`.
+/// A time as list tables show it, of the family of every other date
+/// (`crate::domain::dates`), its zone named in the heading: `Mon  7 Dec,
+/// 23:31`, the year added when it is not this year; the day padded so
+/// that rows line up.
 pub fn day_time<Z: chrono::TimeZone>(t: DateTime<Z>) -> String
 where
     Z::Offset: std::fmt::Display,
 {
-    t.format("%d %b %Y %H:%M").to_string()
+    let this_year = t.year() == chrono::Utc::now().with_timezone(&t.timezone()).year();
+    t.format(if this_year {
+        "%a %e %b, %H:%M"
+    } else {
+        "%a %e %b %Y, %H:%M"
+    })
+    .to_string()
 }
 
 /// Whether some row holds a timestamp in these columns (then the table
@@ -542,13 +550,14 @@ pub fn show_order<'a>(map: &'a Map<String, Value>, cols: &[&str]) -> Vec<&'a str
 }
 
 /// A value of `show`, as lines of text (before wrapping).
-fn show_lines(key: &str, v: &Value) -> Vec<String> {
+fn show_lines(key: &str, v: &Value, zone: Tz) -> Vec<String> {
     match v {
         Value::Null => vec!["-".into()],
         Value::Bool(b) => vec![if *b { "yes" } else { "no" }.into()],
+        // each time stands alone on its line: its zone named (`09:00 CEST`)
         Value::String(s) if is_time_key(key) => vec![
             DateTime::parse_from_rfc3339(s)
-                .map(|t| t.format("%a %e %b %Y %H:%M (%:z)").to_string())
+                .map(|t| crate::domain::dates::moment_now(t.with_timezone(&chrono::Utc), zone))
                 .unwrap_or_else(|_| s.clone()),
         ],
         Value::String(s) => s.lines().map(str::to_string).collect(),
@@ -625,7 +634,7 @@ pub fn render_fields(map: &Map<String, Value>, width: usize) -> String {
 
 /// One record, field by field: `key  value`, long values wrapped under
 /// themselves. Every line fits `width`.
-pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize) -> String {
+pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize, zone: Tz) -> String {
     let keys = show_order(map, cols);
     let key_w = keys
         .iter()
@@ -639,7 +648,7 @@ pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize) -> Str
         let Some(v) = map.get(k) else { continue };
         let label = pad(&truncate(&k.replace('_', " "), key_w), key_w);
         let mut first = true;
-        for text in show_lines(k, v) {
+        for text in show_lines(k, v, zone) {
             for piece in wrap(&one_line(&text), val_w) {
                 let lead = if first {
                     label.clone()
