@@ -229,8 +229,8 @@ pub async fn request(pool: &PgPool, actor: &Actor, new: &NewRequest) -> Result<C
                 "a connection between {} and {} was declined on {}; ask again from {}",
                 c.email,
                 m.email,
-                at.format("%Y-%m-%d"),
-                again.format("%Y-%m-%d")
+                crate::domain::dates::date(at.date_naive(), Utc::now()),
+                crate::domain::dates::date(again.date_naive(), Utc::now())
             )));
         }
     }

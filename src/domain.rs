@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 
+pub mod dates;
 mod email;
 mod id_prefix;
 // Text hygiene sits below error (whose messages escape with it); the old

@@ -253,7 +253,7 @@ async fn rate_limited(pool: &PgPool, c: &coach::Coach) -> Result<Error> {
     .fetch_one(pool)
     .await?;
     let when = next
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|t| crate::domain::dates::moment_now(t, chrono_tz::UTC))
         .unwrap_or_else(|| "now".into());
     Ok(Error::conflict(format!(
         "coach {} has sent {PER_DAY} invitations in the last 24 hours; the next is allowed at {when}",
@@ -285,7 +285,7 @@ async fn unusable(conn: &mut PgConnection, code: &InviteCode) -> Result<Error> {
             "expired" => format!(
                 "invitation {} expired at {}; ask {} for a new one",
                 i.id,
-                i.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                crate::domain::dates::moment_now(i.expires_at, chrono_tz::UTC),
                 i.coach_email
             ),
             other => format!("invitation {} is {other}", i.id),

@@ -95,9 +95,7 @@ impl Refusal {
             }
             Refusal::Buffer { other_start } => format!(
                 "that slot is within the buffer time of another session at {}",
-                other_start
-                    .with_timezone(&tz)
-                    .format("%Y-%m-%dT%H:%M:%S%:z")
+                crate::domain::dates::moment_now(*other_start, tz)
             ),
         }
     }

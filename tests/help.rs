@@ -170,3 +170,72 @@ fn error_is_red_with_color_always_and_plain_with_never_or_in_a_pipe() {
     let auto = run(&["book", "--nope"], &[]);
     assert!(auto.starts_with("error: "), "{auto:?}");
 }
+
+/// Every command's `-h` at 80 columns, as `(path, text)`.
+fn every_short_help() -> Vec<(String, String)> {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        let help = cmd.clone().term_width(80).render_help().to_string();
+        out.push((path.to_string(), help));
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+    let mut root = coachctl::cli::Cli::command();
+    root.build();
+    let mut out = Vec::new();
+    walk(&root, "coachctl", &mut out);
+    out
+}
+
+#[test]
+fn short_help_is_one_line_per_option_at_80_columns_for_every_command_globals_included() {
+    let helps = every_short_help();
+    assert!(helps.len() > 100, "the walk found {} commands", helps.len());
+    let mut bad = Vec::new();
+    for (path, help) in &helps {
+        let mut in_options = false;
+        for line in help.lines() {
+            if line.ends_with("ptions:") && !line.starts_with(' ') {
+                in_options = true;
+                continue;
+            }
+            if !line.starts_with(' ') {
+                in_options = false;
+            }
+            let continued = line.starts_with(' ') && !line.trim_start().starts_with('-');
+            // clap never wraps the usage line; the options are what this is about
+            let long = line.chars().count() > 80 && !line.starts_with("Usage:");
+            if long || (in_options && continued) {
+                bad.push(format!("{path}: {line}"));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} lines wrap or overflow in `-h` at 80 columns:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn every_option_of_every_command_says_what_it_is_for() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>) {
+        for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            if help.trim().is_empty() {
+                bad.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &format!("{path} {}", sub.get_name()), bad);
+        }
+    }
+    let mut root = coachctl::cli::Cli::command();
+    root.build();
+    let mut bad = Vec::new();
+    walk(&root, "coachctl", &mut bad);
+    assert!(bad.is_empty(), "options without help:\n{}", bad.join("\n"));
+}

@@ -115,7 +115,8 @@ fn a_relative_time_skipped_by_the_spring_change_does_not_exist() {
         .unwrap_err();
     assert_eq!(err.kind().exit_code(), 7, "{err}");
     assert!(
-        err.to_string().contains("2027-03-28 02:30 does not exist"),
+        err.to_string()
+            .contains("Sun 28 Mar 2027, 02:30 does not exist"),
         "{err}"
     );
 }

@@ -237,7 +237,7 @@ fn a_series_past_the_coachs_daily_limit_books_nothing_and_names_the_limit_with_e
     assert!(err.contains("1 of 4 sessions"), "{err}");
     assert!(err.contains("daily limit"), "{err}");
     assert!(
-        err.contains(&second.format("%-d %b %Y").to_string()),
+        err.contains(&second.format("%a %-d %b").to_string()),
         "{err}"
     );
     assert_eq!(count(&db, "SELECT count(*) FROM program_enrolments"), 0);
@@ -266,7 +266,7 @@ fn blocked_weeks_fail_with_exit_7_naming_every_failing_date_at_once() {
         .to_string();
     assert!(err.contains("2 of 4 sessions"), "{err}");
     for d in [second, fourth] {
-        assert!(err.contains(&d.format("%-d %b %Y").to_string()), "{err}");
+        assert!(err.contains(&d.format("%a %-d %b").to_string()), "{err}");
     }
     assert!(err.contains("blocked"), "{err}");
     assert_eq!(count(&db, "SELECT count(*) FROM sessions"), 0);

@@ -239,7 +239,7 @@ fn a_series_that_cannot_be_booked_fails_naming_its_line_and_books_nothing() {
     let line = line_of(&text, "[[enrolment]]");
     assert!(
         run.stderr.contains(&format!(
-            "org.toml:{line}: enrolment: cannot assign Strength basics to bo@example.com: 1 of 4 sessions cannot be booked, so none was: Wed 20 Mar 2030 09:00 CET (the slot is full)"
+            "org.toml:{line}: enrolment: cannot assign Strength basics to bo@example.com: 1 of 4 sessions cannot be booked, so none was: Wed 20 Mar 2030, 09:00 CET (the slot is full)"
         )),
         "{run:#?}"
     );

@@ -224,14 +224,14 @@ fn show_lists_name_and_email_first_and_the_id_whole_at_the_end() {
 }
 
 #[test]
-fn a_session_shown_names_its_times_with_their_offset() {
+fn a_session_shown_names_its_times_with_their_zone() {
     let db = TestDb::new();
     let s = booked(&db);
     let out = run(&db, &["--tz", "Europe/Berlin", "session", "show", &s[0]]);
     assert_fits(&out, 80);
     assert!(
         out.lines()
-            .any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031 09:00 (+02:00)")),
+            .any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031, 09:00 CEST")),
         "{out}"
     );
 }
@@ -260,14 +260,15 @@ fn other_lists_fit_80_columns_with_short_ids_and_the_zone_in_a_heading() {
     let audit = run(&db, &["--tz", "Europe/Berlin", "audit", "list"]);
     assert_fits(&audit, 80);
     assert!(audit.starts_with("Times in Europe/Berlin\n"), "{audit}");
-    // a date a person reads, not ISO: `01 Dec 2026 23:31`
+    // a date a person reads, not ISO: `Mon  7 Dec, 23:31`
     let row = audit.lines().nth(2).unwrap_or_default();
     let at: Vec<&str> = row.split_whitespace().take(4).collect();
     assert!(
         at.len() == 4
-            && at[0].len() == 2
-            && at[1].chars().all(|c| c.is_ascii_alphabetic())
+            && at[0].len() == 3
+            && at[0].chars().all(|c| c.is_ascii_alphabetic())
             && at[2].len() == 4
+            && at[2].ends_with(',')
             && at[3].len() == 5,
         "{audit}"
     );
@@ -377,9 +378,192 @@ fn messages_read_as_time_sender_and_text_with_new_ones_marked() {
         out,
         format!(
             "Times in Europe/Berlin\n\
-             sent               from             text                                id\n\
-             31 Mar 2031 09:05  ana@example.com  Running ten minutes late, st…  new  {}\n",
+             sent                    from             text                           id\n\
+             Mon 31 Mar 2031, 09:05  ana@example.com  Running ten minutes lat…  new  {}\n",
             short(&id)
         )
+    );
+}
+
+/// `s` without its SGR escapes (`\x1b[..m`).
+fn plain(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn statuses_days_and_headers_take_colour_when_asked_and_the_table_lines_up_as_without() {
+    let db = TestDb::new();
+    let s = booked(&db);
+    db.run(&["session", "cancel", &s[1], "--reason", "ill", "--yes"])
+        .ok();
+    for args in [
+        &["--tz", "Europe/Berlin", "session", "list", "--all"][..],
+        &["coach", "list"][..],
+    ] {
+        let mut coloured = vec!["--color", "always"];
+        coloured.extend_from_slice(args);
+        let with = run(&db, &coloured);
+        let mut never = vec!["--color", "never"];
+        never.extend_from_slice(args);
+        let without = run(&db, &never);
+        assert!(!without.contains('\x1b'), "{without}");
+        // piped with the default (auto): no escapes either
+        assert!(!run(&db, args).contains('\x1b'));
+        assert!(with.contains('\x1b'), "{with}");
+        assert_eq!(plain(&with), without, "the colours move nothing");
+        assert_fits(&plain(&with), 80);
+    }
+    let sessions = run(
+        &db,
+        &[
+            "--color",
+            "always",
+            "--tz",
+            "Europe/Berlin",
+            "session",
+            "list",
+            "--all",
+        ],
+    );
+    assert!(sessions.contains("\x1b[32mscheduled\x1b[0m"), "{sessions}");
+    assert!(sessions.contains("\x1b[31mcancelled\x1b[0m"), "{sessions}");
+    assert!(sessions.contains("\x1b[1mMon 31 Mar\x1b[0m"), "{sessions}");
+    let coaches = run(&db, &["--color", "always", "coach", "list"]);
+    assert!(coaches.starts_with("\x1b[1mname\x1b[0m"), "{coaches}");
+    assert!(coaches.contains("\x1b[32maccepting\x1b[0m"), "{coaches}");
+}
+
+/// Run coachctl on a pseudo-terminal (util-linux `script`), as a person
+/// at a terminal would; the output with `\r\n` made `\n`.
+fn on_terminal(db: &TestDb, args: &[&str]) -> String {
+    let inner = db.cmd();
+    let mut c = std::process::Command::new("script");
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let line = std::iter::once(env!("CARGO_BIN_EXE_coachctl"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = c
+        .args(["-qec", &line, "/dev/null"])
+        .env("COLUMNS", "80")
+        .output()
+        .expect("run script");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+#[test]
+fn a_json_list_on_a_terminal_is_indented_and_the_same_value_as_in_a_pipe() {
+    let db = TestDb::new();
+    booked(&db);
+    for args in [
+        &["coach", "list", "-o", "json"][..],
+        &["session", "list", "-o", "json"][..],
+    ] {
+        let shown = on_terminal(&db, args);
+        assert!(shown.starts_with("[\n  {\n    \""), "{shown}");
+        assert!(shown.ends_with("\n  }\n]\n"), "{shown}");
+        let piped = run(&db, args);
+        assert_eq!(piped.lines().count(), 1, "a pipe gets one line: {piped}");
+        let a: serde_json::Value = serde_json::from_str(&shown).expect("terminal JSON");
+        let b: serde_json::Value = serde_json::from_str(&piped).expect("piped JSON");
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn an_operator_viewing_a_new_york_coach_reads_the_times_as_the_coach_typed_them() {
+    let db = TestDb::new();
+    db.run(&[
+        "coach",
+        "create",
+        "--email",
+        "ny@example.com",
+        "--name",
+        "Nia York",
+        "--timezone",
+        "America/New_York",
+    ])
+    .ok();
+    db.run(&[
+        "member",
+        "create",
+        "--email",
+        "bo@example.com",
+        "--name",
+        "Bo Member",
+    ])
+    .ok();
+    db.run(&[
+        "member",
+        "assign",
+        "bo@example.com",
+        "--coach",
+        "ny@example.com",
+    ])
+    .ok();
+    common::window(&db, "ny@example.com", "mon", ("09:00", "12:00"), 60, 15, 1);
+    let id = db
+        .run(&[
+            "book",
+            "--coach",
+            "ny@example.com",
+            "--member",
+            "bo@example.com",
+            "--at",
+            &format!("{DAY}T09:00"),
+            "-o",
+            "ids",
+        ])
+        .id();
+    // the operator's machine is in UTC: without the coach's zone it would say 13:00
+    let as_operator = |args: &[&str]| {
+        let out = db.cmd().env("TZ", "UTC").args(args).output().expect("run");
+        common::Run::from(out).ok().to_string()
+    };
+    let list = as_operator(&["session", "list", "--coach", "ny@example.com"]);
+    assert!(
+        list.starts_with("2031 · times in America/New_York\n"),
+        "{list}"
+    );
+    assert!(list.contains("Mon 31 Mar  09:00–10:00"), "{list}");
+    assert_eq!(
+        list.matches("New_York").count(),
+        1,
+        "the zone named once: {list}"
+    );
+    let show = as_operator(&["session", "show", &id]);
+    assert!(
+        show.lines()
+            .any(|l| l.starts_with("start ") && l.ends_with("Mon 31 Mar 2031, 09:00 EDT")),
+        "{show}"
+    );
+    // --tz still wins
+    let berlin = as_operator(&["--tz", "Europe/Berlin", "session", "show", &id]);
+    assert!(berlin.contains("Mon 31 Mar 2031, 15:00 CEST"), "{berlin}");
+    // and a view of everyone keeps the operator's zone
+    let all = as_operator(&["session", "list"]);
+    assert!(
+        all.contains("times in UTC") && all.contains("13:00–14:00"),
+        "{all}"
     );
 }

@@ -26,7 +26,9 @@ enum Commands {
         /// The admin's display name
         #[arg(long)]
         name: PersonName,
-        /// The admin's IANA time zone, for times shown to them
+        /// The admin's IANA time zone
+        ///
+        /// For times shown to them.
         #[arg(long, default_value = "UTC")]
         timezone: TimeZone,
     },
@@ -61,7 +63,7 @@ impl Record for Admin {
             Cell::text(&self.name),
             Cell::text(&self.email),
             Cell::fixed(if self.has_login { "yes" } else { "no" }),
-            Cell::fixed(if self.active { "active" } else { "removed" }),
+            Cell::status(if self.active { "active" } else { "removed" }),
             Cell::id(&self.id),
         ]))
     }

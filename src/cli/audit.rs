@@ -21,16 +21,22 @@ enum Commands {
         /// Only this kind of entity: coach, member, ...
         #[arg(long)]
         entity: Option<String>,
-        /// Only changes to this id (or its first 8+ hex digits)
+        /// Only changes to this id
+        ///
+        /// Its first 8+ hex digits will do.
         #[arg(long)]
         id: Option<IdRef>,
         /// Only this action, e.g. member.assign
         #[arg(long)]
         action: Option<String>,
-        /// At most this many entries (stderr says when there are more)
+        /// At most this many entries
+        ///
+        /// Stderr says when there are more.
         #[arg(long, value_name = "N", default_value = "50")]
         limit: Limit,
-        /// Start after this entry: the id of the last (oldest) one shown
+        /// Start after this entry
+        ///
+        /// The id of the last (oldest) one shown.
         #[arg(long, value_name = "ID")]
         after: Option<i64>,
     },

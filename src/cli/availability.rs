@@ -20,10 +20,14 @@ pub struct Cmd {
 enum Commands {
     /// Add a weekly window, in the coach's own time zone
     Add {
-        /// The coach (email or id); a coach acting may leave it out
+        /// The coach (email or id)
+        ///
+        /// A coach acting may leave it out.
         #[arg(long)]
         coach: Option<UserRef>,
-        /// Day of week: sun..sat, a full name, or 0-6 (Sunday = 0)
+        /// Day of week: sun..sat, a full name, or 0-6
+        ///
+        /// Sunday = 0.
         #[arg(long, value_parser = super::completions::offer::<DayOfWeek>(super::completions::DAYS), hide_possible_values = true)]
         day: DayOfWeek,
         /// Start, HH:MM
@@ -35,11 +39,11 @@ enum Commands {
         /// Session length in minutes
         #[arg(long, default_value = "60")]
         length: SessionMinutes,
-        /// Minutes kept free before and after each session
+        /// Minutes kept free around each session
         #[arg(long, default_value = "15")]
         buffer: BufferMinutes,
-        /// Sessions per slot (max_sessions_per_slot)
-        #[arg(long, default_value = "1")]
+        /// Sessions per slot
+        #[arg(long, value_name = "N", default_value = "1")]
         capacity: SlotCapacity,
     },
     /// List weekly windows
@@ -78,14 +82,19 @@ enum Commands {
     },
     /// Block a date or a range of dates (time off)
     Block {
-        /// The coach (email or id); a coach acting may leave it out
+        /// The coach (email or id)
+        ///
+        /// A coach acting may leave it out.
         #[arg(long)]
         coach: Option<UserRef>,
-        /// The first blocked date in the coach's zone: YYYY-MM-DD, today,
-        /// tomorrow, mon..sun (the next one, today included) or +3d
+        /// The first blocked date in the coach's zone
+        ///
+        /// YYYY-MM-DD, today, tomorrow, mon..sun (the next one, today included) or +3d.
         #[arg(long)]
         date: Day,
-        /// The last blocked date (default: the same day)
+        /// The last blocked date
+        ///
+        /// Default: the same day.
         #[arg(long)]
         to: Option<Day>,
         /// Why, for the record

@@ -34,22 +34,28 @@ pub struct Cmd {
     /// The coach (email or id)
     #[arg(long)]
     coach: UserRef,
-    /// The slot's start, e.g. 2027-03-29T09:00, 'tomorrow 9:00', 'mon 14:30';
-    /// without an offset it is read in the coach's zone. Left out on a
-    /// terminal: choose from a list, then confirm.
+    /// The slot's start
+    ///
+    /// E.g. 2027-03-29T09:00, 'tomorrow 9:00', 'mon 14:30'; without an offset it is read in the
+    /// coach's zone. Left out on a terminal: choose from a list, then confirm.
     #[arg(long)]
     at: Option<At>,
-    /// The member (email or id); a member acting books for themself
+    /// The member (email or id)
+    ///
+    /// A member acting books for themself.
     #[arg(long)]
     member: Option<UserRef>,
     /// Notes for the coach
     #[arg(long)]
     notes: Option<ProfileText>,
-    /// initial, regular or followup (default: initial for a first session with the coach)
+    /// initial, regular or followup
+    ///
+    /// Default: initial for a first session with the coach.
     #[arg(long = "type", value_name = "TYPE")]
     session_type: Option<SessionType>,
-    /// When the slot is full, join its waitlist: a freed seat is offered to
-    /// the first in line (accept it with `session accept`)
+    /// When the slot is full, join its waitlist
+    ///
+    /// A freed seat is offered to the first in line (accept it with `session accept`)
     #[arg(long)]
     waitlist: bool,
 }

@@ -29,7 +29,9 @@ enum Commands {
     Report {
         /// The coach's email or id (default: the acting coach; admins name any)
         coach: Option<UserRef>,
-        /// From this day's week (default: 12 weeks before --to)
+        /// From this day's week
+        ///
+        /// Default: 12 weeks before --to.
         #[arg(long)]
         from: Option<crate::domain::Day>,
         /// Up to this day (default: today)
@@ -44,7 +46,9 @@ enum Commands {
         /// The coach's display name
         #[arg(long)]
         name: PersonName,
-        /// The coach's IANA time zone; availability is read in it
+        /// The coach's IANA time zone
+        ///
+        /// Availability is read in it.
         #[arg(long, default_value = "UTC")]
         timezone: TimeZone,
         #[command(flatten)]
@@ -52,7 +56,9 @@ enum Commands {
     },
     /// List coaches
     List {
-        /// Only coaches accepting members (the signup choice)
+        /// Only coaches accepting members
+        ///
+        /// The signup choice.
         #[arg(long)]
         accepting: bool,
         /// Include deactivated coaches
@@ -61,8 +67,9 @@ enum Commands {
         /// At most this many coaches
         #[arg(long, value_name = "N")]
         limit: Option<Limit>,
-        /// Start after this coach: the email or id of the last one shown
-        /// (coaches are ordered by email)
+        /// Start after this coach
+        ///
+        /// The email or id of the last one shown (coaches are ordered by email)
         #[arg(long, value_name = "EMAIL|ID")]
         after: Option<UserRef>,
     },
@@ -102,24 +109,32 @@ enum Commands {
 #[derive(Debug, Args)]
 struct ProfileArgs {
     /// Specialization, e.g. "strength training"
-    #[arg(long)]
+    #[arg(long, value_name = "TEXT")]
     specialization: Option<ProfileText>,
     /// A short biography
-    #[arg(long)]
+    #[arg(long, value_name = "TEXT")]
     bio: Option<ProfileText>,
     /// Certifications, free text
-    #[arg(long)]
+    #[arg(long, value_name = "TEXT")]
     certifications: Option<ProfileText>,
-    /// Most active members the coach takes (default 20)
+    /// Most active members the coach takes
+    ///
+    /// Default 20.
     #[arg(long, value_name = "N")]
     max_members: Option<MaxMembers>,
-    /// Accept new members (the default for a new coach)
+    /// Accept new members
+    ///
+    /// The default for a new coach.
     #[arg(long, overrides_with = "not_accepting")]
     accepting: bool,
-    /// Stop accepting new members; hides the coach from signup
+    /// Stop accepting new members
+    ///
+    /// Hides the coach from signup.
     #[arg(long)]
     not_accepting: bool,
-    /// Minimum notice for a booking, in minutes (default 0)
+    /// Minimum notice for a booking, in minutes
+    ///
+    /// Default 0.
     #[arg(long, value_name = "MINUTES")]
     min_notice: Option<NoticeMinutes>,
     /// Take bookings at most this many days ahead
@@ -128,31 +143,39 @@ struct ProfileArgs {
     /// Take bookings any time ahead (the default)
     #[arg(long)]
     no_horizon: bool,
-    /// Take at most N sessions a day (in the coach's zone)
+    /// Take at most N sessions a day
+    ///
+    /// In the coach's zone.
     #[arg(long, value_name = "N", conflicts_with = "no_max_per_day")]
     max_per_day: Option<SessionLimit>,
     /// No daily limit (the default)
     #[arg(long)]
     no_max_per_day: bool,
-    /// Take at most N sessions a week (Monday to Sunday, in the coach's zone)
+    /// Take at most N sessions a week
+    ///
+    /// Monday to Sunday, in the coach's zone.
     #[arg(long, value_name = "N", conflicts_with = "no_max_per_week")]
     max_per_week: Option<SessionLimit>,
     /// No weekly limit (the default)
     #[arg(long)]
     no_max_per_week: bool,
-    /// Take at most N sessions a week from any one member
+    /// Take at most N sessions a week from one member
     #[arg(long, value_name = "N", conflicts_with = "no_member_max_per_week")]
     member_max_per_week: Option<SessionLimit>,
     /// No weekly limit per member (the default)
     #[arg(long)]
     no_member_max_per_week: bool,
-    /// A member's cancellation closer than HOURS to the start is recorded as late
+    /// A cancel under HOURS before the start is late
+    ///
+    /// A member's cancellation that late is recorded as a late cancel.
     #[arg(long, value_name = "HOURS", conflicts_with = "no_cancel_notice")]
     cancel_notice: Option<CancelNoticeHours>,
     /// No cancellation is late (the default)
     #[arg(long)]
     no_cancel_notice: bool,
-    /// How long a freed seat is held for the first on its waitlist (default 120)
+    /// Minutes a freed seat is offered to a waiter
+    ///
+    /// The first on the slot's waitlist holds it that long; default: 120.
     #[arg(long, value_name = "MINUTES")]
     waitlist_offer: Option<OfferMinutes>,
 }
@@ -242,6 +265,10 @@ impl Cmd {
                 to,
             } => {
                 let who = ids::user_opt(&pool, &actor, who).await?;
+                let tz = match &who {
+                    Some(c) => ctx.coach_view_tz(&pool, &actor, c).await?,
+                    None => tz,
+                };
                 let from = from.map(|d| d.resolve(tz)).transpose()?.map(|d| d.naive());
                 let to = to.map(|d| d.resolve(tz)).transpose()?.map(|d| d.naive());
                 let r = crate::program::progress::coach_report(

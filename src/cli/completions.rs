@@ -20,7 +20,7 @@ pub struct Cmd {
     /// The shell to print a completion script for
     #[arg(value_enum, required_unless_present = "dir")]
     shell: Option<Shell>,
-    /// Write the scripts for every shell into this directory instead
+    /// Write a script per shell into this directory
     #[arg(long, hide = true, value_name = "DIR")]
     dir: Option<PathBuf>,
 }

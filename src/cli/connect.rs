@@ -52,7 +52,9 @@ enum Commands {
         /// Part of the name
         #[arg(long)]
         name: Option<String>,
-        /// Part of the expertise area (a coach's specialization, a member's goals)
+        /// Part of the expertise area
+        ///
+        /// A coach's specialization, a member's goals.
         #[arg(long)]
         area: Option<String>,
     },

@@ -73,7 +73,7 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, d: &MemberDashboard) -> Result<()> {
             out,
             "Next session {}: {} with {}",
             n.countdown,
-            n.session.start.with_timezone(&tz).format("%a %-d %b %H:%M"),
+            crate::domain::dates::moment_now(n.session.start, tz),
             n.session.coach_name
         )?,
         None => writeln!(out, "No upcoming sessions.")?,
@@ -151,7 +151,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, d: &CoachDashboard) -> Result<()> {
         writeln!(
             out,
             "  {}  {:<28} {}",
-            a.at.with_timezone(&tz).format("%a %e %b %H:%M"),
+            super::table::day_time(a.at.with_timezone(&tz)),
             truncate(&a.member_email, 28),
             a.action
         )?;

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
-    /// The SMTP server to check (as `notify send` uses it)
+    /// The SMTP server to check
+    ///
+    /// As `notify send` uses it.
     #[arg(long, env = "COACHCTL_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
 }

@@ -22,11 +22,15 @@ enum Commands {
         /// The member (email or id)
         #[arg(long)]
         member: UserRef,
-        /// recommendation, observation, goal-update or program-adjustment
+        /// The kind of insight
+        ///
+        /// recommendation, observation, goal-update or program-adjustment.
         #[arg(long = "type", value_name = "TYPE")]
         kind: InsightType,
+        /// A short title
         #[arg(long)]
         title: ProfileText,
+        /// The insight itself
         #[arg(long)]
         text: ProfileText,
         /// low, medium (default) or high
@@ -49,7 +53,8 @@ enum Commands {
     Ack {
         /// The insight's id (or its first 8+ hex digits)
         id: IdRef,
-        #[arg(long)]
+        /// A reply to the coach
+        #[arg(long, value_name = "TEXT")]
         response: Option<ProfileText>,
     },
 }

@@ -21,34 +21,46 @@ enum Commands {
     /// sends at most 10 per rolling 24 hours.
     #[command(group(ArgGroup::new("whom").required(true).args(["email", "user"])))]
     Send {
-        /// Invite this email address (a new or existing member)
+        /// Invite this email address
+        ///
+        /// A new or existing member.
         #[arg(long)]
         email: Option<Email>,
         /// Invite this existing member (email or id)
         #[arg(long)]
         user: Option<UserRef>,
-        /// The inviting coach (admins only; a coach invites as themself)
+        /// The inviting coach
+        ///
+        /// Admins only; a coach invites as themself.
         #[arg(long)]
         coach: Option<UserRef>,
         /// A personal message for the invitee
         #[arg(long)]
         message: Option<ProfileText>,
-        /// Accepting also assigns the member to the coach, within capacity
+        /// Accepting also assigns the member to the coach
+        ///
+        /// Within the coach's capacity.
         #[arg(long)]
         assign: bool,
     },
     /// Accept an invitation: creates the member if needed and the connection
     Accept {
-        /// The invitation code (base64url: it may start with '-')
+        /// The invitation code
+        ///
+        /// Base64url: it may start with '-'.
         #[arg(allow_hyphen_values = true)]
         code: InviteCode,
-        /// Your name, when the invitation creates your account (default: the email's local part)
+        /// Your name, for a new account
+        ///
+        /// When the invitation creates your account; default: the email's local part.
         #[arg(long)]
         name: Option<PersonName>,
     },
     /// Decline an invitation
     Decline {
-        /// The invitation code (base64url: it may start with '-')
+        /// The invitation code
+        ///
+        /// Base64url: it may start with '-'.
         #[arg(allow_hyphen_values = true)]
         code: InviteCode,
     },

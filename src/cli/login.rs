@@ -39,15 +39,24 @@ Examples:
         #[arg(required_unless_present = "service", conflicts_with = "service")]
         user: Option<UserRef>,
         /// A service's login instead of a person's
-        #[arg(long, value_enum)]
+        ///
+        /// notifier (for `notify send` and `session remind` from cron) or pgbouncer (for its
+        /// auth_query).
+        #[arg(long, value_enum, value_name = "NAME", hide_possible_values = true)]
         service: Option<Service>,
-        /// Read the password from stdin (one line) instead of generating one
+        /// Read the password from stdin
+        ///
+        /// One line, instead of a generated password.
         #[arg(long)]
         password_stdin: bool,
-        /// Give an existing login a new password (else granting twice exits 6)
+        /// Give an existing login a new password
+        ///
+        /// Else granting twice exits 6.
         #[arg(long)]
         rotate: bool,
-        /// Also put the login's SCRAM verifier in this pgbouncer auth_file
+        /// Also write the login into this auth_file
+        ///
+        /// pgbouncer's auth_file: the login's line with its SCRAM verifier.
         #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
         pgbouncer_file: Option<PathBuf>,
     },
@@ -59,9 +68,12 @@ Examples:
         #[arg(required_unless_present = "service", conflicts_with = "service")]
         user: Option<UserRef>,
         /// A service's login instead of a person's
-        #[arg(long, value_enum)]
+        ///
+        /// notifier (for `notify send` and `session remind` from cron) or pgbouncer (for its
+        /// auth_query).
+        #[arg(long, value_enum, value_name = "NAME", hide_possible_values = true)]
         service: Option<Service>,
-        /// Also take the login's line out of this pgbouncer auth_file
+        /// Also remove the login from this auth_file
         #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
         pgbouncer_file: Option<PathBuf>,
     },

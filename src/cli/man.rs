@@ -13,8 +13,10 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
-    /// The directory to write the pages into (created if missing); default
-    /// your own man directory, $XDG_DATA_HOME/man/man1 or ~/.local/share/man/man1
+    /// The directory to write the pages into
+    ///
+    /// Created if missing. Default: your own man directory, $XDG_DATA_HOME/man/man1 or
+    /// ~/.local/share/man/man1.
     #[arg(value_name = "DIR")]
     dir: Option<PathBuf>,
 }

@@ -30,7 +30,9 @@ enum Commands {
         /// The member's IANA time zone
         #[arg(long, default_value = "UTC")]
         timezone: TimeZone,
-        /// Assign this coach (email or id); refused if full or not accepting
+        /// Assign this coach (email or id)
+        ///
+        /// Refused if full or not accepting.
         #[arg(long)]
         coach: Option<UserRef>,
         /// The member's goals
@@ -54,8 +56,9 @@ enum Commands {
         /// At most this many members
         #[arg(long, value_name = "N")]
         limit: Option<Limit>,
-        /// Start after this member: the email or id of the last one shown
-        /// (members are ordered by email)
+        /// Start after this member
+        ///
+        /// The email or id of the last one shown (members are ordered by email)
         #[arg(long, value_name = "EMAIL|ID")]
         after: Option<UserRef>,
     },
@@ -83,7 +86,9 @@ enum Commands {
         /// Coach-private notes (coach and admins only)
         #[arg(long)]
         coach_notes: Option<ProfileText>,
-        /// Membership status: active, inactive or paused
+        /// Membership status
+        ///
+        /// Active, inactive or paused.
         #[arg(long)]
         status: Option<MembershipStatus>,
     },
@@ -122,11 +127,11 @@ enum Commands {
     Sharing {
         /// The member's email or id (default: the acting member)
         member: Option<UserRef>,
-        /// Share goals with the coach
-        #[arg(long, value_enum)]
+        /// Share goals with the coach: on or off
+        #[arg(long, value_enum, value_name = "ON|OFF", hide_possible_values = true)]
         goals: Option<OnOff>,
-        /// Share health information with the coach
-        #[arg(long, value_enum)]
+        /// Share health information with the coach: on or off
+        #[arg(long, value_enum, value_name = "ON|OFF", hide_possible_values = true)]
         health_info: Option<OnOff>,
     },
     /// Every assignment, unassignment and connection change, with when and who,

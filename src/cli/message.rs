@@ -27,10 +27,14 @@ enum Commands {
     },
     /// List your messages, unread first; listing marks them read
     List {
-        /// Only the conversation with this person (email or id)
+        /// Only the conversation with this person
+        ///
+        /// Email or id.
         #[arg(long)]
         with: Option<UserRef>,
-        /// Print only the number of unread messages (for scripts); marks nothing
+        /// Print only the number of unread messages
+        ///
+        /// For scripts; marks nothing.
         #[arg(long)]
         unread: bool,
     },

@@ -68,8 +68,16 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// PostgreSQL URL to use instead of the embedded database
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    /// PostgreSQL URL instead of the embedded database
+    ///
+    /// Also read from DATABASE_URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env = true,
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
 
     /// A standby for read-only commands: `COACHCTL_READ_URL`, else the
@@ -77,31 +85,52 @@ pub struct Global {
     #[arg(skip)]
     pub read_url: Option<String>,
 
-    /// Use the database of this profile of the config file ([profiles.NAME])
+    /// Use this profile of the config file
+    ///
+    /// Its [profiles.NAME] table binds the database, `as`, `tz` and `output`. Also read from
+    /// COACHCTL_PROFILE.
     #[arg(
         long,
         env = "COACHCTL_PROFILE",
-        hide_env_values = true,
+        hide_env = true,
         global = true,
         value_name = "NAME"
     )]
     pub profile: Option<String>,
 
-    /// Act as this user (email or id); without it, the operator acts as admin
+    /// Act as this user (email or id)
+    ///
+    /// Without it, the operator acts as admin. Also read from COACHCTL_AS.
     #[arg(
         long = "as",
         env = "COACHCTL_AS",
-        hide_env_values = true,
+        hide_env = true,
         global = true,
         value_name = "EMAIL|ID"
     )]
     pub as_user: Option<UserRef>,
 
-    /// Output format: table (wide: every column) for people, json/csv/ids for scripts
-    #[arg(short, long, env = "COACHCTL_OUTPUT", hide_env_values = true, global = true, value_enum, default_value_t = output::Format::Table)]
+    /// Output: table, wide, json, csv or ids
+    ///
+    /// table (and wide, with every column) for people; json, csv and ids for scripts.
+    /// Default: table. Also read from COACHCTL_OUTPUT.
+    #[arg(
+        short,
+        long,
+        env = "COACHCTL_OUTPUT",
+        hide_env = true,
+        hide_possible_values = true,
+        hide_default_value = true,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = output::Format::Table
+    )]
     pub output: output::Format,
 
-    /// Time zone to show times in (IANA name); default: the actor's, else the system's
+    /// Time zone to show times in (IANA name)
+    ///
+    /// Default: the actor's, else the system's.
     #[arg(long, global = true, value_name = "IANA")]
     pub tz: Option<TimeZone>,
 
@@ -109,7 +138,7 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub yes: bool,
 
-    /// Never prompt; fail instead when something is missing
+    /// Never prompt; fail when something is missing
     #[arg(long, global = true)]
     pub no_input: bool,
 
@@ -117,8 +146,18 @@ pub struct Global {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// When to use color (NO_COLOR is respected)
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    /// When to use color: auto, always, never
+    ///
+    /// Default: auto (on a terminal, unless NO_COLOR is set).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        hide_possible_values = true,
+        hide_default_value = true,
+        default_value_t = ColorChoice::Auto
+    )]
     pub color: ColorChoice,
 }
 
@@ -342,6 +381,21 @@ impl Ctx {
             .or_else(|| actor.and_then(Actor::timezone))
             .map(|t| t.tz())
             .unwrap_or_else(system_tz)
+    }
+
+    /// The zone of a view about one coach: `--tz` (or the config's), else
+    /// the actor's own, else the coach's, so that an operator reads times
+    /// as the coach typed them, not in the server's zone.
+    pub async fn coach_view_tz(
+        &self,
+        pool: &sqlx::PgPool,
+        actor: &Actor,
+        coach: &crate::domain::UserRef,
+    ) -> crate::error::Result<chrono_tz::Tz> {
+        if let Some(t) = self.global.tz.or_else(|| actor.timezone()) {
+            return Ok(t.tz());
+        }
+        Ok(crate::coach::show(pool, actor, coach).await?.tz())
     }
 
     /// May we ask the person at the keyboard?

@@ -19,9 +19,13 @@ enum Commands {
     /// List the outbox, oldest first (admin)
     List {
         /// Only messages in this state
-        #[arg(long, value_enum)]
+        ///
+        /// queued, sent, failed or skipped.
+        #[arg(long, value_enum, hide_possible_values = true)]
         status: Option<Status>,
-        /// At most this many rows (stderr says when there are more)
+        /// At most this many rows
+        ///
+        /// Stderr says when there are more.
         #[arg(long, value_name = "N", default_value = "100")]
         limit: Limit,
     },
@@ -30,38 +34,52 @@ enum Commands {
     /// Prints nothing when nothing was due, else one line on stderr. Exit 8
     /// when the SMTP server cannot be reached; the messages stay queued.
     Send {
-        /// SMTP server: smtp://host:port, smtp://host:port?tls=required (STARTTLS),
-        /// smtps://user:pass@host (implicit TLS)
-        #[arg(long, env = "COACHCTL_SMTP_URL", hide_env_values = true)]
+        /// The SMTP server's URL
+        ///
+        /// smtp://host:port, smtp://host:port?tls=required (STARTTLS), smtps://user:pass@host
+        /// (implicit TLS). Also read from COACHCTL_SMTP_URL.
+        #[arg(long, env = "COACHCTL_SMTP_URL", hide_env = true, value_name = "URL")]
         smtp_url: Option<String>,
         /// The sender address
+        ///
+        /// Default: coachctl <coachctl@localhost>. Also read from COACHCTL_SMTP_FROM.
         #[arg(
             long,
             env = "COACHCTL_SMTP_FROM",
+            hide_env = true,
+            hide_default_value = true,
+            value_name = "ADDRESS",
             default_value = "coachctl <coachctl@localhost>"
         )]
         from: String,
-        /// A PEM file of the CA that signed the SMTP server's certificate (a
-        /// private relay), trusted besides the public roots
-        #[arg(long, env = "COACHCTL_SMTP_CA", value_name = "PEM")]
+        /// Also trust this CA (a PEM file) for the SMTP server
+        ///
+        /// The CA that signed a private relay's certificate; the public roots stay trusted.
+        /// Also read from COACHCTL_SMTP_CA.
+        #[arg(long, env = "COACHCTL_SMTP_CA", hide_env = true, value_name = "PEM")]
         smtp_ca: Option<std::path::PathBuf>,
-        /// How people reach the organisation, named in every email as the way
-        /// to act on it, e.g. "desk@gym.example or +49 30 1234" (default:
-        /// "reply to this email"); the coachctl command is given as well
-        #[arg(long, env = "COACHCTL_CONTACT", value_name = "TEXT")]
+        /// How people reach the organisation
+        ///
+        /// Named in every email as the way to act on it, e.g. "desk@gym.example or +49 30 1234"
+        /// (default: "reply to this email"); the coachctl command is given as well. Also read
+        /// from COACHCTL_CONTACT.
+        #[arg(long, env = "COACHCTL_CONTACT", hide_env = true, value_name = "TEXT")]
         contact: Option<String>,
         /// Messages claimed at a time
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, value_name = "N", default_value_t = 100)]
         batch: i64,
         /// Attempts before a message stays failed
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, value_name = "N", default_value_t = 5)]
         max_attempts: i32,
-        /// How long a claimed message is this sender's before another may
-        /// take it: 30s, 5m, 1h. Renewed right before each message is
-        /// handed over; keep it well above the server's time per message
+        /// How long a sender holds a claim
+        ///
+        /// Before another sender may take it: 30s, 5m, 1h. Renewed right before each message is
+        /// handed over; keep it well above the server's time per message.
         #[arg(long, value_name = "DURATION", default_value = "5m")]
         lease: Lease,
-        /// Print only errors (a message that failed for good is one)
+        /// Print only errors
+        ///
+        /// A message that failed for good is one.
         #[arg(short, long)]
         quiet: bool,
     },

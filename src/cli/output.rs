@@ -56,7 +56,7 @@ pub fn one<T: Record>(ctx: &Ctx, tz: chrono_tz::Tz, item: &T) -> Result<()> {
             let Value::Object(map) = v else {
                 return Err(Error::Internal("a record is not a JSON object".into()));
             };
-            out.write_all(table::render_show(&map, T::COLUMNS, table::width()).as_bytes())?;
+            out.write_all(table::render_show(&map, T::COLUMNS, table::width(), tz).as_bytes())?;
         }
         Format::Wide => {
             let v = to_json(item, tz)?;

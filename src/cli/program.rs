@@ -42,10 +42,14 @@ enum Commands {
         /// A goal of the program (repeatable)
         #[arg(long = "goal", value_name = "G")]
         goals: Vec<ProfileText>,
-        /// The coach it belongs to (admins; a coach creates their own)
+        /// The coach it belongs to
+        ///
+        /// Admins only; a coach creates their own.
         #[arg(long)]
         coach: Option<UserRef>,
-        /// A template: an admin's for every coach, a coach's for themself
+        /// Make it a template
+        ///
+        /// An admin's template is for every coach, a coach's for themself.
         #[arg(long)]
         template: bool,
     },
@@ -54,7 +58,9 @@ enum Commands {
         /// Only templates
         #[arg(long)]
         templates: bool,
-        /// Only this coach's programs (and the templates for all)
+        /// Only this coach's programs
+        ///
+        /// The templates for every coach are listed too.
         #[arg(long)]
         coach: Option<UserRef>,
         /// Archived programs too
@@ -76,24 +82,29 @@ enum Commands {
     Update {
         /// The program's id (or its first 8+ hex digits)
         id: IdRef,
+        /// New name
         #[arg(long)]
         name: Option<ProfileText>,
+        /// New length of the series, in weeks
         #[arg(long)]
         weeks: Option<Weeks>,
+        /// New number of sessions a week
         #[arg(long, value_name = "K")]
         per_week: Option<PerWeek>,
+        /// New session length, in minutes
         #[arg(long, value_name = "MIN")]
         length: Option<SessionMinutes>,
-        /// Empty text clears it
-        #[arg(long)]
+        /// New description; an empty text clears it
+        #[arg(long, value_name = "TEXT")]
         description: Option<ProfileText>,
-        #[arg(long)]
+        /// New difficulty: beginner, intermediate or advanced
+        #[arg(long, value_name = "LEVEL")]
         difficulty: Option<Difficulty>,
         /// Replace the goals (repeatable)
         #[arg(long = "goal", value_name = "G")]
         goals: Vec<ProfileText>,
         /// Make it a template (true) or not (false)
-        #[arg(long, value_name = "BOOL")]
+        #[arg(long, value_name = "BOOL", hide_possible_values = true)]
         template: Option<bool>,
     },
     /// Archive a program: no new assignments; enrolments run on
@@ -113,16 +124,24 @@ enum Commands {
         /// The member (email or id)
         #[arg(long)]
         member: UserRef,
-        /// The first day of the series (the coach's zone): YYYY-MM-DD, today, mon..sun, +3d
+        /// The first day of the series
+        ///
+        /// In the coach's zone: YYYY-MM-DD, today, mon..sun, +3d.
         #[arg(long)]
         start: Day,
-        /// A weekly time in the coach's zone, e.g. 'wed 09:00' (once per session a week)
+        /// A weekly time in the coach's zone
+        ///
+        /// E.g. 'wed 09:00' (once per session a week)
         #[arg(long = "at", value_name = "DAY HH:MM", required = true)]
         at: Vec<WeeklyAt>,
-        /// The coach who runs an admins' template (admins)
+        /// The coach who runs an admins' template
+        ///
+        /// Admins only.
         #[arg(long)]
         coach: Option<UserRef>,
-        /// Show the series and its conflicts; book nothing
+        /// Show the series and its conflicts
+        ///
+        /// Book nothing.
         #[arg(long)]
         dry_run: bool,
     },
@@ -140,7 +159,9 @@ enum Commands {
     Adjust {
         /// The enrolment's id (or its first 8+ hex digits)
         id: IdRef,
-        /// Move the sessions from this day on (the coach's zone)
+        /// Move the sessions from this day on
+        ///
+        /// The coach's zone.
         #[arg(long, requires = "at", conflicts_with = "extend")]
         from: Option<Day>,
         /// The new weekly time(s), e.g. 'thu 10:00'

@@ -101,11 +101,7 @@ pub fn member(ctx: &Ctx, tz: chrono_tz::Tz, p: &MemberProgress) -> Result<()> {
         for e in &p.programs {
             let next = e
                 .next_session_at
-                .map(|t| {
-                    t.with_timezone(&tz)
-                        .format("next %a %-d %b %H:%M")
-                        .to_string()
-                })
+                .map(|t| format!("next {}", crate::domain::dates::moment_now(t, tz)))
                 .unwrap_or_default();
             writeln!(
                 out,
@@ -211,7 +207,7 @@ pub fn coach(ctx: &Ctx, tz: chrono_tz::Tz, r: &CoachReport) -> Result<()> {
                 .map(|p| format!("{p}%"))
                 .unwrap_or_else(|| "-".into()),
             m.last_session_at
-                .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+                .map(|t| super::table::day_time(t.with_timezone(&tz)))
                 .unwrap_or_else(|| "-".into()),
         )?;
     }

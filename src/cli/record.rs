@@ -107,7 +107,7 @@ impl Record for crate::coach::Coach {
             Cell::text(&self.name),
             Cell::text(&self.email),
             Cell::fixed(format!("{}/{}", self.member_count, self.max_members)),
-            Cell::fixed(status),
+            Cell::status(status),
             Cell::id(&self.id),
         ]))
     }
@@ -130,7 +130,7 @@ impl Record for crate::member::Member {
         Some(Row::Cells(vec![
             Cell::text(&self.name),
             Cell::text(&self.email),
-            Cell::fixed(self.membership_status.as_str()),
+            Cell::status(self.membership_status.as_str()),
             Cell::id(&self.id),
         ]))
     }
@@ -275,7 +275,7 @@ impl Record for crate::session::Session {
             end: self.end.with_timezone(&view.tz),
             cells: vec![
                 Cell::text(&who),
-                Cell::fixed(session_state(self)),
+                Cell::status(&session_state(self)),
                 Cell::id(&self.id),
             ],
         })
@@ -384,7 +384,7 @@ impl Record for crate::message::Message {
             Cell::fixed(table::day_time(self.sent_at.with_timezone(&view.tz))),
             Cell::text(&self.from),
             Cell::text(&self.text),
-            Cell::fixed(if self.read { "" } else { "new" }),
+            Cell::status(if self.read { "" } else { "new" }),
             Cell::id(&self.id),
         ]))
     }

@@ -19,13 +19,19 @@ pub struct ImportArgs {
     /// The roster CSV file, or - for standard input (header: email,name and
     /// optionally goals,timezone,coach,membership_status)
     pub file: PathBuf,
-    /// Assign every member of the file to this coach (email, id or id prefix)
+    /// Assign every member of the file to this coach
+    ///
+    /// Email, id or id prefix.
     #[arg(long)]
     pub coach: Option<UserRef>,
-    /// Change existing members whose row differs (else such rows are errors)
+    /// Change existing members whose row differs
+    ///
+    /// Else such rows are errors.
     #[arg(long)]
     pub update: bool,
-    /// Check the file and print what would change; write nothing
+    /// Check the file and print what would change
+    ///
+    /// Write nothing.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -33,7 +39,9 @@ pub struct ImportArgs {
 /// `member export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Only the members of this coach (email, id or id prefix)
+    /// Only the members of this coach
+    ///
+    /// Email, id or id prefix.
     #[arg(long)]
     pub coach: Option<UserRef>,
 }

@@ -1,6 +1,6 @@
 //! Lists written as their rows arrive (see [`Rows`]).
 
-use std::io::{self, BufWriter, StdoutLock, Write};
+use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -35,6 +35,8 @@ pub struct Rows<'a, T: Record> {
     /// Set once a long plain table streams: the widths of its columns.
     table_widths: Option<Vec<usize>>,
     flushed: Instant,
+    /// JSON for a person at a terminal: each row indented, one per block.
+    pretty: bool,
     _record: std::marker::PhantomData<fn(&T)>,
 }
 
@@ -50,6 +52,7 @@ impl<'a, T: Record> Rows<'a, T> {
             table_rows: Vec::new(),
             table_widths: None,
             flushed: Instant::now(),
+            pretty: ctx.global.output == Format::Json && io::stdout().is_terminal(),
             _record: std::marker::PhantomData,
         }
     }
@@ -66,6 +69,18 @@ impl<'a, T: Record> Rows<'a, T> {
         self.count += 1;
         match self.ctx.global.output {
             Format::Ids => writeln!(self.out, "{}", crate::domain::text::shown(&item.id()))?,
+            Format::Json if self.pretty => {
+                let mut one = Vec::new();
+                item.write_json(self.view.tz, &mut one)?;
+                self.out.write_all(if first { b"[\n" } else { b",\n" })?;
+                let text = super::record::indented(&String::from_utf8_lossy(&one));
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        self.out.write_all(b"\n")?;
+                    }
+                    write!(self.out, "  {line}")?;
+                }
+            }
             Format::Json => {
                 self.out.write_all(if first { b"[" } else { b"," })?;
                 item.write_json(self.view.tz, &mut self.out)?;
@@ -87,7 +102,11 @@ impl<'a, T: Record> Rows<'a, T> {
                 writeln!(self.out, "{}", row.join(","))?;
             }
             Format::Table => match (item.table_row(&self.view), &self.table_widths) {
-                (Some(r), Some(widths)) => writeln!(self.out, "{}", table::plain_line(&r, widths))?,
+                (Some(r), Some(widths)) => writeln!(
+                    self.out,
+                    "{}",
+                    table::plain_line(&r, widths, self.ctx.color())
+                )?,
                 (Some(r), None) => {
                     self.table_rows.push(r);
                     if self.table_rows.len() == TABLE_SAMPLE {
@@ -112,19 +131,18 @@ impl<'a, T: Record> Rows<'a, T> {
         let Some(widths) = table::plain_widths(&self.table_rows, &headers, table::width()) else {
             return Ok(()); // agenda rows group by day: they wait for the end
         };
+        let color = self.ctx.color();
         if T::TABLE_ZONE {
             let zone = format!("Times in {}", self.view.tz.name());
-            writeln!(self.out, "{}", table::truncate(&zone, table::width()))?;
+            writeln!(self.out, "{}", table::heading(&zone, table::width(), color))?;
         }
-        let head = Row::Cells(
-            headers
-                .iter()
-                .map(|h| table::Cell::fixed(h.as_str()))
-                .collect(),
-        );
-        writeln!(self.out, "{}", table::plain_line(&head, &widths))?;
+        writeln!(
+            self.out,
+            "{}",
+            table::plain_header(&headers, &widths, color)
+        )?;
         for r in std::mem::take(&mut self.table_rows) {
-            writeln!(self.out, "{}", table::plain_line(&r, &widths))?;
+            writeln!(self.out, "{}", table::plain_line(&r, &widths, color))?;
         }
         self.table_widths = Some(widths);
         Ok(())
@@ -136,8 +154,11 @@ impl<'a, T: Record> Rows<'a, T> {
         match self.ctx.global.output {
             Format::Ids => {}
             Format::Json => {
-                self.out
-                    .write_all(if self.count == 0 { b"[]\n" } else { b"]\n" })?;
+                self.out.write_all(match (self.count, self.pretty) {
+                    (0, _) => b"[]\n",
+                    (_, true) => b"\n]\n",
+                    (_, false) => b"]\n",
+                })?;
             }
             Format::Csv => {
                 if self.count == 0 {
@@ -169,7 +190,14 @@ impl<'a, T: Record> Rows<'a, T> {
                         .collect();
                     let zone = table::has_timestamps(&self.table_json, &cols);
                     let headers: Vec<String> = cols.iter().map(|c| header(c)).collect();
-                    table::render(&rows, &headers, self.view.tz, zone, table::width())
+                    table::render(
+                        &rows,
+                        &headers,
+                        self.view.tz,
+                        zone,
+                        table::width(),
+                        self.ctx.color(),
+                    )
                 } else {
                     let headers: Vec<String> = T::TABLE_HEADERS.iter().map(|c| header(c)).collect();
                     table::render(
@@ -178,6 +206,7 @@ impl<'a, T: Record> Rows<'a, T> {
                         self.view.tz,
                         T::TABLE_ZONE,
                         table::width(),
+                        self.ctx.color(),
                     )
                 };
                 self.out.write_all(text.as_bytes())?;

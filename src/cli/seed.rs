@@ -11,15 +11,19 @@ use crate::seed::{self, Change, Outcome, Report};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
-    /// The seed file, TOML or JSON (by extension, else by content); `-` reads stdin
+    /// The seed file, TOML or JSON
+    ///
+    /// By extension, else by content. `-` reads stdin.
     #[arg(value_name = "FILE")]
     file: PathBuf,
 
-    /// Print what would be created or changed, and write nothing
+    /// Print what would change, write nothing
     #[arg(long)]
     dry_run: bool,
 
-    /// Change coaches, members, windows, blocks and programs that exist but differ from the file
+    /// Change what exists but differs from the file
+    ///
+    /// Coaches, members, windows, blocks and programs.
     #[arg(long)]
     update: bool,
 }
@@ -137,7 +141,7 @@ fn changes_table(changes: &[Change], width: usize) -> String {
         })
         .collect();
     let headers = ["action", "kind", "key", "where"].map(String::from);
-    let text = table::render(&rows, &headers, chrono_tz::UTC, false, width);
+    let text = table::render(&rows, &headers, chrono_tz::UTC, false, width, false);
     let mut lines = text.lines();
     let mut out = String::new();
     if let Some(head) = lines.next() {

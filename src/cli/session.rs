@@ -21,8 +21,9 @@ pub struct Cmd {
 enum Commands {
     /// List sessions (a member sees their own, a coach theirs)
     List {
-        /// From this date or time (inclusive): YYYY-MM-DD, today, tomorrow,
-        /// mon..sun, +3d, or a time like 'tomorrow 9:00'
+        /// From this date or time (inclusive)
+        ///
+        /// YYYY-MM-DD, today, tomorrow, mon..sun, +3d, or a time like 'tomorrow 9:00'.
         #[arg(long)]
         from: Option<Bound>,
         /// Until this date (inclusive) or time (exclusive)
@@ -37,18 +38,22 @@ enum Commands {
         /// Only this member's sessions
         #[arg(long)]
         member: Option<UserRef>,
-        /// Only sessions still ahead that hold a seat (proposed or scheduled)
+        /// Only sessions still ahead that hold a seat
+        ///
+        /// Proposed or scheduled.
         #[arg(long)]
         upcoming: bool,
-        /// Past sessions too (without it, and without --from/--to, only
-        /// sessions that have not ended are listed)
+        /// Past sessions too
+        ///
+        /// Without it, and without --from/--to, only sessions that have not ended are listed.
         #[arg(long)]
         all: bool,
         /// At most this many sessions
         #[arg(long, value_name = "N")]
         limit: Option<Limit>,
-        /// Start after this session: the id of the last one shown
-        /// (sessions are ordered by start, then id)
+        /// Start after this session
+        ///
+        /// The id of the last one shown (sessions are ordered by start, then id)
         #[arg(long, value_name = "ID")]
         after: Option<IdRef>,
     },
@@ -57,27 +62,38 @@ enum Commands {
         /// The member (email or id)
         #[arg(long)]
         member: UserRef,
-        /// The coach; a coach acting creates their own sessions
+        /// The coach (email or id)
+        ///
+        /// A coach acting creates their own sessions.
         #[arg(long)]
         coach: Option<UserRef>,
-        /// The start, e.g. 2027-04-01T15:00, 'tomorrow 9:00', 'fri 14:30';
-        /// without an offset it is read in the coach's zone
+        /// The start
+        ///
+        /// E.g. 2027-04-01T15:00, 'tomorrow 9:00', 'fri 14:30'; without an offset it is read in the
+        /// coach's zone.
         #[arg(long)]
         at: At,
-        /// Length in minutes (default: the window's; off the grid 60)
+        /// Length in minutes
+        ///
+        /// Default: the window's; off the grid 60.
         #[arg(long)]
         length: Option<SessionMinutes>,
-        /// initial, regular or followup (default: initial for a first session)
+        /// initial, regular or followup
+        ///
+        /// Default: initial for a first session.
         #[arg(long = "type", value_name = "TYPE")]
         session_type: Option<SessionType>,
         /// A shared note for the member
         #[arg(long)]
         notes: Option<ProfileText>,
-        /// Outside the coach's windows (capacity, buffers and blocks still hold)
+        /// Outside the coach's windows
+        ///
+        /// Capacity, buffers and blocks still hold.
         #[arg(long)]
         off_grid: bool,
-        /// Until when a proposal holds its seat, e.g. 'tomorrow 18:00'
-        /// (default 48 h, never after the start)
+        /// Until when a proposal holds its seat
+        ///
+        /// E.g. 'tomorrow 18:00' (default 48 h, never after the start)
         #[arg(long)]
         expires: Option<At>,
     },
@@ -98,8 +114,10 @@ enum Commands {
     Reschedule {
         /// The session's id (or its first 8+ hex digits)
         id: IdRef,
-        /// The new start, e.g. 2027-04-05T09:00 or 'mon 9:00'; without an
-        /// offset it is read in the coach's zone
+        /// The new start
+        ///
+        /// E.g. 2027-04-05T09:00 or 'mon 9:00'; without an offset it is read in the coach's
+        /// zone.
         #[arg(long)]
         at: At,
     },
@@ -152,8 +170,9 @@ enum Commands {
         /// Only this member's sessions
         #[arg(long)]
         member: Option<UserRef>,
-        /// From this date or time (inclusive): YYYY-MM-DD, today, tomorrow,
-        /// mon..sun, +3d, or a time like 'tomorrow 9:00'
+        /// From this date or time (inclusive)
+        ///
+        /// YYYY-MM-DD, today, tomorrow, mon..sun, +3d, or a time like 'tomorrow 9:00'.
         #[arg(long)]
         from: Option<Bound>,
         /// Until this date (inclusive) or time (exclusive)
@@ -204,12 +223,17 @@ impl Cmd {
                 limit,
                 after,
             } => {
+                let coach = ids::user_opt(&pool, &actor, coach).await?;
+                let tz = match &coach {
+                    Some(c) => ctx.coach_view_tz(&pool, &actor, c).await?,
+                    None => tz,
+                };
                 let filter = Filter {
                     not_ended: !all && from.is_none() && to.is_none(),
                     from: from.map(|b| b.resolve(tz, false)).transpose()?,
                     to: to.map(|b| b.resolve(tz, true)).transpose()?,
                     status,
-                    coach: ids::user_opt(&pool, &actor, coach).await?,
+                    coach,
                     member: ids::user_opt(&pool, &actor, member).await?,
                     upcoming,
                 };
@@ -307,13 +331,20 @@ impl Cmd {
             }
             Commands::Show { id } => {
                 let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
-                output::one(ctx, tz, &session::show(&pool, &actor, id).await?)
+                let s = session::show(&pool, &actor, id).await?;
+                let coach =
+                    crate::domain::UserRef::Id(crate::domain::UserId::from_uuid(s.coach_id));
+                let tz = ctx.coach_view_tz(&pool, &actor, &coach).await?;
+                output::one(ctx, tz, &s)
             }
             Commands::Cancel { id, reason } => {
                 let id = ids::resolve(&pool, &actor, Kind::Session, &id).await?;
                 // Found and cancellable first, so the question names who and when.
                 let s = session::cancellable(&pool, &actor, id).await?;
-                let when = s.start.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z");
+                let coach =
+                    crate::domain::UserRef::Id(crate::domain::UserId::from_uuid(s.coach_id));
+                let tz = ctx.coach_view_tz(&pool, &actor, &coach).await?;
+                let when = crate::domain::dates::moment_now(s.start, tz);
                 // Names, not emails: the question fits one line at 80 columns.
                 ctx.confirm(&format!(
                     "Cancel {}'s session with {} on {when}?",

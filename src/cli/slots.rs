@@ -16,8 +16,10 @@ pub struct Cmd {
     /// The coach (email or id)
     #[arg(long)]
     coach: UserRef,
-    /// First local date (default: today in the coach's zone): YYYY-MM-DD,
-    /// today, tomorrow, mon..sun (the next one, today included) or +3d
+    /// First local date
+    ///
+    /// Default: today in the coach's zone. YYYY-MM-DD, today, tomorrow, mon..sun (the next one,
+    /// today included) or +3d.
     #[arg(long)]
     from: Option<Day>,
     /// How many days from --from (default 7)
@@ -29,8 +31,9 @@ pub struct Cmd {
     /// List full slots too, with remaining 0
     #[arg(long)]
     all: bool,
-    /// Keep the view current as others book and cancel (Ctrl-C stops): on a
-    /// terminal it redraws, otherwise it prints one JSON line per change
+    /// Keep the view current as others book and cancel
+    ///
+    /// Ctrl-C stops. On a terminal it redraws, otherwise it prints one JSON line per change.
     #[arg(long)]
     watch: bool,
 }

@@ -56,11 +56,64 @@ enum Give {
     Never,
 }
 
-/// One cell: its text and how its column gives way.
+/// One cell: its text, how its column gives way, and its colour on a
+/// terminal that wants colour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     text: String,
     give: Give,
+    tone: Option<Tone>,
+}
+
+/// The colour of a status, as cargo and git use them: green for what
+/// holds, yellow for what waits, red for what ended badly, dim for what
+/// is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Waiting,
+    Bad,
+    Done,
+}
+
+impl Tone {
+    /// The tone of a status word (its first word: `cancelled late`).
+    pub fn of(status: &str) -> Option<Tone> {
+        let word = status.split_whitespace().next().unwrap_or_default();
+        Some(match word {
+            "scheduled" | "active" | "accepting" | "sent" | "accepted" | "confirmed" | "new" => {
+                Tone::Good
+            }
+            "proposed" | "queued" | "pending" | "paused" | "full" | "waiting" | "offered"
+            | "in_progress" | "retrying" => Tone::Waiting,
+            "cancelled" | "failed" | "declined" | "no_show" | "no-show" | "inactive" | "closed"
+            | "expired" | "revoked" | "removed" | "rejected" => Tone::Bad,
+            "completed" | "skipped" | "archived" | "done" => Tone::Done,
+            _ => return None,
+        })
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Tone::Good => "\x1b[32m",
+            Tone::Waiting => "\x1b[33m",
+            Tone::Bad => "\x1b[31m",
+            Tone::Done => "\x1b[2m",
+        }
+    }
+}
+
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+/// `s` in `style` when `color`, else as it is.
+fn styled(s: &str, style: &str, color: bool) -> String {
+    if color && !s.is_empty() {
+        format!("{style}{s}{RESET}")
+    } else {
+        s.to_string()
+    }
 }
 
 impl Cell {
@@ -69,6 +122,7 @@ impl Cell {
         Cell {
             text: one_line(s),
             give: Give::Cut,
+            tone: None,
         }
     }
 
@@ -77,6 +131,15 @@ impl Cell {
         Cell {
             text: one_line(&s.into()),
             give: Give::Never,
+            tone: None,
+        }
+    }
+
+    /// A status, shown whole, coloured by what it says on a terminal.
+    pub fn status(s: &str) -> Cell {
+        Cell {
+            tone: Tone::of(s),
+            ..Cell::fixed(s)
         }
     }
 
@@ -85,6 +148,7 @@ impl Cell {
         Cell {
             text: one_line(s),
             give: Give::Keep,
+            tone: None,
         }
     }
 
@@ -95,6 +159,7 @@ impl Cell {
         Cell {
             text: short_id(&id.to_string()),
             give: Give::Drop(0),
+            tone: None,
         }
     }
 
@@ -110,6 +175,7 @@ impl Cell {
         Cell {
             text: one_line(&s.into()),
             give: Give::Drop(rank),
+            tone: None,
         }
     }
 }
@@ -219,14 +285,24 @@ fn fit(rows: &[&[Cell]], avail: usize) -> Vec<usize> {
     widths
 }
 
-fn join(cells: &[Cell], widths: &[usize]) -> String {
+/// The cells at their widths; with `color`, statuses in their tone and a
+/// header (`bold`) in bold. The padding stays outside the escapes, so a
+/// coloured table lines up exactly as a plain one.
+fn join(cells: &[Cell], widths: &[usize], color: bool, bold: bool) -> String {
     let mut parts = Vec::with_capacity(cells.len());
     for (i, c) in cells.iter().enumerate() {
         // a dropped column (width 0) is left out, gap and all
         let Some(w) = widths.get(i).copied().filter(|w| *w > 0) else {
             continue;
         };
-        parts.push(pad(&truncate(&c.text, w), w));
+        let text = truncate(&c.text, w);
+        let fill = " ".repeat(w.saturating_sub(text_width(&text)));
+        let text = match (bold, c.tone) {
+            (true, _) => styled(&text, BOLD, color),
+            (false, Some(tone)) => styled(&text, tone.code(), color),
+            (false, None) => text,
+        };
+        parts.push(format!("{text}{fill}"));
     }
     parts.join(GAP).trim_end().to_string()
 }
@@ -265,11 +341,22 @@ pub fn plain_widths(rows: &[Row], headers: &[String], width: usize) -> Option<Ve
 }
 
 /// One line of a plain table at fixed widths (a longer cell is cut).
-pub fn plain_line(row: &Row, widths: &[usize]) -> String {
+pub fn plain_line(row: &Row, widths: &[usize], color: bool) -> String {
     match row {
-        Row::Cells(c) => join(c, widths),
-        Row::Agenda { cells, .. } => join(cells, widths),
+        Row::Cells(c) => join(c, widths, color, false),
+        Row::Agenda { cells, .. } => join(cells, widths, color, false),
     }
+}
+
+/// The header line of a plain table at fixed widths.
+pub fn plain_header(headers: &[String], widths: &[usize], color: bool) -> String {
+    let head: Vec<Cell> = headers.iter().map(|h| Cell::fixed(h.as_str())).collect();
+    join(&head, widths, color, true)
+}
+
+/// A heading line (`Times in Europe/Berlin`), dim on a terminal.
+pub fn heading(s: &str, width: usize, color: bool) -> String {
+    styled(&truncate(s, width), DIM, color)
 }
 
 /// Render list rows, every line at most `width` columns (the zone heading
@@ -281,6 +368,7 @@ pub fn render(
     zone: Tz,
     zone_heading: bool,
     width: usize,
+    color: bool,
 ) -> String {
     let mut lines: Vec<String> = Vec::new();
     let agenda: Vec<(&DateTime<Tz>, &DateTime<Tz>, &[Cell])> = rows
@@ -294,13 +382,14 @@ pub fn render(
         let first_year = agenda[0].0.year();
         let one_year = agenda.iter().all(|(s, _, _)| s.year() == first_year);
         let zone = zone.name();
-        lines.push(truncate(
+        lines.push(heading(
             &if one_year {
                 format!("{first_year} · times in {zone}")
             } else {
                 format!("Times in {zone}")
             },
             width,
+            color,
         ));
         // `Mon 29 Mar` (10), two spaces, `09:00–10:00` (11), two spaces
         let label_w = if one_year { 10 } else { 15 };
@@ -317,11 +406,11 @@ pub fn render(
                     lines.push(String::new());
                 }
                 let fmt = if one_year { "%a %e %b" } else { "%a %e %b %Y" };
-                start.format(fmt).to_string()
+                styled(&start.format(fmt).to_string(), BOLD, color)
             };
             day = Some(this);
             let span = format!("{}–{}", start.format("%H:%M"), end.format("%H:%M"));
-            let rest = join(cells, &widths);
+            let rest = join(cells, &widths, color, false);
             lines.push(
                 format!("{label}{GAP}{span}{GAP}{rest}")
                     .trim_end()
@@ -338,15 +427,15 @@ pub fn render(
         .collect();
     if !plain.is_empty() {
         if zone_heading {
-            lines.push(truncate(&format!("Times in {}", zone.name()), width));
+            lines.push(heading(&format!("Times in {}", zone.name()), width, color));
         }
         // Headers never make a column elastic: the data decides what gives way.
         let head: Vec<Cell> = headers.iter().map(|h| Cell::fixed(h.as_str())).collect();
         let mut all: Vec<&[Cell]> = vec![head.as_slice()];
         all.extend(plain.iter().copied());
         let widths = fit(&all, width);
-        for r in all {
-            lines.push(join(r, &widths));
+        for (i, r) in all.into_iter().enumerate() {
+            lines.push(join(r, &widths, color, i == 0));
         }
     }
     let mut s = lines.join("\n");
@@ -358,18 +447,26 @@ fn is_time_key(k: &str) -> bool {
     k == "at" || k.ends_with("_at") || k == "start" || k == "end"
 }
 
-/// A timestamp (already in the display zone) as lists show it: a date a
-/// person reads (`01 Dec 2026 23:31`), of one width, so rows line up.
+/// A timestamp (already in the display zone) as lists show it.
 fn short_time(s: &str) -> Option<String> {
     DateTime::parse_from_rfc3339(s).ok().map(day_time)
 }
 
-/// A time as list tables show it: `01 Dec 2026 23:31`.
+/// A time as list tables show it, of the family of every other date
+/// (`crate::domain::dates`), its zone named in the heading: `Mon  7 Dec,
+/// 23:31`, the year added when it is not this year; the day padded so
+/// that rows line up.
 pub fn day_time<Z: chrono::TimeZone>(t: DateTime<Z>) -> String
 where
     Z::Offset: std::fmt::Display,
 {
-    t.format("%d %b %Y %H:%M").to_string()
+    let this_year = t.year() == chrono::Utc::now().with_timezone(&t.timezone()).year();
+    t.format(if this_year {
+        "%a %e %b, %H:%M"
+    } else {
+        "%a %e %b %Y, %H:%M"
+    })
+    .to_string()
 }
 
 /// Whether some row holds a timestamp in these columns (then the table
@@ -455,13 +552,14 @@ pub fn show_order<'a>(map: &'a Map<String, Value>, cols: &[&str]) -> Vec<&'a str
 }
 
 /// A value of `show`, as lines of text (before wrapping).
-fn show_lines(key: &str, v: &Value) -> Vec<String> {
+fn show_lines(key: &str, v: &Value, zone: Tz) -> Vec<String> {
     match v {
         Value::Null => vec!["-".into()],
         Value::Bool(b) => vec![if *b { "yes" } else { "no" }.into()],
+        // each time stands alone on its line: its zone named (`09:00 CEST`)
         Value::String(s) if is_time_key(key) => vec![
             DateTime::parse_from_rfc3339(s)
-                .map(|t| t.format("%a %e %b %Y %H:%M (%:z)").to_string())
+                .map(|t| crate::domain::dates::moment_now(t.with_timezone(&chrono::Utc), zone))
                 .unwrap_or_else(|_| s.clone()),
         ],
         Value::String(s) => s.lines().map(str::to_string).collect(),
@@ -538,7 +636,7 @@ pub fn render_fields(map: &Map<String, Value>, width: usize) -> String {
 
 /// One record, field by field: `key  value`, long values wrapped under
 /// themselves. Every line fits `width`.
-pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize) -> String {
+pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize, zone: Tz) -> String {
     let keys = show_order(map, cols);
     let key_w = keys
         .iter()
@@ -552,7 +650,7 @@ pub fn render_show(map: &Map<String, Value>, cols: &[&str], width: usize) -> Str
         let Some(v) = map.get(k) else { continue };
         let label = pad(&truncate(&k.replace('_', " "), key_w), key_w);
         let mut first = true;
-        for text in show_lines(k, v) {
+        for text in show_lines(k, v, zone) {
             for piece in wrap(&one_line(&text), val_w) {
                 let lead = if first {
                     label.clone()
@@ -617,7 +715,7 @@ mod tests {
         assert_eq!(w[4], 0, "the id goes first: {w:?}");
         assert_eq!(w[2], 17, "the key column is whole: {w:?}");
         assert!(w[1] >= COMFORTABLE && w[3] >= COMFORTABLE, "{w:?}");
-        let line = join(&row, &w);
+        let line = join(&row, &w, false, false);
         assert!(text_width(&line) <= 80, "{line}");
         assert!(line.contains("booking.confirmed"), "{line}");
     }

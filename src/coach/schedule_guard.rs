@@ -64,12 +64,7 @@ pub(crate) fn orphan_error() -> Error {
 
 fn name_sessions(ids: &[(Uuid, DateTime<Utc>)], tz: chrono_tz::Tz) -> String {
     ids.iter()
-        .map(|(id, at)| {
-            format!(
-                "{id} at {}",
-                at.with_timezone(&tz).format("%Y-%m-%dT%H:%M%:z")
-            )
-        })
+        .map(|(id, at)| format!("{id} at {}", crate::domain::dates::moment_now(*at, tz)))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -119,7 +119,7 @@ impl Holder {
             Some(t) => format!(
                 "pid {}, {app}, its transaction or query started {}",
                 self.pid,
-                t.format("%Y-%m-%dT%H:%M:%SZ")
+                crate::domain::dates::moment_now(t, chrono_tz::UTC)
             ),
             None => format!("pid {}, {app}", self.pid),
         }

@@ -271,7 +271,7 @@ impl At {
             chrono::LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&Utc)),
             chrono::LocalResult::None => Err(Error::rule(format!(
                 "{} does not exist in {} (the clocks skip it for daylight saving time)",
-                naive.format("%Y-%m-%d %H:%M"),
+                naive.format("%a %-d %b %Y, %H:%M"),
                 tz.name()
             ))),
         }

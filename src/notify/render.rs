@@ -2,10 +2,12 @@
 //! recipient's own time zone, and the calendar attachment of session
 //! notices (see [`crate::calendar`]).
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use uuid::Uuid;
+
+use crate::domain::dates::{moment as when, span};
 
 /// The payload a trigger stored with the notice (migration 000006).
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -85,38 +87,6 @@ pub struct Email {
     pub body: String,
     /// (METHOD, the iCalendar text) for session notices.
     pub calendar: Option<(&'static str, String)>,
-}
-
-/// `Mon 29 Mar` this year, `Mon 29 Mar 2027` in another.
-fn day(t: DateTime<chrono_tz::Tz>, now: DateTime<Utc>) -> String {
-    if t.year() == now.with_timezone(&t.timezone()).year() {
-        t.format("%a %-d %b").to_string()
-    } else {
-        t.format("%a %-d %b %Y").to_string()
-    }
-}
-
-/// `Mon 29 Mar, 09:00 CEST`
-fn when(t: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
-    let t = t.with_timezone(&tz);
-    format!("{}, {}", day(t, now), t.format("%H:%M %Z"))
-}
-
-/// The one form of a session's time: `Mon 29 Mar 2027, 09:00–10:00 CEST`
-/// (both ends in full when it ends on another day).
-fn span(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
-    let (s, e) = (start.with_timezone(&tz), end.with_timezone(&tz));
-    if s.date_naive() == e.date_naive() {
-        format!(
-            "{}, {}–{} {}",
-            day(s, now),
-            s.format("%H:%M"),
-            e.format("%H:%M"),
-            e.format("%Z")
-        )
-    } else {
-        format!("{} – {}", when(start, tz, now), when(end, tz, now))
-    }
 }
 
 /// Compose the message of one notice for one recipient.

@@ -240,7 +240,7 @@ impl SeriesPlan {
             .map(|o| {
                 format!(
                     "{} ({})",
-                    o.start.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z"),
+                    crate::domain::dates::moment_now(o.start, tz),
                     o.problems
                         .iter()
                         .map(|p| reason(p, tz))

@@ -220,8 +220,11 @@ fn open_proposal(s: &Session, now: DateTime<Utc>) -> Result<()> {
         (SessionStatus::Proposed | SessionStatus::Expired, t) => Err(Error::rule(format!(
             "the proposal of session {} expired{}; ask the coach for a new one",
             s.id,
-            t.map(|t| format!(" at {}", t.format("%Y-%m-%dT%H:%M:%SZ")))
-                .unwrap_or_default()
+            t.map(|t| format!(
+                " at {}",
+                crate::domain::dates::moment(t, chrono_tz::UTC, now)
+            ))
+            .unwrap_or_default()
         ))),
         (status, _) => Err(Error::rule(format!(
             "session {} is {status}, not a proposal waiting for an answer",

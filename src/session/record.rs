@@ -120,7 +120,7 @@ pub async fn complete(
     if before.start > Utc::now() {
         return Err(Error::rule(format!(
             "session {id} has not started yet ({}); complete it after it took place",
-            before.start.format("%Y-%m-%dT%H:%M:%SZ")
+            crate::domain::dates::moment_now(before.start, chrono_tz::UTC)
         )));
     }
     sqlx::query(
@@ -174,7 +174,7 @@ pub async fn no_show(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Session> 
     if before.start > Utc::now() {
         return Err(Error::rule(format!(
             "session {id} has not started yet ({}); a no-show is recorded after the start",
-            before.start.format("%Y-%m-%dT%H:%M:%SZ")
+            crate::domain::dates::moment_now(before.start, chrono_tz::UTC)
         )));
     }
     if before.no_show_at.is_some() {
