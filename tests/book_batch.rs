@@ -353,11 +353,13 @@ fn a_batch_works_through_pgbouncer_in_transaction_mode_and_straight_to_postgresq
 // Sync (extended protocol) and each Query (simple protocol) is one round
 // trip; a Parse that names its statement is a prepared one.
 
-#[derive(Default, Debug, Clone, Copy)]
+#[derive(Default, Debug, Clone)]
 struct Seen {
     connections: usize,
     round_trips: usize,
     named_parses: usize,
+    /// The start of each statement parsed or queried, for the failures' messages.
+    statements: Vec<String>,
 }
 
 struct Proxy {
@@ -430,6 +432,11 @@ fn forward(mut client: TcpStream, mut server: UnixStream, seen: &Mutex<Seen>) {
                 b'S' | b'Q' => s.round_trips += 1,
                 b'P' if body.first() != Some(&0) => s.named_parses += 1,
                 _ => {}
+            }
+            if matches!(head[0], b'P' | b'Q') {
+                let text = String::from_utf8_lossy(&body);
+                let text = text.trim_start_matches(|c: char| c != 'S' && c != 'W' && c != 'I');
+                s.statements.push(text.chars().take(60).collect());
             }
         }
         if server.write_all(&head).and(server.write_all(&body)).is_err() {

@@ -73,6 +73,9 @@ impl Cmd {
         if let Some(file) = &self.batch {
             return super::batch::run(ctx, file, self.atomic).await;
         }
+        if self.atomic {
+            return Err(Error::Usage("--atomic goes with --batch FILE".into()));
+        }
         let coach = self
             .coach
             .ok_or_else(|| Error::Usage("--coach is needed (or --batch FILE)".into()))?;
