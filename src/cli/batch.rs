@@ -28,7 +28,9 @@ pub(super) async fn run(ctx: &Ctx, file: &Path, atomic: bool) -> Result<()> {
     });
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {pos} lines booked or refused") {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} {pos} lines booked or refused")
+        {
             bar.set_style(style);
         }
         bar
@@ -71,7 +73,8 @@ pub(super) async fn run(ctx: &Ctx, file: &Path, atomic: bool) -> Result<()> {
             bar.inc(1);
         }
     };
-    let done = booking::book_lines(&mut conn, &actor, &mut lines, atomic, &mut emit, &mut tick).await;
+    let done =
+        booking::book_lines(&mut conn, &actor, &mut lines, atomic, &mut emit, &mut tick).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

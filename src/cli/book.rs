@@ -92,7 +92,7 @@ impl Cmd {
             let req = Request {
                 coach: coach.clone(),
                 member: self.member.clone(),
-                at: at.clone(),
+                at: *at,
                 notes: self.notes.clone(),
                 session_type: self.session_type,
             };
@@ -134,7 +134,7 @@ impl Cmd {
             notes: self.notes,
             session_type: self.session_type,
         };
-        let b = match crate::waitlist::book(&pool, &actor, &req, self.waitlist).await? {
+        let b = match crate::waitlist::book(&pool, &actor, &req, self.waitlist, owner).await? {
             Outcome::Booked(b) => b,
             Outcome::Waitlisted(j) => {
                 return output::one(ctx, ctx.display_tz(Some(&actor)), &j);
