@@ -152,7 +152,10 @@ pub enum Command {
   S=$(coachctl book --coach ana@example.com --member bo@example.com \\
         --at 2027-03-29T09:00 -o ids)
   coachctl book --coach ana@example.com --member bo@example.com
-        (without --at on a terminal: pick a slot, then confirm)")]
+        (without --at on a terminal: pick a slot, then confirm)
+  coachctl book --batch bookings.jsonl --atomic
+        (lines like {\"coach\":\"ana@example.com\",\"at\":\"mon 9:00\",
+         \"member\":\"bo@example.com\"}; all or none)")]
     Book(book::Cmd),
     /// Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind
     #[command(after_long_help = "Examples:
