@@ -15,7 +15,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::actor::Actor;
@@ -26,9 +26,93 @@ use crate::error::{Error, Result};
 use crate::member;
 use crate::schedule::Slot;
 
+/// `book`'s one statement, in pieces that [`first`] reuses: the coach's
+/// CTE (open, so that a condition can be added), then the rest up to the
+/// final SELECT.
+macro_rules! fast_coach {
+    () => {
+        "c AS (
+                SELECT u.id, u.email, u.timezone AS tz, p.min_notice_minutes, p.horizon_days
+                FROM users u JOIN coach_profiles p ON p.user_id = u.id
+                WHERE u.role = 'coach' AND u.active
+                  AND (u.id = $1::uuid OR email_key(u.email) = email_key($2::text))"
+    };
+}
+macro_rules! fast_rest {
+    () => {
+        "
+             ), m AS (
+                SELECT u.id, u.email, p.coach_id
+                FROM users u JOIN member_profiles p ON p.user_id = u.id
+                WHERE u.role = 'member' AND u.active AND p.membership_status = 'active'
+                  AND (u.id = $3::uuid OR email_key(u.email) = email_key($4::text))
+                  AND ($7::uuid IS NULL OR u.id = $7::uuid)
+             ), t AS (
+                SELECT c.id AS coach_id, c.email AS coach_email, m.id AS member_id,
+                       m.email AS member_email, c.tz, c.min_notice_minutes, c.horizon_days,
+                       x.start, x.start AT TIME ZONE c.tz AS local
+                FROM c CROSS JOIN m
+                CROSS JOIN LATERAL (SELECT coalesce($5::timestamptz, $6::timestamp AT TIME ZONE c.tz) AS start) x
+                WHERE m.coach_id = c.id
+                   OR EXISTS (SELECT 1 FROM connections k
+                              WHERE k.coach_id = c.id AND k.member_id = m.id AND k.status = 'accepted')
+             ), slot AS (
+                SELECT t.*, w.id AS window_id, w.session_minutes, w.buffer_minutes, w.capacity
+                FROM t JOIN availability_windows w ON w.coach_id = t.coach_id
+                WHERE w.day_of_week = extract(dow FROM t.local)
+                  -- a typed local time that exists, on the minute
+                  AND ($6::timestamp IS NULL OR t.local = $6::timestamp)
+                  AND date_trunc('minute', t.local) = t.local
+                  -- no change of UTC offset in the day before: the local time's only
+                  -- or first occurrence
+                  AND (t.start - interval '26 hours') AT TIME ZONE t.tz = t.local - interval '26 hours'
+                  -- on the window's grid
+                  AND local_minute(t.start, t.tz) >= w.start_minute
+                  AND (local_minute(t.start, t.tz) - w.start_minute) % (w.session_minutes + w.buffer_minutes) = 0
+                  AND local_minute(t.start, t.tz) + w.session_minutes <= w.end_minute
+                  -- notice and horizon
+                  AND t.start > now() + make_interval(mins => t.min_notice_minutes)
+                  AND (t.horizon_days IS NULL OR t.start <= now() + t.horizon_days * interval '24 hours')
+             ), s AS (
+                INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
+                    buffer_minutes, slot_capacity, session_type, member_notes)
+                SELECT $8, coach_id, member_id, window_id, start,
+                       start + make_interval(mins => session_minutes), buffer_minutes, capacity,
+                       coalesce($9::text,
+                                (SELECT 'regular' FROM sessions h
+                                 WHERE h.coach_id = slot.coach_id AND h.member_id = slot.member_id
+                                   AND h.status NOT IN ('cancelled', 'declined', 'expired')
+                                 ORDER BY h.starts_at LIMIT 1),
+                                'initial'),
+                       $10
+                FROM slot
+                RETURNING id, coach_id, member_id, starts_at, ends_at
+             ), b AS (
+                INSERT INTO bookings (id, coach_id, member_id, starts_at, status, session_id, member_notes)
+                SELECT $11, coach_id, member_id, starts_at, 'confirmed', id, $10 FROM s
+                RETURNING id
+             ), a AS (
+                INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before,
+                                       after, acted_by_os_user)
+                SELECT $12, $13, 'booking.confirm', 'booking', b.id, NULL,
+                       jsonb_build_object(
+                           'booking_id', b.id, 'session_id', s.id, 'status', 'confirmed',
+                           'start', to_char(s.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                           'end', to_char(s.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                           'coach_email', slot.coach_email, 'member_email', slot.member_email),
+                       $14
+                FROM b, s, slot
+                RETURNING 1
+             )"
+    };
+}
+mod batch;
 mod days;
+mod first;
 mod pick;
+pub use batch::{LineOutcome, Lines, book_lines};
 pub use days::{DayRange, slots_in};
+pub use first::{First, first};
 pub use pick::{Parties, prepare};
 
 /// The one message of a full slot (seed 003, requirement 5.5).
@@ -174,12 +258,54 @@ pub struct Booking {
 /// when that statement writes nothing or the database refuses it does the
 /// booking read its snapshot ([`book_once`]) to give the precise reason.
 pub async fn book(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
+    book_on(&mut *pool.acquire().await?, actor, req).await
+}
+
+/// [`book`] on the caller's connection (outside a transaction: a refusal is
+/// recorded, and a deadlock victim is retried).
+pub async fn book_on(conn: &mut PgConnection, actor: &Actor, req: &Request) -> Result<Booking> {
+    book_zoned(conn, actor, req).await.map(|(b, _)| b)
+}
+
+/// [`book`] right after its one statement made nothing or was refused
+/// ([`first`]): straight to the snapshot that says why (one round trip
+/// fewer for a refusal).
+pub async fn book_after_refusal(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
+    let mut conn = pool.acquire().await?;
+    booking_loop(&mut conn, actor, req, false)
+        .await
+        .map(|(b, _)| b)
+}
+
+/// [`book_on`], and the coach's zone (for showing the times), learnt from
+/// the booking's own statements.
+pub(crate) async fn book_zoned(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    req: &Request,
+) -> Result<(Booking, chrono_tz::Tz)> {
+    booking_loop(conn, actor, req, true).await
+}
+
+/// [`book_fast`] (when `fast`), then [`book_once`] if that made nothing;
+/// a deadlock victim again.
+async fn booking_loop(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    req: &Request,
+    mut fast: bool,
+) -> Result<(Booking, chrono_tz::Tz)> {
     let who = member_ref(actor, req.member.as_ref())?;
     let mut attempt = 0;
     loop {
-        let outcome = match book_fast(pool, actor, req, &who).await {
-            Ok(Some(booking)) => Ok(booking),
-            Ok(None) => book_once(pool, actor, req, &who).await,
+        let made = if fast {
+            book_fast(conn, actor, req, &who).await
+        } else {
+            Ok(Fast::NotMade)
+        };
+        let outcome = match made {
+            Ok(Fast::Booked(booking, tz)) => Ok((booking, tz)),
+            Ok(Fast::NotMade | Fast::Refused(_)) => book_once(conn, actor, req, &who, true).await,
             Err(e) => Err(e),
         };
         match outcome {
@@ -187,6 +313,7 @@ pub async fn book(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking
                 if attempt < 3 && matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
             {
                 attempt += 1;
+                fast = true;
             }
             other => return other,
         }
@@ -220,7 +347,12 @@ fn member_ref(actor: &Actor, named: Option<&UserRef>) -> Result<UserRef> {
     }
 }
 
-async fn check_parties(pool: &PgPool, actor: &Actor, c: &Coach, m: &member::Member) -> Result<()> {
+async fn check_parties(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    c: &Coach,
+    m: &member::Member,
+) -> Result<()> {
     if actor.role() == Role::Member && !actor.is(UserId::from_uuid(m.id)) {
         return Err(Error::forbidden(format!(
             "{} may not book for another member ({})",
@@ -237,7 +369,7 @@ async fn check_parties(pool: &PgPool, actor: &Actor, c: &Coach, m: &member::Memb
             m.email, m.membership_status
         )));
     }
-    if !may_book(&mut *pool.acquire().await?, m, c).await? {
+    if !may_book(conn, m, c).await? {
         return Err(Error::rule(format!(
             "{} is neither assigned nor connected to coach {}; a member books only a coach they are assigned or connected to",
             m.email, c.email
@@ -277,7 +409,7 @@ struct Snapshot {
 }
 
 async fn snapshot(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     actor: &Actor,
     coach_ref: &UserRef,
     member_ref: &UserRef,
@@ -328,25 +460,33 @@ async fn snapshot(
         .bind(absolute)
         .bind(local)
         .bind(crate::users::viewer(actor))
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await?)
 }
 
 /// One booking: read a snapshot, check the slot in code (for a precise
 /// reason), then write session, booking and audit row in one statement,
 /// which is one transaction and where the database has the last word.
-async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -> Result<Booking> {
-    let snap = snapshot(pool, actor, &req.coach, who, &req.at).await?;
+/// `record`: write a refusal down (not inside `book --batch --atomic`'s
+/// transaction, which a refusal rolls back).
+async fn book_once(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    req: &Request,
+    who: &UserRef,
+    record: bool,
+) -> Result<(Booking, chrono_tz::Tz)> {
+    let snap = snapshot(conn, actor, &req.coach, who, &req.at).await?;
     // A missing row: the precise lookups say why (no such user, wrong role).
     let c: Coach = match snap.coach {
         Some(row) => row.0.into(),
-        None => coach::find(&mut *pool.acquire().await?, actor, &req.coach).await?,
+        None => coach::find(conn, actor, &req.coach).await?,
     };
     let m: member::Member = match snap.member {
         Some(row) => row.0.try_into()?,
-        None => member::find(&mut *pool.acquire().await?, actor, who).await?,
+        None => member::find(conn, actor, who).await?,
     };
-    check_parties(pool, actor, &c, &m).await?;
+    check_parties(conn, actor, &c, &m).await?;
     let tz = c.tz();
     let start = req.at.resolve(tz)?;
     let schedule = snap.schedule.into_schedule(&c);
@@ -355,8 +495,11 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -
         .map_err(|r| Error::rule(r.sentence(tz)))?;
     let notes = req.notes.clone().and_then(ProfileText::into_option);
     if slot.remaining == 0 {
+        if !record {
+            return Err(Error::conflict(SLOT_FULL));
+        }
         return reject(
-            pool,
+            conn,
             actor,
             &c,
             &m,
@@ -364,7 +507,8 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -
             notes,
             Error::conflict(SLOT_FULL),
         )
-        .await;
+        .await
+        .map(|b| (b, tz));
     }
     let booking = Booking {
         booking_id: Uuid::new_v4(),
@@ -410,13 +554,18 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -
     .bind(actor.label())
     .bind(&after)
     .bind(actor.operator_os_user())
-    .execute(pool)
+    .execute(&mut *conn)
     .await;
     match inserted {
-        Ok(_) => Ok(booking),
+        Ok(_) => Ok((booking, tz)),
         Err(e) => {
             let refusal = refusal(e, &m)?;
-            reject(pool, actor, &c, &m, start, notes, refusal).await
+            if !record {
+                return Err(refusal);
+            }
+            reject(conn, actor, &c, &m, start, notes, refusal)
+                .await
+                .map(|b| (b, tz))
         }
     }
 }
@@ -424,147 +573,162 @@ async fn book_once(pool: &PgPool, actor: &Actor, req: &Request, who: &UserRef) -
 /// What [`book_fast`] reads back: start, end, coach and member email.
 type FastRow = (DateTime<Utc>, DateTime<Utc>, String, String);
 
+/// What [`book_fast`] came to.
+enum Fast {
+    /// Booked; the coach's zone.
+    Booked(Booking, chrono_tz::Tz),
+    /// A condition of the statement failed: nothing was written.
+    NotMade,
+    /// The database refused it (an integrity violation): nothing was
+    /// written, and a transaction around it is aborted.
+    Refused(sqlx::Error),
+}
+
+/// The parameters $1..$14 of [`book_fast`]'s statement (and of [`first`]'s).
+struct FastParams {
+    cid: Option<Uuid>,
+    cemail: Option<String>,
+    mid: Option<Uuid>,
+    memail: Option<String>,
+    absolute: Option<DateTime<Utc>>,
+    local: Option<chrono::NaiveDateTime>,
+    only_member: Option<Uuid>,
+    session_id: Uuid,
+    session_type: Option<&'static str>,
+    notes: Option<String>,
+    booking_id: Uuid,
+    actor_id: Option<Uuid>,
+    actor_label: String,
+    os_user: Option<String>,
+}
+
+impl FastParams {
+    /// None for a relative time (`tomorrow 9:00`): it needs the coach's
+    /// today, which the snapshot path reads.
+    fn new(actor: &Actor, req: &Request, who: &UserRef) -> Option<FastParams> {
+        let (absolute, local) = match req.at {
+            At::Absolute(t) => (Some(t), None),
+            At::Local(n) => (None, Some(n)),
+            At::Relative(..) => return None,
+        };
+        let (cid, cemail) = crate::users::ref_params(&req.coach);
+        let (mid, memail) = crate::users::ref_params(who);
+        Some(FastParams {
+            cid,
+            cemail: cemail.map(str::to_string),
+            mid,
+            memail: memail.map(str::to_string),
+            absolute,
+            local,
+            // A member books only for themself.
+            only_member: match actor.role() {
+                Role::Member => actor.id().map(|i| i.as_uuid()),
+                _ => None,
+            },
+            session_id: Uuid::new_v4(),
+            session_type: req.session_type.map(|t| t.as_str()),
+            notes: req.notes.clone().and_then(ProfileText::into_option),
+            booking_id: Uuid::new_v4(),
+            actor_id: actor.id().map(|i| i.as_uuid()),
+            actor_label: actor.label().to_string(),
+            os_user: actor.operator_os_user().map(str::to_string),
+        })
+    }
+
+    fn bind<'q, O>(
+        &'q self,
+        q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        q.bind(self.cid)
+            .bind(self.cemail.as_deref())
+            .bind(self.mid)
+            .bind(self.memail.as_deref())
+            .bind(self.absolute)
+            .bind(self.local)
+            .bind(self.only_member)
+            .bind(self.session_id)
+            .bind(self.session_type)
+            .bind(self.notes.as_deref())
+            .bind(self.booking_id)
+            .bind(self.actor_id)
+            .bind(self.actor_label.as_str())
+            .bind(self.os_user.as_deref())
+    }
+
+    fn booking(&self, (start, end, coach_email, member_email): FastRow) -> Booking {
+        Booking {
+            booking_id: self.booking_id,
+            session_id: self.session_id,
+            status: "confirmed",
+            start,
+            end,
+            coach_email,
+            member_email,
+        }
+    }
+}
+
 /// A booking in one statement, for the common case: every rule that
 /// [`book_once`] checks in code is a condition of the statement, and the
 /// database's triggers and constraints decide capacity, buffers, windows
-/// and blocks as for any write. `None` when a condition fails or the
-/// database refuses: nothing was written, and [`book_once`] says why.
+/// and blocks as for any write. When a condition fails or the database
+/// refuses, nothing was written, and [`book_once`] says why.
 ///
 /// The statement is stricter than the code, never looser: a time within a
 /// day after a change of the coach's UTC offset, or not on the minute, is
 /// left to [`book_once`], so that an ambiguous local time only ever books
 /// its first occurrence, as [`crate::schedule::local_instant`] does.
 async fn book_fast(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     actor: &Actor,
     req: &Request,
     who: &UserRef,
-) -> Result<Option<Booking>> {
-    let (absolute, local) = match req.at {
-        At::Absolute(t) => (Some(t), None),
-        At::Local(n) => (None, Some(n)),
-        // `tomorrow 9:00` needs the coach's today: the snapshot path reads it.
-        At::Relative(..) => return Ok(None),
+) -> Result<Fast> {
+    let Some(p) = FastParams::new(actor, req, who) else {
+        return Ok(Fast::NotMade);
     };
-    let (cid, cemail) = crate::users::ref_params(&req.coach);
-    let (mid, memail) = crate::users::ref_params(who);
-    // A member books only for themself.
-    let only_member = match actor.role() {
-        Role::Member => actor.id().map(|i| i.as_uuid()),
-        _ => None,
-    };
-    let booking_id = Uuid::new_v4();
-    let session_id = Uuid::new_v4();
-    let notes = req.notes.clone().and_then(ProfileText::into_option);
-    let row: std::result::Result<Option<FastRow>, _> =
-        sqlx::query_as(
-            "WITH c AS (
-                SELECT u.id, u.email, u.timezone AS tz, p.min_notice_minutes, p.horizon_days
-                FROM users u JOIN coach_profiles p ON p.user_id = u.id
-                WHERE u.role = 'coach' AND u.active
-                  AND (u.id = $1::uuid OR email_key(u.email) = email_key($2::text))
-             ), m AS (
-                SELECT u.id, u.email, p.coach_id
-                FROM users u JOIN member_profiles p ON p.user_id = u.id
-                WHERE u.role = 'member' AND u.active AND p.membership_status = 'active'
-                  AND (u.id = $3::uuid OR email_key(u.email) = email_key($4::text))
-                  AND ($7::uuid IS NULL OR u.id = $7::uuid)
-             ), t AS (
-                SELECT c.id AS coach_id, c.email AS coach_email, m.id AS member_id,
-                       m.email AS member_email, c.tz, c.min_notice_minutes, c.horizon_days,
-                       x.start, x.start AT TIME ZONE c.tz AS local
-                FROM c CROSS JOIN m
-                CROSS JOIN LATERAL (SELECT coalesce($5::timestamptz, $6::timestamp AT TIME ZONE c.tz) AS start) x
-                WHERE m.coach_id = c.id
-                   OR EXISTS (SELECT 1 FROM connections k
-                              WHERE k.coach_id = c.id AND k.member_id = m.id AND k.status = 'accepted')
-             ), slot AS (
-                SELECT t.*, w.id AS window_id, w.session_minutes, w.buffer_minutes, w.capacity
-                FROM t JOIN availability_windows w ON w.coach_id = t.coach_id
-                WHERE w.day_of_week = extract(dow FROM t.local)
-                  -- a typed local time that exists, on the minute
-                  AND ($6::timestamp IS NULL OR t.local = $6::timestamp)
-                  AND date_trunc('minute', t.local) = t.local
-                  -- no change of UTC offset in the day before: the local time's only
-                  -- or first occurrence
-                  AND (t.start - interval '26 hours') AT TIME ZONE t.tz = t.local - interval '26 hours'
-                  -- on the window's grid
-                  AND local_minute(t.start, t.tz) >= w.start_minute
-                  AND (local_minute(t.start, t.tz) - w.start_minute) % (w.session_minutes + w.buffer_minutes) = 0
-                  AND local_minute(t.start, t.tz) + w.session_minutes <= w.end_minute
-                  -- notice and horizon
-                  AND t.start > now() + make_interval(mins => t.min_notice_minutes)
-                  AND (t.horizon_days IS NULL OR t.start <= now() + t.horizon_days * interval '24 hours')
-             ), s AS (
-                INSERT INTO sessions (id, coach_id, member_id, window_id, starts_at, ends_at,
-                    buffer_minutes, slot_capacity, session_type, member_notes)
-                SELECT $8, coach_id, member_id, window_id, start,
-                       start + make_interval(mins => session_minutes), buffer_minutes, capacity,
-                       coalesce($9::text,
-                                (SELECT 'regular' FROM sessions h
-                                 WHERE h.coach_id = slot.coach_id AND h.member_id = slot.member_id
-                                   AND h.status NOT IN ('cancelled', 'declined', 'expired')
-                                 ORDER BY h.starts_at LIMIT 1),
-                                'initial'),
-                       $10
-                FROM slot
-                RETURNING id, coach_id, member_id, starts_at, ends_at
-             ), b AS (
-                INSERT INTO bookings (id, coach_id, member_id, starts_at, status, session_id, member_notes)
-                SELECT $11, coach_id, member_id, starts_at, 'confirmed', id, $10 FROM s
-                RETURNING id
-             ), a AS (
-                INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before,
-                                       after, acted_by_os_user)
-                SELECT $12, $13, 'booking.confirm', 'booking', b.id, NULL,
-                       jsonb_build_object(
-                           'booking_id', b.id, 'session_id', s.id, 'status', 'confirmed',
-                           'start', to_char(s.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                           'end', to_char(s.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                           'coach_email', slot.coach_email, 'member_email', slot.member_email),
-                       $14
-                FROM b, s, slot
-                RETURNING 1
-             )
-             SELECT s.starts_at, s.ends_at, slot.coach_email, slot.member_email FROM s, slot, a",
-        )
-        .bind(cid)
-        .bind(cemail)
-        .bind(mid)
-        .bind(memail)
-        .bind(absolute)
-        .bind(local)
-        .bind(only_member)
-        .bind(session_id)
-        .bind(req.session_type.map(|t| t.as_str()))
-        .bind(notes.as_deref())
-        .bind(booking_id)
-        .bind(actor.id().map(|i| i.as_uuid()))
-        .bind(actor.label())
-        .bind(actor.operator_os_user())
-        .fetch_optional(pool)
+    type Row = (DateTime<Utc>, DateTime<Utc>, String, String, String);
+    let row: std::result::Result<Option<Row>, _> = p
+        .bind(sqlx::query_as(concat!(
+            "WITH ",
+            fast_coach!(),
+            fast_rest!(),
+            "
+             SELECT s.starts_at, s.ends_at, slot.coach_email, slot.member_email, slot.tz::text
+             FROM s, slot, a"
+        )))
+        .fetch_optional(conn)
         .await;
     match row {
-        Ok(Some((start, end, coach_email, member_email))) => Ok(Some(Booking {
-            booking_id,
-            session_id,
-            status: "confirmed",
-            start,
-            end,
-            coach_email,
-            member_email,
-        })),
-        Ok(None) => Ok(None),
+        Ok(Some((start, end, coach, member, tz))) => Ok(Fast::Booked(
+            p.booking((start, end, coach, member)),
+            zone(&tz)?,
+        )),
+        Ok(None) => Ok(Fast::NotMade),
         // An integrity refusal (full, buffer, window, block, seated twice):
         // nothing was written; the snapshot names the reason.
-        Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("23")) => Ok(None),
+        Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("23")) => {
+            Ok(Fast::Refused(sqlx::Error::Database(e)))
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A coach's zone as the database holds it (checked when it was stored).
+pub(crate) fn zone(tz: &str) -> Result<chrono_tz::Tz> {
+    tz.parse()
+        .map_err(|_| Error::Internal(format!("a coach's time zone {tz} is unknown")))
 }
 
 /// The domain meaning of a constraint the database enforced on a booking;
 /// any other error stays what it is.
 pub(crate) fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
+    refusal_of(e, &m.email)
+}
+
+/// [`refusal`], naming the member as `member` (an email, or the id a line
+/// of `book --batch` gave).
+pub(crate) fn refusal_of(e: sqlx::Error, member: &str) -> Result<Error> {
     if let Some(sentence) = limit_sentence(&e) {
         return Ok(Error::conflict(sentence));
     }
@@ -584,8 +748,7 @@ pub(crate) fn refusal(e: sqlx::Error, m: &member::Member) -> Result<Error> {
             "the coach blocked that date a moment ago (time off)",
         )),
         Some("sessions_member_once_per_start") => Ok(Error::conflict(format!(
-            "{} already has a seat in that slot",
-            m.email
+            "{member} already has a seat in that slot"
         ))),
         _ => Err(e.into()),
     }
@@ -614,7 +777,7 @@ pub(crate) fn limit_sentence(e: &sqlx::Error) -> Option<String> {
 /// Record a refused booking and its audit row (one statement), and return
 /// the refusal.
 async fn reject(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     actor: &Actor,
     c: &Coach,
     m: &member::Member,
@@ -647,7 +810,7 @@ async fn reject(
     .bind(actor.label())
     .bind(&after)
     .bind(actor.operator_os_user())
-    .execute(pool)
+    .execute(conn)
     .await?;
     Err(refusal)
 }

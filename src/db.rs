@@ -161,6 +161,12 @@ impl Target {
     /// query as the schema version (docs/design/identity.md §1).
     pub async fn connect_identified(&self) -> Result<(PgPool, Identity)> {
         let pool = self.connect_raw().await?;
+        self.identified(pool).await
+    }
+
+    /// The checks of [`Target::connect_identified`] on a connection already
+    /// open (one that [`Target::connect_raw`] gave).
+    pub async fn identified(&self, pool: PgPool) -> Result<(PgPool, Identity)> {
         let (status, identity) = identify(&pool).await?;
         if status.applied == status.latest {
             return Ok((pool, identity));
@@ -181,6 +187,41 @@ impl Target {
                 status.applied, status.latest
             ))),
         }
+    }
+
+    /// Connect for many statements over one connection (`book --batch`),
+    /// and say whether it leads straight to PostgreSQL: only then may it
+    /// prepare named statements, which a transaction-mode pooler could hand
+    /// to another client's server connection. The probe is the startup
+    /// option of [`migrate::is_direct`]; a pooler that refuses it is
+    /// connected to again without it, one that drops it answers "not direct".
+    pub async fn connect_batch(&self) -> Result<(PgPool, Identity, bool)> {
+        if let Target::Embedded(_) = self {
+            // its own cluster over its socket: nothing in between
+            let (pool, identity) = self.connect_identified().await?;
+            return Ok((pool, identity, true));
+        }
+        let mut plan = self.plan()?;
+        let (k, v) = migrate::DIRECT_PROBE;
+        for info in &mut plan.hosts {
+            info.options = info.options.clone().options([(k, v)]);
+        }
+        let probed = reach::reach(&plan, |info| {
+            let info = info.clone();
+            async move { open_raw(&info).await }
+        })
+        .await;
+        let pool = match probed {
+            Ok(reached) => reached.pool,
+            Err(misses) if misses.iter().any(|(_, m)| m.is_pooler_refusal()) => {
+                let (pool, identity) = self.connect_identified().await?;
+                return Ok((pool, identity, false));
+            }
+            Err(misses) => return Err(reach::unreached(&plan, misses)),
+        };
+        let direct = migrate::is_direct(&pool).await?;
+        let (pool, identity) = self.identified(pool).await?;
+        Ok((pool, identity, direct))
     }
 
     /// Connect for `db migrate` and `db reset`: `COACHCTL_MIGRATE_URL` when
@@ -365,6 +406,21 @@ pub async fn reset(pool: &PgPool) -> Result<SchemaStatus> {
         .execute(pool)
         .await?;
     migrate(pool).await
+}
+
+/// The one connection of a command that runs many statements (`book
+/// --batch`), held for all of them; with `prepared` (a connection straight
+/// to PostgreSQL, see [`Target::connect_batch`]) each statement is prepared
+/// once as a named one and reused.
+pub async fn one_connection(
+    pool: &PgPool,
+    prepared: bool,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+    let mut conn = pool.acquire().await?;
+    if prepared {
+        conn.set_statement_cache_capacity(64);
+    }
+    Ok(conn)
 }
 
 /// The server's version string, e.g. "15.18".

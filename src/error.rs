@@ -20,6 +20,11 @@ pub enum Error {
     #[error("internal error (this is a bug in coachctl): {}", escaped(.0))]
     Internal(String),
 
+    /// Exit 2: input that is not what the command takes (as clap's own
+    /// usage errors): a line of `book --batch` that is not a booking.
+    #[error("{}", escaped(.0))]
+    Usage(String),
+
     /// Exit 3: a value that cannot be accepted (bad email, time zone, CSV row).
     #[error("{}", escaped(.0))]
     Invalid(String),
@@ -56,12 +61,18 @@ pub enum Error {
     /// Any other database error: mapped by [`Error::from_sqlx`].
     #[error("{}", describe_sqlx(.0))]
     Database(sqlx::Error),
+
+    /// Some lines of `book --batch` failed (each said why on stdout): the
+    /// worst of their kinds, the one of the highest exit code.
+    #[error("{}", escaped(.1))]
+    Lines(Kind, String),
 }
 
 /// The category of an error, as printed in `-o json` error objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Internal,
+    Usage,
     Invalid,
     Forbidden,
     NotFound,
@@ -74,6 +85,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Internal => "internal",
+            Kind::Usage => "usage",
             Kind::Invalid => "invalid_input",
             Kind::Forbidden => "forbidden",
             Kind::NotFound => "not_found",
@@ -87,6 +99,7 @@ impl Kind {
     pub fn exit_code(self) -> i32 {
         match self {
             Kind::Internal => 1,
+            Kind::Usage => 2,
             Kind::Invalid => 3,
             Kind::Forbidden => 4,
             Kind::NotFound => 5,
@@ -103,7 +116,9 @@ impl Error {
     pub fn kind(&self) -> Kind {
         match self {
             Error::Internal(_) | Error::Io(_) => Kind::Internal,
+            Error::Usage(_) => Kind::Usage,
             Error::Invalid(_) => Kind::Invalid,
+            Error::Lines(kind, _) => *kind,
             Error::Forbidden(_) => Kind::Forbidden,
             Error::NotFound(_) => Kind::NotFound,
             Error::Conflict(_) => Kind::Conflict,

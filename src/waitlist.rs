@@ -56,11 +56,24 @@ pub struct Joined {
 
 /// `book`, and with `wait` a full slot joins its queue instead of failing.
 /// Without it the refusal of a full slot says that the queue exists.
-pub async fn book(pool: &PgPool, actor: &Actor, req: &Request, wait: bool) -> Result<Outcome> {
+/// `refused`: the booking's one statement was just refused
+/// ([`booking::first`]), so the first try goes straight to the reason.
+pub async fn book(
+    pool: &PgPool,
+    actor: &Actor,
+    req: &Request,
+    wait: bool,
+    refused: bool,
+) -> Result<Outcome> {
     // A seat that frees between the refusal and the join is booked: the
     // join refuses a slot with a free seat, and the booking runs again.
-    for _ in 0..3 {
-        match booking::book(pool, actor, req).await {
+    for i in 0..3 {
+        let booked = if refused && i == 0 {
+            booking::book_after_refusal(pool, actor, req).await
+        } else {
+            booking::book(pool, actor, req).await
+        };
+        match booked {
             Ok(b) => return Ok(Outcome::Booked(b)),
             Err(Error::Conflict(m)) if m == SLOT_FULL && wait => {
                 if let Some(j) = join(pool, actor, req).await? {

@@ -32,8 +32,8 @@ pub async fn prepare(
     let mut conn = pool.acquire().await?;
     let c = coach::find(&mut conn, actor, coach_ref).await?;
     let m = member::find(&mut conn, actor, &who).await?;
+    super::check_parties(&mut conn, actor, &c, &m).await?;
     drop(conn);
-    super::check_parties(pool, actor, &c, &m).await?;
     let held = sqlx::query_scalar(
         "SELECT starts_at FROM sessions
          WHERE coach_id = $1 AND member_id = $2 AND starts_at >= now()

@@ -1,39 +1,21 @@
 //! `coachctl book ...`
 
 use clap::Args;
-use serde::Serialize;
-use uuid::Uuid;
 
+use super::batch::Booked;
 use super::{Ctx, output, prompt};
-use crate::booking::{self, Booking, Request};
+use crate::booking::{self, First, Request};
 use crate::domain::{At, ProfileText, SessionType, UserRef};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::waitlist::Outcome;
 
-/// What `book` prints: the booking, named by its session's id, which every
-/// `session` command takes (DESIGN.md: `-o ids` of `book` prints the session
-/// id; every JSON object has `id`).
-#[derive(Serialize)]
-struct Booked<'a> {
-    id: Uuid,
-    #[serde(flatten)]
-    booking: &'a Booking,
-}
-
-impl output::Record for Booked<'_> {
-    const COLUMNS: &'static [&'static str] = <Booking as output::Record>::COLUMNS;
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-}
-
 /// Book a slot: one transaction that cannot overbook.
 #[derive(Debug, Args)]
 pub struct Cmd {
     /// The coach (email or id)
-    #[arg(long)]
-    coach: UserRef,
+    #[arg(long, required_unless_present = "batch")]
+    coach: Option<UserRef>,
     /// The slot's start
     ///
     /// E.g. 2027-03-29T09:00, 'tomorrow 9:00', 'mon 14:30'; without an offset it is read in the
@@ -58,12 +40,72 @@ pub struct Cmd {
     /// A freed seat is offered to the first in line (accept it with `session accept`)
     #[arg(long)]
     waitlist: bool,
+    /// Book every JSON line of FILE (`-`: stdin)
+    ///
+    /// Over one connection: lines {"coach","at"} with optional "member", "type", "notes" (as
+    /// the flags). Prints one JSON line per line with its outcome; exits with the highest exit
+    /// code of any line (0: all booked).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["coach", "at", "member", "notes", "session_type", "waitlist"]
+    )]
+    batch: Option<std::path::PathBuf>,
+    /// With --batch: all lines or none, in one transaction
+    ///
+    /// The first line that fails rolls back every booking of the batch.
+    #[arg(long, requires = "batch")]
+    atomic: bool,
 }
 
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (pool, actor) = ctx.session().await?;
-        let coach = ids::user(&pool, &actor, self.coach).await?;
+        if let Some(file) = &self.batch {
+            return super::batch::run(ctx, file, self.atomic).await;
+        }
+        if self.atomic {
+            return Err(Error::Usage("--atomic goes with --batch FILE".into()));
+        }
+        let coach = self
+            .coach
+            .ok_or_else(|| Error::Usage("--coach is needed (or --batch FILE)".into()))?;
+        let pool = ctx.connect_unchecked().await?;
+        // The operator booking named people at a given time: one round
+        // trip, the schema check and the coach's zone included.
+        let mut owner = false;
+        let by_prefix = |r: &UserRef| matches!(r, UserRef::Prefix(_));
+        if ctx.global.as_user.is_none()
+            && !by_prefix(&coach)
+            && !self.member.as_ref().is_some_and(by_prefix)
+            && let Some(at @ (At::Absolute(_) | At::Local(_))) = &self.at
+        {
+            let req = Request {
+                coach: coach.clone(),
+                member: self.member.clone(),
+                at: *at,
+                notes: self.notes.clone(),
+                session_type: self.session_type,
+            };
+            match booking::first(&pool, &req).await? {
+                First::Booked(b, tz) => {
+                    let tz = ctx.global.tz.map_or(tz, |t| t.tz());
+                    let booked = Booked {
+                        id: b.session_id,
+                        booking: &b,
+                    };
+                    return output::one(ctx, tz, &booked);
+                }
+                First::Owner => owner = true,
+                First::Unknown => {}
+            }
+        }
+        let (pool, actor) = if owner {
+            // what the check learnt: the owner, acting as the operator
+            (pool, crate::actor::Actor::operator())
+        } else {
+            ctx.session_on(pool).await?
+        };
+        let coach = ids::user(&pool, &actor, coach).await?;
         let member = ids::user_opt(&pool, &actor, self.member).await?;
         let at = match self.at {
             Some(at) => at,
@@ -82,7 +124,7 @@ impl Cmd {
             notes: self.notes,
             session_type: self.session_type,
         };
-        let b = match crate::waitlist::book(&pool, &actor, &req, self.waitlist).await? {
+        let b = match crate::waitlist::book(&pool, &actor, &req, self.waitlist, owner).await? {
             Outcome::Booked(b) => b,
             Outcome::Waitlisted(j) => {
                 return output::one(ctx, ctx.display_tz(Some(&actor)), &j);

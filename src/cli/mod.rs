@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 pub mod admin;
 pub mod audit;
 pub mod availability;
+mod batch;
 pub mod book;
 pub mod coach;
 pub mod completions;
@@ -191,7 +192,10 @@ pub enum Command {
   S=$(coachctl book --coach ana@example.com --member bo@example.com \\
         --at 2027-03-29T09:00 -o ids)
   coachctl book --coach ana@example.com --member bo@example.com
-        (without --at on a terminal: pick a slot, then confirm)")]
+        (without --at on a terminal: pick a slot, then confirm)
+  coachctl book --batch bookings.jsonl --atomic
+        (lines like {\"coach\":\"ana@example.com\",\"at\":\"mon 9:00\",
+         \"member\":\"bo@example.com\"}; all or none)")]
     Book(book::Cmd),
     /// Sessions: list, show, create, accept, decline, reschedule, complete, note, rate, cancel, remind
     #[command(after_long_help = "Examples:
@@ -340,10 +344,55 @@ impl Ctx {
             }
         };
         let (pool, identity) = target.connect_identified().await?;
+        self.keep(&pool);
+        let actor = self.actor_of(&pool, &identity).await?;
+        Ok((pool, actor))
+    }
+
+    /// The command's connection, to be closed politely at the end.
+    fn keep(&self, pool: &PgPool) {
         if let Ok(mut pools) = self.pools.lock() {
             pools.push(pool.clone());
         }
-        let actor = Actor::from_identity(&pool, &identity, self.global.as_user.as_ref()).await?;
+    }
+
+    /// A connection not yet checked (schema version, who it is), for a
+    /// command whose first statement checks both itself (`book`); then
+    /// [`Ctx::session_on`] when it could not.
+    pub async fn connect_unchecked(&self) -> Result<PgPool> {
+        if self.global.verbose > 0 {
+            eprintln!("coachctl: using {}", self.target.describe());
+        }
+        let pool = self.target.connect_raw().await?;
+        self.keep(&pool);
+        Ok(pool)
+    }
+
+    /// [`Ctx::session`] on a connection of [`Ctx::connect_unchecked`].
+    pub async fn session_on(&self, pool: PgPool) -> Result<(PgPool, Actor)> {
+        let (pool, identity) = self.target.identified(pool).await?;
+        let actor = self.actor_of(&pool, &identity).await?;
+        Ok((pool, actor))
+    }
+
+    /// [`Ctx::session`] for many statements over one connection (`book
+    /// --batch`), and whether they may be prepared: on a connection straight
+    /// to PostgreSQL, and with no `coachctl.act_as` prelude, which only
+    /// unnamed statements carry outside a transaction.
+    pub async fn batch_session(&self) -> Result<(PgPool, Actor, bool)> {
+        if self.global.verbose > 0 {
+            eprintln!("coachctl: using {}", self.target.describe());
+        }
+        let (pool, identity, direct) = self.target.connect_batch().await?;
+        self.keep(&pool);
+        let actor = self.actor_of(&pool, &identity).await?;
+        let prelude = !identity.is_owner() && self.global.as_user.is_some();
+        Ok((pool, actor, direct && !prelude))
+    }
+
+    /// Who acts on a connection whose identity the database told.
+    async fn actor_of(&self, pool: &PgPool, identity: &crate::db::Identity) -> Result<Actor> {
+        let actor = Actor::from_identity(pool, identity, self.global.as_user.as_ref()).await?;
         // The cron job's login has the two jobs and nothing else; the
         // database refuses the rest anyway, this says so in a sentence.
         if actor.is_service()
@@ -355,7 +404,7 @@ impl Ctx {
                 identity.login
             )));
         }
-        Ok((pool, actor))
+        Ok(actor)
     }
 
     /// Style output? `--color`, NO_COLOR, and whether stdout is a terminal.

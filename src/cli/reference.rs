@@ -10,7 +10,10 @@ pub const EXIT_CODES: &[(&str, &str)] = &[
         "ok (also when the reader of stdout went away, e.g. `| head`)",
     ),
     ("1", "internal error: a bug; the message says so"),
-    ("2", "usage: unknown flag, missing argument"),
+    (
+        "2",
+        "usage: unknown flag, missing argument; a line of `book --batch` that is not a booking",
+    ),
     (
         "3",
         "invalid input: bad email, time zone, number, ambiguous or short id prefix, malformed or untrusted config file; missing confirmation off a terminal; a prompt backed out of (Esc, `q`, `n`)",

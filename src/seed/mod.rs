@@ -120,6 +120,7 @@ fn error_of(kind: Kind, msg: String) -> Error {
         Kind::Unavailable => Error::Unavailable(msg),
         Kind::Internal => Error::Internal(msg),
         Kind::Invalid => Error::Invalid(msg),
+        Kind::Usage => Error::Usage(msg),
     }
 }
 

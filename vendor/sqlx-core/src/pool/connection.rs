@@ -311,7 +311,18 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        // coachctl patch: a pool that does not test its connections before
+        // handing them out (`test_before_acquire(false)`) does not ping them
+        // on release either: whatever is pending (a dropped stream's rest, a
+        // queued rollback) is drained, without a round trip of its own. The
+        // ping after every statement doubled the round trips of a pool of
+        // one connection, each statement waiting for the last one's ping.
+        let tested = if self.guard.pool.options.test_before_acquire {
+            self.raw.ping().await
+        } else {
+            self.raw.flush().await
+        };
+        if let Err(error) = tested {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",

@@ -151,6 +151,15 @@ impl PgConnection {
         self.inner.transaction_prelude = sql;
     }
 
+    /// coachctl patch: size the statement cache of an open connection. From
+    /// 0 (statements unnamed, one round trip each; what a transaction-mode
+    /// pooler needs) to a capacity: statements are then prepared once, as
+    /// named ones, and reused. Meant for turning the cache on: statements
+    /// already cached are forgotten here, not closed on the server.
+    pub fn set_statement_cache_capacity(&mut self, capacity: usize) {
+        self.inner.cache_statement = StatementCache::new(capacity);
+    }
+
     pub(crate) fn in_transaction(&self) -> bool {
         match self.inner.transaction_status {
             TransactionStatus::Transaction => true,
