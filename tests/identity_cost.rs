@@ -74,8 +74,10 @@ fn the_rule_names_a_policy_that_calls_a_sql_definer_function() {
         let found = violations(&mut conn).await;
         assert_eq!(
             found,
-            ["policy mine on messages reaches whoami(), a SQL SECURITY DEFINER function: it is \
-              planned again at every call site of every statement; write it in PL/pgSQL"],
+            [
+                "policy mine on messages reaches whoami(), a SQL SECURITY DEFINER function: it is \
+              planned again at every call site of every statement; write it in PL/pgSQL"
+            ],
             "{found:#?}"
         );
     });
