@@ -71,24 +71,31 @@ fn enrol(db: &TestDb, program: &str, member: &str) -> String {
     .id()
 }
 
+/// `program assign PROGRAM --member MEMBER --start START --at 'wed 09:00'`, then `extra`.
+fn assign_args<'a>(
+    program: &'a str,
+    member: &'a str,
+    start: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "program",
+        "assign",
+        program,
+        "--member",
+        member,
+        "--start",
+        start,
+        "--at",
+        "wed 09:00",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn assign(db: &TestDb, actor: &str, program: &str, member: &str) -> common::Run {
     let start = monday().to_string();
-    db.run_as(
-        actor,
-        &[
-            "program",
-            "assign",
-            program,
-            "--member",
-            member,
-            "--start",
-            &start,
-            "--at",
-            "wed 09:00",
-            "-o",
-            "ids",
-        ],
-    )
+    db.run_as(actor, &assign_args(program, member, &start, &["-o", "ids"]))
 }
 
 fn count(db: &TestDb, sql: &'static str) -> i64 {
@@ -156,19 +163,7 @@ fn an_admins_assignment_is_scheduled_at_once_and_the_notice_carries_every_event(
     let p = setup(&db);
     let start = monday().to_string();
     let e = db
-        .run(&[
-            "program",
-            "assign",
-            &p,
-            "--member",
-            "bo@example.com",
-            "--start",
-            &start,
-            "--at",
-            "wed 09:00",
-            "-o",
-            "json",
-        ])
+        .run(&assign_args(&p, "bo@example.com", &start, &["-o", "json"]))
         .json();
     assert_eq!(e["status"], "active");
     assert_eq!(e["sessions"], 4);
@@ -273,20 +268,12 @@ fn blocked_weeks_fail_with_exit_7_naming_every_failing_date_at_once() {
     // the dry run shows the same and books nothing
     let start = monday().to_string();
     let plan = db
-        .run(&[
-            "program",
-            "assign",
+        .run(&assign_args(
             &p,
-            "--member",
             "bo@example.com",
-            "--start",
             &start,
-            "--at",
-            "wed 09:00",
-            "--dry-run",
-            "-o",
-            "json",
-        ])
+            &["--dry-run", "-o", "json"],
+        ))
         .json();
     let bad = plan
         .as_array()
