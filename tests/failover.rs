@@ -8,42 +8,20 @@
 mod fixture;
 #[path = "failover/pair.rs"]
 mod pair;
+#[path = "prod_pg/run.rs"]
+mod running;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use fixture::coachctl;
 use pair::{Node, Pair};
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut c: Command, args: &[&str]) -> Run {
-    let out: Output = c.args(args).output().expect("run coachctl");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use running::{Run, run};
 
 impl Run {
-    #[track_caller]
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        &self.stdout
-    }
-    #[track_caller]
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
-    }
     /// Assert the exit code; return stderr, checked to be one sentence.
     #[track_caller]
     fn fails_with(&self, code: i32) -> &str {

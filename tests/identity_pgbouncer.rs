@@ -8,6 +8,8 @@
 
 #[path = "prod_pg/fixture.rs"]
 mod fixture;
+#[path = "prod_pg/run.rs"]
+mod running;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -17,33 +19,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use fixture::{Runner, Servers, coachctl};
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut c: Command, args: &[&str]) -> Run {
-    let out: Output = c.args(args).output().expect("run coachctl");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use running::{Run, run};
 
 impl Run {
-    #[track_caller]
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        &self.stdout
-    }
-    #[track_caller]
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
-    }
     /// The exit code is one of `codes`; stderr is one sentence, no SQL.
     #[track_caller]
     fn refused(&self, codes: &[i32]) -> &str {
