@@ -110,6 +110,7 @@ mod batch;
 mod days;
 mod first;
 mod pick;
+mod refused;
 pub use batch::{LineOutcome, Lines, book_lines};
 pub use days::{DayRange, slots_in};
 pub use first::{First, first};
@@ -267,12 +268,38 @@ pub async fn book_on(conn: &mut PgConnection, actor: &Actor, req: &Request) -> R
     book_zoned(conn, actor, req).await.map(|(b, _)| b)
 }
 
-/// [`book`] right after its one statement made nothing or was refused
-/// ([`first`]): straight to the snapshot that says why (one round trip
-/// fewer for a refusal).
-pub async fn book_after_refusal(pool: &PgPool, actor: &Actor, req: &Request) -> Result<Booking> {
+/// What [`first`] left for the booking to go on from.
+#[derive(Debug)]
+pub enum Tried {
+    /// Nothing yet.
+    Not,
+    /// The statement made nothing (a condition of it failed).
+    NothingMade,
+    /// The database refused the statement: nothing was written.
+    Refused(sqlx::Error),
+}
+
+/// [`book`] after its one statement was tried ([`first`]): a refusal that
+/// names its reason (the slot full, a booking limit) is recorded at once;
+/// otherwise straight to the snapshot that says why. A refusal costs two
+/// round trips with the statement, not three.
+pub async fn book_after(
+    pool: &PgPool,
+    actor: &Actor,
+    req: &Request,
+    tried: Tried,
+) -> Result<Booking> {
     let mut conn = pool.acquire().await?;
-    booking_loop(&mut conn, actor, req, false)
+    if let Tried::Refused(e) = &tried
+        && let Some(refusal) = refused::named(e)
+    {
+        let who = member_ref(actor, req.member.as_ref())?;
+        if refused::record(&mut conn, actor, req, &who, &refusal).await? {
+            return Err(refusal);
+        }
+    }
+    let fast = matches!(tried, Tried::Not);
+    booking_loop(&mut conn, actor, req, fast)
         .await
         .map(|(b, _)| b)
 }
@@ -305,7 +332,15 @@ async fn booking_loop(
         };
         let outcome = match made {
             Ok(Fast::Booked(booking, tz)) => Ok((booking, tz)),
-            Ok(Fast::NotMade | Fast::Refused(_)) => book_once(conn, actor, req, &who, true).await,
+            Ok(Fast::Refused(e)) => match refused::named(&e) {
+                Some(refusal) => match refused::record(conn, actor, req, &who, &refusal).await {
+                    Ok(true) => Err(refusal),
+                    Ok(false) => book_once(conn, actor, req, &who, true).await,
+                    Err(e) => Err(e),
+                },
+                None => book_once(conn, actor, req, &who, true).await,
+            },
+            Ok(Fast::NotMade) => book_once(conn, actor, req, &who, true).await,
             Err(e) => Err(e),
         };
         match outcome {

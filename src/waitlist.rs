@@ -56,22 +56,22 @@ pub struct Joined {
 
 /// `book`, and with `wait` a full slot joins its queue instead of failing.
 /// Without it the refusal of a full slot says that the queue exists.
-/// `refused`: the booking's one statement was just refused
-/// ([`booking::first`]), so the first try goes straight to the reason.
+/// `tried`: what the booking's one statement came to, if it was just tried
+/// ([`booking::first`]), so the first try goes on from there.
 pub async fn book(
     pool: &PgPool,
     actor: &Actor,
     req: &Request,
     wait: bool,
-    refused: bool,
+    tried: booking::Tried,
 ) -> Result<Outcome> {
+    let mut tried = Some(tried);
     // A seat that frees between the refusal and the join is booked: the
     // join refuses a slot with a free seat, and the booking runs again.
-    for i in 0..3 {
-        let booked = if refused && i == 0 {
-            booking::book_after_refusal(pool, actor, req).await
-        } else {
-            booking::book(pool, actor, req).await
+    for _ in 0..3 {
+        let booked = match tried.take() {
+            Some(t) => booking::book_after(pool, actor, req, t).await,
+            None => booking::book(pool, actor, req).await,
         };
         match booked {
             Ok(b) => return Ok(Outcome::Booked(b)),

@@ -574,12 +574,12 @@ fn one_book_process_makes_one_round_trip_when_the_slot_is_free() {
     );
     let seen = proxy.take();
     assert_eq!((seen.connections, seen.round_trips), (1, 1), "{seen:?}");
-    // a refusal costs three: the statement, the snapshot that says why,
-    // the recorded rejection
+    // a refusal costs two: the statement, whose error names the reason,
+    // and the recorded rejection
     let err = book("m1@example.com", 0).fails_with(6).to_string();
     assert!(err.contains("This slot is now full"), "{err}");
     let refused = proxy.take();
-    assert_eq!(refused.round_trips, 3, "{refused:?}");
+    assert_eq!(refused.round_trips, 2, "{refused:?}");
     assert_eq!(
         count(
             &db,

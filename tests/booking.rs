@@ -134,6 +134,73 @@ fn a_full_slot_exits_6_with_the_exact_message_and_the_rejection_is_recorded() {
 }
 
 #[test]
+fn a_full_slot_refused_by_the_statement_itself_is_recorded_with_the_stored_emails_and_the_slot_start()
+ {
+    let db = TestDb::new();
+    ana_with_monday_mornings(&db);
+    db.run(&[
+        "availability",
+        "update",
+        &db.run(&["availability", "list", "-o", "ids"]).id(),
+        "--capacity",
+        "1",
+    ])
+    .ok();
+    let day = monday();
+    db.book("ana", "bo", &at(day, "10:15")).ok();
+    db.member("cy").assigned_to("ana").create();
+    // the owner naming people in any case (one statement, then the record),
+    // and a member acting through --as (the usual path)
+    db.run(&[
+        "book",
+        "--coach",
+        "ANA@example.com",
+        "--member",
+        "Cy@Example.com",
+        "--at",
+        &at(day, "10:15"),
+        "--notes",
+        "first try",
+    ])
+    .fails_with(6);
+    db.run_as(
+        "cy",
+        &[
+            "book",
+            "--coach",
+            "ana@example.com",
+            "--at",
+            &at(day, "10:15"),
+        ],
+    )
+    .fails_with(6);
+    let start: String = db.scalar(
+        "SELECT to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM sessions",
+    );
+    let rows: String = db.scalar(
+        "SELECT string_agg(concat_ws('|', b.starts_at = (SELECT starts_at FROM sessions),
+                                     coalesce(b.member_notes, ''), b.rejection_reason, a.after::text),
+                           E'\\n' ORDER BY a.id)
+         FROM bookings b JOIN audit_log a ON a.entity_id = b.id AND a.action = 'booking.reject'
+         WHERE b.status = 'rejected'",
+    );
+    let rows: Vec<Vec<&str>> = rows.lines().map(|l| l.split('|').collect()).collect();
+    let reason = "This slot is now full, please choose another";
+    let after = serde_json::json!({
+        "coach_email": "ana@example.com", "member_email": "cy@example.com",
+        "start": start, "reason": reason,
+    });
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], "t", "the slot's start: {r:?}");
+        assert_eq!(r[1], if i == 0 { "first try" } else { "" }, "{r:?}");
+        assert_eq!(r[2], reason, "{r:?}");
+        let got: Value = serde_json::from_str(&r[3]).unwrap();
+        assert_eq!(got, after, "{r:?}");
+    }
+}
+
+#[test]
 fn a_time_that_is_not_an_offered_slot_exits_7_and_says_why() {
     let db = TestDb::new();
     ana_with_monday_mornings(&db);

@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{Booking, FastParams, Request};
+use super::{Booking, FastParams, Request, Tried};
 use crate::actor::Actor;
 use crate::error::Result;
 
@@ -22,8 +22,9 @@ pub enum First {
     /// Booked; the coach's zone, for showing the times.
     Booked(Booking, chrono_tz::Tz),
     /// The schema is current and the login is the owner, but nothing was
-    /// booked: the usual path says why (the check needs no repeating).
-    Owner,
+    /// booked: the usual path goes on from there (the check needs no
+    /// repeating), with what the statement came to.
+    Owner(Tried),
     /// Anything else (another login, another schema version): connect and
     /// check the usual way.
     Unknown,
@@ -81,12 +82,12 @@ pub async fn first(pool: &PgPool, req: &Request) -> Result<First> {
             Ok(First::Booked(p.booking((start, end, coach, member)), tz))
         }
         Ok((Some(applied), Some(role), ..)) if applied == latest && role == "owner" => {
-            Ok(First::Owner)
+            Ok(First::Owner(Tried::NothingMade))
         }
         // Only past the check does the statement write, so only then can
         // it break an integrity rule (a full slot, a seat held twice).
         Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("23")) => {
-            Ok(First::Owner)
+            Ok(First::Owner(Tried::Refused(sqlx::Error::Database(e))))
         }
         // The usual path meets the same fault and names it.
         Ok(_) | Err(_) => Ok(First::Unknown),

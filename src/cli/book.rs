@@ -72,7 +72,7 @@ impl Cmd {
         let pool = ctx.connect_unchecked().await?;
         // The operator booking named people at a given time: one round
         // trip, the schema check and the coach's zone included.
-        let mut owner = false;
+        let mut tried = booking::Tried::Not;
         let by_prefix = |r: &UserRef| matches!(r, UserRef::Prefix(_));
         if ctx.global.as_user.is_none()
             && !by_prefix(&coach)
@@ -95,10 +95,11 @@ impl Cmd {
                     };
                     return output::one(ctx, tz, &booked);
                 }
-                First::Owner => owner = true,
+                First::Owner(t) => tried = t,
                 First::Unknown => {}
             }
         }
+        let owner = !matches!(tried, booking::Tried::Not);
         let (pool, actor) = if owner {
             // what the check learnt: the owner, acting as the operator
             (pool, crate::actor::Actor::operator())
@@ -124,7 +125,7 @@ impl Cmd {
             notes: self.notes,
             session_type: self.session_type,
         };
-        let b = match crate::waitlist::book(&pool, &actor, &req, self.waitlist, owner).await? {
+        let b = match crate::waitlist::book(&pool, &actor, &req, self.waitlist, tried).await? {
             Outcome::Booked(b) => b,
             Outcome::Waitlisted(j) => {
                 return output::one(ctx, ctx.display_tz(Some(&actor)), &j);
