@@ -288,7 +288,7 @@ pub async fn book_after(
     actor: &Actor,
     req: &Request,
     tried: Tried,
-) -> Result<Booking> {
+) -> Result<(Booking, chrono_tz::Tz)> {
     let mut conn = pool.acquire().await?;
     if let Tried::Refused(e) = &tried
         && let Some(refusal) = refused::named(e)
@@ -299,9 +299,7 @@ pub async fn book_after(
         }
     }
     let fast = matches!(tried, Tried::Not);
-    booking_loop(&mut conn, actor, req, fast)
-        .await
-        .map(|(b, _)| b)
+    booking_loop(&mut conn, actor, req, fast).await
 }
 
 /// [`book_on`], and the coach's zone (for showing the times), learnt from

@@ -35,10 +35,10 @@ pub struct Entry {
 
 /// What `book` did: booked, or (with `--waitlist` on a full slot) joined
 /// the slot's queue.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
-    Booked(Booking),
+    /// Booked; the coach's zone, for showing the times.
+    Booked(Booking, chrono_tz::Tz),
     Waitlisted(Joined),
 }
 
@@ -69,12 +69,9 @@ pub async fn book(
     // A seat that frees between the refusal and the join is booked: the
     // join refuses a slot with a free seat, and the booking runs again.
     for _ in 0..3 {
-        let booked = match tried.take() {
-            Some(t) => booking::book_after(pool, actor, req, t).await,
-            None => booking::book(pool, actor, req).await,
-        };
-        match booked {
-            Ok(b) => return Ok(Outcome::Booked(b)),
+        let tried = tried.take().unwrap_or(booking::Tried::Not);
+        match booking::book_after(pool, actor, req, tried).await {
+            Ok((b, tz)) => return Ok(Outcome::Booked(b, tz)),
             Err(Error::Conflict(m)) if m == SLOT_FULL && wait => {
                 if let Some(j) = join(pool, actor, req).await? {
                     return Ok(Outcome::Waitlisted(j));

@@ -642,3 +642,32 @@ fn book_refuses_a_schema_newer_or_older_than_the_binary_with_exit_8_and_books_no
     let err = empty.run(&args).fails_with(8).to_string();
     assert!(err.contains("coachctl db migrate"), "{err}");
 }
+
+#[test]
+fn a_booking_acting_as_a_member_costs_three_round_trips_and_no_coach_lookup_after() {
+    let db = TestDb::new();
+    org(&db, 2, 1);
+    let proxy = Proxy::to(&db);
+    let mut c = db.cmd();
+    c.env("DATABASE_URL", proxy.url(&db)).args([
+        "--as",
+        "m0@example.com",
+        "book",
+        "--coach",
+        "ana@example.com",
+        "--at",
+        &slot(0),
+        "-o",
+        "json",
+    ]);
+    let b = Run::from(c.output().unwrap()).json();
+    assert_eq!(
+        b["start"],
+        format!("{}:00+00:00", slot(0)),
+        "the coach's zone"
+    );
+    let seen = proxy.take();
+    // who is connected and the schema, who acts, the booking (its zone
+    // included: no coach lookup to show the times)
+    assert_eq!((seen.connections, seen.round_trips), (1, 3), "{seen:?}");
+}

@@ -126,15 +126,13 @@ impl Cmd {
             session_type: self.session_type,
         };
         let b = match crate::waitlist::book(&pool, &actor, &req, self.waitlist, tried).await? {
-            Outcome::Booked(b) => b,
+            Outcome::Booked(b, tz) => (b, tz),
             Outcome::Waitlisted(j) => {
                 return output::one(ctx, ctx.display_tz(Some(&actor)), &j);
             }
         };
-        let tz = match ctx.global.tz {
-            Some(t) => t.tz(),
-            None => crate::coach::show(&pool, &actor, &req.coach).await?.tz(),
-        };
+        let (b, tz) = b;
+        let tz = ctx.global.tz.map_or(tz, |t| t.tz());
         let booked = Booked {
             id: b.session_id,
             booking: &b,
