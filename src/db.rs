@@ -288,6 +288,19 @@ async fn open_raw(info: &ConnInfo) -> Result<PgPool, sqlx::Error> {
     }
 }
 
+/// As libpq: a Unix-domain socket carries no TLS, so sslmode is not asked
+/// about there (sqlx would spend a round trip on an SSLRequest the server
+/// can only decline, and `require` would fail where psql connects).
+pub(crate) fn no_tls_over_a_socket(
+    o: sqlx::postgres::PgConnectOptions,
+) -> sqlx::postgres::PgConnectOptions {
+    if o.get_socket().is_some() {
+        o.ssl_mode(PgSslMode::Disable)
+    } else {
+        o
+    }
+}
+
 async fn pool_of(info: &ConnInfo) -> Result<PgPool, sqlx::Error> {
     // connect_timeout=0 means no limit, as in libpq; a day stands for it.
     let wait = info.connect_timeout.unwrap_or(Duration::from_secs(86_400));
@@ -297,7 +310,7 @@ async fn pool_of(info: &ConnInfo) -> Result<PgPool, sqlx::Error> {
         .acquire_timeout(wait)
         // the connection was opened a moment ago; a ping costs a round trip
         .test_before_acquire(false)
-        .connect_lazy_with(info.options.clone());
+        .connect_lazy_with(no_tls_over_a_socket(info.options.clone()));
     // Open it now, so that a failure is reported here with its cause.
     drop(pool.acquire().await?);
     Ok(pool)

@@ -195,7 +195,7 @@ fn a_full_slot_refused_by_the_statement_itself_is_recorded_with_the_stored_email
         assert_eq!(r[0], "t", "the slot's start: {r:?}");
         assert_eq!(r[1], if i == 0 { "first try" } else { "" }, "{r:?}");
         assert_eq!(r[2], reason, "{r:?}");
-        let got: Value = serde_json::from_str(&r[3]).unwrap();
+        let got: Value = serde_json::from_str(r[3]).unwrap();
         assert_eq!(got, after, "{r:?}");
     }
 }

@@ -102,12 +102,14 @@ fn print(json: bool, kind: &str, message: &str) {
     // Messages are escaped already; this is the last guard for one line.
     let message = escaped(message).to_string();
     let mut err = std::io::stderr().lock();
-    let _ = if json {
+    // One write: stderr is unbuffered, and a JSON value displays in pieces.
+    let line = if json {
         let obj = serde_json::json!({ "kind": kind, "message": message });
-        writeln!(err, "{obj}")
+        format!("{obj}\n")
     } else {
-        writeln!(err, "{}{message}", error_label())
+        format!("{}{message}\n", error_label())
     };
+    let _ = err.write_all(line.as_bytes());
 }
 
 /// `error: `, in bold red when stderr is a terminal (or `--color always`),
@@ -164,7 +166,7 @@ fn print_rows(json: bool, kind: &str, rows: &crate::roster::RowErrors) {
             .map(|r| serde_json::json!({ "line": r.line, "message": escaped(&r.message).to_string() }))
             .collect();
         let obj = serde_json::json!({ "kind": kind, "message": summary, "rows": list });
-        writeln!(err, "{obj}")
+        err.write_all(format!("{obj}\n").as_bytes())
     } else {
         let mut text = String::new();
         for r in &rows.rows {

@@ -176,6 +176,8 @@ impl Cluster {
             .port(PORT)
             .username(DB_USER)
             .database(database)
+            // its own socket: no TLS to ask about (see db::no_tls_over_a_socket)
+            .ssl_mode(sqlx::postgres::PgSslMode::Disable)
             .disable_statement_logging()
     }
 
