@@ -81,7 +81,11 @@ fn slots_by_the_owner_cost_one_round_trip_and_list_what_the_usual_path_lists() {
     assert!(seen.round_trips >= 3, "{seen:?}");
     assert_eq!(fast, usual);
     let list = fast.as_array().unwrap();
-    assert_eq!(list.len(), 3 * 47, "every slot of three days, full ones too");
+    assert_eq!(
+        list.len(),
+        3 * 47,
+        "every slot of three days, full ones too"
+    );
     let nine = format!("{day}T09:00:00+0");
     let full = list
         .iter()
@@ -119,7 +123,10 @@ fn relative_days_in_zones_far_from_utc_list_what_the_usual_path_lists() {
                 .iter()
                 .map(|s| s["remaining"].as_i64().unwrap())
                 .collect();
-            assert!(remaining.contains(&1), "a booked slot shows: {zone} {args:?}");
+            assert!(
+                remaining.contains(&1),
+                "a booked slot shows: {zone} {args:?}"
+            );
         }
     }
 }
@@ -151,10 +158,7 @@ fn an_unknown_coach_is_told_as_before_after_the_one_statement_finds_none() {
     let db = TestDb::new();
     org(&db, "UTC");
     for who in ["m0@example.com", "nobody@example.com"] {
-        let err = db
-            .run(&["slots", "--coach", who])
-            .fails_with(5)
-            .to_string();
+        let err = db.run(&["slots", "--coach", who]).fails_with(5).to_string();
         assert!(err.contains(who), "{err}");
     }
 }
@@ -168,7 +172,15 @@ fn a_members_login_takes_the_usual_path_and_sees_the_same_slots() {
     let url = db.login_url(&["m1@example.com"]);
     let from = monday().to_string();
     let args = [
-        "slots", "--coach", "ana@example.com", "--from", &from, "--days", "2", "--all", "-o",
+        "slots",
+        "--coach",
+        "ana@example.com",
+        "--from",
+        &from,
+        "--days",
+        "2",
+        "--all",
+        "-o",
         "json",
     ];
     let starts = |v: Value| -> Vec<String> {
