@@ -112,7 +112,7 @@ mod first;
 mod pick;
 mod refused;
 pub use batch::{LineOutcome, Lines, book_lines};
-pub use days::{DayRange, slots_in};
+pub use days::{DayRange, slots_first, slots_in};
 pub use first::{First, first};
 pub use pick::{Parties, prepare};
 
@@ -146,6 +146,22 @@ pub(crate) async fn slots_of(
     let tz = c.tz();
     let now = Utc::now();
     let from = from.unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+    let (to, starts) = slot_span(from, days, now);
+    // A deactivated coach offers nothing.
+    if !c.active {
+        return Ok((c, Vec::new()));
+    }
+    let schedule = load_schedule(conn, &c, starts).await?;
+    offered_in(conn, actor, c, &schedule, (from, to), now, include_full).await
+}
+
+/// The last local date of `days` from `from`, and the starts (UTC) whose
+/// sessions can decide a slot of those dates in any zone.
+pub(crate) fn slot_span(
+    from: NaiveDate,
+    days: u32,
+    now: DateTime<Utc>,
+) -> (NaiveDate, (DateTime<Utc>, DateTime<Utc>)) {
     let to = from + Duration::days(i64::from(days.max(1)) - 1);
     let start = from
         .and_hms_opt(0, 0, 0)
@@ -153,11 +169,23 @@ pub(crate) async fn slots_of(
         .unwrap_or(now)
         - Duration::days(1);
     let end = to.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now) + Duration::days(2);
-    // A deactivated coach offers nothing.
+    (to, (start, end))
+}
+
+/// The slots of local dates `from..=to` in a schedule loaded for at least
+/// [`slot_span`] of them, less those at a booking limit.
+pub(crate) async fn offered_in(
+    conn: &mut sqlx::PgConnection,
+    actor: &Actor,
+    c: Coach,
+    schedule: &crate::schedule::Schedule,
+    (from, to): (NaiveDate, NaiveDate),
+    now: DateTime<Utc>,
+    include_full: bool,
+) -> Result<(Coach, Vec<Slot>)> {
     if !c.active {
         return Ok((c, Vec::new()));
     }
-    let schedule = load_schedule(conn, &c, (start, end)).await?;
     let mut slots = schedule.offered(from, to, now, include_full);
     if c.max_per_day.is_some() || c.max_per_week.is_some() || c.member_max_per_week.is_some() {
         let member = match actor.role() {

@@ -329,7 +329,16 @@ impl Ctx {
     /// then to `COACHCTL_READ_URL` when it is set (a standby, which may lag
     /// the primary by its replication delay).
     pub async fn session_for(&self, reads_only: bool) -> Result<(PgPool, Actor)> {
-        let target = match (&self.read_target, reads_only) {
+        let target = self.target_for(reads_only);
+        let (pool, identity) = target.connect_identified().await?;
+        self.keep(&pool);
+        let actor = self.actor_of(&pool, &identity).await?;
+        Ok((pool, actor))
+    }
+
+    /// The standby for a command that only reads, when there is one.
+    fn target_for(&self, reads_only: bool) -> &Target {
+        match (&self.read_target, reads_only) {
             (Some(read), true) => {
                 if self.global.verbose > 0 {
                     eprintln!("coachctl: reading from {}", read.describe());
@@ -342,9 +351,22 @@ impl Ctx {
                 }
                 &self.target
             }
-        };
-        let (pool, identity) = target.connect_identified().await?;
+        }
+    }
+
+    /// [`Ctx::connect_unchecked`] for a command that only reads (`slots`):
+    /// the standby when there is one; [`Ctx::session_read_on`] after it.
+    pub async fn connect_unchecked_read(&self) -> Result<PgPool> {
+        let pool = self.target_for(true).connect_raw().await?;
         self.keep(&pool);
+        Ok(pool)
+    }
+
+    /// [`Ctx::session_for`] (reads only) on a connection of
+    /// [`Ctx::connect_unchecked_read`].
+    pub async fn session_read_on(&self, pool: PgPool) -> Result<(PgPool, Actor)> {
+        let target = self.read_target.as_ref().unwrap_or(&self.target);
+        let (pool, identity) = target.identified(pool).await?;
         let actor = self.actor_of(&pool, &identity).await?;
         Ok((pool, actor))
     }

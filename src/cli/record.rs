@@ -228,6 +228,24 @@ impl Record for crate::schedule::Slot {
             cells: vec![Cell::fixed(free)],
         })
     }
+    /// `slots` of 90 days (2,000 slots): straight to the output.
+    fn write_json(&self, tz: chrono_tz::Tz, out: &mut dyn Write) -> Result<()> {
+        // the keys in the order of the `Value` map: sorted
+        #[derive(Serialize)]
+        struct Json {
+            capacity: u32,
+            end: LocalTime,
+            remaining: u32,
+            start: LocalTime,
+        }
+        let json = Json {
+            capacity: self.capacity,
+            end: LocalTime(self.end.with_timezone(&tz)),
+            remaining: self.remaining,
+            start: LocalTime(self.start.with_timezone(&tz)),
+        };
+        write_json(out, &json).map_err(json_write_error)
+    }
 }
 
 impl Record for crate::booking::Booking {
@@ -789,7 +807,40 @@ struct LocalTime(chrono::DateTime<chrono_tz::Tz>);
 
 impl Serialize for LocalTime {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%:z"))
+        use chrono::{Datelike, Offset, Timelike};
+        let offset = self.0.offset().fix().local_minus_utc();
+        let year = self.0.year();
+        // chrono's format string is parsed anew for every timestamp; this is
+        // its output for the years and whole-minute offsets of real data
+        if !(0..=9999).contains(&year) || offset % 60 != 0 {
+            return s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%:z"));
+        }
+        let (sign, off) = if offset < 0 {
+            (b'-', -offset / 60)
+        } else {
+            (b'+', offset / 60)
+        };
+        let two = |n: u32| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+        let y = year as u32;
+        let mut b = [0u8; 25];
+        b[..2].copy_from_slice(&two(y / 100));
+        b[2..4].copy_from_slice(&two(y % 100));
+        b[4] = b'-';
+        b[5..7].copy_from_slice(&two(self.0.month()));
+        b[7] = b'-';
+        b[8..10].copy_from_slice(&two(self.0.day()));
+        b[10] = b'T';
+        b[11..13].copy_from_slice(&two(self.0.hour()));
+        b[13] = b':';
+        b[14..16].copy_from_slice(&two(self.0.minute()));
+        b[16] = b':';
+        b[17..19].copy_from_slice(&two(self.0.second()));
+        b[19] = sign;
+        b[20..22].copy_from_slice(&two(off as u32 / 60));
+        b[22] = b':';
+        b[23..25].copy_from_slice(&two(off as u32 % 60));
+        // only ASCII digits and punctuation went in
+        s.serialize_str(std::str::from_utf8(&b).unwrap_or_default())
     }
 }
 
@@ -813,6 +864,22 @@ mod tests {
         assert!(pretty.contains("\\u202e"), "still escaped: {pretty}");
     }
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_local_time_serializes_as_chronos_format_string_would(
+            secs in -5_000_000_000i64..300_000_000_000,
+            zone in prop::sample::select(vec![
+                "UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu",
+                "Pacific/Kiritimati", "Pacific/Pago_Pago", "Africa/Monrovia",
+            ]),
+        ) {
+            let tz: chrono_tz::Tz = zone.parse().unwrap();
+            let t = chrono::DateTime::from_timestamp(secs, 0).unwrap().with_timezone(&tz);
+            let want = serde_json::to_string(&t.format("%Y-%m-%dT%H:%M:%S%:z").to_string()).unwrap();
+            prop_assert_eq!(serde_json::to_string(&LocalTime(t)).unwrap(), want);
+        }
+    }
 
     #[test]
     fn a_formula_cell_gets_a_leading_quote_and_keeps_its_csv_quoting() {

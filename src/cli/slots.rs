@@ -40,14 +40,28 @@ pub struct Cmd {
 
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        // LISTEN needs the primary: only a plain view may come from a standby
-        let (pool, actor) = ctx.session_for(!self.watch).await?;
-        let coach_ref = ids::user(&pool, &actor, self.coach).await?;
         let range = booking::DayRange {
             from: self.from,
             to: self.to,
             days: self.days,
         };
+        // LISTEN needs the primary: only a plain view may come from a standby
+        let (pool, actor) = if self.watch {
+            ctx.session_for(false).await?
+        } else {
+            // The operator's plain view: one round trip, the schema check
+            // and the coach included (issue 23).
+            let pool = ctx.connect_unchecked_read().await?;
+            if ctx.global.as_user.is_none()
+                && let Some((coach, slots)) =
+                    booking::slots_first(&pool, &self.coach, &range, self.all).await?
+            {
+                let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| coach.tz());
+                return output::list(ctx, tz, &slots);
+            }
+            ctx.session_read_on(pool).await?
+        };
+        let coach_ref = ids::user(&pool, &actor, self.coach).await?;
         let (coach, slots) = booking::slots_in(&pool, &actor, &coach_ref, &range, self.all).await?;
         // Slots read best in the coach's own zone unless --tz says otherwise.
         let tz = ctx.global.tz.map(|t| t.tz()).unwrap_or_else(|| coach.tz());

@@ -10,6 +10,7 @@ use coachctl::embedded::Cluster;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
 mod people;
+pub mod proxy;
 
 /// Where the shared test cluster lives: `COACHCTL_TEST_HOME`, else a short
 /// path under the system temp dir, one per checkout (a unix socket path may
