@@ -262,6 +262,18 @@ fn holds_seat(coach: Option<Uuid>, status: MembershipStatus) -> Option<Uuid> {
     coach.filter(|_| status == MembershipStatus::Active)
 }
 
+/// A coach's seats as the plan goes.
+struct Seats {
+    /// Free seats before the import.
+    room: i64,
+    /// Seats the file frees.
+    freed: i64,
+    /// Seats the file takes so far.
+    taken: i64,
+    /// The lines of the takes beyond `room`, in file order.
+    beyond: Vec<u64>,
+}
+
 /// What the plan of a whole file comes to.
 pub(crate) struct Outcome {
     pub created: usize,
@@ -286,7 +298,7 @@ const FILE_ROWS: &str = r#"DECLARE roster_plan NO SCROLL CURSOR FOR
     ORDER BY f.line"#;
 
 /// Rows planned per round trip.
-const FETCH: &str = "FETCH 5000 FROM roster_plan";
+const FETCH: &str = "FETCH 1000 FROM roster_plan";
 
 /// Decide every row of `roster_in`, a batch at a time; bad rows go to
 /// `errors`. While there are none, the final state of each changing member
@@ -312,13 +324,16 @@ pub(crate) async fn plan(
         .map(|c| (c.id, c))
         .collect();
     // Capacity: seats freed in this file count first, then each row that
-    // takes a seat, in file order, until the coach is full. The frees are
-    // counted as the rows come; the takes wait for the end of the file.
-    let mut room: HashMap<Uuid, i64> = coach_by_id
+    // takes a seat, in file order, until the coach is full. Frees only add
+    // room, so a take within the room a coach has now always fits: only
+    // the lines of takes beyond it are kept, to be judged at the end.
+    let mut seats: HashMap<Uuid, Seats> = coach_by_id
         .values()
-        .map(|c| (c.id, i64::from(c.max) - i64::from(c.count)))
+        .map(|c| {
+            let room = i64::from(c.max) - i64::from(c.count);
+            (c.id, Seats { room, freed: 0, taken: 0, beyond: Vec::new() })
+        })
         .collect();
-    let mut takes: Vec<(u64, Uuid)> = Vec::new();
     let mut out = Outcome {
         created: 0,
         updated: 0,
@@ -358,15 +373,18 @@ pub(crate) async fn plan(
             let seat = holds_seat(p.coach_id, p.membership_status);
             if let Some(old) = p.old_seat
                 && seat != Some(old)
-                && let Some(r) = room.get_mut(&old)
+                && let Some(s) = seats.get_mut(&old)
             {
-                *r += 1;
+                s.freed += 1;
             }
             if let Some(c) = seat
                 && p.old_seat != Some(c)
-                && room.contains_key(&c)
+                && let Some(s) = seats.get_mut(&c)
             {
-                takes.push((p.line, c));
+                s.taken += 1;
+                if s.taken > s.room {
+                    s.beyond.push(p.line);
+                }
             }
             match p.action {
                 Action::Unchanged => {
@@ -393,11 +411,14 @@ pub(crate) async fn plan(
     sqlx::raw_sql("CLOSE roster_plan")
         .execute(&mut *conn)
         .await?;
-    for (line, c) in takes {
-        let Some(r) = room.get_mut(&c) else { continue };
-        *r -= 1;
-        if *r < 0 {
-            let coach = coach_by_id[&c];
+    for (id, s) in seats {
+        // The n-th take of `beyond` is the coach's (room + 1 + n)-th.
+        let first = s.room.max(0) + 1;
+        for (n, line) in s.beyond.into_iter().enumerate() {
+            if first + n as i64 <= s.room + s.freed {
+                continue;
+            }
+            let coach = coach_by_id[&id];
             errors.push(RowError::invalid(
                 line,
                 format!(

@@ -22,7 +22,7 @@ pub(crate) struct Staged {
 }
 
 /// A COPY buffer is sent when it is this full.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 256 << 10;
 
 /// Read the whole file into `roster_in`; bad rows go to `errors`.
 pub(crate) async fn file<R: Read>(
