@@ -32,6 +32,9 @@ fn roster(rows: usize) -> tempfile::NamedTempFile {
 
 /// Run coachctl to its end: its exit status, stdout, and peak resident set
 /// in KiB (wait4's rusage of the child).
+// The child is reaped by wait4, which std's wait cannot replace: only
+// wait4 gives its rusage.
+#[allow(clippy::zombie_processes)]
 fn run_measured(db: &TestDb, args: &[&str]) -> (i32, String, i64) {
     let mut child = db
         .cmd()
@@ -49,7 +52,9 @@ fn run_measured(db: &TestDb, args: &[&str]) -> (i32, String, i64) {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as libc::pid_t, "wait4");
-    let code = std::process::ExitStatus::from_raw(status).code().unwrap_or(-1);
+    let code = std::process::ExitStatus::from_raw(status)
+        .code()
+        .unwrap_or(-1);
     (code, out, usage.ru_maxrss)
 }
 
@@ -60,7 +65,10 @@ fn import_peak(rows: usize) -> i64 {
     let path = f.path().to_str().expect("utf-8 path");
     let (code, out, kib) = run_measured(&db, &["member", "import", path]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("created {rows}, updated 0, unchanged 0")), "{out}");
+    assert!(
+        out.contains(&format!("created {rows}, updated 0, unchanged 0")),
+        "{out}"
+    );
     let landed = db.scalar::<i64>("SELECT count(*) FROM member_profiles");
     assert_eq!(landed, rows as i64);
     kib

@@ -331,7 +331,15 @@ pub(crate) async fn plan(
         .values()
         .map(|c| {
             let room = i64::from(c.max) - i64::from(c.count);
-            (c.id, Seats { room, freed: 0, taken: 0, beyond: Vec::new() })
+            (
+                c.id,
+                Seats {
+                    room,
+                    freed: 0,
+                    taken: 0,
+                    beyond: Vec::new(),
+                },
+            )
         })
         .collect();
     let mut out = Outcome {

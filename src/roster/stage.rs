@@ -79,7 +79,13 @@ fn push_row(buf: &mut String, r: &Row, refs: &mut HashMap<String, UserRef>) {
     field(buf, Some(r.email.as_str()));
     field(buf, Some(r.name.as_str()));
     field(buf, r.goals.as_ref().and_then(|g| g.as_deref()));
-    field(buf, r.timezone.as_ref().and_then(|t| t.as_ref()).map(|t| t.as_str()));
+    field(
+        buf,
+        r.timezone
+            .as_ref()
+            .and_then(|t| t.as_ref())
+            .map(|t| t.as_str()),
+    );
     let coach = r.coach.as_ref().and_then(|c| c.as_ref()).map(|c| {
         let key = ref_key(c);
         if !refs.contains_key(&key) {
@@ -88,7 +94,11 @@ fn push_row(buf: &mut String, r: &Row, refs: &mut HashMap<String, UserRef>) {
         key
     });
     field(buf, coach.as_deref());
-    let status = r.membership_status.as_ref().and_then(|s| s.as_ref()).map(|s| s.as_str());
+    let status = r
+        .membership_status
+        .as_ref()
+        .and_then(|s| s.as_ref())
+        .map(|s| s.as_str());
     match status {
         Some(s) => buf.push_str(s),
         None => buf.push_str("\\N"),

@@ -99,14 +99,6 @@ pub(crate) async fn apply(
     let accepting = || {
         Error::rule("a coach of the file stopped accepting members meanwhile; nothing was imported")
     };
-    sqlx::query(
-        "INSERT INTO member_profiles (user_id, coach_id, membership_status, goals)
-         SELECT id, coach_id, membership_status, goals FROM roster_rows WHERE created ORDER BY line",
-    )
-    .execute(&mut *conn)
-    .await
-    .on_constraint("coach_profiles_member_count_within_max", capacity)
-    .on_constraint("coach_profiles_accepting_members", accepting)?;
     for frees in [true, false] {
         sqlx::query(
             "UPDATE member_profiles m SET goals = r.goals, coach_id = r.coach_id,
@@ -123,6 +115,16 @@ pub(crate) async fn apply(
         .on_constraint("coach_profiles_member_count_within_max", capacity)
         .on_constraint("coach_profiles_accepting_members", accepting)?;
     }
+    // New members last: they only take seats, and may take those that
+    // members leaving a coach free.
+    sqlx::query(
+        "INSERT INTO member_profiles (user_id, coach_id, membership_status, goals)
+         SELECT id, coach_id, membership_status, goals FROM roster_rows WHERE created ORDER BY line",
+    )
+    .execute(&mut *conn)
+    .await
+    .on_constraint("coach_profiles_member_count_within_max", capacity)
+    .on_constraint("coach_profiles_accepting_members", accepting)?;
     progress.advance(2);
     // History and conversations, as `member assign` writes them.
     sqlx::query(
