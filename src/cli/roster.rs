@@ -60,49 +60,56 @@ impl Progress for Bar {
     }
 }
 
-fn read_input(file: &PathBuf) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+/// The roster's source, opened: read as the import goes, never whole.
+fn open_input(file: &PathBuf) -> Result<Box<dyn Read>> {
     if file.as_os_str() == "-" {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut bytes)
-            .map_err(|e| {
-                Error::invalid(format!("cannot read the roster from standard input: {e}"))
-            })?;
-    } else {
-        bytes = std::fs::read(file).map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "there is no such file".to_string(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
-                other => other.to_string(),
-            };
-            Error::invalid(format!(
-                "cannot read the roster file {}: {why}",
-                file.display()
-            ))
-        })?;
+        return Ok(Box::new(std::io::stdin()));
     }
-    Ok(bytes)
+    let cannot = |why: String| {
+        Error::invalid(format!(
+            "cannot read the roster file {}: {why}",
+            file.display()
+        ))
+    };
+    let f = std::fs::File::open(file).map_err(|e| {
+        cannot(match e.kind() {
+            std::io::ErrorKind::NotFound => "there is no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+            other => other.to_string(),
+        })
+    })?;
+    // Opening a directory succeeds; reading it is what fails.
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(cannot("it is a directory".to_string()));
+    }
+    Ok(Box::new(f))
 }
 
 pub async fn import(ctx: &Ctx, pool: &sqlx::PgPool, actor: &Actor, args: ImportArgs) -> Result<()> {
-    let input = read_input(&args.file)?;
+    let input = open_input(&args.file)?;
+    // Only these outputs show each member: the others pay for none.
+    let members = match ctx.global.output {
+        Format::Json | Format::Ids => true,
+        Format::Csv => false,
+        Format::Table | Format::Wide => ctx.global.verbose > 0,
+    };
     let opts = Options {
         coach: crate::ids::user_opt(pool, actor, args.coach).await?,
         update: args.update,
         dry_run: args.dry_run,
+        members,
     };
     let report = if std::io::stderr().is_terminal() {
         let style = indicatif::ProgressStyle::with_template("{msg:>9} [{bar:40}] {pos}/{len}")
             .map_err(|e| Error::Internal(format!("progress bar: {e}")))?
             .progress_chars("=> ");
         let bar = Bar(indicatif::ProgressBar::new(0).with_style(style));
-        let r = roster::import(pool, actor, &input, &opts, &bar).await;
+        let r = roster::import_from(pool, actor, input, &opts, &bar).await;
         bar.0.finish_and_clear();
         r?
     } else {
-        roster::import(pool, actor, &input, &opts, &roster::Quiet).await?
+        roster::import_from(pool, actor, input, &opts, &roster::Quiet).await?
     };
     render_import(ctx, actor, &report)
 }

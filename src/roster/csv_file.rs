@@ -12,8 +12,8 @@
 //! `'`s before such a character survives the round trip, it gets one more
 //! `'` on export, and import removes exactly one.
 
-use std::collections::HashMap;
-use std::io::Write;
+use std::collections::VecDeque;
+use std::io::{Chain, Cursor, Read, Write};
 
 use crate::domain::{Email, MembershipStatus, PersonName, ProfileText, TimeZone, UserRef};
 use crate::error::{Error, Result};
@@ -46,7 +46,8 @@ pub struct Row {
     pub membership_status: Option<Option<MembershipStatus>>,
 }
 
-/// What reading a file gave: the valid rows and every bad one.
+/// What reading a file gave: the valid rows and every bad one. (Two rows
+/// with one email are the import's check, made on the server.)
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub rows: Vec<Row>,
@@ -78,68 +79,170 @@ pub fn unguard(s: &str) -> &str {
     }
 }
 
-/// Read a roster file. Header errors (missing, unknown or repeated columns)
-/// end the reading at once: without columns no row can be understood.
+/// Read a whole roster file held in memory (see [`Reader`]).
 pub fn parse(input: &[u8]) -> Result<Parsed> {
-    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
-    let mut lines = Lines {
-        input,
-        pos: 0,
-        line: 1,
-    };
-    let mut records = reader.byte_records();
-    let (header_line, columns) = loop {
-        match records.next() {
-            None => {
+    let mut reader = Reader::new(input)?;
+    let mut parsed = Parsed::default();
+    while let Some(r) = reader.next_row()? {
+        match r {
+            Ok(row) => parsed.rows.push(row),
+            Err(e) => parsed.errors.push(e),
+        }
+    }
+    reader.check_not_empty(parsed.rows.len(), parsed.errors.len())?;
+    Ok(parsed)
+}
+
+/// A roster file read record by record, so that a file of any length is
+/// never held whole. Header errors (missing, unknown or repeated columns)
+/// end the reading at once: without columns no row can be understood.
+pub struct Reader<R: Read> {
+    csv: csv::Reader<Tap<Chain<Cursor<Vec<u8>>, R>>>,
+    record: csv::ByteRecord,
+    line: u64,
+    columns: Columns,
+    header_line: u64,
+}
+
+/// Which optional columns a file has.
+#[derive(Debug, Clone, Copy)]
+pub struct Present {
+    pub goals: bool,
+    pub timezone: bool,
+    pub coach: bool,
+    pub membership_status: bool,
+}
+
+impl<R: Read> Reader<R> {
+    /// Start reading: a byte order mark is skipped, the header read.
+    pub fn new(input: R) -> Result<Self> {
+        let mut input = input;
+        let mut head = [0u8; 3];
+        let mut n = 0;
+        while n < head.len() {
+            match input.read(&mut head[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::invalid(format!("cannot read the roster file: {e}")));
+                }
+            }
+        }
+        let kept = if head[..n] == *b"\xEF\xBB\xBF" { 0 } else { n };
+        let tap = Tap {
+            inner: Cursor::new(head[..kept].to_vec()).chain(input),
+            window: VecDeque::new(),
+            base: 0,
+        };
+        let csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(tap);
+        let mut reader = Reader {
+            csv,
+            record: csv::ByteRecord::new(),
+            line: 1,
+            columns: Columns::default(),
+            header_line: 0,
+        };
+        loop {
+            if !reader.read()? {
                 return Err(Error::invalid(format!(
                     "the roster file is empty; it needs a header line naming its columns: {}",
                     header_help()
                 )));
             }
-            Some(Err(e)) => return Err(csv_error(&e)),
-            Some(Ok(r)) if is_blank(&r) => continue,
-            Some(Ok(r)) => {
-                let line = lines.of(&r);
-                break (line, header(line, &r)?);
+            if is_blank(&reader.record) {
+                continue;
             }
-        }
-    };
-    let mut parsed = Parsed::default();
-    let mut seen: HashMap<Email, u64> = HashMap::new();
-    for record in records {
-        let record = record.map_err(|e| csv_error(&e))?;
-        if is_blank(&record) {
-            continue;
-        }
-        let line = lines.of(&record);
-        match row(line, &columns, &record) {
-            Ok(r) => {
-                if let Some(first) = seen.get(&r.email) {
-                    parsed.errors.push(RowError::invalid(
-                        line,
-                        format!(
-                            "{} appears already on line {first} (emails are compared ignoring case)",
-                            r.email
-                        ),
-                    ));
-                } else {
-                    seen.insert(r.email.clone(), line);
-                    parsed.rows.push(r);
-                }
-            }
-            Err(e) => parsed.errors.push(e),
+            let line = reader.line_of_record();
+            reader.columns = header(line, &reader.record)?;
+            reader.header_line = line;
+            return Ok(reader);
         }
     }
-    if parsed.rows.is_empty() && parsed.errors.is_empty() {
-        return Err(Error::invalid(format!(
-            "the roster file has a header (line {header_line}) but no rows"
-        )));
+
+    pub fn present(&self) -> Present {
+        let c = &self.columns;
+        Present {
+            goals: c.goals.is_some(),
+            timezone: c.timezone.is_some(),
+            coach: c.coach.is_some(),
+            membership_status: c.membership_status.is_some(),
+        }
     }
-    Ok(parsed)
+
+    /// The next row, valid or bad; `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<Result<Row, RowError>>> {
+        loop {
+            if !self.read()? {
+                return Ok(None);
+            }
+            if is_blank(&self.record) {
+                continue;
+            }
+            let line = self.line_of_record();
+            return Ok(Some(row(line, &self.columns, &self.record)));
+        }
+    }
+
+    /// A header and nothing else is an error of its own.
+    pub fn check_not_empty(&self, rows: usize, errors: usize) -> Result<()> {
+        if rows == 0 && errors == 0 {
+            return Err(Error::invalid(format!(
+                "the roster file has a header (line {}) but no rows",
+                self.header_line
+            )));
+        }
+        Ok(())
+    }
+
+    fn read(&mut self) -> Result<bool> {
+        self.csv
+            .read_byte_record(&mut self.record)
+            .map_err(|e| csv_error(&e))
+    }
+
+    /// The line of the record just read, as an editor shows it. The
+    /// reader's own position of a record is where it started looking,
+    /// before the line end of the record before (CRLF) and any blank lines:
+    /// skip those, counting newlines in the bytes read since the record
+    /// before (the tap keeps just those).
+    fn line_of_record(&mut self) -> u64 {
+        let tap = self.csv.get_mut();
+        let w = &mut tap.window;
+        let start = self
+            .record
+            .position()
+            .map_or(0, |p| p.byte().saturating_sub(tap.base) as usize);
+        let mut end = start.min(w.len());
+        while end < w.len() && matches!(w[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        let newlines = w.range(..end).filter(|b| **b == b'\n').count();
+        w.drain(..end);
+        tap.base += end as u64;
+        self.line += newlines as u64;
+        self.line
+    }
+}
+
+/// The input as the CSV reader takes it, keeping the bytes read and not yet
+/// counted for line numbers (a record and the reader's read-ahead).
+struct Tap<R> {
+    inner: R,
+    window: VecDeque<u8>,
+    /// The offset in the input of `window[0]`.
+    base: u64,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.window.extend(&buf[..n]);
+        Ok(n)
+    }
 }
 
 fn header_help() -> String {
@@ -154,39 +257,12 @@ fn csv_error(e: &csv::Error) -> Error {
     Error::invalid(format!("{at}cannot read the roster file: {e}"))
 }
 
-/// Line numbers as an editor shows them. The reader's own position of a
-/// record is where it started looking, before the line end of the record
-/// before (CRLF) and any blank lines: skip those, counting newlines; records
-/// come in order, so one pass over the input counts them all.
-struct Lines<'a> {
-    input: &'a [u8],
-    pos: usize,
-    line: u64,
-}
-
-impl Lines<'_> {
-    fn of(&mut self, r: &csv::ByteRecord) -> u64 {
-        let start = r.position().map_or(self.pos, |p| p.byte() as usize);
-        let mut end = start.clamp(self.pos, self.input.len());
-        while end < self.input.len() && matches!(self.input[end], b'\r' | b'\n') {
-            end += 1;
-        }
-        let newlines = self.input[self.pos..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count();
-        self.line += newlines as u64;
-        self.pos = end;
-        self.line
-    }
-}
-
 fn is_blank(r: &csv::ByteRecord) -> bool {
     r.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
 }
 
 /// Column positions of a header.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Columns {
     count: usize,
     email: usize,

@@ -1,7 +1,8 @@
 //! Rosters in bulk (issue 11): `member import FILE|-` and `member export`.
 //!
-//! An import reads the whole file, validates every row with the domain
-//! newtypes, checks it against the database (unknown coach, a coach's or
+//! An import reads the file row by row, validates every row with the
+//! domain newtypes, stages the valid ones on the server (COPY into a
+//! temporary table), checks them against the database (unknown coach, a coach's or
 //! admin's email, coach over capacity, a differing member without
 //! `--update`, what the actor may not do), and reports every bad row in one
 //! run; then nothing is written. Otherwise every change lands in one
@@ -12,7 +13,8 @@
 //! assign`, and history, conversations and the audit log get what the
 //! single commands write.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::io::Read;
 
 use futures_util::TryStreamExt;
 use serde::Serialize;
@@ -25,6 +27,7 @@ use crate::error::{Error, Result};
 
 pub mod csv_file;
 mod plan;
+mod stage;
 mod write;
 
 pub use csv_file::Record;
@@ -52,6 +55,10 @@ pub struct Options {
     pub update: bool,
     /// Check and plan only; write nothing.
     pub dry_run: bool,
+    /// Keep each created or updated member for the report (`-v`, `-o
+    /// json`, `-o ids` show them); without it the report has the counts
+    /// only, and an import holds no row longer than it takes to plan it.
+    pub members: bool,
 }
 
 /// Where an import is, for a progress bar: each stage with its length.
@@ -73,7 +80,8 @@ pub struct Report {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
-    /// The members created or updated, in file order.
+    /// The members created or updated, in file order (with
+    /// `Options::members`; else empty).
     pub members: Vec<Planned>,
 }
 
@@ -83,12 +91,24 @@ impl Report {
     }
 }
 
-/// `member import`: admins import anyone; a coach imports into their own
-/// roster (every row assigned to themself); members may not import.
+/// `member import` of a file held in memory (see [`import_from`]).
 pub async fn import(
     pool: &PgPool,
     actor: &Actor,
     input: &[u8],
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Report> {
+    import_from(pool, actor, input, opts, progress).await
+}
+
+/// `member import`: admins import anyone; a coach imports into their own
+/// roster (every row assigned to themself); members may not import. The
+/// input is read once, as it comes (a file or standard input).
+pub async fn import_from(
+    pool: &PgPool,
+    actor: &Actor,
+    input: impl Read,
     opts: &Options,
     progress: &dyn Progress,
 ) -> Result<Report> {
@@ -99,46 +119,35 @@ pub async fn import(
         )));
     }
     progress.stage("reading", 1);
-    let parsed = csv_file::parse(input)?;
-    progress.advance(1);
-    let mut errors = parsed.errors;
-    let rows = parsed.rows;
-
+    let mut reader = csv_file::Reader::new(input)?;
+    let present = reader.present();
+    let mut errors = Vec::new();
     let mut tx = pool.begin().await?;
-    let n = rows.len() as u64;
-    progress.stage("checking", n);
-    let ctx = plan::load(&mut tx, actor, &rows, opts).await?;
-    // The plan takes the rows (and frees each once planned), and what was
-    // loaded to check them goes before the write: the plan carries all the
-    // write needs, which keeps the peak of a 100,000-row import down.
-    let planned = plan::plan(actor, rows, opts, &ctx, &mut errors)?;
-    progress.advance(n);
-    drop(ctx);
+    let staged = stage::file(&mut tx, &mut reader, &mut errors).await?;
+    reader.check_not_empty(staged.rows as usize, errors.len())?;
+    drop(reader);
+    progress.advance(1);
+
+    progress.stage("checking", staged.rows);
+    let ctx = plan::load(&mut tx, actor, opts, &staged.refs).await?;
+    drop(staged);
+    let plan = plan::plan(&mut tx, actor, opts, present, &ctx, &mut errors, progress).await?;
     if !errors.is_empty() {
         return Err(rows_error(errors));
     }
-    let unchanged = planned
-        .iter()
-        .filter(|p| p.action == Action::Unchanged)
-        .count();
-    let members: Vec<Planned> = planned
-        .into_iter()
-        .filter(|p| p.action != Action::Unchanged)
-        .collect();
-    let count = |a: Action| members.iter().filter(|p| p.action == a).count();
     let report = Report {
         id: Uuid::new_v4(),
         dry_run: opts.dry_run,
-        created: count(Action::Created),
-        updated: count(Action::Updated),
-        unchanged,
-        members,
+        created: plan.created,
+        updated: plan.updated,
+        unchanged: plan.unchanged,
+        members: plan.members,
     };
     if opts.dry_run || report.nothing_to_change() {
         tx.rollback().await?;
         return Ok(report);
     }
-    write::apply(&mut tx, actor, &report.members, progress).await?;
+    write::apply(&mut tx, actor, progress).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -209,22 +218,6 @@ pub async fn export_each(
 /// The key a coach reference is looked up by.
 fn ref_key(r: &UserRef) -> String {
     r.to_string()
-}
-
-/// Distinct coach references of a file and `--coach`.
-fn coach_refs<'a>(rows: &'a [csv_file::Row], opts: &'a Options) -> Vec<&'a UserRef> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    let all = opts.coach.iter().chain(
-        rows.iter()
-            .filter_map(|r| r.coach.as_ref().and_then(|c| c.as_ref())),
-    );
-    for c in all {
-        if seen.insert(ref_key(c)) {
-            out.push(c);
-        }
-    }
-    out
 }
 
 type CoachMap = HashMap<String, std::result::Result<plan::CoachState, String>>;

@@ -7,8 +7,11 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::csv_file::Row;
-use super::{CoachMap, Options, RowError, coach_refs, ref_key};
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
+use super::csv_file::Present;
+use super::{CoachMap, Options, Progress, RowError, ref_key};
 use crate::actor::Actor;
 use crate::domain::{MembershipStatus, TimeZone, UserRef};
 use crate::error::{Error, Result};
@@ -60,9 +63,8 @@ pub(crate) struct CoachState {
 }
 
 /// A member already in the database with an email of the file.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub(crate) struct Existing {
-    key: String,
     id: Uuid,
     name: String,
     timezone: String,
@@ -73,65 +75,128 @@ pub(crate) struct Existing {
     share_goals: bool,
 }
 
+/// A row of the file read back from `roster_in`, with what the database
+/// holds for its email.
+struct FileRow {
+    line: u64,
+    email: String,
+    name: String,
+    /// As in `csv_file::Row`: `None`, the column is not in the file;
+    /// `Some(None)`, an empty cell.
+    goals: Option<Option<String>>,
+    timezone: Option<Option<String>>,
+    /// The coach reference's key (`ref_key`).
+    coach: Option<Option<String>>,
+    membership_status: Option<Option<MembershipStatus>>,
+    /// The first line of the file with this email.
+    first: u64,
+    /// The role of a coach or admin with this email.
+    other_role: Option<String>,
+    existing: Option<Existing>,
+}
+
+impl FileRow {
+    fn from_row(r: &PgRow, present: Present) -> Result<Self> {
+        let col = |present: bool, v: Option<String>| present.then_some(v);
+        let status = match r.try_get::<Option<String>, _>("membership_status")? {
+            Some(s) => Some(MembershipStatus::from_db(&s)?),
+            None => None,
+        };
+        let existing = match r.try_get::<Option<Uuid>, _>("m_id")? {
+            None => None,
+            Some(id) => Some(Existing {
+                id,
+                name: r.try_get("m_name")?,
+                timezone: r.try_get("m_timezone")?,
+                goals: r.try_get("m_goals")?,
+                coach_id: r.try_get("m_coach_id")?,
+                coach_email: r.try_get("m_coach_email")?,
+                membership_status: r.try_get("m_status")?,
+                share_goals: r.try_get("m_share_goals")?,
+            }),
+        };
+        Ok(FileRow {
+            line: r.try_get::<i64, _>("line")? as u64,
+            email: r.try_get("email")?,
+            name: r.try_get("name")?,
+            goals: col(present.goals, r.try_get("goals")?),
+            timezone: col(present.timezone, r.try_get("timezone")?),
+            coach: col(present.coach, r.try_get("coach")?),
+            membership_status: present.membership_status.then_some(status),
+            first: r.try_get::<i64, _>("first")? as u64,
+            other_role: r.try_get("other_role")?,
+            existing,
+        })
+    }
+}
+
 /// What the database holds for a file.
 pub(crate) struct Loaded {
     coaches: CoachMap,
     /// The coach every row goes to: `--coach`, or the acting coach.
     forced: Option<Result<CoachState, String>>,
-    members: HashMap<String, Existing>,
-    /// Emails of the file that belong to coaches or admins, with the role.
-    others: HashMap<String, String>,
 }
 
-/// Read (and lock) what the plan needs: the members with the file's emails
-/// first, then the coaches, the order in which `member assign` locks them,
-/// so that an import and an assignment cannot deadlock. While the coaches
-/// are locked, no one else assigns to them: the capacity check below is
-/// exact, and the database's own check stays the backstop.
+/// Lock what the plan needs: the members with the file's emails first,
+/// then the coaches, the order in which `member assign` locks them, so that
+/// an import and an assignment cannot deadlock. While the coaches are
+/// locked, no one else assigns to them: the capacity check below is exact,
+/// and the database's own check stays the backstop. The members are read
+/// later, row by row, by [`plan`].
 pub(crate) async fn load(
     conn: &mut PgConnection,
     actor: &Actor,
-    rows: &[Row],
     opts: &Options,
+    file_refs: &HashMap<String, UserRef>,
 ) -> Result<Loaded> {
-    let keys: Vec<&str> = rows.iter().map(|r| r.email.as_str()).collect();
-    let existing: Vec<Existing> = sqlx::query_as(
-        "SELECT f.key, u.id, u.name, u.timezone, m.goals, m.coach_id, cu.email AS coach_email,
-            m.membership_status, m.share_goals
-         FROM unnest($1::text[]) AS f(key)
-         JOIN users u ON email_key(u.email) = email_key(f.key)
-         JOIN member_profiles m ON m.user_id = u.id
-         LEFT JOIN users cu ON cu.id = m.coach_id
-         ORDER BY u.id
-         FOR UPDATE OF m",
+    sqlx::raw_sql(
+        "SELECT count(*) FROM (
+            SELECT 1 FROM roster_in f
+            JOIN users u ON email_key(u.email) = email_key(f.email)
+            JOIN member_profiles m ON m.user_id = u.id
+            ORDER BY u.id
+            FOR UPDATE OF m) locked",
     )
-    .bind(&keys)
-    .fetch_all(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    let others: Vec<(String, String)> = sqlx::query_as(
-        "SELECT f.key, u.role FROM unnest($1::text[]) AS f(key)
-         JOIN users u ON email_key(u.email) = email_key(f.key)
-         WHERE u.role <> 'member'",
+    // The coaches the rows name, in file order; a row repeating an email
+    // is refused for that alone, so its coach is not looked up.
+    let named: Vec<(String,)> = sqlx::query_as(
+        r#"SELECT coach FROM (
+            SELECT coach, line,
+                row_number() OVER (PARTITION BY email COLLATE "C" ORDER BY line) AS nth
+            FROM roster_in) f
+         WHERE nth = 1 AND coach IS NOT NULL
+         GROUP BY coach ORDER BY min(line)"#,
     )
-    .bind(&keys)
     .fetch_all(&mut *conn)
     .await?;
 
     let own = actor.as_coach().map(UserRef::Id);
     let forced_ref = opts.coach.clone().or(own);
-    let mut refs: Vec<UserRef> = coach_refs(rows, opts).into_iter().cloned().collect();
-    if let Some(f) = &forced_ref
-        && !refs.contains(f)
-    {
-        refs.push(f.clone());
+    let mut refs: Vec<(String, UserRef)> = Vec::new();
+    let all = opts
+        .coach
+        .iter()
+        .map(|c| (ref_key(c), c.clone()))
+        .chain(
+            named
+                .into_iter()
+                .filter_map(|(k,)| file_refs.get(&k).map(|r| (k, r.clone()))),
+        )
+        .chain(forced_ref.iter().map(|f| (ref_key(f), f.clone())));
+    for (k, r) in all {
+        if !refs.iter().any(|(have, _)| *have == k) {
+            refs.push((k, r));
+        }
     }
     let mut found: Vec<(String, crate::coach::Coach)> = Vec::new();
     let mut coaches: CoachMap = HashMap::new();
-    for r in &refs {
-        match crate::coach::find(conn, actor, r).await {
-            Ok(c) => found.push((ref_key(r), c)),
+    for (key, r) in refs {
+        match crate::coach::find(conn, actor, &r).await {
+            Ok(c) => found.push((key, c)),
             Err(e @ Error::NotFound(_)) => {
-                coaches.insert(ref_key(r), Err(e.to_string()));
+                coaches.insert(key, Err(e.to_string()));
             }
             Err(e) => return Err(e),
         }
@@ -190,26 +255,64 @@ pub(crate) async fn load(
     if let Some(Err(e)) = &forced {
         return Err(Error::not_found(e.clone()));
     }
-    Ok(Loaded {
-        coaches,
-        forced,
-        members: existing.into_iter().map(|e| (e.key.clone(), e)).collect(),
-        others: others.into_iter().collect(),
-    })
+    Ok(Loaded { coaches, forced })
 }
 
 fn holds_seat(coach: Option<Uuid>, status: MembershipStatus) -> Option<Uuid> {
     coach.filter(|_| status == MembershipStatus::Active)
 }
 
-/// Decide every row; bad rows go to `errors`.
-pub(crate) fn plan(
+/// A coach's seats as the plan goes.
+struct Seats {
+    /// Free seats before the import.
+    room: i64,
+    /// Seats the file frees.
+    freed: i64,
+    /// Seats the file takes so far.
+    taken: i64,
+    /// The lines of the takes beyond `room`, in file order.
+    beyond: Vec<u64>,
+}
+
+/// What the plan of a whole file comes to.
+pub(crate) struct Outcome {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// The members created or updated, in file order, if asked for.
+    pub members: Vec<Planned>,
+}
+
+/// The rows of `roster_in` read back with what the database holds for each
+/// email, in file order; `first` is the first line with the same email.
+const FILE_ROWS: &str = r#"DECLARE roster_plan NO SCROLL CURSOR FOR
+    SELECT f.line, f.email, f.name, f.goals, f.timezone, f.coach, f.membership_status, f.first,
+        CASE WHEN u.role::text <> 'member' THEN u.role::text END AS other_role,
+        m.user_id AS m_id, u.name AS m_name, u.timezone AS m_timezone, m.goals AS m_goals,
+        m.coach_id AS m_coach_id, cu.email AS m_coach_email,
+        m.membership_status::text AS m_status, m.share_goals AS m_share_goals
+    FROM (SELECT *, min(line) OVER (PARTITION BY email COLLATE "C") AS first FROM roster_in) f
+    LEFT JOIN users u ON email_key(u.email) = email_key(f.email)
+    LEFT JOIN member_profiles m ON m.user_id = u.id
+    LEFT JOIN users cu ON cu.id = m.coach_id
+    ORDER BY f.line"#;
+
+/// Rows planned per round trip.
+const FETCH: &str = "FETCH 1000 FROM roster_plan";
+
+/// Decide every row of `roster_in`, a batch at a time; bad rows go to
+/// `errors`. While there are none, the final state of each changing member
+/// goes on to `roster_rows` (unless `--dry-run`): no more than a batch of
+/// rows is held at a time, however long the file.
+pub(crate) async fn plan(
+    conn: &mut PgConnection,
     actor: &Actor,
-    rows: Vec<Row>,
     opts: &Options,
+    present: Present,
     db: &Loaded,
     errors: &mut Vec<RowError>,
-) -> Result<Vec<Planned>> {
+    progress: &dyn Progress,
+) -> Result<Outcome> {
     let forced = match &db.forced {
         Some(Ok(c)) => Some(c),
         _ => None,
@@ -220,42 +323,112 @@ pub(crate) fn plan(
         .filter_map(|c| c.as_ref().ok())
         .map(|c| (c.id, c))
         .collect();
-    let mut planned: Vec<Planned> = Vec::with_capacity(rows.len());
-    // Each row goes as its plan comes: the plans grow into the room the
-    // rows leave (a 100,000-row import holds one of the two, not both).
-    for row in rows {
-        match plan_row(actor, &row, opts, db, forced) {
-            Ok(p) => planned.push(p),
-            Err(e) => errors.push(e),
-        }
-    }
     // Capacity: seats freed in this file count first, then each row that
-    // takes a seat, in file order, until the coach is full.
-    let mut room: HashMap<Uuid, i64> = coach_by_id
+    // takes a seat, in file order, until the coach is full. Frees only add
+    // room, so a take within the room a coach has now always fits: only
+    // the lines of takes beyond it are kept, to be judged at the end.
+    let mut seats: HashMap<Uuid, Seats> = coach_by_id
         .values()
-        .map(|c| (c.id, i64::from(c.max) - i64::from(c.count)))
+        .map(|c| {
+            let room = i64::from(c.max) - i64::from(c.count);
+            (
+                c.id,
+                Seats {
+                    room,
+                    freed: 0,
+                    taken: 0,
+                    beyond: Vec::new(),
+                },
+            )
+        })
         .collect();
-    let seat = |p: &Planned| holds_seat(p.coach_id, p.membership_status);
-    for p in &planned {
-        if let Some(old) = p.old_seat
-            && seat(p) != Some(old)
-            && let Some(r) = room.get_mut(&old)
-        {
-            *r += 1;
-        }
+    let mut out = Outcome {
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        members: Vec::new(),
+    };
+    let write = !opts.dry_run;
+    if write {
+        super::write::create(&mut *conn).await?;
     }
-    let mut full: Vec<RowError> = Vec::new();
-    for p in &planned {
-        let Some(c) = seat(p) else { continue };
-        if p.old_seat == Some(c) {
-            continue;
+    sqlx::raw_sql(FILE_ROWS).execute(&mut *conn).await?;
+    let mut buf = String::new();
+    loop {
+        let batch = sqlx::raw_sql(FETCH).fetch_all(&mut *conn).await?;
+        if batch.is_empty() {
+            break;
         }
-        let Some(r) = room.get_mut(&c) else { continue };
-        *r -= 1;
-        if *r < 0 {
-            let coach = coach_by_id[&c];
-            full.push(RowError::invalid(
-                p.line,
+        for r in &batch {
+            let row = FileRow::from_row(r, present)?;
+            if row.first != row.line {
+                errors.push(RowError::invalid(
+                    row.line,
+                    format!(
+                        "{} appears already on line {} (emails are compared ignoring case)",
+                        row.email, row.first
+                    ),
+                ));
+                continue;
+            }
+            let p = match plan_row(actor, &row, opts, db, forced) {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let seat = holds_seat(p.coach_id, p.membership_status);
+            if let Some(old) = p.old_seat
+                && seat != Some(old)
+                && let Some(s) = seats.get_mut(&old)
+            {
+                s.freed += 1;
+            }
+            if let Some(c) = seat
+                && p.old_seat != Some(c)
+                && let Some(s) = seats.get_mut(&c)
+            {
+                s.taken += 1;
+                if s.taken > s.room {
+                    s.beyond.push(p.line);
+                }
+            }
+            match p.action {
+                Action::Unchanged => {
+                    out.unchanged += 1;
+                    continue;
+                }
+                Action::Created => out.created += 1,
+                Action::Updated => out.updated += 1,
+            }
+            if write && errors.is_empty() {
+                super::write::push_row(&mut buf, &p);
+            }
+            if opts.members {
+                out.members.push(p);
+            }
+        }
+        progress.advance(batch.len() as u64);
+        drop(batch);
+        if write && errors.is_empty() && !buf.is_empty() {
+            super::write::copy(&mut *conn, &buf).await?;
+        }
+        buf.clear();
+    }
+    sqlx::raw_sql("CLOSE roster_plan")
+        .execute(&mut *conn)
+        .await?;
+    for (id, s) in seats {
+        // The n-th take of `beyond` is the coach's (room + 1 + n)-th.
+        let first = s.room.max(0) + 1;
+        for (n, line) in s.beyond.into_iter().enumerate() {
+            if first + n as i64 <= s.room + s.freed {
+                continue;
+            }
+            let coach = coach_by_id[&id];
+            errors.push(RowError::invalid(
+                line,
                 format!(
                     "coach {} is at capacity ({} members, {} now): this row would be one too many; raise their max members or assign fewer",
                     coach.email, coach.max, coach.count
@@ -263,28 +436,27 @@ pub(crate) fn plan(
             ));
         }
     }
-    errors.extend(full);
-    Ok(planned)
+    Ok(out)
 }
 
 /// One row against the database: its final state, or why it is refused.
 fn plan_row(
     actor: &Actor,
-    row: &Row,
+    row: &FileRow,
     opts: &Options,
     db: &Loaded,
     forced: Option<&CoachState>,
 ) -> std::result::Result<Planned, RowError> {
     let line = row.line;
     let email = row.email.as_str();
-    if let Some(role) = db.others.get(email) {
+    if let Some(role) = &row.other_role {
         return Err(RowError::invalid(
             line,
             format!("{email} is a {role}, not a member; a roster holds members only"),
         ));
     }
     let named = match &row.coach {
-        Some(Some(r)) => match db.coaches.get(&ref_key(r)) {
+        Some(Some(r)) => match db.coaches.get(r) {
             Some(Ok(c)) => Some(Some(c)),
             Some(Err(e)) => return Err(RowError::invalid(line, e.clone())),
             None => return Err(RowError::invalid(line, format!("no coach {r}"))),
@@ -313,7 +485,7 @@ fn plan_row(
         (Some(f), _) => Some(Some(f)),
         (None, named) => named,
     };
-    let existing = db.members.get(email);
+    let existing = row.existing.as_ref();
     let (p, new_assignment) = match existing {
         None => {
             let coach = coach.flatten();
@@ -328,13 +500,12 @@ fn plan_row(
                     email: email.to_string(),
                     action: Action::Created,
                     changed: Vec::new(),
-                    name: row.name.as_str().to_string(),
+                    name: row.name.clone(),
                     timezone: row
                         .timezone
+                        .clone()
                         .flatten()
-                        .unwrap_or_else(TimeZone::utc)
-                        .as_str()
-                        .to_string(),
+                        .unwrap_or_else(|| TimeZone::utc().as_str().to_string()),
                     goals: row.goals.clone().flatten(),
                     coach_email: coach.map(|c| c.email.clone()),
                     membership_status: status,
@@ -349,13 +520,15 @@ fn plan_row(
             let old_status = MembershipStatus::from_db(&e.membership_status)
                 .map_err(|err| RowError::invalid(line, err.to_string()))?;
             let mut changed = Vec::new();
-            let name = row.name.as_str().to_string();
+            let name = row.name.clone();
             if name != e.name {
                 changed.push("name");
             }
-            let timezone = match row.timezone {
+            let timezone = match &row.timezone {
                 None => e.timezone.clone(),
-                Some(t) => t.unwrap_or_else(TimeZone::utc).as_str().to_string(),
+                Some(t) => t
+                    .clone()
+                    .unwrap_or_else(|| TimeZone::utc().as_str().to_string()),
             };
             if timezone != e.timezone {
                 changed.push("timezone");

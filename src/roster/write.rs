@@ -5,6 +5,7 @@
 
 use sqlx::PgConnection;
 
+use super::stage::field;
 use super::{Action, Planned, Progress};
 use crate::actor::Actor;
 use crate::error::{Error, Result, ResultExt};
@@ -27,13 +28,8 @@ const JOIN_MEMBER: &str = "JOIN users u ON u.id = r.id
     JOIN member_profiles m ON m.user_id = r.id
     LEFT JOIN users cu ON cu.id = m.coach_id";
 
-pub(crate) async fn apply(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    plan: &[Planned],
-    progress: &dyn Progress,
-) -> Result<()> {
-    progress.stage("writing", 7);
+/// The table the plan fills, a batch at a time, before [`apply`].
+pub(crate) async fn create(conn: &mut PgConnection) -> Result<()> {
     sqlx::raw_sql(
         "CREATE TEMP TABLE roster_rows (
             line bigint NOT NULL, id uuid NOT NULL, created boolean NOT NULL,
@@ -43,17 +39,24 @@ pub(crate) async fn apply(
     )
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Rows made by [`push_row`] into `roster_rows`.
+pub(crate) async fn copy(conn: &mut PgConnection, rows: &str) -> Result<()> {
     let mut copy = conn.copy_in_raw("COPY roster_rows FROM STDIN").await?;
-    let mut buf = String::with_capacity(1 << 20);
-    for p in plan {
-        push_row(&mut buf, p);
-        if buf.len() > (1 << 20) - 4096 {
-            copy.send(buf.as_bytes()).await?;
-            buf.clear();
-        }
-    }
-    copy.send(buf.as_bytes()).await?;
+    copy.send(rows.as_bytes()).await?;
     copy.finish().await?;
+    Ok(())
+}
+
+/// Write what `roster_rows` holds.
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    progress: &dyn Progress,
+) -> Result<()> {
+    progress.stage("writing", 7);
     progress.advance(1);
 
     let actor_id = actor.id().map(|i| i.as_uuid());
@@ -96,14 +99,6 @@ pub(crate) async fn apply(
     let accepting = || {
         Error::rule("a coach of the file stopped accepting members meanwhile; nothing was imported")
     };
-    sqlx::query(
-        "INSERT INTO member_profiles (user_id, coach_id, membership_status, goals)
-         SELECT id, coach_id, membership_status, goals FROM roster_rows WHERE created ORDER BY line",
-    )
-    .execute(&mut *conn)
-    .await
-    .on_constraint("coach_profiles_member_count_within_max", capacity)
-    .on_constraint("coach_profiles_accepting_members", accepting)?;
     for frees in [true, false] {
         sqlx::query(
             "UPDATE member_profiles m SET goals = r.goals, coach_id = r.coach_id,
@@ -120,6 +115,16 @@ pub(crate) async fn apply(
         .on_constraint("coach_profiles_member_count_within_max", capacity)
         .on_constraint("coach_profiles_accepting_members", accepting)?;
     }
+    // New members last: they only take seats, and may take those that
+    // members leaving a coach free.
+    sqlx::query(
+        "INSERT INTO member_profiles (user_id, coach_id, membership_status, goals)
+         SELECT id, coach_id, membership_status, goals FROM roster_rows WHERE created ORDER BY line",
+    )
+    .execute(&mut *conn)
+    .await
+    .on_constraint("coach_profiles_member_count_within_max", capacity)
+    .on_constraint("coach_profiles_accepting_members", accepting)?;
     progress.advance(2);
     // History and conversations, as `member assign` writes them.
     sqlx::query(
@@ -165,8 +170,8 @@ pub(crate) async fn apply(
     Ok(())
 }
 
-/// One row of COPY's text format.
-fn push_row(buf: &mut String, p: &Planned) {
+/// One row of `roster_rows` in COPY's text format.
+pub(crate) fn push_row(buf: &mut String, p: &Planned) {
     use std::fmt::Write;
     let created = p.action == Action::Created;
     let _ = write!(
@@ -184,23 +189,4 @@ fn push_row(buf: &mut String, p: &Planned) {
     field(buf, p.old_coach_id.map(|c| c.to_string()).as_deref());
     buf.push_str(p.membership_status.as_str());
     buf.push('\n');
-}
-
-/// A text-format COPY field and its tab: `\N` for NULL, backslash escapes.
-fn field(buf: &mut String, v: Option<&str>) {
-    match v {
-        None => buf.push_str("\\N"),
-        Some(s) => {
-            for c in s.chars() {
-                match c {
-                    '\\' => buf.push_str("\\\\"),
-                    '\t' => buf.push_str("\\t"),
-                    '\n' => buf.push_str("\\n"),
-                    '\r' => buf.push_str("\\r"),
-                    c => buf.push(c),
-                }
-            }
-        }
-    }
-    buf.push('\t');
 }
