@@ -15,6 +15,7 @@ pub mod cli;
 pub mod coach;
 pub mod complete;
 pub mod config;
+pub mod copy_csv;
 pub mod connect;
 pub mod dashboard;
 pub mod db;
