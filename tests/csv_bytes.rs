@@ -25,7 +25,12 @@ fn awkward_org(db: &TestDb) -> std::collections::HashMap<String, String> {
             true,
         ),
         ("cy@example.com", "=cmd|' /C calc'!A0", None, true),
-        ("di@example.com", "Dörte Ünal 日本", Some("secret plan"), true),
+        (
+            "di@example.com",
+            "Dörte Ünal 日本",
+            Some("secret plan"),
+            true,
+        ),
         ("eo@example.com", "Eo", Some("'-5 kg"), false),
     ] {
         let mut args = vec!["member", "create", "--email", email, "--name", name];
@@ -77,13 +82,19 @@ fn list_line(ids: &std::collections::HashMap<String, String>, email: &str) -> St
     let id = &ids[email];
     match email {
         "bo@example.com" => {
-            format!("{id},bo@example.com,\"Bo, \"\"Lind\"\"\",ana@example.com,active,pending,connections\n")
+            format!(
+                "{id},bo@example.com,\"Bo, \"\"Lind\"\"\",ana@example.com,active,pending,connections\n"
+            )
         }
         "cy@example.com" => {
-            format!("{id},cy@example.com,'=cmd|' /C calc'!A0,ana@example.com,paused,pending,connections\n")
+            format!(
+                "{id},cy@example.com,'=cmd|' /C calc'!A0,ana@example.com,paused,pending,connections\n"
+            )
         }
         "di@example.com" => {
-            format!("{id},di@example.com,Dörte Ünal 日本,ana@example.com,active,pending,connections\n")
+            format!(
+                "{id},di@example.com,Dörte Ünal 日本,ana@example.com,active,pending,connections\n"
+            )
         }
         "eo@example.com" => {
             format!("{id},eo@example.com,Eo Z\\u{{200b}} R\\u{{000d}}S,,active,pending,private\n")
@@ -104,7 +115,12 @@ fn list(ids: &std::collections::HashMap<String, String>, emails: &[&str]) -> Str
 fn member_list_as_csv_writes_awkward_values_byte_for_byte_for_an_admin_a_coach_and_a_member() {
     let db = TestDb::new();
     let ids = awkward_org(&db);
-    let all = ["bo@example.com", "cy@example.com", "di@example.com", "eo@example.com"];
+    let all = [
+        "bo@example.com",
+        "cy@example.com",
+        "di@example.com",
+        "eo@example.com",
+    ];
     let ana = &all[..3];
     let csv = |who: Option<&str>, more: &[&str]| {
         let args = [&["member", "list", "-o", "csv"], more].concat();
@@ -142,7 +158,8 @@ fn member_list_as_csv_writes_awkward_values_byte_for_byte_for_an_admin_a_coach_a
 fn member_export_writes_awkward_values_byte_for_byte_and_a_coach_sees_no_unshared_goals() {
     let db = TestDb::new();
     awkward_org(&db);
-    let bo = "bo@example.com,\"Bo, \"\"Lind\"\"\",\"line one\nline two\",UTC,ana@example.com,active\n";
+    let bo =
+        "bo@example.com,\"Bo, \"\"Lind\"\"\",\"line one\nline two\",UTC,ana@example.com,active\n";
     // an empty goal and no goal are both an empty cell
     let cy = "cy@example.com,'=cmd|' /C calc'!A0,,UTC,ana@example.com,paused\n";
     let di = "di@example.com,Dörte Ünal 日本,secret plan,Europe/Berlin,ana@example.com,active\n";
