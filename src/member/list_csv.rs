@@ -21,7 +21,7 @@ pub async fn list_csv_each(
     actor: &Actor,
     filter: &Filter,
     page: &Page<UserRef>,
-    each: impl FnMut(&[&str]) -> Result<()>,
+    each: impl FnMut(copy_csv::CsvRow<'_>) -> Result<()>,
 ) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let scope = ListScope::of(&mut conn, actor, filter, page).await?;

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 
+use crate::copy_csv::CsvRow;
 use crate::domain::{Email, MembershipStatus, PersonName, ProfileText, TimeZone, UserRef};
 use crate::error::{Error, Result};
 
@@ -385,20 +386,26 @@ impl<W: Write> Writer<W> {
     }
 
     pub fn row(&mut self, r: &Record) -> Result<()> {
-        self.cells(&[
+        self.cells(CsvRow::Cells(&[
             &r.email,
             &r.name,
             r.goals.as_deref().unwrap_or_default(),
             &r.timezone,
             r.coach.as_deref().unwrap_or_default(),
             &r.membership_status,
-        ])
+        ]))
     }
 
     /// One row from its cells as text, in [`COLUMNS`] order (an empty text
-    /// for none).
-    pub fn cells(&mut self, cells: &[&str]) -> Result<()> {
+    /// for none), or as the text of a row no cell of which changes.
+    pub fn cells(&mut self, row: CsvRow<'_>) -> Result<()> {
         self.start()?;
+        let cells = match row {
+            CsvRow::Plain(line) => {
+                return self.w.write_record(line.split(',')).map_err(csv_io);
+            }
+            CsvRow::Cells(cells) => cells,
+        };
         // Stored control, bidirectional and invisible characters are
         // escaped, as on a screen: a spreadsheet or a `cat` of the file
         // shows them.

@@ -195,7 +195,7 @@ pub async fn export_csv_each(
     pool: &PgPool,
     actor: &Actor,
     coach: Option<&UserRef>,
-    each: impl FnMut(&[&str]) -> Result<()>,
+    each: impl FnMut(crate::copy_csv::CsvRow<'_>) -> Result<()>,
 ) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let scope = ExportScope::of(&mut conn, actor, coach).await?;
