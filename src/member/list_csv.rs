@@ -11,11 +11,12 @@ use crate::domain::UserRef;
 use crate::error::Result;
 use crate::page::Page;
 
-/// `member list` as CSV cells: for each member the actor may see, ordered
+/// `member list` as CSV rows: for each member the actor may see, ordered
 /// by email, `each` gets the id, email, name, coach's email, membership
 /// status, onboarding status and privacy (the CSV columns of a member; a
-/// member without a coach has an empty coach cell). None of them is
-/// private, so nothing is redacted.
+/// member without a coach has an empty coach cell), as cells or as the
+/// row's text (see [`copy_csv::CsvRow`]). None of them is private, so
+/// nothing is redacted.
 pub async fn list_csv_each(
     pool: &PgPool,
     actor: &Actor,
