@@ -16,6 +16,7 @@ pub mod coach;
 pub mod complete;
 pub mod config;
 pub mod connect;
+pub mod copy_csv;
 pub mod dashboard;
 pub mod db;
 pub mod demo;

@@ -23,6 +23,9 @@ use crate::page::Page;
 use crate::users;
 use futures_util::TryStreamExt;
 
+mod list_csv;
+pub use list_csv::list_csv_each;
+
 /// A member as shown by `member show` and `member list`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Member {
@@ -388,29 +391,7 @@ pub async fn list_each(
     mut each: impl FnMut(Member) -> Result<()>,
 ) -> Result<()> {
     let mut conn = pool.acquire().await?;
-    let coach_filter = match &filter.coach {
-        Some(c) => Some(coach::find(&mut conn, actor, c).await?.id),
-        None => None,
-    };
-    // Scope by role first: a coach asking for another coach's members is refused.
-    let (scope_coach, scope_self) = match actor.role() {
-        Role::Admin => (coach_filter, None),
-        Role::Coach => {
-            let me = actor.as_coach().map(|c| c.as_uuid());
-            if coach_filter.is_some() && coach_filter != me {
-                return Err(Error::forbidden(format!(
-                    "{} may not list another coach's members",
-                    actor.label()
-                )));
-            }
-            (me, None)
-        }
-        Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
-    };
-    let after = match &page.after {
-        Some(a) => Some(crate::page::person_key(&mut conn, a).await?),
-        None => None,
-    };
+    let scope = ListScope::of(&mut conn, actor, filter, page).await?;
     let select = select();
     let sql = format!(
         "{select}
@@ -423,17 +404,65 @@ pub async fn list_each(
          LIMIT $6"
     );
     let mut rows = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(sql))
-        .bind(scope_coach)
-        .bind(scope_self)
+        .bind(scope.coach)
+        .bind(scope.member)
         .bind(filter.status.map(|s| s.as_str()))
         .bind(filter.unassigned)
-        .bind(after)
+        .bind(scope.after)
         .bind(page.sql_limit())
         .fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         each(redact_for(actor, Member::try_from(row)?))?;
     }
     Ok(())
+}
+
+/// Which members `member list` shows, by role first: a coach asking for
+/// another coach's members is refused.
+struct ListScope {
+    /// Only this coach's members.
+    coach: Option<Uuid>,
+    /// Only this member.
+    member: Option<Uuid>,
+    /// The email after which the page starts.
+    after: Option<String>,
+}
+
+impl ListScope {
+    async fn of(
+        conn: &mut PgConnection,
+        actor: &Actor,
+        filter: &Filter,
+        page: &Page<UserRef>,
+    ) -> Result<ListScope> {
+        let coach_filter = match &filter.coach {
+            Some(c) => Some(coach::find(&mut *conn, actor, c).await?.id),
+            None => None,
+        };
+        let (coach, member) = match actor.role() {
+            Role::Admin => (coach_filter, None),
+            Role::Coach => {
+                let me = actor.as_coach().map(|c| c.as_uuid());
+                if coach_filter.is_some() && coach_filter != me {
+                    return Err(Error::forbidden(format!(
+                        "{} may not list another coach's members",
+                        actor.label()
+                    )));
+                }
+                (me, None)
+            }
+            Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
+        };
+        let after = match &page.after {
+            Some(a) => Some(crate::page::person_key(&mut *conn, a).await?),
+            None => None,
+        };
+        Ok(ListScope {
+            coach,
+            member,
+            after,
+        })
+    }
 }
 
 /// `member show`: admins, the member, their coach, or a coach connected

@@ -695,3 +695,47 @@ fn pgbouncer_auth_query_reads_the_verifiers_of_this_databases_logins_only() {
     );
     assert!(err.contains("permission denied"), "{err}");
 }
+
+#[test]
+fn csv_lists_and_exports_through_pgbouncer_match_the_owners_direct_bytes_for_each_actor() {
+    // issue 23: `member list -o csv` and `member export` run as COPY in a
+    // transaction of their own, so an admin's login acting for someone
+    // reads what that person may read (the prelude rides with its BEGIN)
+    let mut org = Org::new();
+    org.people();
+    org.owner(&[
+        "member",
+        "update",
+        "bo@example.com",
+        "--goals",
+        "run, \"far\"",
+    ])
+    .ok();
+    org.owner(&[
+        "--as",
+        "bo@example.com",
+        "member",
+        "sharing",
+        "--goals",
+        "off",
+        "-o",
+        "json",
+    ])
+    .ok();
+    let (_, ad) = org.grant(&["ad@example.com"]);
+    org.start_bouncer("");
+    let ad = org.pooled(&ad);
+    for who in [None, Some("ana@example.com"), Some("bo@example.com")] {
+        for cmd in [&["member", "list", "-o", "csv"][..], &["member", "export"]] {
+            let mut args: Vec<&str> = who.map(|w| vec!["--as", w]).unwrap_or_default();
+            args.extend(cmd);
+            let direct = org.owner(&args).ok().to_string();
+            let pooled = run(coachctl(&ad), &args).ok().to_string();
+            assert_eq!(pooled, direct, "{args:?}");
+            assert!(direct.lines().count() > 1, "{args:?}: {direct}");
+            if who == Some("ana@example.com") {
+                assert!(!direct.contains("far"), "a coach sees no unshared goals");
+            }
+        }
+    }
+}

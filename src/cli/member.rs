@@ -221,8 +221,14 @@ impl Cmd {
                 };
                 let after = ids::user_opt(&pool, &actor, after).await?;
                 let page = Page { after, limit };
-                let mut rows = output::Rows::new(ctx, tz);
-                member::list_each(&pool, &actor, &filter, &page, |m| rows.push(&m)).await?;
+                let mut rows = output::Rows::<member::Member>::new(ctx, tz);
+                if ctx.global.output == output::Format::Csv {
+                    // 100,000 members at the speed of psql's \copy
+                    member::list_csv_each(&pool, &actor, &filter, &page, |c| rows.push_cells(c))
+                        .await?;
+                } else {
+                    member::list_each(&pool, &actor, &filter, &page, |m| rows.push(&m)).await?;
+                }
                 return rows.finish();
             }
             Commands::Show { member: who } => {

@@ -185,7 +185,7 @@ pub async fn export(ctx: &Ctx, pool: &sqlx::PgPool, actor: &Actor, args: ExportA
     match ctx.global.output {
         Format::Table | Format::Wide | Format::Csv => {
             let mut w = roster::csv_file::Writer::new(std::io::stdout().lock());
-            roster::export_each(pool, actor, coach.as_ref(), |r| w.row(&r)).await?;
+            roster::export_csv_each(pool, actor, coach.as_ref(), |cells| w.cells(cells)).await?;
             w.finish()
         }
         Format::Json => {

@@ -8,8 +8,10 @@ use serde_json::Value;
 use super::Ctx;
 use super::record::{
     Format, Record, View, csv_text, header, header_cells, new_table, shown_columns, to_json,
+    write_csv_text,
 };
 use super::table::{self, Row, cell_text};
+use crate::copy_csv::CsvRow;
 use crate::error::Result;
 
 /// Push rows out at least this often while a list streams in slowly.
@@ -117,6 +119,36 @@ impl<'a, T: Record> Rows<'a, T> {
             },
             Format::Wide => self.table_json.push(to_json(item, self.view.tz)?),
         }
+        if self.flushed.elapsed() >= FLUSH_EVERY {
+            self.out.flush()?;
+            self.flushed = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Write one CSV row from its cells as text (or its text, when it is
+    /// [`CsvRow::Plain`]), in the order of the CSV
+    /// columns (the id, then the list columns): what [`Rows::push`] writes
+    /// for a record, for rows that come as text (`member list -o csv`).
+    pub fn push_cells(&mut self, row: CsvRow<'_>) -> Result<()> {
+        if self.count == 0 {
+            self.csv_cols = csv_columns::<T>(&[]);
+            writeln!(self.out, "{}", self.csv_cols.join(","))?;
+        }
+        self.count += 1;
+        match row {
+            // written as it came: no cell of it needs a quote or a guard
+            CsvRow::Plain(line) => self.out.write_all(line.as_bytes())?,
+            CsvRow::Cells(cells) => {
+                for (i, c) in cells.iter().enumerate() {
+                    if i > 0 {
+                        self.out.write_all(b",")?;
+                    }
+                    write_csv_text(&mut self.out, c)?;
+                }
+            }
+        }
+        self.out.write_all(b"\n")?;
         if self.flushed.elapsed() >= FLUSH_EVERY {
             self.out.flush()?;
             self.flushed = Instant::now();

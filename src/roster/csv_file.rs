@@ -12,9 +12,11 @@
 //! `'`s before such a character survives the round trip, it gets one more
 //! `'` on export, and import removes exactly one.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::{Chain, Cursor, Read, Write};
 
+use crate::copy_csv::CsvRow;
 use crate::domain::{Email, MembershipStatus, PersonName, ProfileText, TimeZone, UserRef};
 use crate::error::{Error, Result};
 
@@ -68,6 +70,17 @@ pub fn guard(s: &str) -> String {
         format!("'{s}")
     } else {
         s.to_string()
+    }
+}
+
+/// A cell as export writes it: [`guard`] of the text as shown
+/// (without a copy when neither changes it).
+fn cell(s: &str) -> Cow<'_, str> {
+    let s = crate::domain::text::shown_lines(s);
+    if guarded_shape(&s) {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        s
     }
 }
 
@@ -449,20 +462,32 @@ impl<W: Write> Writer<W> {
     }
 
     pub fn row(&mut self, r: &Record) -> Result<()> {
+        self.cells(CsvRow::Cells(&[
+            &r.email,
+            &r.name,
+            r.goals.as_deref().unwrap_or_default(),
+            &r.timezone,
+            r.coach.as_deref().unwrap_or_default(),
+            &r.membership_status,
+        ]))
+    }
+
+    /// One row from its cells as text, in [`COLUMNS`] order (an empty text
+    /// for none), or as the text of a row no cell of which changes.
+    pub fn cells(&mut self, row: CsvRow<'_>) -> Result<()> {
         self.start()?;
+        let cells = match row {
+            CsvRow::Plain(line) => {
+                return self.w.write_record(line.split(',')).map_err(csv_io);
+            }
+            CsvRow::Cells(cells) => cells,
+        };
         // Stored control, bidirectional and invisible characters are
         // escaped, as on a screen: a spreadsheet or a `cat` of the file
         // shows them.
-        let cell = |s: &str| guard(&crate::domain::text::shown_lines(s));
+        let cells: Vec<Cow<'_, str>> = cells.iter().map(|s| cell(s)).collect();
         self.w
-            .write_record([
-                cell(&r.email),
-                cell(&r.name),
-                cell(r.goals.as_deref().unwrap_or_default()),
-                cell(&r.timezone),
-                cell(r.coach.as_deref().unwrap_or_default()),
-                cell(&r.membership_status),
-            ])
+            .write_record(cells.iter().map(|c| c.as_bytes()))
             .map_err(csv_io)
     }
 

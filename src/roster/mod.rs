@@ -175,25 +175,7 @@ pub async fn export_each(
     mut each: impl FnMut(Record) -> Result<()>,
 ) -> Result<()> {
     let mut conn = pool.acquire().await?;
-    let coach_filter = match coach {
-        Some(c) => Some(crate::coach::find(&mut conn, actor, c).await?.id),
-        None => None,
-    };
-    let (scope_coach, scope_self) = match actor.role() {
-        Role::Admin => (coach_filter, None),
-        Role::Coach => {
-            let me = actor.as_coach().map(|c| c.as_uuid());
-            if coach_filter.is_some() && coach_filter != me {
-                return Err(Error::forbidden(format!(
-                    "{} may not export another coach's members",
-                    actor.label()
-                )));
-            }
-            (me, None)
-        }
-        Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
-    };
-    let hide_unshared_goals = actor.role() == Role::Coach;
+    let scope = ExportScope::of(&mut conn, actor, coach).await?;
     let mut rows = sqlx::query_as::<_, Record>(
         "SELECT u.id, u.email, u.name,
                 CASE WHEN $3 AND NOT m.share_goals THEN NULL ELSE m.goals END AS goals,
@@ -205,14 +187,93 @@ pub async fn export_each(
                AND ($2::uuid IS NULL OR u.id = $2)
              ORDER BY u.email",
     )
-    .bind(scope_coach)
-    .bind(scope_self)
-    .bind(hide_unshared_goals)
+    .bind(scope.coach)
+    .bind(scope.member)
+    .bind(scope.hide_unshared_goals)
     .fetch(&mut *conn);
     while let Some(r) = rows.try_next().await? {
         each(r)?;
     }
     Ok(())
+}
+
+/// `member export` as the cells of its CSV ([`csv_file::COLUMNS`]), through
+/// the server's COPY (see [`crate::copy_csv`]): the rows of [`export_each`]
+/// at the speed of psql's `\copy`, for a roster of 100,000.
+pub async fn export_csv_each(
+    pool: &PgPool,
+    actor: &Actor,
+    coach: Option<&UserRef>,
+    each: impl FnMut(crate::copy_csv::CsvRow<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    let scope = ExportScope::of(&mut conn, actor, coach).await?;
+    let goals = if scope.hide_unshared_goals {
+        "CASE WHEN NOT m.share_goals THEN NULL ELSE m.goals END"
+    } else {
+        "m.goals"
+    };
+    // uuids of our own making: nothing to quote
+    let mut only = Vec::new();
+    if let Some(c) = scope.coach {
+        only.push(format!("m.coach_id = '{c}'"));
+    }
+    if let Some(m) = scope.member {
+        only.push(format!("u.id = '{m}'"));
+    }
+    let mut sql = format!(
+        "SELECT u.email, u.name, {goals}, u.timezone, cu.email, m.membership_status
+         FROM users u
+         JOIN member_profiles m ON m.user_id = u.id
+         LEFT JOIN users cu ON cu.id = m.coach_id"
+    );
+    if !only.is_empty() {
+        sql.push_str("\n WHERE ");
+        sql.push_str(&only.join(" AND "));
+    }
+    sql.push_str("\n ORDER BY u.email");
+    crate::copy_csv::each_row(&mut conn, &sql, each).await
+}
+
+/// Whose members `member export` writes. Permissions as `member list`: a
+/// coach asking for another coach's members is refused.
+struct ExportScope {
+    coach: Option<Uuid>,
+    member: Option<Uuid>,
+    /// A coach sees goals only where the member shares them.
+    hide_unshared_goals: bool,
+}
+
+impl ExportScope {
+    async fn of(
+        conn: &mut sqlx::PgConnection,
+        actor: &Actor,
+        coach: Option<&UserRef>,
+    ) -> Result<ExportScope> {
+        let coach_filter = match coach {
+            Some(c) => Some(crate::coach::find(&mut *conn, actor, c).await?.id),
+            None => None,
+        };
+        let (coach, member) = match actor.role() {
+            Role::Admin => (coach_filter, None),
+            Role::Coach => {
+                let me = actor.as_coach().map(|c| c.as_uuid());
+                if coach_filter.is_some() && coach_filter != me {
+                    return Err(Error::forbidden(format!(
+                        "{} may not export another coach's members",
+                        actor.label()
+                    )));
+                }
+                (me, None)
+            }
+            Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
+        };
+        Ok(ExportScope {
+            coach,
+            member,
+            hide_unshared_goals: actor.role() == Role::Coach,
+        })
+    }
 }
 
 /// The key a coach reference is looked up by.
