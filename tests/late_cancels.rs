@@ -95,8 +95,19 @@ fn a_members_cancellation_inside_the_notice_is_recorded_late_and_others_are_not(
         .run(&["member", "progress", "bo@example.com", "-o", "json"])
         .json();
     assert_eq!(progress["late_cancellations"], 1, "{progress}");
+    // to a week ahead: the session, three hours from now, may fall on
+    // tomorrow in the coach's zone (the default report ends today)
+    let to = (Utc::now() + Duration::days(7)).date_naive().to_string();
     let report = db
-        .run(&["coach", "report", "ana@example.com", "-o", "json"])
+        .run(&[
+            "coach",
+            "report",
+            "ana@example.com",
+            "--to",
+            &to,
+            "-o",
+            "json",
+        ])
         .json();
     assert_eq!(report["members"][0]["late_cancellations"], 1, "{report}");
 }
