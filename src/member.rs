@@ -435,24 +435,7 @@ impl ListScope {
         filter: &Filter,
         page: &Page<UserRef>,
     ) -> Result<ListScope> {
-        let coach_filter = match &filter.coach {
-            Some(c) => Some(coach::find(&mut *conn, actor, c).await?.id),
-            None => None,
-        };
-        let (coach, member) = match actor.role() {
-            Role::Admin => (coach_filter, None),
-            Role::Coach => {
-                let me = actor.as_coach().map(|c| c.as_uuid());
-                if coach_filter.is_some() && coach_filter != me {
-                    return Err(Error::forbidden(format!(
-                        "{} may not list another coach's members",
-                        actor.label()
-                    )));
-                }
-                (me, None)
-            }
-            Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
-        };
+        let (coach, member) = roster_scope(conn, actor, filter.coach.as_ref(), "list").await?;
         let after = match &page.after {
             Some(a) => Some(crate::page::person_key(&mut *conn, a).await?),
             None => None,
@@ -767,4 +750,34 @@ pub async fn set_sharing(
     record(&mut tx, actor, "member.sharing", &before, &after).await?;
     tx.commit().await?;
     Ok(redact_for(actor, after))
+}
+
+/// Whose members a list or an export reads, as (coach, member): an admin
+/// anyone's (or one coach's), a coach only their own (naming another is
+/// refused: "may not {verb} another coach's members"), a member only
+/// themself.
+pub(crate) async fn roster_scope(
+    conn: &mut sqlx::PgConnection,
+    actor: &Actor,
+    coach: Option<&UserRef>,
+    verb: &str,
+) -> Result<(Option<uuid::Uuid>, Option<uuid::Uuid>)> {
+    let coach_filter = match coach {
+        Some(c) => Some(coach::find(&mut *conn, actor, c).await?.id),
+        None => None,
+    };
+    Ok(match actor.role() {
+        Role::Admin => (coach_filter, None),
+        Role::Coach => {
+            let me = actor.as_coach().map(|c| c.as_uuid());
+            if coach_filter.is_some() && coach_filter != me {
+                return Err(Error::forbidden(format!(
+                    "{} may not {verb} another coach's members",
+                    actor.label()
+                )));
+            }
+            (me, None)
+        }
+        Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
+    })
 }

@@ -250,24 +250,7 @@ impl ExportScope {
         actor: &Actor,
         coach: Option<&UserRef>,
     ) -> Result<ExportScope> {
-        let coach_filter = match coach {
-            Some(c) => Some(crate::coach::find(&mut *conn, actor, c).await?.id),
-            None => None,
-        };
-        let (coach, member) = match actor.role() {
-            Role::Admin => (coach_filter, None),
-            Role::Coach => {
-                let me = actor.as_coach().map(|c| c.as_uuid());
-                if coach_filter.is_some() && coach_filter != me {
-                    return Err(Error::forbidden(format!(
-                        "{} may not export another coach's members",
-                        actor.label()
-                    )));
-                }
-                (me, None)
-            }
-            Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
-        };
+        let (coach, member) = crate::member::roster_scope(conn, actor, coach, "export").await?;
         Ok(ExportScope {
             coach,
             member,
