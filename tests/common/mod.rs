@@ -176,7 +176,11 @@ impl TestDb {
             .env_remove("COACHCTL_CONFIG")
             .env_remove("COACHCTL_PROFILE")
             .env("XDG_CONFIG_HOME", "/nonexistent/coachctl-tests")
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // The 5 s default is for users; a 2-core machine running the
+            // suite's races can take longer to fork a backend. A test that is
+            // about the timeout puts connect_timeout in its URL, which wins.
+            .env("PGCONNECT_TIMEOUT", "60");
         c
     }
 
