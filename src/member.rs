@@ -19,12 +19,15 @@ use crate::domain::{
     UserId, UserRef,
 };
 use crate::error::{Error, Result, ResultExt};
-use crate::page::Page;
 use crate::users;
-use futures_util::TryStreamExt;
 
+mod list;
 mod list_csv;
+mod settings;
+pub(crate) use list::roster_scope;
+pub use list::{list, list_each};
 pub use list_csv::list_csv_each;
+pub use settings::{set_onboarding, set_privacy, set_sharing};
 
 /// A member as shown by `member show` and `member list`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -368,86 +371,6 @@ pub async fn create(pool: &PgPool, actor: &Actor, new: NewMember) -> Result<Memb
     Ok(redact_for(actor, member))
 }
 
-/// `member list`: admins see everyone, a coach their own members, a member
-/// only themself (properties 2 and 3).
-pub async fn list(pool: &PgPool, actor: &Actor, filter: &Filter) -> Result<Vec<Member>> {
-    let mut all = Vec::new();
-    list_each(pool, actor, filter, &Page::default(), |m| {
-        all.push(m);
-        Ok(())
-    })
-    .await?;
-    Ok(all)
-}
-
-/// `member list`, streamed: hands each member the actor may see to `each`
-/// as its row arrives, ordered by email; `page.after` is the email or id of
-/// the last member of the previous page.
-pub async fn list_each(
-    pool: &PgPool,
-    actor: &Actor,
-    filter: &Filter,
-    page: &Page<UserRef>,
-    mut each: impl FnMut(Member) -> Result<()>,
-) -> Result<()> {
-    let mut conn = pool.acquire().await?;
-    let scope = ListScope::of(&mut conn, actor, filter, page).await?;
-    let select = select();
-    let sql = format!(
-        "{select}
-         WHERE ($1::uuid IS NULL OR m.coach_id = $1)
-           AND ($2::uuid IS NULL OR u.id = $2)
-           AND ($3::text IS NULL OR m.membership_status = $3)
-           AND (NOT $4 OR m.coach_id IS NULL)
-           AND ($5::text IS NULL OR u.email > $5)
-         ORDER BY u.email
-         LIMIT $6"
-    );
-    let mut rows = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(sql))
-        .bind(scope.coach)
-        .bind(scope.member)
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.unassigned)
-        .bind(scope.after)
-        .bind(page.sql_limit())
-        .fetch(&mut *conn);
-    while let Some(row) = rows.try_next().await? {
-        each(redact_for(actor, Member::try_from(row)?))?;
-    }
-    Ok(())
-}
-
-/// Which members `member list` shows, by role first: a coach asking for
-/// another coach's members is refused.
-struct ListScope {
-    /// Only this coach's members.
-    coach: Option<Uuid>,
-    /// Only this member.
-    member: Option<Uuid>,
-    /// The email after which the page starts.
-    after: Option<String>,
-}
-
-impl ListScope {
-    async fn of(
-        conn: &mut PgConnection,
-        actor: &Actor,
-        filter: &Filter,
-        page: &Page<UserRef>,
-    ) -> Result<ListScope> {
-        let (coach, member) = roster_scope(conn, actor, filter.coach.as_ref(), "list").await?;
-        let after = match &page.after {
-            Some(a) => Some(crate::page::person_key(&mut *conn, a).await?),
-            None => None,
-        };
-        Ok(ListScope {
-            coach,
-            member,
-            after,
-        })
-    }
-}
-
 /// `member show`: admins, the member, their coach, or a coach connected
 /// with them (within what the member shares).
 pub async fn show(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Member> {
@@ -607,63 +530,6 @@ pub async fn unassign(pool: &PgPool, actor: &Actor, who: &UserRef) -> Result<Mem
     Ok(redact_for(actor, after))
 }
 
-/// `member onboarding`: admins, the member's coach, or the member.
-pub async fn set_onboarding(
-    pool: &PgPool,
-    actor: &Actor,
-    who: &UserRef,
-    status: OnboardingStatus,
-) -> Result<Member> {
-    let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, actor, who).await?;
-    if access(actor, &before)? == Access::Connected {
-        return Err(only_their_coach(actor, &before));
-    }
-    sqlx::query(
-        "UPDATE member_profiles SET onboarding_status = $2, updated_at = now() WHERE user_id = $1",
-    )
-    .bind(before.id)
-    .bind(status.as_str())
-    .execute(&mut *tx)
-    .await?;
-    let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
-    record(&mut tx, actor, "member.onboarding", &before, &after).await?;
-    tx.commit().await?;
-    Ok(redact_for(actor, after))
-}
-
-/// `member privacy`: admins or the member themself.
-pub async fn set_privacy(
-    pool: &PgPool,
-    actor: &Actor,
-    who: &UserRef,
-    privacy: Privacy,
-) -> Result<Member> {
-    if actor.role() == crate::domain::Role::Coach {
-        return Err(Error::forbidden(format!(
-            "only a member or an admin may change what a member shares; {} is a coach",
-            actor.label()
-        )));
-    }
-    let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, actor, who).await?;
-    if matches!(access(actor, &before)?, Access::Coach | Access::Connected) {
-        return Err(Error::forbidden(format!(
-            "only the member or an admin may change the privacy of {}",
-            before.email
-        )));
-    }
-    sqlx::query("UPDATE member_profiles SET privacy = $2, updated_at = now() WHERE user_id = $1")
-        .bind(before.id)
-        .bind(privacy.as_str())
-        .execute(&mut *tx)
-        .await?;
-    let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
-    record(&mut tx, actor, "member.privacy", &before, &after).await?;
-    tx.commit().await?;
-    Ok(redact_for(actor, after))
-}
-
 /// A new member (user and profile with defaults), audited as created: the
 /// path `invite accept` takes for an invitee without an account.
 pub(crate) async fn insert_profile(
@@ -708,76 +574,4 @@ pub(crate) async fn assign_within(
     let after = fetch(conn, member).await?;
     record(conn, actor, "member.assign", &before, &after).await?;
     Ok(true)
-}
-
-/// `member sharing`: the member (or an admin) decides whether their coach
-/// sees their goals and health information; `None` keeps a setting.
-pub async fn set_sharing(
-    pool: &PgPool,
-    actor: &Actor,
-    who: &UserRef,
-    goals: Option<bool>,
-    health_info: Option<bool>,
-) -> Result<Member> {
-    if actor.role() == crate::domain::Role::Coach {
-        return Err(Error::forbidden(format!(
-            "only a member or an admin may change what a member shares; {} is a coach",
-            actor.label()
-        )));
-    }
-    let mut tx = pool.begin().await?;
-    let before = find_for_update(&mut tx, actor, who).await?;
-    if matches!(access(actor, &before)?, Access::Coach | Access::Connected) {
-        return Err(Error::forbidden(format!(
-            "only the member or an admin may change what {} shares",
-            before.email
-        )));
-    }
-    if goals.is_none() && health_info.is_none() {
-        return Ok(redact_for(actor, before));
-    }
-    sqlx::query(
-        "UPDATE member_profiles SET share_goals = coalesce($2, share_goals),
-            share_health_info = coalesce($3, share_health_info), updated_at = now()
-         WHERE user_id = $1",
-    )
-    .bind(before.id)
-    .bind(goals)
-    .bind(health_info)
-    .execute(&mut *tx)
-    .await?;
-    let after = fetch(&mut tx, UserId::from_uuid(before.id)).await?;
-    record(&mut tx, actor, "member.sharing", &before, &after).await?;
-    tx.commit().await?;
-    Ok(redact_for(actor, after))
-}
-
-/// Whose members a list or an export reads, as (coach, member): an admin
-/// anyone's (or one coach's), a coach only their own (naming another is
-/// refused: "may not {verb} another coach's members"), a member only
-/// themself.
-pub(crate) async fn roster_scope(
-    conn: &mut sqlx::PgConnection,
-    actor: &Actor,
-    coach: Option<&UserRef>,
-    verb: &str,
-) -> Result<(Option<uuid::Uuid>, Option<uuid::Uuid>)> {
-    let coach_filter = match coach {
-        Some(c) => Some(coach::find(&mut *conn, actor, c).await?.id),
-        None => None,
-    };
-    Ok(match actor.role() {
-        Role::Admin => (coach_filter, None),
-        Role::Coach => {
-            let me = actor.as_coach().map(|c| c.as_uuid());
-            if coach_filter.is_some() && coach_filter != me {
-                return Err(Error::forbidden(format!(
-                    "{} may not {verb} another coach's members",
-                    actor.label()
-                )));
-            }
-            (me, None)
-        }
-        Role::Member => (coach_filter, actor.id().map(|i| i.as_uuid())),
-    })
 }

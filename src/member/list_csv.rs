@@ -4,7 +4,8 @@
 
 use sqlx::PgPool;
 
-use super::{Filter, ListScope};
+use super::Filter;
+use super::list::ListScope;
 use crate::actor::Actor;
 use crate::copy_csv::{self, literal};
 use crate::domain::UserRef;
