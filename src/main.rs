@@ -3,13 +3,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use coachctl::cli::{Cli, report};
+use coachctl::cli::report;
 
 fn main() -> ExitCode {
     // `COMPLETE=<shell> coachctl -- WORDS`: a Tab in a shell, answered and gone.
     coachctl::cli::completions::answer_if_asked();
-    let mut cli = match Cli::try_parse() {
+    let mut cli = match coachctl::cli::parse() {
         Ok(cli) => cli,
         Err(e) => return report::argument_error(&e),
     };

@@ -101,11 +101,89 @@ impl Refusal {
     }
 }
 
+/// The sessions of a schedule sorted by start, with how far from a slot a
+/// colliding one can start: each slot then looks at its few neighbours
+/// (a binary search), not at every session, and compares instants only
+/// (chrono's arithmetic, not its comparisons, is what costs).
+struct Occupied {
+    /// By start; with each session's start less and end plus its buffer.
+    sessions: Vec<(Busy, DateTime<Utc>, DateTime<Utc>)>,
+    /// The longest session.
+    longest: Duration,
+    /// The largest buffer of a session.
+    widest: u16,
+}
+
+impl Occupied {
+    fn new(sessions: &[Busy]) -> Self {
+        let mut sorted: Vec<_> = sessions
+            .iter()
+            .map(|b| {
+                let gap = Duration::minutes(i64::from(b.buffer_minutes));
+                (*b, b.start - gap, b.end + gap)
+            })
+            .collect();
+        sorted.sort_by_key(|(b, _, _)| b.start);
+        Occupied {
+            longest: sessions
+                .iter()
+                .map(|b| b.end - b.start)
+                .max()
+                .unwrap_or_default()
+                .max(Duration::zero()),
+            widest: sessions.iter().map(|b| b.buffer_minutes).max().unwrap_or(0),
+            sessions: sorted,
+        }
+    }
+
+    /// The sessions starting at `slot`'s start, or the first (by start)
+    /// within the buffer (the larger of the two) of `slot`.
+    fn at(&self, slot: &Slot) -> Result<u32, DateTime<Utc>> {
+        let own = Duration::minutes(i64::from(slot.buffer_minutes));
+        let (lo, hi) = (slot.start - own, slot.end + own);
+        // A session collides only if it starts before the slot's end plus
+        // the larger buffer and ends after the slot's start less it.
+        let reach = Duration::minutes(i64::from(self.widest.max(slot.buffer_minutes)));
+        let first = slot.start - reach - self.longest;
+        let last = slot.end + reach;
+        let from = self.sessions.partition_point(|(b, _, _)| b.start < first);
+        let mut booked = 0u32;
+        for (b, b_lo, b_hi) in self.sessions[from..]
+            .iter()
+            .take_while(|(b, _, _)| b.start <= last)
+        {
+            if b.start == slot.start {
+                booked += 1;
+                continue;
+            }
+            // gap = max(b's buffer, the slot's): b.start < end + gap and
+            // start - gap < b.end, each side moved by the buffer that wins
+            let clash = if b.buffer_minutes >= slot.buffer_minutes {
+                *b_lo < slot.end && slot.start < *b_hi
+            } else {
+                b.start < hi && lo < b.end
+            };
+            if clash {
+                return Err(b.start);
+            }
+        }
+        Ok(booked)
+    }
+}
+
+/// What a slot is checked against besides sessions: `now` moved by the
+/// notice and the horizon once, not for every slot.
+struct Limits {
+    earliest: DateTime<Utc>,
+    latest: Option<DateTime<Utc>>,
+}
+
 impl Schedule {
-    fn sorted_sessions(&self) -> Vec<Busy> {
-        let mut s = self.sessions.clone();
-        s.sort_by_key(|b| b.start);
-        s
+    fn limits(&self, now: DateTime<Utc>) -> Limits {
+        Limits {
+            earliest: now + Duration::minutes(self.min_notice_minutes),
+            latest: self.horizon_days.map(|d| now + Duration::days(d)),
+        }
     }
 
     fn is_blocked(&self, date: NaiveDate) -> bool {
@@ -149,40 +227,26 @@ impl Schedule {
 
     /// Check one grid slot against notice, horizon, blocks, capacity and
     /// buffers; `Ok` carries the remaining room (0 when full).
-    fn assess(&self, slot: &Slot, sessions: &[Busy], now: DateTime<Utc>) -> Result<u32, Refusal> {
-        if slot.start <= now + Duration::minutes(self.min_notice_minutes) {
+    fn assess(&self, slot: &Slot, occupied: &Occupied, limits: &Limits) -> Result<u32, Refusal> {
+        if slot.start <= limits.earliest {
             return Err(Refusal::TooSoon {
                 notice_minutes: self.min_notice_minutes,
             });
         }
-        if let Some(days) = self.horizon_days
-            && slot.start > now + Duration::days(days)
+        if let (Some(days), Some(latest)) = (self.horizon_days, limits.latest)
+            && slot.start > latest
         {
             return Err(Refusal::BeyondHorizon { days });
         }
-        let local_date = slot.start.with_timezone(&self.tz).date_naive();
-        if self.is_blocked(local_date) {
-            return Err(Refusal::Blocked(local_date));
-        }
-        // Sessions are sorted by start; any that can collide start within
-        // two days of this slot (lengths and buffers are at most a day).
-        let lo = sessions.partition_point(|b| b.start < slot.start - Duration::days(2));
-        let mut booked = 0u32;
-        for b in sessions[lo..]
-            .iter()
-            .take_while(|b| b.start < slot.end + Duration::days(1))
-        {
-            if b.start == slot.start {
-                booked += 1;
-                continue;
-            }
-            let gap = Duration::minutes(i64::from(b.buffer_minutes.max(slot.buffer_minutes)));
-            if b.start < slot.end + gap && slot.start - gap < b.end {
-                return Err(Refusal::Buffer {
-                    other_start: b.start,
-                });
+        if !self.blocks.is_empty() {
+            let local_date = slot.start.with_timezone(&self.tz).date_naive();
+            if self.is_blocked(local_date) {
+                return Err(Refusal::Blocked(local_date));
             }
         }
+        let booked = occupied
+            .at(slot)
+            .map_err(|other_start| Refusal::Buffer { other_start })?;
         Ok(slot.capacity.saturating_sub(booked))
     }
 
@@ -195,10 +259,11 @@ impl Schedule {
         now: DateTime<Utc>,
         include_full: bool,
     ) -> Vec<Slot> {
-        let sessions = self.sorted_sessions();
+        let occupied = Occupied::new(&self.sessions);
+        let limits = self.limits(now);
         self.grid(from, to)
             .into_iter()
-            .filter_map(|mut slot| match self.assess(&slot, &sessions, now) {
+            .filter_map(|mut slot| match self.assess(&slot, &occupied, &limits) {
                 Ok(remaining) if remaining > 0 || include_full => {
                     slot.remaining = remaining;
                     Some(slot)
@@ -221,7 +286,7 @@ impl Schedule {
             .into_iter()
             .find(|s| s.start == start)
             .ok_or(Refusal::OutsideAvailability)?;
-        slot.remaining = self.assess(&slot, &self.sorted_sessions(), now)?;
+        slot.remaining = self.assess(&slot, &Occupied::new(&self.sessions), &self.limits(now))?;
         Ok(slot)
     }
 }

@@ -213,6 +213,15 @@ mod tests {
     }
 
     #[test]
+    fn no_printable_ascii_character_is_unfit_to_show() {
+        // JSON output and `shown` pass printable ASCII without a lookup
+        for c in ' '..='~' {
+            assert!(!is_unfit_to_show(c), "{c:?}");
+        }
+        assert!(is_unfit_to_show('\u{7f}'));
+    }
+
+    #[test]
     fn free_text_keeps_newlines_and_joiners_but_not_other_controls_or_overrides() {
         assert_eq!(first_unfit_for_free_text("one\ntwo 👨\u{200D}👩"), None);
         assert_eq!(first_unfit_for_free_text("a\tb"), Some('\t'));

@@ -144,6 +144,113 @@ proptest! {
     }
 }
 
+/// The slots of local dates `from..=to` by the rules of DESIGN.md "Slots",
+/// slot by slot against every session: slow and plain, for comparison.
+fn reference_offered(
+    s: &Schedule,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+    include_full: bool,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>, u32, u32)> {
+    let mut out = Vec::new();
+    let mut date = from;
+    while date <= to {
+        for w in s.windows.iter().filter(|w| w.day == DayOfWeek::of(date)) {
+            let mut m = w.start_minute;
+            while m + w.length_minutes <= w.end_minute {
+                if let Some(start) = local_instant(s.tz, date, m) {
+                    let end = start + Duration::minutes(i64::from(w.length_minutes));
+                    let local_date = start.with_timezone(&s.tz).date_naive();
+                    let too_soon = start <= now + Duration::minutes(s.min_notice_minutes);
+                    let too_far = s
+                        .horizon_days
+                        .is_some_and(|d| start > now + Duration::days(d));
+                    let blocked = s
+                        .blocks
+                        .iter()
+                        .any(|(a, b)| *a <= local_date && local_date <= *b);
+                    let booked = s.sessions.iter().filter(|b| b.start == start).count() as u32;
+                    let clash = s.sessions.iter().any(|b| {
+                        let gap =
+                            Duration::minutes(i64::from(b.buffer_minutes.max(w.buffer_minutes)));
+                        b.start != start && b.start < end + gap && start - gap < b.end
+                    });
+                    let remaining = w.capacity.saturating_sub(booked);
+                    if !too_soon
+                        && !too_far
+                        && !blocked
+                        && !clash
+                        && (remaining > 0 || include_full)
+                    {
+                        out.push((start, end, remaining, w.capacity));
+                    }
+                }
+                m += w.length_minutes + w.buffer_minutes;
+            }
+        }
+        date = date.succ_opt().unwrap();
+    }
+    out.sort_by_key(|t| t.0);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// The fast computation (sessions sorted once, each slot looking only
+    /// at its neighbours) lists exactly what a check of every slot against
+    /// every session lists: many sessions, most on slot starts (capacity),
+    /// some off the grid (buffers), notice, horizon, blocked ranges, full
+    /// slots listed or not.
+    #[test]
+    fn offered_slots_match_a_check_of_every_slot_against_every_session(
+        tz in zone(),
+        windows in windows(),
+        on_grid in prop::collection::vec(0usize..400, 0..300),
+        off_grid in prop::collection::vec((0i64..21 * 24 * 12, 1i64..24, 0u16..60), 0..40),
+        blocked in prop::collection::vec((0i64..21, 0i64..3), 0..3),
+        notice in prop_oneof![Just(0i64), 1i64..3000],
+        horizon in proptest::option::of(0i64..21),
+        now_q in 0i64..21 * 24,
+        include_full in any::<bool>(),
+    ) {
+        let from = base();
+        let to = from + Duration::days(20);
+        let grid = Schedule { tz, windows: windows.clone(), blocks: vec![], sessions: vec![], min_notice_minutes: 0, horizon_days: None }
+            .grid(from - Duration::days(1), to + Duration::days(1));
+        prop_assume!(!grid.is_empty());
+        let start_of = local_instant(tz, from, 0).unwrap_or_else(|| local_instant(tz, from, 60).unwrap());
+        // sessions in any order, as the database returns them
+        let mut sessions: Vec<Busy> = on_grid
+            .iter()
+            .map(|i| {
+                let g = grid[i % grid.len()];
+                Busy { start: g.start, end: g.end, buffer_minutes: g.buffer_minutes }
+            })
+            .collect();
+        sessions.extend(off_grid.iter().map(|(q, len, b)| {
+            let s = start_of + Duration::minutes(q * 5 - 24 * 60);
+            Busy { start: s, end: s + Duration::minutes(len * 5), buffer_minutes: *b }
+        }));
+        let schedule = Schedule {
+            tz,
+            windows,
+            blocks: blocked.iter().map(|(d, n)| (from + Duration::days(*d), from + Duration::days(d + n))).collect(),
+            sessions,
+            min_notice_minutes: notice,
+            horizon_days: horizon,
+        };
+        let now = start_of + Duration::hours(now_q);
+        let fast: Vec<_> = schedule
+            .offered(from, to, now, include_full)
+            .iter()
+            .map(|s| (s.start, s.end, s.remaining, s.capacity))
+            .collect();
+        prop_assert_eq!(fast, reference_offered(&schedule, from, to, now, include_full));
+    }
+}
+
 // ------------------------------------- booking against the database
 
 #[derive(Debug, Clone)]

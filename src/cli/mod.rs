@@ -622,10 +622,30 @@ fn command_name() -> String {
     name
 }
 
+/// The matches [`parse`] made, kept for [`matches`].
+static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
+
+/// Parse this process's command line (as `Cli::try_parse`), keeping the
+/// matches: the clap tree of every command is built once a process, not
+/// again by each reader of the matches (the config file, the command's
+/// name: three builds were a millisecond of every command).
+pub fn parse() -> std::result::Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    let _ = MATCHES.set(matches);
+    Ok(cli)
+}
+
 /// This process's command line as clap matched it (the parsed `Cli` keeps
-/// neither names nor where each value came from).
+/// neither names nor where each value came from): [`parse`]'s, else
+/// matched again.
 fn matches() -> Option<clap::ArgMatches> {
     use clap::CommandFactory;
+    if let Some(m) = MATCHES.get() {
+        return Some(m.clone());
+    }
     Cli::command()
         .ignore_errors(true)
         .try_get_matches_from(std::env::args_os())
