@@ -245,3 +245,27 @@ fn the_owner_acting_as_a_member_books_in_one_round_trip() {
         "the member, and the operator's OS user"
     );
 }
+
+#[test]
+fn the_owner_acting_as_a_member_books_for_no_other_member() {
+    let db = Db::new();
+    let err = db
+        .run_as(
+            "bo",
+            &[
+                "book",
+                "--coach",
+                "ana@example.com",
+                "--member",
+                "cy@example.com",
+                "--at",
+                &at(9),
+            ],
+        )
+        .fails_with(5)
+        .to_string();
+    // Bo sees no other member: one he may not see is answered as nobody
+    assert!(err.contains("no member cy@example.com"), "{err}");
+    assert_eq!(count(&db, "SELECT count(*) FROM sessions"), 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM bookings"), 0);
+}
