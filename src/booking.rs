@@ -38,15 +38,26 @@ macro_rules! fast_coach {
                   AND (u.id = $1::uuid OR email_key(u.email) = email_key($2::text))"
     };
 }
+// `$member_too`: another way to match the member (inside the OR of id and
+// email); `$member_only`: a further condition on the member; `$actor_id`,
+// `$actor_label`: the audit row's actor.
 macro_rules! fast_rest {
     () => {
-        "
+        fast_rest!("", "", "$12", "$13")
+    };
+    ($member_too:literal, $member_only:literal, $actor_id:literal, $actor_label:literal) => {
+        concat!(
+            "
              ), m AS (
                 SELECT u.id, u.email, p.coach_id
                 FROM users u JOIN member_profiles p ON p.user_id = u.id
                 WHERE u.role = 'member' AND u.active AND p.membership_status = 'active'
-                  AND (u.id = $3::uuid OR email_key(u.email) = email_key($4::text))
-                  AND ($7::uuid IS NULL OR u.id = $7::uuid)
+                  AND (u.id = $3::uuid OR email_key(u.email) = email_key($4::text) ",
+            $member_too,
+            ")
+                  AND ($7::uuid IS NULL OR u.id = $7::uuid) ",
+            $member_only,
+            "
              ), t AS (
                 SELECT c.id AS coach_id, c.email AS coach_email, m.id AS member_id,
                        m.email AS member_email, c.tz, c.min_notice_minutes, c.horizon_days,
@@ -94,7 +105,11 @@ macro_rules! fast_rest {
              ), a AS (
                 INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before,
                                        after, acted_by_os_user)
-                SELECT $12, $13, 'booking.confirm', 'booking', b.id, NULL,
+                SELECT ",
+            $actor_id,
+            ", ",
+            $actor_label,
+            ", 'booking.confirm', 'booking', b.id, NULL,
                        jsonb_build_object(
                            'booking_id', b.id, 'session_id', s.id, 'status', 'confirmed',
                            'start', to_char(s.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
@@ -104,6 +119,60 @@ macro_rules! fast_rest {
                 FROM b, s, slot
                 RETURNING 1
              )"
+        )
+    };
+}
+/// Who acts, for [`first`]'s statement and its recorded refusal (params:
+/// the newest migration, and `--as`'s id and email): `v` is what the
+/// connection is (the schema's version, its login's role), `act` at most
+/// one row, found as the usual path finds the actor (`Actor::from_identity`).
+macro_rules! first_actor {
+    ($latest:literal, $as_id:literal, $as_email:literal) => {
+        concat!(
+            "v AS (
+                SELECT (SELECT max(version) FROM _sqlx_migrations WHERE success) AS applied,
+                       current_actor_role() AS role
+             ), act AS (
+                -- the operator: the owner naming nobody
+                SELECT NULL::uuid AS id, 'operator'::text AS label, 'admin'::text AS role,
+                       true AS operator
+                FROM v
+                WHERE v.applied = ",
+            $latest,
+            " AND v.role = 'owner'
+                  AND ",
+            $as_id,
+            "::uuid IS NULL AND ",
+            $as_email,
+            "::text IS NULL
+                UNION ALL
+                -- the active user the owner names with --as
+                SELECT u.id, u.email, u.role, false
+                FROM v, users u
+                WHERE v.applied = ",
+            $latest,
+            " AND v.role = 'owner' AND u.active
+                  AND (u.id = ",
+            $as_id,
+            "::uuid OR email_key(u.email) = email_key(",
+            $as_email,
+            "::text))
+                UNION ALL
+                -- a member's or an admin's own login, naming nobody (the role is
+                -- 'none' once the person is deactivated or removed)
+                SELECT u.id, u.email, u.role, false
+                FROM v, users u
+                WHERE v.applied = ",
+            $latest,
+            " AND v.role IN ('admin', 'member')
+                  AND ",
+            $as_id,
+            "::uuid IS NULL AND ",
+            $as_email,
+            "::text IS NULL
+                  AND u.id = current_actor()
+             )"
+        )
     };
 }
 mod batch;
@@ -115,6 +184,7 @@ pub use batch::{LineOutcome, Lines, book_lines};
 pub use days::{DayRange, slots_first, slots_in};
 pub use first::{First, first};
 pub use pick::{Parties, prepare};
+pub use refused::record_first as record_first_refusal;
 
 /// The one message of a full slot (seed 003, requirement 5.5).
 pub const SLOT_FULL: &str = "This slot is now full, please choose another";
@@ -667,13 +737,36 @@ impl FastParams {
     /// None for a relative time (`tomorrow 9:00`): it needs the coach's
     /// today, which the snapshot path reads.
     fn new(actor: &Actor, req: &Request, who: &UserRef) -> Option<FastParams> {
+        let mut p = FastParams::of(req, Some(who))?;
+        // A member books only for themself.
+        p.only_member = match actor.role() {
+            Role::Member => actor.id().map(|i| i.as_uuid()),
+            _ => None,
+        };
+        p.actor_id = actor.id().map(|i| i.as_uuid());
+        p.actor_label = actor.label().to_string();
+        p.os_user = actor.operator_os_user().map(str::to_string);
+        Some(p)
+    }
+
+    /// For [`first`], whose statement finds who acts itself: the member
+    /// `req` names (or none: the acting member), and the operator's OS
+    /// user when the owner acts `--as` someone (as `Actor::resolve` has it).
+    fn acting(req: &Request, as_user: Option<&UserRef>) -> Option<FastParams> {
+        let mut p = FastParams::of(req, req.member.as_ref())?;
+        p.os_user = as_user.map(|_| crate::users::os_user());
+        Some(p)
+    }
+
+    /// The parameters of `req` with no actor yet.
+    fn of(req: &Request, who: Option<&UserRef>) -> Option<FastParams> {
         let (absolute, local) = match req.at {
             At::Absolute(t) => (Some(t), None),
             At::Local(n) => (None, Some(n)),
             At::Relative(..) => return None,
         };
         let (cid, cemail) = crate::users::ref_params(&req.coach);
-        let (mid, memail) = crate::users::ref_params(who);
+        let (mid, memail) = who.map_or((None, None), crate::users::ref_params);
         Some(FastParams {
             cid,
             cemail: cemail.map(str::to_string),
@@ -681,18 +774,14 @@ impl FastParams {
             memail: memail.map(str::to_string),
             absolute,
             local,
-            // A member books only for themself.
-            only_member: match actor.role() {
-                Role::Member => actor.id().map(|i| i.as_uuid()),
-                _ => None,
-            },
+            only_member: None,
             session_id: Uuid::new_v4(),
             session_type: req.session_type.map(|t| t.as_str()),
             notes: req.notes.clone().and_then(ProfileText::into_option),
             booking_id: Uuid::new_v4(),
-            actor_id: actor.id().map(|i| i.as_uuid()),
-            actor_label: actor.label().to_string(),
-            os_user: actor.operator_os_user().map(str::to_string),
+            actor_id: None,
+            actor_label: String::new(),
+            os_user: None,
         })
     }
 

@@ -160,14 +160,33 @@ impl Target {
     /// [`Target::connect`], and who the connection is: learnt in the same
     /// query as the schema version (docs/design/identity.md §1).
     pub async fn connect_identified(&self) -> Result<(PgPool, Identity)> {
+        self.connect_identified_as(None).await
+    }
+
+    /// [`Target::connect_identified`], with the user `who` names (`--as`)
+    /// looked up in the same query.
+    pub async fn connect_identified_as(
+        &self,
+        who: Option<&crate::domain::UserRef>,
+    ) -> Result<(PgPool, Identity)> {
         let pool = self.connect_raw().await?;
-        self.identified(pool).await
+        self.identified_as(pool, who).await
     }
 
     /// The checks of [`Target::connect_identified`] on a connection already
     /// open (one that [`Target::connect_raw`] gave).
     pub async fn identified(&self, pool: PgPool) -> Result<(PgPool, Identity)> {
-        let (status, identity) = identify(&pool).await?;
+        self.identified_as(pool, None).await
+    }
+
+    /// [`Target::identified`], with the user `who` names (`--as`) looked
+    /// up in the same query (see [`identify_as`]).
+    pub async fn identified_as(
+        &self,
+        pool: PgPool,
+        who: Option<&crate::domain::UserRef>,
+    ) -> Result<(PgPool, Identity)> {
+        let (status, identity) = identify_as(&pool, who).await?;
         if status.applied == status.latest {
             return Ok((pool, identity));
         }
@@ -352,6 +371,13 @@ pub struct Identity {
     pub user: Option<uuid::Uuid>,
     /// The database role connected (`session_user`).
     pub login: String,
+    /// The login's person, as the users table has them (`users` columns
+    /// as JSON), read in the same query: who acts needs no lookup of its own.
+    pub me: Option<serde_json::Value>,
+    /// The user named by `--as` (an email or a full id), looked up in the
+    /// same query as this login may see them: `Some(None)` when nobody
+    /// matched, `None` when not looked up (no `--as`, an id prefix).
+    pub named: Option<Option<serde_json::Value>>,
 }
 
 impl Identity {
@@ -360,6 +386,8 @@ impl Identity {
             role: "owner".into(),
             user: None,
             login: String::new(),
+            me: None,
+            named: None,
         }
     }
     pub fn is_owner(&self) -> bool {
@@ -370,17 +398,52 @@ impl Identity {
 /// The schema version and who is asking, in one query. A schema from
 /// before the identity functions knows only its owner.
 pub async fn identify(pool: &PgPool) -> Result<(SchemaStatus, Identity)> {
+    identify_as(pool, None).await
+}
+
+/// [`identify`], and in the same query the users who act: the login's own
+/// person, and the one `who` names (`--as`), as this login sees them (row
+/// level security decides for a login; the owner sees everyone).
+pub async fn identify_as(
+    pool: &PgPool,
+    who: Option<&crate::domain::UserRef>,
+) -> Result<(SchemaStatus, Identity)> {
+    use crate::domain::UserRef;
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    // (applied migration, current_actor(), current_actor_role(), session_user)
-    type Row = (Option<i64>, Option<uuid::Uuid>, Option<String>, String);
+    let (named_id, named_email) = match who {
+        Some(UserRef::Id(id)) => (Some(id.as_uuid()), None),
+        Some(UserRef::Email(e)) => (None, Some(e.as_str())),
+        // a prefix is resolved by its own lookup (crate::ids)
+        Some(UserRef::Prefix(_)) | None => (None, None),
+    };
+    let looked_up = named_id.is_some() || named_email.is_some();
+    // (applied migration, current_actor(), current_actor_role(), session_user,
+    //  the login's person, the person named)
+    type Row = (
+        Option<i64>,
+        Option<uuid::Uuid>,
+        Option<String>,
+        String,
+        Option<serde_json::Value>,
+        Option<serde_json::Value>,
+    );
     let row: Result<Row, _> = sqlx::query_as(
-        "SELECT (SELECT max(version) FROM _sqlx_migrations WHERE success),
-                    current_actor(), current_actor_role(), session_user::text",
+        "WITH i AS (SELECT current_actor() AS me, current_actor_role() AS role)
+         SELECT (SELECT max(version) FROM _sqlx_migrations WHERE success),
+                i.me, i.role, session_user::text,
+                (SELECT to_jsonb(u) FROM (SELECT id, email, name, role, timezone, active, created_at
+                                          FROM users WHERE id = i.me) u),
+                (SELECT to_jsonb(u) FROM (SELECT id, email, name, role, timezone, active, created_at
+                                          FROM users
+                                          WHERE id = $1 OR email_key(email) = email_key($2)) u)
+         FROM i",
     )
+    .bind(named_id)
+    .bind(named_email)
     .fetch_one(pool)
     .await;
     match row {
-        Ok((applied, user, role, login)) => Ok((
+        Ok((applied, user, role, login, me, named)) => Ok((
             SchemaStatus {
                 applied: applied.unwrap_or(0),
                 latest,
@@ -389,6 +452,8 @@ pub async fn identify(pool: &PgPool) -> Result<(SchemaStatus, Identity)> {
                 role: role.unwrap_or_else(|| "none".into()),
                 user,
                 login,
+                me,
+                named: looked_up.then_some(named),
             },
         )),
         // insufficient_privilege: a role with no grants here, such as a
@@ -396,9 +461,10 @@ pub async fn identify(pool: &PgPool) -> Result<(SchemaStatus, Identity)> {
         Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42501") => Err(
             Error::forbidden("this login belongs to no one in this database"),
         ),
-        // undefined_function, undefined_table: not migrated that far yet
+        // undefined_function, undefined_table, undefined_column: not
+        // migrated that far yet
         Err(sqlx::Error::Database(db))
-            if matches!(db.code().as_deref(), Some("42883" | "42P01")) =>
+            if matches!(db.code().as_deref(), Some("42883" | "42P01" | "42703")) =>
         {
             Ok((schema_status(pool).await?, Identity::owner()))
         }

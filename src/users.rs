@@ -10,6 +10,7 @@ use crate::error::{Error, Result, ResultExt};
 
 // Actor::resolve and from_identity: who acts is read from the users table.
 mod acting;
+pub(crate) use acting::os_user;
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -22,8 +23,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(FromRow)]
-struct UserRow {
+#[derive(FromRow, serde::Deserialize)]
+pub(crate) struct UserRow {
     id: Uuid,
     email: String,
     name: String,

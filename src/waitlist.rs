@@ -77,15 +77,22 @@ pub async fn book(
                     return Ok(Outcome::Waitlisted(j));
                 }
             }
-            Err(Error::Conflict(m)) if m == SLOT_FULL => {
-                return Err(Error::conflict(format!(
-                    "{SLOT_FULL} (or wait for a seat with --waitlist)"
-                )));
-            }
+            Err(e @ Error::Conflict(_)) if !wait => return Err(unless_waiting(e)),
             Err(e) => return Err(e),
         }
     }
     Err(Error::conflict(SLOT_FULL))
+}
+
+/// A refusal for a booking made without `--waitlist`: a full slot says
+/// that one may wait for a seat.
+pub fn unless_waiting(e: Error) -> Error {
+    match e {
+        Error::Conflict(m) if m == SLOT_FULL => {
+            Error::conflict(format!("{SLOT_FULL} (or wait for a seat with --waitlist)"))
+        }
+        other => other,
+    }
 }
 
 /// Join a full slot's queue; `None` when the slot has a free seat after all.

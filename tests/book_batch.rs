@@ -528,7 +528,7 @@ fn book_refuses_a_schema_newer_or_older_than_the_binary_with_exit_8_and_books_no
 }
 
 #[test]
-fn a_booking_acting_as_a_member_costs_three_round_trips_and_no_coach_lookup_after() {
+fn a_booking_acting_as_a_member_costs_one_round_trip_and_no_coach_lookup_after() {
     let db = TestDb::new();
     org(&db, 2, 1);
     let proxy = Proxy::to(&db);
@@ -551,7 +551,7 @@ fn a_booking_acting_as_a_member_costs_three_round_trips_and_no_coach_lookup_afte
         "the coach's zone"
     );
     let seen = proxy.take();
-    // who is connected and the schema, who acts, the booking (its zone
-    // included: no coach lookup to show the times)
-    assert_eq!((seen.connections, seen.round_trips), (1, 3), "{seen:?}");
+    // who is connected, the schema and who acts are folded into the
+    // booking, its zone included: no coach lookup to show the times
+    assert_eq!((seen.connections, seen.round_trips), (1, 1), "{seen:?}");
 }

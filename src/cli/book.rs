@@ -70,11 +70,14 @@ impl Cmd {
             .coach
             .ok_or_else(|| Error::Usage("--coach is needed (or --batch FILE)".into()))?;
         let pool = ctx.connect_unchecked().await?;
-        // The operator booking named people at a given time: one round
-        // trip, the schema check and the coach's zone included.
+        // A booking at a given time of people named by email or id: one
+        // round trip, the schema check, who acts and the coach's zone
+        // included, whoever books (the operator, `--as`, a login's person).
         let mut tried = booking::Tried::Not;
+        let mut operator = false;
         let by_prefix = |r: &UserRef| matches!(r, UserRef::Prefix(_));
-        if ctx.global.as_user.is_none()
+        let as_user = ctx.global.as_user.as_ref();
+        if !as_user.is_some_and(by_prefix)
             && !by_prefix(&coach)
             && !self.member.as_ref().is_some_and(by_prefix)
             && let Some(at @ (At::Absolute(_) | At::Local(_))) = &self.at
@@ -86,7 +89,7 @@ impl Cmd {
                 notes: self.notes.clone(),
                 session_type: self.session_type,
             };
-            match booking::first(&pool, &req).await? {
+            match booking::first(&pool, &req, as_user).await? {
                 First::Booked(b, tz) => {
                     let tz = ctx.global.tz.map_or(tz, |t| t.tz());
                     let booked = Booked {
@@ -95,13 +98,28 @@ impl Cmd {
                     };
                     return output::one(ctx, tz, &booked);
                 }
-                First::Owner(t) => tried = t,
+                First::Owner(t) => {
+                    tried = t;
+                    operator = true;
+                }
+                First::Person(t) => tried = t,
+                // The refusal the statement names is recorded at once, for
+                // whoever the database found acting: two round trips.
+                // Joining the waitlist needs to know who acts first.
+                First::Refused(e) => {
+                    if !self.waitlist
+                        && let Some(refusal) =
+                            booking::record_first_refusal(&pool, &req, as_user, &e).await?
+                    {
+                        return Err(crate::waitlist::unless_waiting(refusal));
+                    }
+                    tried = booking::Tried::Refused(e);
+                }
                 First::Unknown => {}
             }
         }
-        let owner = !matches!(tried, booking::Tried::Not);
-        let (pool, actor) = if owner {
-            // what the check learnt: the owner, acting as the operator
+        let (pool, actor) = if operator {
+            // what the statement learnt: the owner, acting as the operator
             (pool, crate::actor::Actor::operator())
         } else {
             ctx.session_on(pool).await?

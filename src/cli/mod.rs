@@ -330,7 +330,9 @@ impl Ctx {
     /// the primary by its replication delay).
     pub async fn session_for(&self, reads_only: bool) -> Result<(PgPool, Actor)> {
         let target = self.target_for(reads_only);
-        let (pool, identity) = target.connect_identified().await?;
+        let (pool, identity) = target
+            .connect_identified_as(self.global.as_user.as_ref())
+            .await?;
         self.keep(&pool);
         let actor = self.actor_of(&pool, &identity).await?;
         Ok((pool, actor))
@@ -366,7 +368,9 @@ impl Ctx {
     /// [`Ctx::connect_unchecked_read`].
     pub async fn session_read_on(&self, pool: PgPool) -> Result<(PgPool, Actor)> {
         let target = self.read_target.as_ref().unwrap_or(&self.target);
-        let (pool, identity) = target.identified(pool).await?;
+        let (pool, identity) = target
+            .identified_as(pool, self.global.as_user.as_ref())
+            .await?;
         let actor = self.actor_of(&pool, &identity).await?;
         Ok((pool, actor))
     }
@@ -392,7 +396,10 @@ impl Ctx {
 
     /// [`Ctx::session`] on a connection of [`Ctx::connect_unchecked`].
     pub async fn session_on(&self, pool: PgPool) -> Result<(PgPool, Actor)> {
-        let (pool, identity) = self.target.identified(pool).await?;
+        let (pool, identity) = self
+            .target
+            .identified_as(pool, self.global.as_user.as_ref())
+            .await?;
         let actor = self.actor_of(&pool, &identity).await?;
         Ok((pool, actor))
     }

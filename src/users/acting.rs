@@ -7,7 +7,7 @@ use crate::actor::{Actor, set_login_role};
 use crate::db::Identity;
 use crate::domain::{Role, UserId, UserRef};
 use crate::error::{Error, Result};
-use crate::users;
+use crate::users::{self, User};
 
 impl Actor {
     /// Who acts on a connection whose identity the database told
@@ -25,7 +25,14 @@ impl Actor {
             set_login_role(&identity.role);
         }
         match identity.role.as_str() {
-            "owner" => return Self::resolve(pool, who).await,
+            "owner" => {
+                let Some(who) = who else {
+                    return Ok(Actor::operator());
+                };
+                let mut conn = pool.acquire().await?;
+                let named = found(&mut conn, identity.named.as_ref(), who).await?;
+                return Self::acting_as(named, who);
+            }
             "notifier" => {
                 if who.is_some() {
                     return Err(Error::forbidden(format!(
@@ -47,9 +54,13 @@ impl Actor {
         }
         let me = identity.user.ok_or_else(nobody)?;
         let mut conn = pool.acquire().await?;
-        let user = users::find(&mut conn, &UserRef::Id(UserId::from_uuid(me)))
-            .await?
-            .ok_or_else(nobody)?;
+        // the identity query read the login's person (a connection made
+        // before that query existed did not)
+        let mine = match identity.me.as_ref().map(decode).transpose()? {
+            Some(u) if u.id.as_uuid() == me => Some(u),
+            _ => users::find(&mut conn, &UserRef::Id(UserId::from_uuid(me))).await?,
+        };
+        let user = mine.ok_or_else(nobody)?;
         let target = match who {
             None => user,
             Some(who) => {
@@ -59,7 +70,7 @@ impl Actor {
                         identity.login, user.email
                     ))
                 };
-                let named = users::find(&mut conn, who).await;
+                let named = found(&mut conn, identity.named.as_ref(), who).await;
                 match named {
                     Ok(Some(t)) if t.id == user.id => user,
                     _ if user.role != Role::Admin => return Err(refused()),
@@ -98,9 +109,14 @@ impl Actor {
             return Ok(Actor::operator());
         };
         let mut conn = pool.acquire().await?;
-        let user = users::find(&mut conn, who)
-            .await?
-            .ok_or_else(|| Error::forbidden(format!("cannot act as {who}: no such user")))?;
+        let named = users::find(&mut conn, who).await?;
+        Self::acting_as(named, who)
+    }
+
+    /// The operator acting as `named`, the user `--as` named (None: nobody).
+    fn acting_as(named: Option<User>, who: &UserRef) -> Result<Self> {
+        let user =
+            named.ok_or_else(|| Error::forbidden(format!("cannot act as {who}: no such user")))?;
         if !user.active {
             return Err(Error::forbidden(format!(
                 "cannot act as {}: the account is deactivated",
@@ -116,6 +132,26 @@ impl Actor {
             service: false,
         })
     }
+}
+
+/// The user `who` names: as the identity query found them (`named`, see
+/// [`crate::db::identify_as`]), else looked up now.
+async fn found(
+    conn: &mut sqlx::PgConnection,
+    named: Option<&Option<serde_json::Value>>,
+    who: &UserRef,
+) -> Result<Option<User>> {
+    match named {
+        Some(row) => row.as_ref().map(decode).transpose(),
+        None => users::find(conn, who).await,
+    }
+}
+
+/// A users row as the identity query gives it (`to_jsonb`).
+fn decode(v: &serde_json::Value) -> Result<User> {
+    let row: users::UserRow = serde_json::from_value(v.clone())
+        .map_err(|e| Error::Internal(format!("the identity query's user row: {e}")))?;
+    row.try_into()
 }
 
 /// Act for `user` from now on: every transaction of the command's
@@ -141,7 +177,7 @@ fn act_as(pool: &PgPool, conn: &mut sqlx::PgConnection, user: UserId) {
 /// The name of the OS user running this process: the account of its user
 /// id (as `id -un` says), not `$USER`, which any caller may set; `uid N`
 /// when the account has no name.
-fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
         // no /proc (not Linux): what the login shell said

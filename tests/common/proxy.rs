@@ -117,3 +117,16 @@ fn forward(mut client: TcpStream, mut server: UnixStream, seen: &Mutex<Seen>) {
         }
     }
 }
+
+impl Proxy {
+    /// A login's URL (as `login grant` prints it, over the test cluster's
+    /// socket) through this proxy: the same role and password.
+    pub fn login_url(&self, db: &TestDb, login_url: &str) -> String {
+        let rest = login_url.strip_prefix("postgres://").unwrap();
+        let (auth, _) = rest.split_once('@').unwrap();
+        format!(
+            "postgres://{auth}@127.0.0.1:{}/{}?sslmode=disable",
+            self.port, db.name
+        )
+    }
+}
