@@ -5,7 +5,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 
-use chrono::{Duration, Timelike, Utc};
+use chrono::{Duration, TimeZone, Timelike, Utc};
 use common::{TestDb, monday};
 use serde_json::Value;
 
@@ -155,7 +155,16 @@ fn the_coach_dashboard_shows_today_this_week_members_proposals_and_activity() {
     let today = admin_session(&db, "bo@example.com", Utc::now() + Duration::hours(2));
     let tz: chrono_tz::Tz = zone.parse().unwrap();
     let local_today = Utc::now().with_timezone(&tz).date_naive();
-    let later = admin_session(&db, "ed@example.com", Utc::now() + Duration::days(20));
+    // weeks ahead, on the day after the proposal's Monday: a fixed "now + 20
+    // days" fell on that Monday at 10:38 in Tokyo some hours of the day
+    let later_local = (monday() + Duration::days(1))
+        .and_hms_opt(12, 0, 0)
+        .unwrap();
+    let later_at = tz
+        .from_local_datetime(&later_local)
+        .unwrap()
+        .with_timezone(&Utc);
+    let later = admin_session(&db, "ed@example.com", later_at);
     let proposal = db
         .run_as(
             "ana",
