@@ -142,10 +142,21 @@ pub(crate) async fn apply(
     .bind(label)
     .execute(&mut *conn)
     .await?;
+    // A member created here has no conversation anyone else could have
+    // made: a plain INSERT, without the conflict check (a speculative
+    // insertion per row) that existing members need.
     sqlx::query(
         "INSERT INTO conversations (id, coach_id, member_id)
          SELECT gen_random_uuid(), coach_id, id FROM roster_rows
-         WHERE coach_id IS NOT NULL AND coach_id IS DISTINCT FROM old_coach_id
+         WHERE created AND coach_id IS NOT NULL
+         ORDER BY line",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO conversations (id, coach_id, member_id)
+         SELECT gen_random_uuid(), coach_id, id FROM roster_rows
+         WHERE NOT created AND coach_id IS NOT NULL AND coach_id IS DISTINCT FROM old_coach_id
          ORDER BY line
          ON CONFLICT ON CONSTRAINT conversations_pair_key DO NOTHING",
     )
