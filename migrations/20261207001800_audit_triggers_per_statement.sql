@@ -7,12 +7,15 @@
 -- expression, and a function only for a row that needs changing.
 --
 -- * Who acted (audit_log_actor_from_login) is stamped for every session
---   that may not update the log, which is every login. The owner's rows
---   were never stamped (current_actor_role() = 'owner' returned the row as
---   it came), and the owner, a superuser or a member of the owner are who
---   may UPDATE audit_log (there is no grant): has_table_privilege tells
---   them apart without a call. A login that may update the log anyway (a
---   grant, a superuser) would go unstamped: its INSERT is refused instead.
+--   that may not create triggers on the log, which is every login. The
+--   owner's rows were never stamped (current_actor_role() = 'owner'
+--   returned the row as it came), and the owner, a superuser or a member
+--   of the owner are who hold TRIGGER on audit_log (there is no grant; an
+--   admin's group holds UPDATE, which row-level security makes moot):
+--   has_table_privilege tells them apart without a call. A session that
+--   may add triggers to the log could rewrite its rows anyway; a login
+--   that holds it all the same (a grant, a superuser) would go unstamped,
+--   so its INSERT is refused instead.
 -- * The database login (audit_log_stamp_login) is written by the client as
 --   `session_user`; the trigger runs only for a row naming another login,
 --   and corrects it as before.
@@ -37,14 +40,14 @@ CREATE TRIGGER audit_log_stamp_login
 DROP TRIGGER audit_log_actor_from_login ON audit_log;
 CREATE TRIGGER audit_log_actor_from_login
     BEFORE INSERT ON audit_log
-    FOR EACH ROW WHEN (NOT has_table_privilege(session_user, 'audit_log'::regclass, 'UPDATE'))
+    FOR EACH ROW WHEN (NOT has_table_privilege(session_user, 'audit_log'::regclass, 'TRIGGER'))
     EXECUTE FUNCTION audit_log_actor_from_login();
 
 CREATE FUNCTION audit_log_refuse_unstamped_login() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM logins WHERE role_name = session_user) THEN
-        RAISE EXCEPTION 'the login % may update the audit log, so its entries would not be stamped; revoke that first',
+        RAISE EXCEPTION 'the login % may create triggers on the audit log, so its entries would not be stamped; revoke that first',
             session_user
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -54,7 +57,7 @@ $$;
 
 CREATE TRIGGER audit_log_refuse_unstamped_login
     BEFORE INSERT ON audit_log
-    FOR EACH STATEMENT WHEN (has_table_privilege(session_user, 'audit_log'::regclass, 'UPDATE'))
+    FOR EACH STATEMENT WHEN (has_table_privilege(session_user, 'audit_log'::regclass, 'TRIGGER'))
     EXECUTE FUNCTION audit_log_refuse_unstamped_login();
 
 -- the commit ticket ---------------------------------------------------------
