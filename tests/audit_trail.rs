@@ -277,10 +277,13 @@ fn a_login_s_audit_row_cannot_name_another_transaction() {
         let mut c = as_login(&db, &role).await;
         // the first transaction's ticket, or one never taken: both would
         // put the row where it did not happen, or nowhere
-        sqlx::query("INSERT INTO audit_log (action, entity, xact) VALUES ('test.moved', 'test', 1)")
-            .execute(&mut c)
-            .await
-            .expect_err("refused")
+        sqlx::query(
+            "INSERT INTO audit_log (actor_label, action, entity, xact)
+             VALUES ('bo@example.com', 'test.moved', 'test', 1)",
+        )
+        .execute(&mut c)
+        .await
+        .expect_err("refused")
     });
     assert!(
         refused.to_string().contains("row-level security"),
