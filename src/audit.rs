@@ -52,10 +52,12 @@ impl<'a> Change<'a> {
 }
 
 pub async fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Result<()> {
+    // The login is written as the database would stamp it: its trigger runs
+    // only for a row that names another (migration 20261207001800).
     sqlx::query(
         "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after,
-                                acted_by_os_user)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                acted_by_os_user, acted_by_db_login)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8::text IS NOT NULL THEN session_user::text END)",
     )
     .bind(actor.id().map(|i| i.as_uuid()))
     .bind(actor.label())

@@ -174,3 +174,201 @@ fn audit_rows_list_in_commit_order_when_the_transaction_that_began_first_commits
     db.run(&["audit", "list", "--after", "999999"])
         .fails_with(5);
 }
+
+// The log's triggers run per statement (migration 20261207001800); what
+// they guarantee, row by row, is checked below.
+
+/// `who`@example.com's own login (`login grant`): its role name.
+fn login(db: &TestDb, who: &str) -> String {
+    db.login_url(&[&format!("{who}@example.com")]);
+    common::runtime().block_on(async {
+        let pool = db.pool().await;
+        let role = sqlx::query_scalar::<_, String>(
+            "SELECT l.role_name::text FROM logins l JOIN users u ON u.id = l.user_id
+             WHERE u.email = $1",
+        )
+        .bind(format!("{who}@example.com"))
+        .fetch_one(&pool)
+        .await
+        .expect("the login");
+        pool.close().await;
+        role
+    })
+}
+
+/// A connection that is `role` from now on, as logging in would make it
+/// (`session_user` included; the test cluster admits only its superuser).
+async fn as_login(db: &TestDb, role: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET SESSION AUTHORIZATION \"{role}\""
+    )))
+    .execute(&mut c)
+    .await
+    .expect("become the login");
+    c
+}
+
+#[test]
+fn every_row_of_a_login_s_multi_row_audit_write_names_the_login_whatever_it_claims() {
+    let db = TestDb::new();
+    let (_, bo) = common::ana_and_bo(&db);
+    let role = login(&db, "bo");
+    let rows: Vec<(Option<String>, String, Option<String>)> = common::runtime().block_on(async {
+        let mut c = as_login(&db, &role).await;
+        sqlx::query_as(
+            "INSERT INTO audit_log (actor_id, actor_label, action, entity, acted_by_os_user,
+                                    acted_by_db_login)
+             SELECT NULL, 'ana@example.com', 'test.forged', 'test', 'root', 'someone_else'
+             FROM generate_series(1, 3)
+             RETURNING actor_id::text, actor_label, acted_by_db_login",
+        )
+        .fetch_all(&mut c)
+        .await
+        .expect("append")
+    });
+    let stamped = (Some(bo), "bo@example.com".to_string(), Some(role));
+    assert_eq!(rows, vec![stamped; 3]);
+    assert_eq!(entries(&db, &["--entity", "test"]).len(), 3);
+}
+
+#[test]
+fn a_login_that_may_add_triggers_to_the_audit_log_is_refused_rather_than_left_unstamped() {
+    let db = TestDb::new();
+    common::ana_and_bo(&db);
+    let role = login(&db, "bo");
+    let refused = common::runtime().block_on(async {
+        let pool = db.pool().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "GRANT TRIGGER ON audit_log TO \"{role}\""
+        )))
+        .execute(&pool)
+        .await
+        .expect("grant");
+        pool.close().await;
+        let mut c = as_login(&db, &role).await;
+        sqlx::query(
+            "INSERT INTO audit_log (actor_label, action, entity)
+             VALUES ('ana@example.com', 'test.forged', 'test')",
+        )
+        .execute(&mut c)
+        .await
+        .expect_err("refused")
+    });
+    assert!(
+        refused
+            .to_string()
+            .contains("may create triggers on the audit log"),
+        "{refused}"
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM audit_log WHERE entity = 'test'"),
+        0
+    );
+}
+
+#[test]
+fn a_login_s_audit_row_cannot_name_another_transaction() {
+    let db = TestDb::new();
+    common::ana_and_bo(&db);
+    let role = login(&db, "bo");
+    let refused = common::runtime().block_on(async {
+        let mut c = as_login(&db, &role).await;
+        // the first transaction's ticket, or one never taken: both would
+        // put the row where it did not happen, or nowhere
+        sqlx::query(
+            "INSERT INTO audit_log (actor_label, action, entity, xact)
+             VALUES ('bo@example.com', 'test.moved', 'test', 1)",
+        )
+        .execute(&mut c)
+        .await
+        .expect_err("refused")
+    });
+    assert!(
+        refused.to_string().contains("row-level security"),
+        "{refused}"
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM audit_log WHERE entity = 'test'"),
+        0
+    );
+}
+
+#[test]
+fn a_transaction_takes_one_ticket_whatever_its_statements_and_settings_say() {
+    let db = TestDb::new();
+    let before: i64 = db.scalar("SELECT count(*) FROM audit_commits");
+    common::runtime().block_on(async {
+        let pool = db.pool().await;
+        let mut tx = pool.begin().await.expect("begin");
+        // what the per-row trigger of migration 000202 took for "ticket
+        // taken": the rows of such a transaction went unlisted
+        sqlx::query("SELECT set_config('coachctl.audit_ticket', pg_current_xact_id()::text, true)")
+            .execute(&mut *tx)
+            .await
+            .expect("set");
+        for sql in [
+            "INSERT INTO audit_log (actor_label, action, entity)
+             SELECT 'operator', 'test.many', 'test' FROM generate_series(1, 2)",
+            "INSERT INTO audit_log (actor_label, action, entity)
+             VALUES ('operator', 'test.one', 'test')",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await.expect("append");
+        }
+        tx.commit().await.expect("commit");
+        pool.close().await;
+    });
+    assert_eq!(entries(&db, &["--entity", "test"]).len(), 3);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM audit_commits"),
+        before + 1
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM audit_commits WHERE seq < 0"),
+        0,
+        "every ticket is numbered"
+    );
+}
+
+#[test]
+fn a_transaction_that_appends_nothing_takes_no_ticket() {
+    let db = TestDb::new();
+    let before: i64 = db.scalar("SELECT count(*) FROM audit_commits");
+    common::runtime().block_on(async {
+        let pool = db.pool().await;
+        sqlx::query(
+            "INSERT INTO audit_log (actor_label, action, entity)
+             SELECT 'operator', 'test.none', 'test' WHERE false",
+        )
+        .execute(&pool)
+        .await
+        .expect("append nothing");
+        pool.close().await;
+    });
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM audit_commits"),
+        before
+    );
+}
+
+#[test]
+fn an_import_made_with_as_records_the_operator_on_every_row() {
+    use std::io::Write;
+    let db = TestDb::new();
+    db.coach("ana").max_members(5).create();
+    let mut f = tempfile::NamedTempFile::new().expect("temp file");
+    f.write_all(b"email,name\nbo@example.com,Bo\ncy@example.com,Cy\ndi@example.com,Di\n")
+        .expect("write roster");
+    let path = f.path().to_str().expect("utf-8 path");
+    db.run_as("ana", &["member", "import", path]).ok();
+    let login: String = db.scalar("SELECT session_user::text");
+    let me = os_user();
+    let list = entries(&db, &["--action", "member.create"]);
+    assert_eq!(list.len(), 3, "{list:#?}");
+    for e in &list {
+        assert_eq!(e["acted_for"], "ana@example.com", "{e:#}");
+        assert_eq!(e["acted_by_os_user"], me.as_str(), "{e:#}");
+        assert_eq!(e["acted_by_db_login"], login.as_str(), "{e:#}");
+    }
+}

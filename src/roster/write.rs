@@ -1,7 +1,8 @@
 //! Writing a checked plan, set-based: the rows go to a temporary table with
 //! COPY, and each table gets one statement for all of them. The triggers
-//! of `member_profiles` (capacity count, assignment notice) fire per row as
-//! for a single `member create` or `member assign`.
+//! of `member_profiles` (capacity count, assignment notice) fire as for a
+//! single `member create` or `member assign`; those of `audit_log` run once
+//! per statement (migration 20261207001800).
 
 use sqlx::PgConnection;
 
@@ -141,10 +142,21 @@ pub(crate) async fn apply(
     .bind(label)
     .execute(&mut *conn)
     .await?;
+    // A member created here has no conversation anyone else could have
+    // made: a plain INSERT, without the conflict check (a speculative
+    // insertion per row) that existing members need.
     sqlx::query(
         "INSERT INTO conversations (id, coach_id, member_id)
          SELECT gen_random_uuid(), coach_id, id FROM roster_rows
-         WHERE coach_id IS NOT NULL AND coach_id IS DISTINCT FROM old_coach_id
+         WHERE created AND coach_id IS NOT NULL
+         ORDER BY line",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO conversations (id, coach_id, member_id)
+         SELECT gen_random_uuid(), coach_id, id FROM roster_rows
+         WHERE NOT created AND coach_id IS NOT NULL AND coach_id IS DISTINCT FROM old_coach_id
          ORDER BY line
          ON CONFLICT ON CONSTRAINT conversations_pair_key DO NOTHING",
     )
@@ -154,9 +166,10 @@ pub(crate) async fn apply(
     // One audit row per changed member.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after,
-                                acted_by_os_user)
+                                acted_by_os_user, acted_by_db_login)
          SELECT $1, $2, CASE WHEN r.created THEN 'member.create' ELSE 'member.update' END,
-             'member', r.id, b.before, {MEMBER_JSON}, $3
+             'member', r.id, b.before, {MEMBER_JSON}, $3,
+             CASE WHEN $3::text IS NOT NULL THEN session_user::text END
          FROM roster_rows r {JOIN_MEMBER}
          LEFT JOIN roster_before b ON b.id = r.id
          ORDER BY r.line"

@@ -323,8 +323,8 @@ async fn audit(tx: &mut PgConnection, actor: &Actor, plan: &Plan) -> Result<()> 
     let a = &plan.audit;
     sqlx::query(
         "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after,
-                                acted_by_os_user)
-         SELECT $1, $2, a, e, i, b, af, $8
+                                acted_by_os_user, acted_by_db_login)
+         SELECT $1, $2, a, e, i, b, af, $8, CASE WHEN $8::text IS NOT NULL THEN session_user::text END
          FROM unnest($3::text[], $4::text[], $5::uuid[], $6::jsonb[], $7::jsonb[]) AS x(a, e, i, b, af)",
     )
     .bind(actor.id().map(|i| i.as_uuid()))
