@@ -60,6 +60,11 @@ pub(crate) async fn apply(
     progress.stage("writing", 7);
     progress.advance(1);
 
+    // Statistics for the temporary table, as for `roster_in`: without them
+    // every statement below joins it as if it held a few rows.
+    sqlx::raw_sql("ANALYZE roster_rows")
+        .execute(&mut *conn)
+        .await?;
     let actor_id = actor.id().map(|i| i.as_uuid());
     let label = actor.label();
     // Before images of the members that change, for the audit log.
