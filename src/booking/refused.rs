@@ -89,23 +89,15 @@ pub(super) async fn record(
     let Some(p) = FastParams::new(actor, req, who) else {
         return Ok(false);
     };
-    let done = sqlx::query(concat!(
-        "WITH ",
-        record_rest!("", "", "$10", "$11"),
-        " FROM b, t"
-    ))
-    .bind(p.cid)
-    .bind(p.cemail.as_deref())
-    .bind(p.mid)
-    .bind(p.memail.as_deref())
-    .bind(p.absolute)
-    .bind(p.local)
-    .bind(Uuid::new_v4())
-    .bind(p.notes.as_deref())
-    .bind(refusal.to_string())
-    .bind(p.actor_id)
-    .bind(p.actor_label.as_str())
-    .bind(p.os_user.as_deref())
+    let done = bind_record(
+        sqlx::query(concat!(
+            "WITH ",
+            record_rest!("", "", "$10", "$11"),
+            " FROM b, t"
+        )),
+        &p,
+        refusal,
+    )
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -129,7 +121,7 @@ pub async fn record_first(
         return Ok(None);
     };
     let (as_id, as_email) = as_user.map_or((None, None), crate::users::ref_params);
-    let done = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "WITH ",
         first_actor!("$13", "$14", "$15"),
         ", ",
@@ -140,23 +132,33 @@ pub async fn record_first(
             "act.label"
         ),
         " FROM b, t, act"
-    ))
-    .bind(p.cid)
-    .bind(p.cemail.as_deref())
-    .bind(p.mid)
-    .bind(p.memail.as_deref())
-    .bind(p.absolute)
-    .bind(p.local)
-    .bind(Uuid::new_v4())
-    .bind(p.notes.as_deref())
-    .bind(refusal.to_string())
-    .bind(p.actor_id)
-    .bind(p.actor_label.as_str())
-    .bind(p.os_user.as_deref())
-    .bind(super::first::latest_version())
-    .bind(as_id)
-    .bind(as_email)
-    .execute(pool)
-    .await?;
+    ));
+    let done = bind_record(query, &p, &refusal)
+        .bind(super::first::latest_version())
+        .bind(as_id)
+        .bind(as_email)
+        .execute(pool)
+        .await?;
     Ok((done.rows_affected() == 1).then_some(refusal))
+}
+
+/// The first twelve parameters of `record_rest!`: the booking as asked
+/// ($1-$8), the refusal ($9) and who acted ($10-$12).
+fn bind_record<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    p: &'q FastParams,
+    refusal: &Error,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    q.bind(p.cid)
+        .bind(p.cemail.as_deref())
+        .bind(p.mid)
+        .bind(p.memail.as_deref())
+        .bind(p.absolute)
+        .bind(p.local)
+        .bind(Uuid::new_v4())
+        .bind(p.notes.as_deref())
+        .bind(refusal.to_string())
+        .bind(p.actor_id)
+        .bind(p.actor_label.as_str())
+        .bind(p.os_user.as_deref())
 }
